@@ -1,0 +1,26 @@
+/**
+ * Names of the environment variables the Lambda functions read, declared once
+ * for the CDK constructs (which set them) and the handlers (which read them).
+ */
+export const RUNTIME_ENV = {
+  environmentName: 'RUNLANE_ENVIRONMENT',
+  lifecycleTableName: 'LIFECYCLE_TABLE_NAME',
+  /** Lane workers: the lane this function consumes. */
+  laneName: 'LANE_NAME',
+  /** Lane workers: the lane's DLQ, where poison and exhausted commands go with their reason. */
+  laneDeadLetterQueueUrl: 'LANE_DLQ_URL',
+  /** Lane workers: receives before SQS redrives; the attempt with this receive count is the final one. */
+  laneMaxReceiveCount: 'LANE_MAX_RECEIVE_COUNT',
+  /** Lane workers: attempt lock used when the remaining invocation time cannot be read (ms). */
+  attemptLockFallbackMs: 'ATTEMPT_LOCK_FALLBACK_MS',
+  /** API: JSON object mapping lane name to queue URL. */
+  commandQueueUrls: 'COMMAND_QUEUE_URLS',
+  telemetryBusName: 'TELEMETRY_BUS_NAME',
+  retentionDays: 'RETENTION_DAYS',
+  maxBodyBytes: 'API_MAX_BODY_BYTES',
+  ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
+  stuckRunningMinutes: 'SWEEP_STUCK_RUNNING_MINUTES',
+  staleReviewHours: 'SWEEP_STALE_REVIEW_HOURS',
+} as const;
+
+export type RuntimeEnvKey = keyof typeof RUNTIME_ENV;

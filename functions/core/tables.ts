@@ -1,0 +1,37 @@
+/**
+ * Physical layout of the lifecycle table, declared once for the CDK construct,
+ * the local provisioning and the DynamoDB adapter.
+ *
+ * One item per command holds the idempotency key, the run, its stages and its
+ * signals, so a successful command costs one item written twice (DESIGN §3
+ * "Cost shape"). Other entities (conversation messages, approval requests,
+ * action history, client idempotency keys) share the table under their own
+ * partition prefixes.
+ */
+export const LIFECYCLE_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** TTL attribute, epoch seconds. Expired idempotency keys and their runs are removed by DynamoDB. */
+  timeToLiveAttribute: 'expiresAt',
+  indexes: {
+    /**
+     * Sparse: only runs whose correlation id does not already name their own
+     * commandId carry `correlationKey`, so the happy path writes no index entry.
+     */
+    byCorrelation: { name: 'byCorrelation', partitionKey: 'correlationKey', sortKey: 'issuedAt' },
+    /** Sparse: only NeedsReview runs carry `reviewQueue`; sorted oldest first by `needsReviewSince`. */
+    reviewQueue: { name: 'reviewQueue', partitionKey: 'reviewQueue', sortKey: 'needsReviewSince' },
+  },
+  // No index on Reserved keys: it would cost an index write on every reserve and
+  // another on completion. The nightly anomaly sweep scans instead, once a day.
+} as const;
+
+/** Attribute type of each key attribute above (S = string, N = number). */
+export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
+  pk: 'S',
+  sk: 'S',
+  correlationKey: 'S',
+  issuedAt: 'S',
+  reviewQueue: 'S',
+  needsReviewSince: 'S',
+};
