@@ -1,0 +1,335 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { commandIdNamedByCorrelationId } from '../core/envelope.js';
+import { LockLostError } from '../core/errors.js';
+import {
+  canTakeOver,
+  type DomainRecord,
+  KEY_STATUS,
+  newRun,
+  RUN_STATUS,
+  type RunRecord,
+  takeOverRun,
+} from '../core/lifecycle.js';
+import type {
+  AnomalyCriteria,
+  AnomalyFindings,
+  LifecycleStore,
+  ReserveAttemptInput,
+  ReserveResult,
+  ReviewQueuePage,
+  RunView,
+} from '../core/ports.js';
+import { LIFECYCLE_TABLE } from '../core/tables.js';
+import {
+  type Item,
+  itemToRun,
+  itemToSignal,
+  keys,
+  REVIEW_QUEUE_PARTITION,
+  RUN_SORT_KEY,
+  recordToItem,
+  runToItem,
+} from './dynamodb-items.js';
+
+const MAX_TAKEOVER_RACES = 3;
+const BATCH_WRITE_LIMIT = 25;
+const UNPROCESSED_RETRIES = 6;
+
+export interface DynamoDbLifecycleStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/**
+ * `LifecycleStore` on one DynamoDB table. A first attempt costs one conditional
+ * put; completion costs one more write (a put, or one BatchWriteItem carrying
+ * the run with the handler's records).
+ */
+export class DynamoDbLifecycleStore implements LifecycleStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  public constructor(options: DynamoDbLifecycleStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+  }
+
+  public async reserveAttempt(input: ReserveAttemptInput): Promise<ReserveResult> {
+    const fresh = newRun(input.envelope, input);
+    let existing = await this.#putIfAbsent(fresh);
+    if (!existing) return { outcome: 'reserved', run: fresh };
+    for (let race = 0; race < MAX_TAKEOVER_RACES; race++) {
+      const nowMs = input.now.getTime();
+      if (!canTakeOver(existing, nowMs)) return { outcome: 'exists', run: existing };
+      const next = takeOverRun(existing, input);
+      const current = await this.#putIfUnchanged(next, existing, nowMs);
+      if (!current) return { outcome: 'reserved', run: next };
+      existing = current;
+    }
+    return { outcome: 'exists', run: existing };
+  }
+
+  public async saveAttemptResult(
+    run: RunRecord,
+    attemptId: string,
+    records: readonly DomainRecord[] = [],
+  ): Promise<void> {
+    if (records.length === 0) {
+      try {
+        await this.#client.send(
+          new PutCommand({
+            TableName: this.#tableName,
+            Item: runToItem(run),
+            ConditionExpression: 'lockOwner = :attemptId',
+            ExpressionAttributeValues: { ':attemptId': attemptId },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) throw new LockLostError(run.commandId);
+        throw error;
+      }
+      return;
+    }
+    // The records are deterministic per commandId, so writing them with the run
+    // in one BatchWriteItem (no condition possible there) is safe to repeat.
+    const items = [runToItem(run), ...records.map(recordToItem)];
+    for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
+      await this.#batchWrite(items.slice(start, start + BATCH_WRITE_LIMIT));
+    }
+  }
+
+  public async getRun(runId: string): Promise<RunView | undefined> {
+    const items: Item[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.runPartition(runId) },
+          ConsistentRead: true,
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    const runItem = items.find((item) => item.sk === RUN_SORT_KEY);
+    if (!runItem) return undefined;
+    const run = itemToRun(runItem);
+    const findings = items.filter((item) => item.sk !== RUN_SORT_KEY).map(itemToSignal);
+    return { run, signals: [...run.signals, ...findings] };
+  }
+
+  public async findRunsByCorrelationId(correlationId: string): Promise<RunRecord[]> {
+    const runs = new Map<string, RunRecord>();
+    const named = commandIdNamedByCorrelationId(correlationId);
+    if (named) {
+      const result = await this.#client.send(
+        new GetCommand({ TableName: this.#tableName, Key: keys.run(named), ConsistentRead: true }),
+      );
+      if (result.Item && result.Item.correlationId === correlationId) runs.set(named, itemToRun(result.Item));
+    }
+    const index = LIFECYCLE_TABLE.indexes.byCorrelation;
+    const indexed: Item[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#k = :c',
+          ExpressionAttributeNames: { '#k': index.partitionKey },
+          ExpressionAttributeValues: { ':c': correlationId },
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      indexed.push(...(page.Items ?? []));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    for (const item of await this.#batchGet(indexed.map((i) => ({ pk: i.pk, sk: i.sk })))) {
+      const run = itemToRun(item);
+      runs.set(run.runId, run);
+    }
+    return [...runs.values()].sort((a, b) => a.issuedAt.localeCompare(b.issuedAt));
+  }
+
+  public async listReviewQueue(options: {
+    readonly limit: number;
+    readonly cursor?: string;
+  }): Promise<ReviewQueuePage> {
+    const index = LIFECYCLE_TABLE.indexes.reviewQueue;
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#k = :q',
+        ExpressionAttributeNames: { '#k': index.partitionKey },
+        ExpressionAttributeValues: { ':q': REVIEW_QUEUE_PARTITION },
+        ScanIndexForward: true,
+        Limit: options.limit,
+        ...(options.cursor ? { ExclusiveStartKey: decodeCursor(options.cursor) } : {}),
+      }),
+    );
+    return {
+      runs: (page.Items ?? []).map(itemToRun),
+      ...(page.LastEvaluatedKey ? { nextCursor: encodeCursor(page.LastEvaluatedKey) } : {}),
+    };
+  }
+
+  public async scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings> {
+    const stuckRunning: RunRecord[] = [];
+    const expiredAttemptLocks: RunRecord[] = [];
+    const staleReviews: RunRecord[] = [];
+    let scanned = 0;
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#tableName,
+          FilterExpression: 'sk = :run',
+          ExpressionAttributeValues: { ':run': RUN_SORT_KEY },
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      scanned += page.ScannedCount ?? 0;
+      for (const item of page.Items ?? []) {
+        const run = itemToRun(item);
+        if (run.status === RUN_STATUS.Running && run.updatedAt < criteria.stuckRunningBefore)
+          stuckRunning.push(run);
+        if (
+          run.keyStatus === KEY_STATUS.Reserved &&
+          run.lockExpiresAt !== undefined &&
+          run.lockExpiresAt < criteria.nowMs
+        ) {
+          expiredAttemptLocks.push(run);
+        }
+        if (
+          run.status === RUN_STATUS.NeedsReview &&
+          run.needsReviewSince !== undefined &&
+          run.needsReviewSince < criteria.staleReviewBefore
+        ) {
+          staleReviews.push(run);
+        }
+      }
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return { stuckRunning, expiredAttemptLocks, staleReviews, scanned };
+  }
+
+  /** Puts a new run unless the key exists; returns the existing run if it does. */
+  async #putIfAbsent(run: RunRecord): Promise<RunRecord | undefined> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: runToItem(run),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      return existingOrThrow(error);
+    }
+  }
+
+  /** Optimistic takeover: only if nobody took the key since we read it. */
+  async #putIfUnchanged(next: RunRecord, seen: RunRecord, nowMs: number): Promise<RunRecord | undefined> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: runToItem(next),
+          ConditionExpression:
+            'attempts = :attempts AND keyStatus = :reserved AND (attribute_not_exists(lockExpiresAt) OR lockExpiresAt <= :now)',
+          ExpressionAttributeValues: {
+            ':attempts': seen.attempts,
+            ':reserved': KEY_STATUS.Reserved,
+            ':now': nowMs,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      return existingOrThrow(error);
+    }
+  }
+
+  async #batchWrite(items: readonly Item[]): Promise<void> {
+    let requests = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > UNPROCESSED_RETRIES)
+        throw new Error(`${requests.length} item(s) left unprocessed by BatchWriteItem`);
+      if (attempt > 0) await sleep(25 * 2 ** attempt);
+      const result = await this.#client.send(
+        new BatchWriteCommand({ RequestItems: { [this.#tableName]: requests } }),
+      );
+      requests = (result.UnprocessedItems?.[this.#tableName] ?? []) as typeof requests;
+    }
+  }
+
+  async #batchGet(keysToGet: readonly Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let start = 0; start < keysToGet.length; start += 100) {
+      let pending: Item[] = keysToGet.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0 && attempt <= UNPROCESSED_RETRIES; attempt++) {
+        if (attempt > 0) await sleep(25 * 2 ** attempt);
+        const result = await this.#client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.#tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        found.push(...(result.Responses?.[this.#tableName] ?? []));
+        pending = (result.UnprocessedKeys?.[this.#tableName]?.Keys ?? []) as Item[];
+      }
+    }
+    return found;
+  }
+}
+
+function existingOrThrow(error: unknown): RunRecord {
+  if (error instanceof ConditionalCheckFailedException && error.Item) {
+    return itemToRun(unmarshall(error.Item as Parameters<typeof unmarshall>[0]));
+  }
+  throw error;
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** Cursors are opaque to clients; a malformed one is the client's error. */
+export class InvalidCursorError extends Error {
+  public constructor() {
+    super('cursor is not one this API returned');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new InvalidCursorError();
+    const record = key as Record<string, unknown>;
+    if (typeof record.pk !== 'string' || typeof record.sk !== 'string') throw new InvalidCursorError();
+    return record;
+  } catch {
+    throw new InvalidCursorError();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

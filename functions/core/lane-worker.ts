@@ -1,0 +1,281 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { CommandDefinition, CommandDependencies } from './commands/types.js';
+import { type CommandEnvelope, parseEnvelope } from './envelope.js';
+import { UnsupportedCommandTypeError } from './errors.js';
+import { FAILURE_CODES, KEY_STATUS, RUN_STATUS } from './lifecycle.js';
+import { type AttemptState, LifecyclePersistenceLayer } from './lifecycle-persistence-layer.js';
+import type { BatchTelemetry, Clock, DeadLetterSink, LifecycleStore, TelemetryPublisher } from './ports.js';
+
+/** Minimal structured logger; Powertools Logger satisfies it. */
+export interface WorkerLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface LaneWorkerOptions {
+  readonly environment: string;
+  readonly lane: { readonly name: string; readonly commandTypes: readonly string[] };
+  /** Receives before SQS redrives; the delivery with this receive count is the final attempt. */
+  readonly maxReceiveCount: number;
+  readonly fallbackLockMs: number;
+  /** Seconds an idempotency key (and its run) is kept. */
+  readonly retentionSeconds: number;
+  readonly commands: ReadonlyMap<string, CommandDefinition>;
+  readonly store: LifecycleStore;
+  readonly deadLetters: DeadLetterSink;
+  readonly telemetry: TelemetryPublisher;
+  readonly dependencies: CommandDependencies;
+  readonly clock: Clock;
+  readonly logger: WorkerLogger;
+}
+
+/** How one record ended, for the batch summary. */
+export type RecordOutcome =
+  | 'completed'
+  | 'needs_review'
+  | 'duplicate'
+  | 'retry'
+  | { readonly deadLettered: string };
+
+/** Thrown inside the record handler so Powertools lists the record as a batch item failure. */
+class RetryLaterError extends Error {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
+ * Creates the lane worker: one SQS batch in, the partial batch response out.
+ * The returned function never throws: every record is acknowledged, listed as
+ * a batch item failure, or sent to the DLQ with its reason.
+ *
+ * @example
+ * const processBatch = createLaneWorker(options);
+ * export const handler = (event: SQSEvent, context: Context) => processBatch(event.Records, context);
+ */
+export function createLaneWorker(options: LaneWorkerOptions) {
+  const { logger } = options;
+  return async function processBatch(
+    records: readonly SQSRecord[],
+    context: Context,
+  ): Promise<SQSBatchResponse> {
+    const layer = new LifecyclePersistenceLayer({
+      store: options.store,
+      clock: options.clock,
+      fallbackLockMs: options.fallbackLockMs,
+    });
+    // A config per invocation: the remaining-time reading belongs to this invocation only.
+    const config = new IdempotencyConfig({
+      eventKeyJmesPath: 'commandId',
+      throwOnNoIdempotencyKey: true,
+      expiresAfterSeconds: options.retentionSeconds,
+    });
+    config.registerLambdaContext(context);
+    const execute = makeIdempotent(
+      async (envelope: CommandEnvelope): Promise<JSONValue> =>
+        executeCommand(layer.attemptFor(envelope.commandId)),
+      { persistenceStore: layer, config },
+    );
+    const outcomes = new Map<string, RecordOutcome>();
+
+    const handleRecord = async (record: SQSRecord): Promise<void> => {
+      const outcome = await processRecord(record, context, layer, execute);
+      outcomes.set(record.messageId, outcome);
+      if (outcome === 'retry') throw new RetryLaterError(`message ${record.messageId} returns to the queue`);
+    };
+
+    const response = await processPartialResponse(
+      { Records: [...records] },
+      handleRecord,
+      new BatchProcessor(EventType.SQS),
+      { context, throwOnFullBatchFailure: false },
+    );
+    for (const record of records)
+      if (!outcomes.has(record.messageId)) outcomes.set(record.messageId, 'retry');
+    await publishSummary(records, outcomes);
+    return response;
+  };
+
+  async function executeCommand(state: AttemptState): Promise<JSONValue> {
+    const { envelope } = state;
+    const definition = options.lane.commandTypes.includes(envelope.commandType)
+      ? options.commands.get(envelope.commandType)
+      : undefined;
+    if (!definition) {
+      const error = new UnsupportedCommandTypeError(envelope.commandType, options.lane.name);
+      state.failure = { code: FAILURE_CODES.unsupportedCommandType, rationale: error.message };
+      throw error;
+    }
+    try {
+      const outcome = await definition.execute({
+        envelope,
+        payload: definition.payloadSchema.parse(envelope.payload),
+        attempt: state.run?.attempts ?? 1,
+        now: options.clock.now(),
+        deps: options.dependencies,
+      });
+      state.outcome = outcome;
+      return { status: outcome.status, outcomeCode: outcome.outcomeCode };
+    } catch (error) {
+      state.failure = { code: FAILURE_CODES.handlerFailed, rationale: describe(error) };
+      throw error;
+    }
+  }
+
+  async function processRecord(
+    record: SQSRecord,
+    context: Context,
+    layer: LifecyclePersistenceLayer,
+    execute: (envelope: CommandEnvelope) => Promise<JSONValue>,
+  ): Promise<RecordOutcome> {
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+    const parsed = parseEnvelope(record.body);
+    const base = { lane: options.lane.name, messageId: record.messageId, receiveCount };
+    if (!parsed.ok) {
+      return deadLetter(record, receiveCount, parsed.reason, parsed.rationale, {
+        ...(parsed.commandId ? { commandId: parsed.commandId } : {}),
+        ...(parsed.correlationId ? { correlationId: parsed.correlationId } : {}),
+      });
+    }
+    const envelope = parsed.envelope;
+    const logKeys = {
+      ...base,
+      commandId: envelope.commandId,
+      correlationId: envelope.correlationId,
+      runId: envelope.commandId,
+    };
+    if (envelope.lane !== options.lane.name) {
+      return deadLetter(
+        record,
+        receiveCount,
+        FAILURE_CODES.invalidEnvelope,
+        `lane: envelope names ${envelope.lane}, received on ${options.lane.name}`,
+        envelope,
+      );
+    }
+    // A payload that does not fit its (supported) command type is poison too: retrying cannot fix it.
+    const definition = options.lane.commandTypes.includes(envelope.commandType)
+      ? options.commands.get(envelope.commandType)
+      : undefined;
+    if (definition) {
+      const payload = definition.payloadSchema.safeParse(envelope.payload);
+      if (!payload.success) {
+        const rationale = payload.error.issues
+          .map((i) => `payload.${i.path.map(String).join('.')}: ${i.message}`)
+          .join('; ');
+        return deadLetter(record, receiveCount, FAILURE_CODES.invalidEnvelope, rationale, envelope);
+      }
+    }
+
+    const state = layer.beginAttempt(envelope, {
+      attemptId: `${context.awsRequestId}:${record.messageId}`,
+      finalAttempt: receiveCount >= options.maxReceiveCount,
+    });
+    try {
+      await execute(envelope);
+      if (state.existing) {
+        logger.info('duplicate command skipped', { ...logKeys, keyStatus: state.existing.keyStatus });
+        return 'duplicate';
+      }
+      const status = state.saved?.status;
+      logger.info('command finished', { ...logKeys, status, outcomeCode: state.outcome?.outcomeCode });
+      return status === RUN_STATUS.NeedsReview ? 'needs_review' : 'completed';
+    } catch (error) {
+      const saved = state.saved;
+      if (saved?.keyStatus === KEY_STATUS.Rejected && state.failure) {
+        logger.error('command failed on its final attempt', {
+          ...logKeys,
+          failureCode: state.failure.code,
+          error: describe(error),
+        });
+        return deadLetter(record, receiveCount, state.failure.code, state.failure.rationale, envelope);
+      }
+      if (saved) {
+        logger.warn('command failed; run NeedsReview, will retry', {
+          ...logKeys,
+          failureCode: state.failure?.code,
+          error: describe(error),
+        });
+      } else {
+        // Lock held by another attempt, or the store was unreachable: nothing recorded, try again later.
+        logger.warn('command not attempted; will retry', { ...logKeys, error: describe(error) });
+      }
+      return 'retry';
+    } finally {
+      layer.endAttempt(envelope.commandId);
+    }
+  }
+
+  async function deadLetter(
+    record: SQSRecord,
+    receiveCount: number,
+    reason: string,
+    rationale: string,
+    ids: { readonly commandId?: string; readonly correlationId?: string },
+  ): Promise<RecordOutcome> {
+    await options.deadLetters.send({
+      lane: options.lane.name,
+      body: record.body,
+      reason,
+      rationale,
+      sourceMessageId: record.messageId,
+      receiveCount,
+      ...(ids.commandId ? { commandId: ids.commandId } : {}),
+      ...(ids.correlationId ? { correlationId: ids.correlationId } : {}),
+    });
+    logger.warn('message dead-lettered', {
+      lane: options.lane.name,
+      messageId: record.messageId,
+      reason,
+      rationale,
+      commandId: ids.commandId,
+      correlationId: ids.correlationId,
+    });
+    return { deadLettered: reason };
+  }
+
+  async function publishSummary(records: readonly SQSRecord[], outcomes: ReadonlyMap<string, RecordOutcome>) {
+    const summary: BatchTelemetry = {
+      lane: options.lane.name,
+      environment: options.environment,
+      received: records.length,
+      completed: 0,
+      needsReview: 0,
+      duplicates: 0,
+      retried: 0,
+      deadLettered: {},
+      commandIds: [],
+      at: options.clock.now().toISOString(),
+    };
+    const counts = { completed: 0, needsReview: 0, duplicates: 0, retried: 0 };
+    const deadLettered: Record<string, number> = {};
+    for (const outcome of outcomes.values()) {
+      if (outcome === 'completed') counts.completed++;
+      else if (outcome === 'needs_review') counts.needsReview++;
+      else if (outcome === 'duplicate') counts.duplicates++;
+      else if (outcome === 'retry') counts.retried++;
+      else deadLettered[outcome.deadLettered] = (deadLettered[outcome.deadLettered] ?? 0) + 1;
+    }
+    const commandIds = records.flatMap((r) => {
+      const parsed = parseEnvelope(r.body);
+      return parsed.ok ? [parsed.envelope.commandId] : [];
+    });
+    try {
+      await options.telemetry.publishBatchSummary({ ...summary, ...counts, deadLettered, commandIds });
+    } catch (error) {
+      // Telemetry is never allowed to fail a command (seed 003 failure modes).
+      logger.warn('telemetry publish failed', { lane: options.lane.name, error: describe(error) });
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error)
+    return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+  return String(error);
+}

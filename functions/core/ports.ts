@@ -1,0 +1,183 @@
+import type { CommandEnvelope } from './envelope.js';
+import type { DomainRecord, ProposedAction, RunRecord, Signal } from './lifecycle.js';
+
+/**
+ * Interfaces the domain core depends on. Adapters in `functions/adapters`
+ * implement them on AWS; tests implement them in memory or on the emulators.
+ */
+
+export type ReserveResult =
+  | { readonly outcome: 'reserved'; readonly run: RunRecord }
+  /** The key exists and may not be taken over: Completed, Rejected, or Reserved under a live lock. */
+  | { readonly outcome: 'exists'; readonly run: RunRecord };
+
+export interface ReserveAttemptInput {
+  readonly envelope: CommandEnvelope;
+  readonly attemptId: string;
+  /** Epoch ms when this attempt's lock lapses. */
+  readonly lockExpiresAt: number;
+  /** Epoch seconds for TTL. */
+  readonly expiresAt: number;
+  readonly now: Date;
+}
+
+/** Lifecycle persistence: runs, stages, signals and idempotency keys. */
+export interface LifecycleStore {
+  /**
+   * Creates the run (first attempt) or takes it over (the key is Reserved and
+   * no live lock holds it), atomically. Never lets two attempts hold one key.
+   */
+  reserveAttempt(input: ReserveAttemptInput): Promise<ReserveResult>;
+  /**
+   * Persists a finished attempt. With `records`, writes them in the same request.
+   * Without, the write only succeeds while `attemptId` still owns the lock.
+   */
+  saveAttemptResult(run: RunRecord, attemptId: string, records?: readonly DomainRecord[]): Promise<void>;
+  getRun(runId: string): Promise<RunView | undefined>;
+  findRunsByCorrelationId(correlationId: string): Promise<RunRecord[]>;
+  listReviewQueue(options: { readonly limit: number; readonly cursor?: string }): Promise<ReviewQueuePage>;
+  /** One pass over runs for the anomaly sweep. */
+  scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings>;
+}
+
+export interface RunView {
+  readonly run: RunRecord;
+  /** Inline signals plus any stored as separate finding records. */
+  readonly signals: readonly Signal[];
+}
+
+export interface ReviewQueuePage {
+  readonly runs: readonly RunRecord[];
+  readonly nextCursor?: string;
+}
+
+export interface AnomalyCriteria {
+  readonly nowMs: number;
+  readonly stuckRunningBefore: string;
+  readonly staleReviewBefore: string;
+}
+
+export interface AnomalyFindings {
+  readonly stuckRunning: readonly RunRecord[];
+  readonly expiredAttemptLocks: readonly RunRecord[];
+  readonly staleReviews: readonly RunRecord[];
+  readonly scanned: number;
+}
+
+export interface ApprovalRequest {
+  readonly approvalId: string;
+  readonly conversationId: string;
+  readonly householdId: string;
+  readonly requestedByCommandId: string;
+  readonly correlationId: string;
+  readonly action: ProposedAction;
+  readonly status: 'Pending' | 'Approved' | 'Rejected';
+  readonly decidedByCommandId?: string;
+  readonly decisionRationale?: string;
+  readonly decidedAt?: string;
+}
+
+export type DecideApprovalResult =
+  | { readonly outcome: 'decided'; readonly approval: ApprovalRequest }
+  /** This command already decided it (a retry): carry on idempotently. */
+  | { readonly outcome: 'already_decided_by_this_command'; readonly approval: ApprovalRequest }
+  | { readonly outcome: 'already_decided'; readonly approval: ApprovalRequest }
+  | { readonly outcome: 'not_found' };
+
+export interface ApprovalStore {
+  decide(input: {
+    readonly approvalId: string;
+    readonly householdId: string;
+    readonly decision: 'approve' | 'reject';
+    readonly commandId: string;
+    readonly rationale: string;
+    readonly now: Date;
+  }): Promise<DecideApprovalResult>;
+}
+
+/**
+ * Executes approved actions. Idempotent per `idempotencyKey` (commandId + effect
+ * key): a retry after a failure that followed the effect does not repeat it.
+ */
+export interface ActionExecutor {
+  execute(request: {
+    readonly idempotencyKey: string;
+    readonly householdId: string;
+    readonly approvalId: string;
+    readonly action: ProposedAction;
+    readonly commandId: string;
+    readonly now: Date;
+  }): Promise<{ readonly executed: boolean }>;
+}
+
+export interface SendResult {
+  readonly messageId: string;
+}
+
+/** Enqueues commands on their lane. */
+export interface CommandQueue {
+  send(envelope: CommandEnvelope): Promise<SendResult>;
+}
+
+export interface DeadLetterMessage {
+  readonly lane: string;
+  /** The original body, unchanged, so a replay can rebuild the command. */
+  readonly body: string;
+  readonly reason: string;
+  readonly rationale: string;
+  readonly sourceMessageId: string;
+  readonly receiveCount: number;
+  readonly commandId?: string;
+  readonly correlationId?: string;
+}
+
+/** The lane's DLQ, written by the worker so every dead letter carries its reason. */
+export interface DeadLetterSink {
+  send(message: DeadLetterMessage): Promise<void>;
+}
+
+export interface BatchTelemetry {
+  readonly lane: string;
+  readonly environment: string;
+  readonly received: number;
+  readonly completed: number;
+  readonly needsReview: number;
+  readonly duplicates: number;
+  readonly retried: number;
+  readonly deadLettered: Readonly<Record<string, number>>;
+  readonly commandIds: readonly string[];
+  readonly at: string;
+}
+
+/** Publishes one summary per batch; failures are the caller's warning, never the command's. */
+export interface TelemetryPublisher {
+  publishBatchSummary(summary: BatchTelemetry): Promise<void>;
+}
+
+export type ClaimClientKeyResult =
+  | { readonly outcome: 'claimed' }
+  | {
+      readonly outcome: 'exists';
+      readonly commandId: string;
+      readonly correlationId: string;
+      readonly requestHash: string;
+    };
+
+/** Client `Idempotency-Key` header → the commandId it produced. */
+export interface ClientKeyStore {
+  claim(input: {
+    readonly key: string;
+    readonly commandId: string;
+    readonly correlationId: string;
+    readonly requestHash: string;
+    readonly now: Date;
+  }): Promise<ClaimClientKeyResult>;
+  /** Undo a claim whose command could not be enqueued, so the client's retry enqueues it. */
+  release(key: string, commandId: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
