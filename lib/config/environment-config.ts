@@ -6,6 +6,16 @@ import { z } from 'zod';
  * `environments.prod.lanes.maxReceiveCount`.
  */
 
+/** Retention periods CloudWatch Logs accepts, in days (`AWS::Logs::LogGroup.RetentionInDays`). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Default schedule of the nightly anomaly sweep: 03:00 UTC every day. */
+export const DEFAULT_SWEEP_SCHEDULE = 'cron(0 3 * * ? *)';
+/** Default CloudWatch Logs retention, in days. */
+export const DEFAULT_LOG_RETENTION_DAYS = 30;
+
 const laneSettingsSchema = z
   .object({
     /** Receives before SQS redrives to the DLQ. AWS guidance: 5. */
@@ -65,8 +75,15 @@ const environmentSchema = z
     sweepSchedule: z
       .string()
       .regex(/^(cron|rate)\(.+\)$/, 'must be a schedule expression such as cron(0 3 * * ? *)')
-      .default('cron(0 3 * * ? *)'),
-    logRetentionDays: z.number().int().positive().default(30),
+      .default(DEFAULT_SWEEP_SCHEDULE),
+    /** CloudWatch Logs retention for every log group of the environment; one of {@link LOG_RETENTION_DAYS}. */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be a CloudWatch Logs retention period: one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(DEFAULT_LOG_RETENTION_DAYS),
   })
   .strict();
 
@@ -81,6 +98,22 @@ export const runlaneConfigSchema = z
 export type RunlaneConfig = z.infer<typeof runlaneConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type LaneSettings = z.infer<typeof laneSettingsSchema>;
+export type ApiSettings = z.infer<typeof apiSettingsSchema>;
+export type LifecycleSettings = z.infer<typeof lifecycleSettingsSchema>;
+export type CommandSettings = z.infer<typeof commandSettingsSchema>;
+
+/**
+ * The schema defaults, read once so the constructs default to the same values
+ * an environment gets when `cdk.json` leaves a field out.
+ */
+export const DEFAULT_LANE_SETTINGS: Readonly<LaneSettings> = Object.freeze(laneSettingsSchema.parse({}));
+export const DEFAULT_API_SETTINGS: Readonly<ApiSettings> = Object.freeze(apiSettingsSchema.parse({}));
+export const DEFAULT_LIFECYCLE_SETTINGS: Readonly<LifecycleSettings> = Object.freeze(
+  lifecycleSettingsSchema.parse({}),
+);
+export const DEFAULT_COMMAND_SETTINGS: Readonly<CommandSettings> = Object.freeze(
+  commandSettingsSchema.parse({}),
+);
 export type EnvironmentName = keyof RunlaneConfig['environments'];
 export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];
 

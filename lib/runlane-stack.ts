@@ -1,0 +1,120 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { LANES } from '../functions/core/lanes.js';
+import { NIGHTLY_SWEEP_LANE } from '../functions/core/nightly-sweep.js';
+import { CommandApi } from './command-api.js';
+import { CommandLane } from './command-lane.js';
+import type { EnvironmentConfig, EnvironmentName } from './config/environment-config.js';
+import { retentionDaysFrom } from './defaults.js';
+import { InvalidPropsError } from './errors.js';
+import { LifecycleStorage } from './lifecycle-storage.js';
+import { NightlySweepSchedule } from './nightly-sweep-schedule.js';
+import { TelemetryBus } from './telemetry-bus.js';
+
+export interface RunlaneStackProps extends StackProps {
+  /** Which environment this stack is. */
+  readonly environmentName: EnvironmentName;
+  /** That environment's validated configuration (`parseRunlaneConfig`). */
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * One Runlane environment. Only assembles constructs:
+ * - `LifecycleStorage` (the lifecycle table);
+ * - `TelemetryBus`;
+ * - one `CommandLane` per entry of `LANES`;
+ * - `CommandApi` over those lanes;
+ * - `NightlySweepSchedule` on the sweep lane;
+ * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name.
+ *
+ * @example
+ * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
+ *   env: { region: 'us-east-1' } });
+ */
+export class RunlaneStack extends Stack {
+  public readonly lifecycle: LifecycleStorage;
+  public readonly telemetry: TelemetryBus;
+  public readonly lanes: readonly CommandLane[];
+  public readonly api: CommandApi;
+  public readonly nightlySweep: NightlySweepSchedule;
+
+  public constructor(scope: Construct, id: string, props: RunlaneStackProps) {
+    super(scope, id, {
+      description: `Runlane ${props.environmentName}: queue-driven command orchestration`,
+      ...props,
+    });
+    const { config, environmentName } = props;
+    const logRetention = retentionDaysFrom(config.logRetentionDays);
+    if (logRetention === undefined) {
+      throw new InvalidPropsError('RunlaneStack', [
+        `config.logRetentionDays: ${config.logRetentionDays} is not a CloudWatch Logs retention period`,
+      ]);
+    }
+    const logRemovalPolicy = config.lifecycle.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.lifecycle = new LifecycleStorage(this, 'Lifecycle', {
+      retainOnDelete: config.lifecycle.retainOnDelete,
+    });
+    this.telemetry = new TelemetryBus(this, 'Telemetry', { environmentName });
+
+    this.lanes = LANES.map(
+      (lane) =>
+        new CommandLane(this, lane.id, {
+          lane,
+          environmentName,
+          lifecycle: this.lifecycle,
+          telemetry: this.telemetry,
+          maxReceiveCount: config.lanes.maxReceiveCount,
+          batchSize: config.lanes.batchSize,
+          maxBatchingWindow: Duration.seconds(config.lanes.maxBatchingWindowSeconds),
+          maxConcurrency: config.lanes.maxConcurrency,
+          functionTimeout: Duration.seconds(config.lanes.functionTimeoutSeconds),
+          memorySize: config.lanes.memorySizeMb,
+          retentionDays: config.lifecycle.retentionDays,
+          commands: config.commands,
+          logRetention,
+          logRemovalPolicy,
+        }),
+    );
+
+    this.api = new CommandApi(this, 'Api', {
+      environmentName,
+      lifecycle: this.lifecycle,
+      lanes: this.lanes,
+      authorization: config.api.authorization,
+      throttlingRateLimit: config.api.throttlingRateLimit,
+      throttlingBurstLimit: config.api.throttlingBurstLimit,
+      maxBodyBytes: config.api.maxBodyBytes,
+      retentionDays: config.lifecycle.retentionDays,
+      logRetention,
+      logRemovalPolicy,
+    });
+
+    const sweepLane = this.lanes.find((lane) => lane.lane.name === NIGHTLY_SWEEP_LANE);
+    if (!sweepLane) {
+      throw new InvalidPropsError('RunlaneStack', [`lanes: LANES has no ${NIGHTLY_SWEEP_LANE} lane`]);
+    }
+    this.nightlySweep = new NightlySweepSchedule(this, 'NightlySweep', {
+      environmentName,
+      sweepLane,
+      schedule: config.sweepSchedule,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });
+    for (const lane of this.lanes) {
+      new CfnOutput(this, `${lane.lane.id}QueueUrl`, {
+        value: lane.queue.queueUrl,
+        description: `Queue URL of lane ${lane.lane.name}`,
+      });
+      new CfnOutput(this, `${lane.lane.id}DeadLetterQueueUrl`, {
+        value: lane.deadLetterQueue.queueUrl,
+        description: `Dead-letter queue URL of lane ${lane.lane.name}`,
+      });
+    }
+    new CfnOutput(this, 'LifecycleTableName', {
+      value: this.lifecycle.tableName,
+      description: 'Lifecycle table',
+    });
+    new CfnOutput(this, 'TelemetryBusName', { value: this.telemetry.busName, description: 'Telemetry bus' });
+  }
+}
