@@ -1,4 +1,34 @@
-// Placeholder until the lane worker lands in this same change; exists so the CDK can bundle it.
-export const handler = async (): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => ({
-  batchItemFailures: [],
-});
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { awsClients } from '../adapters/clients.js';
+import { buildLaneWorker } from '../adapters/lane-worker-factory.js';
+import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
+import { optionalNumber, requireNumber, requireString } from './env.js';
+
+// Read once at load: a misconfigured function fails at cold start, naming the variable.
+const settings = {
+  environment: requireString('environmentName'),
+  laneName: requireString('laneName'),
+  tableName: requireString('lifecycleTableName'),
+  deadLetterQueueUrl: requireString('laneDeadLetterQueueUrl'),
+  telemetryBusName: requireString('telemetryBusName'),
+  maxReceiveCount: requireNumber('laneMaxReceiveCount'),
+  fallbackLockMs: requireNumber('attemptLockFallbackMs'),
+  retentionDays: requireNumber('retentionDays'),
+  commandSettings: {
+    ingestionErrorRatioThreshold: optionalNumber('ingestionErrorRatioThreshold', 0.05),
+    stuckRunningMinutes: optionalNumber('stuckRunningMinutes', 60),
+    staleReviewHours: optionalNumber('staleReviewHours', 24),
+  },
+};
+
+const logger = new Logger({ serviceName: 'runlane-lane-worker' });
+logger.appendPersistentKeys({ lane: settings.laneName, environment: settings.environment });
+const processBatch = buildLaneWorker(settings, awsClients(), fromPowertoolsLogger(logger));
+
+/** SQS event source handler: returns the partial batch response and never throws. */
+export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context>()
+  .use(injectLambdaContext(logger))
+  .handler((event, context) => processBatch(event.Records, context));

@@ -1,0 +1,66 @@
+import { COMMAND_DEFINITIONS } from '../core/commands/registry.js';
+import type { CommandSettings } from '../core/commands/types.js';
+import { createLaneWorker, type LaneWorkerOptions } from '../core/lane-worker.js';
+import { laneByName } from '../core/lanes.js';
+import { type Clock, systemClock, type TelemetryPublisher } from '../core/ports.js';
+import type { AwsClients } from './clients.js';
+import { DynamoDbActionExecutor } from './dynamodb-action-executor.js';
+import { DynamoDbApprovalStore } from './dynamodb-approval-store.js';
+import { DynamoDbLifecycleStore } from './dynamodb-lifecycle-store.js';
+import { EventBridgeTelemetryPublisher } from './eventbridge-telemetry-publisher.js';
+import { SqsDeadLetterSink } from './sqs-dead-letter-sink.js';
+import type { StructuredLogger } from './structured-logger.js';
+
+export interface LaneWorkerSettings {
+  readonly environment: string;
+  readonly laneName: string;
+  readonly tableName: string;
+  readonly deadLetterQueueUrl: string;
+  readonly telemetryBusName: string;
+  readonly maxReceiveCount: number;
+  readonly fallbackLockMs: number;
+  readonly retentionDays: number;
+  readonly commandSettings: CommandSettings;
+}
+
+/**
+ * Wires the lane worker to AWS (or the emulators) — the one place handlers,
+ * the local runtime and the tests build it, so they all run the same code.
+ */
+export function buildLaneWorker(
+  settings: LaneWorkerSettings,
+  clients: Pick<AwsClients, 'documents' | 'sqs' | 'eventBridge'>,
+  logger: StructuredLogger,
+  overrides: Partial<Pick<LaneWorkerOptions, 'commands' | 'lane' | 'dependencies' | 'deadLetters'>> & {
+    readonly clock?: Clock;
+    readonly telemetry?: TelemetryPublisher;
+  } = {},
+) {
+  const lane = overrides.lane ?? laneByName(settings.laneName);
+  if (!lane) throw new Error(`unknown lane ${settings.laneName}`);
+  const table = { client: clients.documents, tableName: settings.tableName };
+  const store = new DynamoDbLifecycleStore(table);
+  return createLaneWorker({
+    environment: settings.environment,
+    lane,
+    maxReceiveCount: settings.maxReceiveCount,
+    fallbackLockMs: settings.fallbackLockMs,
+    retentionSeconds: settings.retentionDays * 24 * 60 * 60,
+    commands: overrides.commands ?? COMMAND_DEFINITIONS,
+    store,
+    deadLetters:
+      overrides.deadLetters ??
+      new SqsDeadLetterSink({ client: clients.sqs, queueUrl: settings.deadLetterQueueUrl }),
+    telemetry:
+      overrides.telemetry ??
+      new EventBridgeTelemetryPublisher({ client: clients.eventBridge, busName: settings.telemetryBusName }),
+    dependencies: overrides.dependencies ?? {
+      approvals: new DynamoDbApprovalStore(table),
+      actions: new DynamoDbActionExecutor(table),
+      lifecycle: store,
+      settings: settings.commandSettings,
+    },
+    clock: overrides.clock ?? systemClock,
+    logger,
+  });
+}

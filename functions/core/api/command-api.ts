@@ -1,0 +1,402 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type ZodType, z } from 'zod';
+import { agentApprovalDecided, approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
+import { agentMessagePayloadSchema, agentMessagePosted } from '../commands/agent-message-posted.js';
+import { APPROVAL_ID_PATTERN } from '../commands/proposals.js';
+import { type CommandEnvelope, conversationalCorrelationId, ENVELOPE_SCHEMA_VERSION } from '../envelope.js';
+import { laneForCommandType } from '../lanes.js';
+import type { RunRecord, Signal } from '../lifecycle.js';
+import type { ClientKeyStore, Clock, CommandQueue, LifecycleStore } from '../ports.js';
+import { ApiRequestError, type FieldIssue } from './api-errors.js';
+
+/** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly body?: string;
+  readonly requestId: string;
+}
+
+export interface ApiResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface ApiLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface CommandApiOptions {
+  readonly queue: CommandQueue;
+  readonly clientKeys: ClientKeyStore;
+  readonly runs: Pick<LifecycleStore, 'getRun' | 'findRunsByCorrelationId' | 'listReviewQueue'>;
+  readonly clock: Clock;
+  readonly logger: ApiLogger;
+  /** Bodies over this many bytes get 413. */
+  readonly maxBodyBytes: number;
+  /** Errors the read-model store throws for a bad cursor, mapped to 400 `query.cursor`. */
+  readonly isInvalidCursorError?: (error: unknown) => boolean;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+const messageBodySchema = z
+  .object({ householdId: z.string().regex(ID_PATTERN, 'must be 1-128 letters, digits, _ or -') })
+  .extend(agentMessagePayloadSchema.shape)
+  .strict();
+
+const approvalBodySchema = z
+  .object({ householdId: z.string().regex(ID_PATTERN, 'must be 1-128 letters, digits, _ or -') })
+  .extend(approvalDecisionPayloadSchema.omit({ approvalId: true }).shape)
+  .strict();
+
+const reviewQueueQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: RegExp;
+  readonly params: readonly string[];
+  readonly handle: (request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+}
+
+/**
+ * The API: POST routes only validate and enqueue (seed 003 guardrail); GET
+ * routes serve read models. Every client mistake is a 4xx naming its field
+ * path; anything else is a 500 that carries the request id and nothing more.
+ *
+ * @example
+ * const api = createCommandApi({ queue, clientKeys, runs, clock: systemClock, logger, maxBodyBytes: 32_768 });
+ * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1' });
+ */
+export function createCommandApi(options: CommandApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      pattern: /^\/api\/v1\/agent\/conversations\/([^/]+)\/messages$/,
+      params: ['conversationId'],
+      handle: postMessage,
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/v1\/agent\/conversations\/([^/]+)\/approvals\/([^/]+)$/,
+      params: ['conversationId', 'approvalId'],
+      handle: postApproval,
+    },
+    { method: 'GET', pattern: /^\/api\/v1\/runs\/([^/]+)$/, params: ['runId'], handle: getRun },
+    { method: 'GET', pattern: /^\/api\/v1\/runs$/, params: [], handle: listRunsByCorrelation },
+    { method: 'GET', pattern: /^\/api\/v1\/review-queue$/, params: [], handle: getReviewQueue },
+  ];
+
+  return async function handle(request: ApiRequest): Promise<ApiResponse> {
+    try {
+      const path = request.path.length > 1 ? request.path.replace(/\/+$/, '') : request.path;
+      const matching = routes
+        .map((route) => ({ route, match: route.pattern.exec(path) }))
+        .filter((m): m is { route: Route; match: RegExpExecArray } => m.match !== null);
+      if (matching.length === 0)
+        throw ApiRequestError.single(404, 'route_not_found', 'path', `no route ${path}`);
+      const found = matching.find((m) => m.route.method === request.method.toUpperCase());
+      if (!found) {
+        const allowed = matching.map((m) => m.route.method).join(', ');
+        return json(
+          405,
+          { error: 'method_not_allowed', fieldPath: 'method', message: `use ${allowed}` },
+          { allow: allowed },
+        );
+      }
+      const params: Record<string, string> = {};
+      found.route.params.forEach((name, index) => {
+        params[name] = decodeURIComponent(found.match[index + 1] ?? '');
+      });
+      return await found.route.handle(request, params);
+    } catch (error) {
+      if (error instanceof ApiRequestError) return clientError(error);
+      if (options.isInvalidCursorError?.(error)) {
+        return clientError(
+          ApiRequestError.single(
+            400,
+            'invalid_cursor',
+            'query.cursor',
+            'cursor is not one this API returned',
+          ),
+        );
+      }
+      options.logger.error('request failed', {
+        requestId: request.requestId,
+        method: request.method,
+        path: request.path,
+        error:
+          error instanceof Error
+            ? { name: error.name, message: error.message, stack: error.stack }
+            : String(error),
+      });
+      return json(500, {
+        error: 'internal_error',
+        message: 'the request could not be completed',
+        requestId: request.requestId,
+      });
+    }
+  };
+
+  async function postMessage(request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
+    const conversationId = pathParam(params, 'conversationId', ID_PATTERN);
+    const body = readJsonBody(request, messageBodySchema);
+    const { householdId, ...payload } = body;
+    return enqueue(request, {
+      commandType: agentMessagePosted.commandType,
+      householdId,
+      conversationId,
+      payload,
+    });
+  }
+
+  async function postApproval(request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
+    const conversationId = pathParam(params, 'conversationId', ID_PATTERN);
+    const approvalId = pathParam(params, 'approvalId', APPROVAL_ID_PATTERN);
+    const body = readJsonBody(request, approvalBodySchema);
+    const { householdId, ...decision } = body;
+    return enqueue(request, {
+      commandType: agentApprovalDecided.commandType,
+      householdId,
+      conversationId,
+      payload: { approvalId, ...decision },
+    });
+  }
+
+  async function enqueue(
+    request: ApiRequest,
+    command: {
+      readonly commandType: string;
+      readonly householdId: string;
+      readonly conversationId: string;
+      readonly payload: Record<string, unknown>;
+    },
+  ): Promise<ApiResponse> {
+    const clientKey = request.headers[IDEMPOTENCY_KEY_HEADER];
+    if (clientKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(clientKey)) {
+      throw ApiRequestError.single(
+        400,
+        'invalid_idempotency_key',
+        `headers.${IDEMPOTENCY_KEY_HEADER}`,
+        'must be 1-128 of A-Z a-z 0-9 _ . : -',
+      );
+    }
+    const now = options.clock.now();
+    const commandId = randomUUID();
+    const envelope: CommandEnvelope = {
+      schemaVersion: ENVELOPE_SCHEMA_VERSION,
+      commandId,
+      commandType: command.commandType,
+      lane: laneForCommandType(command.commandType as Parameters<typeof laneForCommandType>[0])
+        .name as CommandEnvelope['lane'],
+      correlationId: conversationalCorrelationId(command.householdId, command.conversationId, commandId),
+      householdId: command.householdId,
+      conversationId: command.conversationId,
+      issuedAt: now.toISOString(),
+      payload: command.payload,
+    };
+    if (clientKey !== undefined) {
+      const requestHash = createHash('sha256')
+        .update(`${request.method.toUpperCase()} ${request.path}\n${JSON.stringify(command)}`)
+        .digest('hex');
+      const claim = await options.clientKeys.claim({
+        key: clientKey,
+        commandId,
+        correlationId: envelope.correlationId,
+        requestHash,
+        now,
+      });
+      if (claim.outcome === 'exists') {
+        if (claim.requestHash !== requestHash) {
+          throw ApiRequestError.single(
+            422,
+            'idempotency_key_reused',
+            `headers.${IDEMPOTENCY_KEY_HEADER}`,
+            'this key was used for a different request',
+          );
+        }
+        options.logger.info('client retry answered from its idempotency key', {
+          requestId: request.requestId,
+          commandId: claim.commandId,
+          correlationId: claim.correlationId,
+        });
+        return accepted(claim.commandId, claim.correlationId, envelope.lane, true);
+      }
+    }
+    try {
+      const sent = await options.queue.send(envelope);
+      options.logger.info('command accepted', {
+        requestId: request.requestId,
+        commandId,
+        correlationId: envelope.correlationId,
+        runId: commandId,
+        lane: envelope.lane,
+        commandType: envelope.commandType,
+        messageId: sent.messageId,
+      });
+    } catch (error) {
+      // Nothing was enqueued: free the key so the client's retry enqueues the command.
+      if (clientKey !== undefined) await options.clientKeys.release(clientKey, commandId);
+      throw error;
+    }
+    return accepted(commandId, envelope.correlationId, envelope.lane, false);
+  }
+
+  async function getRun(_request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
+    const runId = pathParam(
+      params,
+      'runId',
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    );
+    const view = await options.runs.getRun(runId.toLowerCase());
+    if (!view) {
+      throw ApiRequestError.single(
+        404,
+        'run_not_found',
+        'path.runId',
+        'no run with this id (a queued command has no run yet)',
+      );
+    }
+    return json(200, renderRun(view.run, view.signals));
+  }
+
+  async function listRunsByCorrelation(request: ApiRequest): Promise<ApiResponse> {
+    const correlationId = request.query.correlationId;
+    if (!correlationId || correlationId.length > 256) {
+      throw ApiRequestError.single(
+        400,
+        'validation_failed',
+        'query.correlationId',
+        'required, at most 256 characters',
+      );
+    }
+    const runs = await options.runs.findRunsByCorrelationId(correlationId);
+    return json(200, { correlationId, runs: runs.map((run) => renderRun(run, run.signals)) });
+  }
+
+  async function getReviewQueue(request: ApiRequest): Promise<ApiResponse> {
+    const query = validate(reviewQueueQuerySchema, request.query, 'query');
+    const page = await options.runs.listReviewQueue({
+      limit: query.limit,
+      ...(query.cursor ? { cursor: query.cursor } : {}),
+    });
+    return json(200, {
+      runs: page.runs.map((run) => renderRun(run, run.signals)),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    });
+  }
+
+  function readJsonBody<S extends ZodType>(request: ApiRequest, schema: S): z.infer<S> {
+    const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+    if (contentType !== 'application/json') {
+      throw ApiRequestError.single(
+        415,
+        'unsupported_media_type',
+        'headers.content-type',
+        'must be application/json',
+      );
+    }
+    const body = request.body ?? '';
+    if (Buffer.byteLength(body, 'utf8') > options.maxBodyBytes) {
+      throw ApiRequestError.single(413, 'body_too_large', 'body', `at most ${options.maxBodyBytes} bytes`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (error) {
+      throw ApiRequestError.single(400, 'invalid_json', 'body', (error as Error).message);
+    }
+    return validate(schema, parsed, 'body');
+  }
+}
+
+function validate<S extends ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues: FieldIssue[] = result.error.issues.flatMap((issue) => {
+    const base = [root, ...issue.path.map(String)].join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ fieldPath: `${base}.${key}`, message: 'unknown field' }));
+    }
+    return [{ fieldPath: base, message: issue.message }];
+  });
+  throw new ApiRequestError(400, 'validation_failed', issues);
+}
+
+function pathParam(params: Record<string, string>, name: string, pattern: RegExp): string {
+  const value = params[name] ?? '';
+  if (!pattern.test(value))
+    throw ApiRequestError.single(400, 'validation_failed', `path.${name}`, `malformed ${name}`);
+  return value;
+}
+
+function accepted(commandId: string, correlationId: string, lane: string, replayed: boolean): ApiResponse {
+  const runUrl = `/api/v1/runs/${commandId}`;
+  return json(
+    202,
+    {
+      status: 'Accepted',
+      commandId,
+      correlationId,
+      runId: commandId,
+      runUrl,
+      lane,
+      idempotentReplay: replayed,
+    },
+    { location: runUrl },
+  );
+}
+
+function clientError(error: ApiRequestError): ApiResponse {
+  const first = error.issues[0];
+  return json(error.statusCode, {
+    error: error.code,
+    fieldPath: first?.fieldPath ?? '',
+    message: first?.message ?? error.message,
+    issues: error.issues,
+  });
+}
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The read model of a run: run, stages, signals and its idempotency key. */
+export function renderRun(run: RunRecord, signals: readonly Signal[]) {
+  return {
+    runId: run.runId,
+    commandId: run.commandId,
+    commandType: run.commandType,
+    lane: run.lane,
+    correlationId: run.correlationId,
+    causationId: run.causationId,
+    householdId: run.householdId,
+    conversationId: run.conversationId,
+    replayOf: run.replayOf,
+    issuedAt: run.issuedAt,
+    status: run.status,
+    attempts: run.attempts,
+    idempotencyKey: { key: run.commandId, status: run.keyStatus, FinalizedAtUtc: run.FinalizedAtUtc },
+    stages: run.stages,
+    signals,
+    result: run.result,
+    deadLetter: run.deadLetter,
+    needsReviewSince: run.needsReviewSince,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+  };
+}
