@@ -31,7 +31,11 @@ export function buildLaneWorker(
   settings: LaneWorkerSettings,
   clients: Pick<AwsClients, 'documents' | 'sqs' | 'eventBridge'>,
   logger: StructuredLogger,
-  overrides: Partial<Pick<LaneWorkerOptions, 'commands' | 'lane' | 'dependencies' | 'deadLetters'>> & {
+  overrides: {
+    readonly commands?: LaneWorkerOptions['commands'];
+    readonly lane?: LaneWorkerOptions['lane'] | undefined;
+    readonly dependencies?: LaneWorkerOptions['dependencies'];
+    readonly deadLetters?: LaneWorkerOptions['deadLetters'];
     readonly clock?: Clock;
     readonly telemetry?: TelemetryPublisher;
   } = {},

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { COMMAND_DEFINITIONS } from '../../functions/core/commands/registry.js';
+import type { CommandDefinition } from '../../functions/core/commands/types.js';
+import { laneByName } from '../../functions/core/lanes.js';
+
+/**
+ * Command types that exist only in tests, to drive the worker's failure paths
+ * through the real pipeline: they run on the ingestion lane next to the real types.
+ */
+export const TEST_LANE = 'runtime-ingestion-completed' as const;
+
+const effectPayload = z
+  .object({ failTimes: z.number().int().min(0).default(0), tag: z.string().default('x') })
+  .strict();
+
+/** Counts handler executions and side effects per commandId, across attempts. */
+export class TestCommandProbe {
+  public readonly executions = new Map<string, number>();
+  public readonly effectCalls = new Map<string, number>();
+  public readonly effectsApplied = new Map<string, number>();
+  /** Resolved by `test.hang` when it starts, so a test knows the attempt holds the lock. */
+  public onHangStarted: (() => void) | undefined;
+
+  public count(map: Map<string, number>, id: string): number {
+    const next = (map.get(id) ?? 0) + 1;
+    map.set(id, next);
+    return next;
+  }
+}
+
+export function testCommands(probe: TestCommandProbe) {
+  const flaky: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.flaky',
+    payloadSchema: effectPayload,
+    async execute({ envelope, payload }) {
+      const n = probe.count(probe.executions, envelope.commandId);
+      if (n <= payload.failTimes) throw new Error(`flaky failure ${n} of ${payload.failTimes}`);
+      return { status: 'Completed', outcomeCode: 'flaky_done', rationale: `succeeded on execution ${n}` };
+    },
+  };
+  /** Applies a side effect through the real idempotent action port, then fails the first `failTimes` executions. */
+  const effectThenFail: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.effect',
+    payloadSchema: effectPayload,
+    async execute({ envelope, payload, now, deps }) {
+      const n = probe.count(probe.executions, envelope.commandId);
+      probe.count(probe.effectCalls, envelope.commandId);
+      const { executed } = await deps.actions.execute({
+        idempotencyKey: `${envelope.commandId}:effect`,
+        householdId: envelope.householdId,
+        approvalId: 'apr-000000000000000000000000',
+        action: { action: 'test_effect', impact: 'low', summary: payload.tag, parameters: {} },
+        commandId: envelope.commandId,
+        now,
+      });
+      if (executed) probe.count(probe.effectsApplied, envelope.commandId);
+      if (n <= payload.failTimes) throw new Error(`failure after side effect, execution ${n}`);
+      return { status: 'Completed', outcomeCode: 'effect_done', rationale: `effect applied=${executed}` };
+    },
+  };
+  /** Never finishes: stands for a Lambda that times out mid-command. */
+  const hang: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.hang',
+    payloadSchema: effectPayload,
+    async execute({ envelope }) {
+      const n = probe.count(probe.executions, envelope.commandId);
+      if (n === 1) {
+        probe.onHangStarted?.();
+        return new Promise(() => undefined);
+      }
+      return { status: 'Completed', outcomeCode: 'took_over', rationale: `completed by execution ${n}` };
+    },
+  };
+  const commands = new Map<string, CommandDefinition>(COMMAND_DEFINITIONS);
+  for (const definition of [flaky, effectThenFail, hang])
+    commands.set(definition.commandType, definition as CommandDefinition);
+  const base = laneByName(TEST_LANE);
+  if (!base) throw new Error('test lane missing');
+  return {
+    commands,
+    lane: { name: base.name, commandTypes: [...base.commandTypes, 'test.flaky', 'test.effect', 'test.hang'] },
+  };
+}
