@@ -20,6 +20,9 @@ export class TestCommandProbe {
   public readonly effectsApplied = new Map<string, number>();
   /** Resolved by `test.hang` when it starts, so a test knows the attempt holds the lock. */
   public onHangStarted: (() => void) | undefined;
+  /** `test.gate` waits for this before completing. */
+  public gate: Promise<void> = Promise.resolve();
+  public onGateEntered: (() => void) | undefined;
 
   public count(map: Map<string, number>, id: string): number {
     const next = (map.get(id) ?? 0) + 1;
@@ -71,13 +74,27 @@ export function testCommands(probe: TestCommandProbe) {
       return { status: 'Completed', outcomeCode: 'took_over', rationale: `completed by execution ${n}` };
     },
   };
+  /** Holds its attempt open until the probe's gate opens. */
+  const gate: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.gate',
+    payloadSchema: effectPayload,
+    async execute({ envelope }) {
+      const n = probe.count(probe.executions, envelope.commandId);
+      probe.onGateEntered?.();
+      await probe.gate;
+      return { status: 'Completed', outcomeCode: 'gate_passed', rationale: `execution ${n}` };
+    },
+  };
   const commands = new Map<string, CommandDefinition>(COMMAND_DEFINITIONS);
-  for (const definition of [flaky, effectThenFail, hang])
+  for (const definition of [flaky, effectThenFail, hang, gate])
     commands.set(definition.commandType, definition as CommandDefinition);
   const base = laneByName(TEST_LANE);
   if (!base) throw new Error('test lane missing');
   return {
     commands,
-    lane: { name: base.name, commandTypes: [...base.commandTypes, 'test.flaky', 'test.effect', 'test.hang'] },
+    lane: {
+      name: base.name,
+      commandTypes: [...base.commandTypes, 'test.flaky', 'test.effect', 'test.hang', 'test.gate'],
+    },
   };
 }
