@@ -20,7 +20,6 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
-  QueueNameExists,
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -266,7 +265,7 @@ async function ensureQueue(
     url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl;
   } catch (error) {
     // Exists with other attributes: converge it.
-    if (!(error instanceof QueueNameExists)) throw error;
+    if (!isQueueNameExists(error)) throw error;
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
   }
@@ -277,4 +276,14 @@ async function ensureQueue(
   const arn = result.Attributes?.QueueArn;
   if (!arn) throw new Error(`GetQueueAttributes ${name} returned no QueueArn`);
   return { url, arn };
+}
+
+/**
+ * The SDK maps the error to `QueueNameExists` only when the service names it in
+ * the JSON shape; with the legacy query-compatible code (fauxqs) the name is
+ * `AWS.SimpleQueueService.QueueNameExists`.
+ */
+function isQueueNameExists(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' && /(^|\.)QueueNameExists$/.test(name);
 }

@@ -3,9 +3,13 @@
  * 127.0.0.1.
  *
  * `startFauxqs()` always listens on 0.0.0.0, so this builds the same Fastify
- * app with fauxqs' exported `buildApp()` and listens on loopback only. Queue
- * URLs then carry the address clients used (`http://127.0.0.1:<port>/000000000000/<name>`).
- * State is in memory.
+ * app with fauxqs' exported `buildApp()` and listens on loopback only. State
+ * is in memory.
+ *
+ * Queue URLs look like `http://sqs.us-east-1.localhost:<port>/000000000000/<name>`;
+ * fauxqs reads only the region and name from them. Send every request to the
+ * endpoint (`localSqsClient` sets `useQueueUrlAsEndpoint: false`), never to
+ * the URL's host.
  */
 import { buildApp } from 'fauxqs';
 import { EmulatorStartError, PortInUseError } from './errors.js';
