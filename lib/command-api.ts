@@ -242,7 +242,9 @@ function checkProps(
   ) {
     problems.push(`maxBodyBytes: must be an integer from 1024 to 262144, got ${resolved.maxBodyBytes}`);
   }
-  const timeoutSeconds = (props.functionTimeout ?? API_FUNCTION_DEFAULTS.timeout).toSeconds();
+  const timeoutSeconds = (props.functionTimeout ?? API_FUNCTION_DEFAULTS.timeout).toSeconds({
+    integral: false,
+  });
   if (timeoutSeconds < 1 || timeoutSeconds > 28) {
     problems.push(
       `functionTimeout: must be 1-28 seconds so API Gateway (30 s) sees the function's answer, got ${timeoutSeconds}`,

@@ -235,7 +235,7 @@ function resolveSettings(props: CommandLaneProps): ResolvedLaneSettings {
   const maxBatchingWindow =
     props.maxBatchingWindow ?? Duration.seconds(LANE_DEFAULTS.maxBatchingWindowSeconds);
   const minimumVisibilityTimeout = Duration.seconds(
-    VISIBILITY_TIMEOUT_FACTOR * functionTimeout.toSeconds() + maxBatchingWindow.toSeconds(),
+    Math.ceil(VISIBILITY_TIMEOUT_FACTOR * seconds(functionTimeout) + seconds(maxBatchingWindow)),
   );
   const queueName = `${props.namePrefix ?? namePrefixFor(props.environmentName)}-${props.lane.name}`;
   return {
@@ -265,7 +265,16 @@ function checkProps(props: CommandLaneProps, settings: ResolvedLaneSettings): vo
   if (!isIntegerIn(settings.maxReceiveCount, 1, 1000)) {
     problems.push(`maxReceiveCount: must be an integer from 1 to 1000, got ${settings.maxReceiveCount}`);
   }
-  const windowSeconds = settings.maxBatchingWindow.toSeconds();
+  for (const [prop, duration] of [
+    ['maxBatchingWindow', settings.maxBatchingWindow],
+    ['functionTimeout', settings.functionTimeout],
+    ['visibilityTimeout', settings.visibilityTimeout],
+  ] as const) {
+    if (!Number.isInteger(seconds(duration))) {
+      problems.push(`${prop}: must be a whole number of seconds, got ${duration.toHumanString()}`);
+    }
+  }
+  const windowSeconds = seconds(settings.maxBatchingWindow);
   if (windowSeconds < 0 || windowSeconds > 300) {
     problems.push(`maxBatchingWindow: must be 0-300 seconds, got ${windowSeconds}`);
   }
@@ -278,15 +287,15 @@ function checkProps(props: CommandLaneProps, settings: ResolvedLaneSettings): vo
   if (!isIntegerIn(settings.maxConcurrency, 2, 1000)) {
     problems.push(`maxConcurrency: must be an integer from 2 to 1000, got ${settings.maxConcurrency}`);
   }
-  const timeoutSeconds = settings.functionTimeout.toSeconds();
+  const timeoutSeconds = seconds(settings.functionTimeout);
   if (timeoutSeconds < 1 || timeoutSeconds > 900) {
     problems.push(`functionTimeout: must be 1-900 seconds, got ${timeoutSeconds}`);
   }
   if (!isIntegerIn(settings.memorySize, 128, 10_240)) {
     problems.push(`memorySize: must be an integer from 128 to 10240 MB, got ${settings.memorySize}`);
   }
-  const visibilitySeconds = settings.visibilityTimeout.toSeconds();
-  const minimumSeconds = settings.minimumVisibilityTimeout.toSeconds();
+  const visibilitySeconds = seconds(settings.visibilityTimeout);
+  const minimumSeconds = seconds(settings.minimumVisibilityTimeout);
   if (visibilitySeconds < minimumSeconds) {
     problems.push(
       `visibilityTimeout: must be at least ${VISIBILITY_TIMEOUT_FACTOR} × functionTimeout + maxBatchingWindow = ${minimumSeconds} seconds, got ${visibilitySeconds}`,
@@ -304,6 +313,11 @@ function checkProps(props: CommandLaneProps, settings: ResolvedLaneSettings): vo
     problems.push(`lane: ${props.lane.name} carries no command types`);
   }
   throwIfProblems('CommandLane', problems);
+}
+
+/** Seconds of a duration, fractional allowed (the check reports non-whole values itself). */
+function seconds(duration: Duration): number {
+  return duration.toSeconds({ integral: false });
 }
 
 function isIntegerIn(value: number, min: number, max: number): boolean {

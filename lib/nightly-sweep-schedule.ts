@@ -103,7 +103,7 @@ function checkProps(props: NightlySweepScheduleProps, schedule: string): void {
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 185)) {
     problems.push(`retryAttempts: must be an integer from 0 to 185, got ${retries}`);
   }
-  const age = props.maxEventAge?.toSeconds();
+  const age = props.maxEventAge?.toSeconds({ integral: false });
   if (age !== undefined && (age < 60 || age > Duration.hours(24).toSeconds())) {
     problems.push(`maxEventAge: must be between 60 seconds and 24 hours, got ${age} seconds`);
   }

@@ -116,7 +116,7 @@ export class RunlaneFunction extends Construct {
 
 function checkProps(props: RunlaneFunctionProps): void {
   const problems: string[] = [];
-  const timeoutSeconds = props.timeout.toSeconds();
+  const timeoutSeconds = props.timeout.toSeconds({ integral: false });
   if (timeoutSeconds < 1 || timeoutSeconds > 900) {
     problems.push(`timeout: must be between 1 and 900 seconds, got ${timeoutSeconds}`);
   }

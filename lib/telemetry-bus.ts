@@ -69,7 +69,7 @@ function checkProps(props: TelemetryBusProps, busName: string): void {
   if (!/^[A-Za-z0-9._-]{1,256}$/.test(busName) || busName === 'default') {
     problems.push(`busName: must be 1-256 characters of [A-Za-z0-9._-] and not "default", got "${busName}"`);
   }
-  if (props.archiveRetention !== undefined && props.archiveRetention.toDays() < 1) {
+  if (props.archiveRetention !== undefined && props.archiveRetention.toDays({ integral: false }) < 1) {
     problems.push('archiveRetention: must be at least 1 day');
   }
   throwIfProblems('TelemetryBus', problems);

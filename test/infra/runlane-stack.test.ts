@@ -1,0 +1,96 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { summarizeTemplate } from '../../bin/synth-summary.js';
+import { LANES } from '../../functions/core/lanes.js';
+import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { environmentConfig, TEST_REGION, testApp } from './support.js';
+
+describe('RunlaneStack', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    const stack = new RunlaneStack(testApp(), 'Runlane-prod', {
+      environmentName: 'prod',
+      config: environmentConfig({
+        lanes: { maxReceiveCount: 4, functionTimeoutSeconds: 40, maxConcurrency: 20 },
+        lifecycle: { retainOnDelete: true, retentionDays: 90 },
+        logRetentionDays: 365,
+        sweepSchedule: 'cron(15 4 * * ? *)',
+      }),
+      env: { region: TEST_REGION },
+    });
+    template = Template.fromStack(stack);
+  });
+
+  it('assembles storage, bus, one lane per LANES entry, the API and the schedule', () => {
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', LANES.length);
+    // lane queues + lane DLQs + the schedule's delivery DLQ
+    template.resourceCountIs('AWS::SQS::Queue', LANES.length * 2 + 1);
+    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 1);
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(15 4 * * ? *)' });
+  });
+
+  it('applies the environment configuration to every lane', () => {
+    for (const definition of LANES) {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: `runlane-prod-${definition.name}`,
+        VisibilityTimeout: 6 * 40 + 1,
+        RedrivePolicy: {
+          deadLetterTargetArn: {
+            'Fn::GetAtt': [Match.stringLikeRegexp(`^${definition.id}DeadLetterQueue`), 'Arn'],
+          },
+          maxReceiveCount: 4,
+        },
+      });
+    }
+  });
+
+  it('outputs the API URL, every queue and DLQ URL, the table and the bus', () => {
+    const outputs = Object.keys(template.toJSON().Outputs ?? {});
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'ApiUrl',
+        'LifecycleTableName',
+        'TelemetryBusName',
+        ...LANES.flatMap((definition) => [`${definition.id}QueueUrl`, `${definition.id}DeadLetterQueueUrl`]),
+      ]),
+    );
+  });
+
+  it('keeps log groups and the table when retainOnDelete is set, with the configured retention', () => {
+    template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  });
+
+  it('summarises into what synth-all prints', () => {
+    const summary = summarizeTemplate('Runlane-prod', template.toJSON(), TEST_REGION);
+    expect(summary.environment).toBe('prod');
+    expect(summary.lanes.map((lane) => lane.lane)).toEqual(LANES.map((lane) => lane.name).sort());
+    for (const lane of summary.lanes) {
+      expect(lane).toMatchObject({
+        maxReceiveCount: 4,
+        batchSize: 10,
+        visibilityTimeoutSeconds: 241,
+        functionTimeoutSeconds: 40,
+        deadLetterRetentionSeconds: 1_209_600,
+        maxConcurrency: 20,
+        runtime: 'nodejs24.x',
+      });
+      expect(lane.deadLetterQueue).toBe(`${lane.queue}-dlq`);
+    }
+    expect(summary.tables).toHaveLength(1);
+    expect(summary.tables[0]).toMatchObject({
+      keys: 'pk/sk',
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecovery: true,
+    });
+    expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
+    expect(summary.alarms).toBe(0);
+    expect(summary.routes).toHaveLength(5);
+    expect(summary.routes.every((route) => route.authorization === 'AWS_IAM')).toBe(true);
+  });
+});
