@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { UnknownEnvironmentError } from '../../lib/errors.js';
+import { createRunlaneStacks, selectEnvironments } from '../../lib/runlane-app.js';
+import { rawConfig, testApp } from './support.js';
+
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+function configError(raw: unknown): ConfigError {
+  try {
+    parseRunlaneConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('createRunlaneStacks', () => {
+  it('creates Runlane-dev, Runlane-staging and Runlane-prod with their regions', () => {
+    const app = testApp({
+      context: { runlane: rawConfig({ prod: { region: 'eu-west-1', account: '123456789012' } }) },
+    });
+    const stacks = createRunlaneStacks(app);
+    expect(stacks.map((stack) => stack.stackName)).toEqual([
+      'Runlane-dev',
+      'Runlane-staging',
+      'Runlane-prod',
+    ]);
+    expect(stacks.map((stack) => stack.region)).toEqual(['us-east-1', 'us-east-1', 'eu-west-1']);
+    expect(stacks[2]?.account).toBe('123456789012');
+  });
+
+  it('creates only the environment named by -c env=<name>', () => {
+    const app = testApp({ context: { runlane: rawConfig(), env: 'prod' } });
+    expect(createRunlaneStacks(app).map((stack) => stack.stackName)).toEqual(['Runlane-prod']);
+  });
+
+  it('rejects an unknown environment, listing the valid names', () => {
+    expect(() => selectEnvironments('qa')).toThrow(UnknownEnvironmentError);
+    expect(() => selectEnvironments('qa')).toThrow('valid names: dev, staging, prod');
+  });
+
+  it('accepts the repository cdk.json', () => {
+    const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
+    const config = parseRunlaneConfig(cdkJson.context.runlane);
+    expect(config.environments.prod.lanes.maxConcurrency).toBe(20);
+    expect(config.environments.dev.lifecycle.retainOnDelete).toBe(false);
+  });
+});
+
+describe('configuration errors', () => {
+  it('name the field path of every problem in one error', () => {
+    const error = configError(
+      rawConfig({
+        prod: { lanes: { maxReceiveCount: 0 }, logRetentionDays: 31 },
+        staging: { region: 'mars' },
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'environments.prod.lanes.maxReceiveCount',
+      'environments.prod.logRetentionDays',
+      'environments.staging.region',
+    ]);
+    expect(error.message).toContain('environments.prod.lanes.maxReceiveCount:');
+    expect(error.message).toContain(
+      'environments.prod.logRetentionDays: must be a CloudWatch Logs retention period',
+    );
+  });
+
+  it('reject unknown fields and a missing environment', () => {
+    const raw = rawConfig({ dev: { lanes: { maxRecieveCount: 3 } } });
+    delete (raw.environments as Record<string, unknown>).staging;
+    const paths = configError(raw).issues.map((issue) => issue.fieldPath);
+    expect(paths).toContain('environments.dev.lanes');
+    expect(paths).toContain('environments.staging');
+  });
+
+  it('make bin/runlane.ts print the error and exit 1', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/runlane.ts'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ runlane: rawConfig({ prod: { lanes: { maxReceiveCount: 0 } } }) }),
+        CDK_OUTDIR: fileURLToPath(new URL('../../cdk.out/test-never-written', import.meta.url)),
+      },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Invalid Runlane configuration');
+    expect(result.stderr).toContain('environments.prod.lanes.maxReceiveCount');
+  });
+});
