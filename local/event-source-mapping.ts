@@ -289,7 +289,13 @@ export class LocalEventSourceMapping {
       if (remainingMs <= 0) break;
       const wait = Math.min(Math.floor(remainingMs / 1000), waitTimeSeconds);
       const more = await this.#receive(Math.min(RECEIVE_LIMIT, batchSize - messages.length), wait, signal);
-      messages.push(...more);
+      for (const message of more) {
+        // A window longer than the visibility timeout (a misconfiguration AWS
+        // warns about) receives a message twice: keep the newest receipt handle.
+        const earlier = messages.findIndex((candidate) => candidate.MessageId === message.MessageId);
+        if (earlier === -1) messages.push(message);
+        else messages[earlier] = message;
+      }
       if (more.length === 0 && wait === 0) await sleep(Math.min(remainingMs, 50), signal);
     }
     return messages;
