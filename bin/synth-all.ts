@@ -5,7 +5,7 @@
  * finding, then prints a summary per environment.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,8 +103,20 @@ function runCdkSynth(output: string, log: (line: string) => void): { ok: boolean
 function synthAll(options: Options, log: (line: string) => void): Result {
   const started = Date.now();
   const output = resolve(projectRoot, options.output);
-  // A report left by an earlier run must not be read as this run's.
-  rmSync(join(output, 'validation-report.json'), { force: true });
+  // Start from an empty assembly: no stale assets, and no report from an earlier run read as this run's.
+  if (existsSync(output)) {
+    if (readdirSync(output).length > 0 && !existsSync(join(output, 'manifest.json'))) {
+      return {
+        ok: false,
+        output,
+        durationMs: 0,
+        error: `${output} is not a cloud assembly (no manifest.json); refusing to clear it`,
+        nagFindings: [],
+        environments: [],
+      };
+    }
+    rmSync(output, { recursive: true, force: true });
+  }
 
   const synth = runCdkSynth(output, log);
   const nagFindings = existsSync(output) ? readNagFindings(output) : [];

@@ -81,6 +81,18 @@ describe('cdk-nag on the full app', () => {
   });
 });
 
+describe('cdk-nag with authorization none', () => {
+  it('acknowledges AwsSolutions-APIG4 only for the environment that opts out of IAM', () => {
+    const app = testApp({ context: { runlane: rawConfig({ dev: { api: { authorization: 'none' } } }) } });
+    createRunlaneStacks(app);
+    expect(violations(app)).toEqual([]);
+    const apig4 = acknowledgements(app).filter(
+      (acknowledgement) => acknowledgement.id === 'AwsSolutions-APIG4',
+    );
+    expect(apig4.map((acknowledgement) => acknowledgement.path)).toEqual(['Runlane-dev/Api/HttpApi']);
+  });
+});
+
 describe('cdk-nag failures', () => {
   function appWithNag(build: (stack: Stack) => void): App {
     const app = testApp();
