@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type ZodType, z } from 'zod';
+import type { ZodType } from 'zod';
+import * as z from 'zod';
 import { agentApprovalDecided, approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
 import { agentMessagePayloadSchema, agentMessagePosted } from '../commands/agent-message-posted.js';
 import { APPROVAL_ID_PATTERN } from '../commands/proposals.js';

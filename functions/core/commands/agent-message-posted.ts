@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DomainRecord } from '../lifecycle.js';
 import { approvalIdFor, deriveProposals } from './proposals.js';
 import type { CommandDefinition } from './types.js';

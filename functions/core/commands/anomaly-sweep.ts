@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DomainRecord, type RunRecord, SIGNAL_TYPES, type Signal } from '../lifecycle.js';
 import type { CommandDefinition } from './types.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SIGNAL_TYPES } from '../lifecycle.js';
 import type { CommandDefinition } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { CommandEnvelope } from '../envelope.js';
 import type { CommandOutcome } from '../lifecycle.js';
 import type { ActionExecutor, ApprovalStore, LifecycleStore } from '../ports.js';
