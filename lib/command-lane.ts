@@ -169,7 +169,8 @@ export class CommandLane extends Construct {
     this.workerFunction = new RunlaneFunction(this, 'Worker', {
       entry: props.entry ?? HANDLER_ENTRIES.laneWorker,
       environmentName: props.environmentName,
-      serviceName: `runlane-${props.lane.name}`,
+      // Same name the handler's logger uses; the lane is a log key and metric dimension of its own.
+      serviceName: 'runlane-lane-worker',
       description: `Runlane ${props.environmentName} lane worker: ${props.lane.name}`,
       timeout: settings.functionTimeout,
       memorySize: settings.memorySize,

@@ -108,7 +108,7 @@ describe('CommandLane', () => {
           [RUNTIME_ENV.stuckRunningMinutes]: '60',
           [RUNTIME_ENV.staleReviewHours]: '24',
           [RUNTIME_ENV.environmentName]: 'test',
-          POWERTOOLS_SERVICE_NAME: 'runlane-runtime-ingestion-completed',
+          POWERTOOLS_SERVICE_NAME: 'runlane-lane-worker',
           NODE_OPTIONS: '--enable-source-maps',
         },
       },
