@@ -10,7 +10,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 /** Region every local client and every local ARN uses. */
 export const LOCAL_REGION = 'us-east-1';
 
-/** Accepted (and never checked) by DynamoDB Local and fauxqs. */
+/** Accepted by DynamoDB Local and fauxqs (DynamoDB Local wants letters and digits only in the key id). */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 /**

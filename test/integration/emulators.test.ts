@@ -10,6 +10,8 @@ import {
   DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ListTablesCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   GetQueueAttributesCommand,
@@ -20,6 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deadLetterQueueName, LANES, type LaneName } from '../../functions/core/lanes.js';
 import { LIFECYCLE_TABLE } from '../../functions/core/tables.js';
+import { localDynamoDbClient } from '../../local/clients.js';
 import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import {
   InvalidOptionsError,
@@ -66,6 +69,19 @@ describe('lifecycle table', () => {
       TimeToLiveStatus: 'ENABLED',
       AttributeName: 'expiresAt',
     });
+  });
+
+  it('is visible to every credential and region (-sharedDb)', async () => {
+    const other = new DynamoDBClient({
+      endpoint: env.endpoints.dynamo,
+      region: 'eu-west-1',
+      // DynamoDB Local accepts only letters and digits in access key ids.
+      credentials: { accessKeyId: 'someoneElse', secretAccessKey: 'x' },
+    });
+    const tables = await other.send(new ListTablesCommand({}));
+    other.destroy();
+
+    expect(tables.TableNames).toContain(env.tableName);
   });
 
   it('is idempotent: provisioning an existing table succeeds without recreating it', async () => {
@@ -208,15 +224,6 @@ describe('emulator processes', () => {
     }
   });
 
-  it('stop() ends the DynamoDB Local Java process', async () => {
-    const dynamo = await startDynamoDbLocal();
-
-    await dynamo.stop();
-
-    expect(isAlive(dynamo.pid)).toBe(false);
-    expect(dynamo.startupMs).toBeGreaterThan(0);
-  });
-
   it('DynamoDB Local exits by itself when the Node process that started it is killed', async () => {
     const moduleUrl = new URL('../../local/dynamodb-local.ts', import.meta.url).href;
     const script = `const { startDynamoDbLocal } = await import(${JSON.stringify(moduleUrl)});
@@ -240,6 +247,30 @@ describe('emulator processes', () => {
     parent.kill('SIGKILL');
 
     expect(await waitFor(() => !isAlive(pid ?? 0), 10_000)).toBe(true);
+  });
+
+  it('stop() ends the Java process; a dataDir keeps the database across restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'runlane-ddb-data-'));
+    try {
+      const first = await startDynamoDbLocal({ dataDir });
+      const firstClient = localDynamoDbClient(first.endpoint);
+      await provisionLifecycleTable(firstClient, 'persisted-lifecycle');
+      firstClient.destroy();
+      await first.stop();
+
+      const second = await startDynamoDbLocal({ dataDir });
+      const secondClient = localDynamoDbClient(second.endpoint);
+      const tables = await secondClient.send(new ListTablesCommand({}));
+      secondClient.destroy();
+      await second.stop();
+
+      expect(tables.TableNames).toContain('persisted-lifecycle');
+      expect(isAlive(first.pid)).toBe(false);
+      expect(isAlive(second.pid)).toBe(false);
+      expect(first.startupMs).toBeGreaterThan(0);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('names the port when DynamoDB Local cannot bind it', async () => {
