@@ -83,6 +83,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     java.java,
     [
       `-Djava.library.path=${install.libDir}`,
+      // A small single-user server: the serial collector starts fastest.
       '-XX:+UseSerialGC',
       '-cp',
       launcher.classpath(install.jar),
@@ -93,6 +94,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     { cwd: install.dir, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   trackChild(child);
+  // Writing to (or ending) the stdin of a JVM that already died raises EPIPE; its exit is handled elsewhere.
+  child.stdin?.on('error', () => {});
 
   try {
     const port = await waitForReadyLine(child, requestedPort, deadline, timeoutMs);
