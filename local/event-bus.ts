@@ -38,7 +38,10 @@ export async function startLocalEventBus(options: { readonly port?: number } = {
     };
     const target = request.headers['x-amz-target'];
     if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
-      return reply(400, { __type: 'UnknownOperationException', message: `unsupported operation ${String(target)}` });
+      return reply(400, {
+        __type: 'UnknownOperationException',
+        message: `unsupported operation ${String(target)}`,
+      });
     }
     if (failing) return reply(500, { __type: 'InternalException', message: 'local bus told to fail' });
     let input: { Entries?: Record<string, unknown>[] };
@@ -49,7 +52,10 @@ export async function startLocalEventBus(options: { readonly port?: number } = {
     }
     const entries = input.Entries ?? [];
     if (entries.length === 0 || entries.length > MAX_ENTRIES) {
-      return reply(400, { __type: 'ValidationException', message: `Entries must hold 1-${MAX_ENTRIES} items` });
+      return reply(400, {
+        __type: 'ValidationException',
+        message: `Entries must hold 1-${MAX_ENTRIES} items`,
+      });
     }
     const results = entries.map((entry) => {
       const id = randomUUID();
@@ -65,7 +71,10 @@ export async function startLocalEventBus(options: { readonly port?: number } = {
         detailType: String(entry.DetailType ?? ''),
         eventBusName: String(entry.EventBusName ?? 'default'),
         detail,
-        time: typeof entry.Time === 'number' ? new Date(entry.Time * 1000).toISOString() : new Date().toISOString(),
+        time:
+          typeof entry.Time === 'number'
+            ? new Date(entry.Time * 1000).toISOString()
+            : new Date().toISOString(),
       });
       return { EventId: id };
     });
