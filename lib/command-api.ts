@@ -6,6 +6,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_ROUTES } from '../functions/core/api/routes.js';
 import { RUNTIME_ENV } from '../functions/core/runtime-env.js';
 import type { CommandLane } from './command-lane.js';
 import {
@@ -19,16 +20,10 @@ import type { LifecycleStorage } from './lifecycle-storage.js';
 import { RunlaneFunction } from './runlane-function.js';
 
 /** The routes of the command API; all go to the one api function (Lambda proxy, payload 2.0). */
-export const COMMAND_API_ROUTES = [
-  { method: apigwv2.HttpMethod.POST, path: '/api/v1/agent/conversations/{conversationId}/messages' },
-  {
-    method: apigwv2.HttpMethod.POST,
-    path: '/api/v1/agent/conversations/{conversationId}/approvals/{approvalId}',
-  },
-  { method: apigwv2.HttpMethod.GET, path: '/api/v1/runs/{runId}' },
-  { method: apigwv2.HttpMethod.GET, path: '/api/v1/runs' },
-  { method: apigwv2.HttpMethod.GET, path: '/api/v1/review-queue' },
-] as const;
+export const COMMAND_API_ROUTES = Object.values(API_ROUTES).map((route) => ({
+  method: apigwv2.HttpMethod[route.method],
+  path: route.path,
+}));
 
 /** Fields of each access log line (JSON), from the HTTP API `$context` variables. */
 export const ACCESS_LOG_FIELDS = {

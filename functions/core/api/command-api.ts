@@ -9,6 +9,7 @@ import { laneForCommandType } from '../lanes.js';
 import type { RunRecord, Signal } from '../lifecycle.js';
 import type { ClientKeyStore, Clock, CommandQueue, LifecycleStore } from '../ports.js';
 import { ApiRequestError, type FieldIssue } from './api-errors.js';
+import { API_ROUTES, compileRoutePath, type RouteName } from './routes.js';
 
 /** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */
 export interface ApiRequest {
@@ -80,23 +81,18 @@ interface Route {
  * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1' });
  */
 export function createCommandApi(options: CommandApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
-  const routes: Route[] = [
-    {
-      method: 'POST',
-      pattern: /^\/api\/v1\/agent\/conversations\/([^/]+)\/messages$/,
-      params: ['conversationId'],
-      handle: postMessage,
-    },
-    {
-      method: 'POST',
-      pattern: /^\/api\/v1\/agent\/conversations\/([^/]+)\/approvals\/([^/]+)$/,
-      params: ['conversationId', 'approvalId'],
-      handle: postApproval,
-    },
-    { method: 'GET', pattern: /^\/api\/v1\/runs\/([^/]+)$/, params: ['runId'], handle: getRun },
-    { method: 'GET', pattern: /^\/api\/v1\/runs$/, params: [], handle: listRunsByCorrelation },
-    { method: 'GET', pattern: /^\/api\/v1\/review-queue$/, params: [], handle: getReviewQueue },
-  ];
+  const handlers: Record<RouteName, Route['handle']> = {
+    postMessage,
+    postApproval,
+    getRun,
+    listRuns: listRunsByCorrelation,
+    reviewQueue: getReviewQueue,
+  };
+  const routes: Route[] = (Object.keys(API_ROUTES) as RouteName[]).map((name) => ({
+    method: API_ROUTES[name].method,
+    ...compileRoutePath(API_ROUTES[name].path),
+    handle: handlers[name],
+  }));
 
   return async function handle(request: ApiRequest): Promise<ApiResponse> {
     try {
