@@ -28,7 +28,8 @@ export function awsClients(): AwsClients {
     shared = {
       dynamo,
       documents: createDocumentClient(dynamo),
-      sqs: new SQSClient({}),
+      // With a custom endpoint (the local stack), send to it rather than to each queue URL's host.
+      sqs: new SQSClient(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
       eventBridge: new EventBridgeClient({}),
     };
   }

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
+import { LANES } from '../../functions/core/lanes.js';
+import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
+import { provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import { aLambdaContext } from '../support/factories.js';
+
+/**
+ * The Lambda entry points exactly as deployed: module-scope env reading, SDK
+ * clients from `AWS_ENDPOINT_URL_*`, middy + Powertools logger. Only the
+ * endpoints differ from AWS.
+ */
+const LANE = 'runtime-agent-message-posted';
+
+describe('Lambda handlers as deployed, pointed at the emulators', () => {
+  let bus: LocalEventBus;
+  let workerHandler: (
+    event: SQSEvent,
+    context: Context,
+  ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+  let apiHandler: (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ) => Promise<{ statusCode?: number; body?: string }>;
+  let queues: Awaited<ReturnType<typeof provisionLanes>>;
+  let store: DynamoDbLifecycleStore;
+  const sqs = localSqsClient(inject('sqsEndpoint'));
+
+  beforeAll(async () => {
+    const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
+    const prefix = `e2e${randomUUID().slice(0, 6)}-`;
+    const tableName = `${prefix}lifecycle`;
+    await provisionLifecycleTable(dynamo, tableName);
+    queues = await provisionLanes(sqs, { prefix, maxReceiveCount: 3, visibilityTimeoutSeconds: 1 });
+    store = new DynamoDbLifecycleStore({ client: createDocumentClient(dynamo), tableName });
+    bus = await startLocalEventBus();
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      RUNLANE_ENVIRONMENT: 'e2e',
+      LIFECYCLE_TABLE_NAME: tableName,
+      LANE_NAME: LANE,
+      LANE_DLQ_URL: queues[LANE].dlqUrl,
+      LANE_MAX_RECEIVE_COUNT: '3',
+      ATTEMPT_LOCK_FALLBACK_MS: '30000',
+      TELEMETRY_BUS_NAME: 'runlane-e2e-telemetry',
+      RETENTION_DAYS: '30',
+      COMMAND_QUEUE_URLS: JSON.stringify(
+        Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
+      ),
+      API_MAX_BODY_BYTES: '32768',
+    });
+    workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
+    apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
+  });
+  afterAll(async () => {
+    await bus?.stop();
+  });
+
+  function httpEvent(method: string, rawPath: string, body?: string, base64 = false): APIGatewayProxyEventV2 {
+    return {
+      version: '2.0',
+      routeKey: `${method} ${rawPath}`,
+      rawPath,
+      rawQueryString: '',
+      headers: { 'Content-Type': 'application/json', host: 'api.local' },
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        domainName: 'api.local',
+        domainPrefix: 'api',
+        http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+        requestId: randomUUID(),
+        routeKey: `${method} ${rawPath}`,
+        stage: '$default',
+        time: new Date().toUTCString(),
+        timeEpoch: Date.now(),
+      },
+      ...(body !== undefined ? { body: base64 ? Buffer.from(body).toString('base64') : body } : {}),
+      isBase64Encoded: base64,
+    };
+  }
+
+  it('accepts a POST through the API handler, runs it through the worker handler, and serves the run', async () => {
+    const accepted = await apiHandler(
+      httpEvent(
+        'POST',
+        '/api/v1/agent/conversations/c-e2e/messages',
+        JSON.stringify({ householdId: 'h1', text: 'hi' }),
+        true,
+      ),
+      aLambdaContext(),
+    );
+    expect(accepted.statusCode).toBe(202);
+    const { commandId, runUrl } = JSON.parse(accepted.body ?? '{}');
+
+    const mapping = new LocalEventSourceMapping({
+      sqs,
+      queueUrl: queues[LANE].queueUrl,
+      queueArn: queues[LANE].queueArn,
+      handler: workerHandler,
+      batchSize: 10,
+      maximumBatchingWindowMs: 0,
+      maxConcurrency: 1,
+      functionTimeoutMs: 10_000,
+      functionName: 'lane-worker-e2e',
+      waitTimeSeconds: 0,
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: queues[LANE].queueUrl, MessageBody: 'poison' }));
+    const drained = await mapping.drain({ idleMs: 300, timeoutMs: 20_000 });
+    expect(drained.drained).toBe(true);
+    expect((await store.getRun(commandId))?.run.status).toBe('Completed');
+
+    const run = await apiHandler(httpEvent('GET', runUrl), aLambdaContext());
+    expect(run.statusCode).toBe(200);
+    expect(JSON.parse(run.body ?? '{}')).toMatchObject({ runId: commandId, status: 'Completed' });
+
+    // Telemetry went over the wire to the (local) bus: one summary per batch, not per command.
+    const summaries = bus.events.filter((e) => e.detailType === 'LaneBatchProcessed');
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+    expect(summaries.flatMap((e) => (e.detail as { commandIds: string[] }).commandIds)).toContain(commandId);
+    expect(
+      summaries.reduce(
+        (n, e) => n + ((e.detail as { deadLettered: Record<string, number> }).deadLettered.invalid_json ?? 0),
+        0,
+      ),
+    ).toBe(1);
+  });
+
+  it('answers malformed JSON with a 400 naming the field and no stack trace', async () => {
+    const response = await apiHandler(
+      httpEvent('POST', '/api/v1/agent/conversations/c/messages', '{oops'),
+      aLambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ error: 'invalid_json', fieldPath: 'body' });
+  });
+
+  it('keeps processing when the telemetry bus is down', async () => {
+    bus.failRequests(true);
+    try {
+      const record = {
+        messageId: randomUUID(),
+        receiptHandle: 'rh',
+        body: JSON.stringify({
+          schemaVersion: 1,
+          commandId: randomUUID(),
+          commandType: 'agent.message.posted',
+          lane: LANE,
+          correlationId: 'corr-bus-down',
+          householdId: 'h1',
+          conversationId: 'c1',
+          issuedAt: new Date().toISOString(),
+          payload: { text: 'bus is down' },
+        }),
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '1',
+          SenderId: 's',
+          ApproximateFirstReceiveTimestamp: '1',
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: queues[LANE].queueArn,
+        awsRegion: 'us-east-1',
+      };
+      const response = await workerHandler({ Records: [record] }, aLambdaContext());
+      expect(response.batchItemFailures).toEqual([]);
+      const commandId = JSON.parse(record.body).commandId;
+      expect((await store.getRun(commandId))?.run.status).toBe('Completed');
+    } finally {
+      bus.failRequests(false);
+    }
+  });
+});
