@@ -4,11 +4,11 @@ import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { LANES } from '../../functions/core/lanes.js';
+import { LANES, type LaneName } from '../../functions/core/lanes.js';
 import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
-import { provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
 import { aLambdaContext } from '../support/factories.js';
 
 /**
@@ -16,7 +16,7 @@ import { aLambdaContext } from '../support/factories.js';
  * clients from `AWS_ENDPOINT_URL_*`, middy + Powertools logger. Only the
  * endpoints differ from AWS.
  */
-const LANE = 'runtime-agent-message-posted';
+const LANE = 'runtime-agent-message-posted' as const;
 
 describe('Lambda handlers as deployed, pointed at the emulators', () => {
   let bus: LocalEventBus;
@@ -28,7 +28,7 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
     event: APIGatewayProxyEventV2,
     context: Context,
   ) => Promise<{ statusCode?: number; body?: string }>;
-  let queues: Awaited<ReturnType<typeof provisionLanes>>;
+  let queues: Record<LaneName, LaneQueues>;
   let store: DynamoDbLifecycleStore;
   const sqs = localSqsClient(inject('sqsEndpoint'));
 

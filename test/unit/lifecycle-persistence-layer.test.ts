@@ -43,7 +43,7 @@ describe('LifecyclePersistenceLayer', () => {
       attemptId: 'a',
       lockExpiresAt: now.getTime() + 5000,
       now,
-      expiresAt: 9,
+      expiresAt: Math.floor(now.getTime() / 1000) + 3600,
     });
     expect(toIdempotencyRecord(run).getStatus()).toBe('INPROGRESS');
     expect(toIdempotencyRecord(run).inProgressExpiryTimestamp).toBe(now.getTime() + 5000);
