@@ -24,3 +24,18 @@ export const RUNTIME_ENV = {
 } as const;
 
 export type RuntimeEnvKey = keyof typeof RUNTIME_ENV;
+
+/** Variables each function cannot start without; the CDK tests check every function sets them. */
+export const REQUIRED_RUNTIME_ENV = {
+  laneWorker: [
+    'environmentName',
+    'laneName',
+    'lifecycleTableName',
+    'laneDeadLetterQueueUrl',
+    'telemetryBusName',
+    'laneMaxReceiveCount',
+    'attemptLockFallbackMs',
+    'retentionDays',
+  ],
+  api: ['lifecycleTableName', 'commandQueueUrls', 'maxBodyBytes'],
+} as const satisfies Record<string, readonly RuntimeEnvKey[]>;

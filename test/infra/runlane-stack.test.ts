@@ -2,6 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { summarizeTemplate } from '../../bin/synth-summary.js';
 import { LANES } from '../../functions/core/lanes.js';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import { environmentConfig, TEST_REGION, testApp } from './support.js';
 
@@ -32,6 +33,28 @@ describe('RunlaneStack', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.resourceCountIs('AWS::Events::Rule', 1);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(15 4 * * ? *)' });
+  });
+
+  it('sets every variable each handler needs at cold start', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const variablesOf = (fn: { Properties: { Environment?: { Variables?: Record<string, unknown> } } }) =>
+      Object.keys(fn.Properties.Environment?.Variables ?? {});
+    const workers = Object.values(functions).filter((fn) => variablesOf(fn).includes(RUNTIME_ENV.laneName));
+    const apis = Object.values(functions).filter((fn) =>
+      variablesOf(fn).includes(RUNTIME_ENV.commandQueueUrls),
+    );
+    expect(workers).toHaveLength(LANES.length);
+    expect(apis).toHaveLength(1);
+    for (const fn of workers) {
+      expect(variablesOf(fn)).toEqual(
+        expect.arrayContaining(REQUIRED_RUNTIME_ENV.laneWorker.map((k) => RUNTIME_ENV[k])),
+      );
+    }
+    for (const fn of apis) {
+      expect(variablesOf(fn)).toEqual(
+        expect.arrayContaining(REQUIRED_RUNTIME_ENV.api.map((k) => RUNTIME_ENV[k])),
+      );
+    }
   });
 
   it('applies the environment configuration to every lane', () => {
