@@ -37,8 +37,8 @@ describe('RunlaneStack', () => {
 
   it('sets every variable each handler needs at cold start', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    const variablesOf = (fn: { Properties: { Environment?: { Variables?: Record<string, unknown> } } }) =>
-      Object.keys(fn.Properties.Environment?.Variables ?? {});
+    const variablesOf = (fn: { Properties?: { Environment?: { Variables?: Record<string, unknown> } } }) =>
+      Object.keys(fn.Properties?.Environment?.Variables ?? {});
     const workers = Object.values(functions).filter((fn) => variablesOf(fn).includes(RUNTIME_ENV.laneName));
     const apis = Object.values(functions).filter((fn) =>
       variablesOf(fn).includes(RUNTIME_ENV.commandQueueUrls),
