@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -109,21 +110,11 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
   }
 
   public async getRun(runId: string): Promise<RunView | undefined> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.runPartition(runId) },
-          ConsistentRead: true,
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
+    const items = await this.#queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.runPartition(runId) },
+      ConsistentRead: true,
+    });
     const runItem = items.find((item) => item.sk === RUN_SORT_KEY);
     if (!runItem) return undefined;
     const run = itemToRun(runItem);
@@ -141,22 +132,12 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
       if (result.Item && result.Item.correlationId === correlationId) runs.set(named, itemToRun(result.Item));
     }
     const index = LIFECYCLE_TABLE.indexes.byCorrelation;
-    const indexed: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#k = :c',
-          ExpressionAttributeNames: { '#k': index.partitionKey },
-          ExpressionAttributeValues: { ':c': correlationId },
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      indexed.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
+    const indexed = await this.#queryAll({
+      IndexName: index.name,
+      KeyConditionExpression: '#k = :c',
+      ExpressionAttributeNames: { '#k': index.partitionKey },
+      ExpressionAttributeValues: { ':c': correlationId },
+    });
     for (const item of await this.#batchGet(indexed.map((i) => ({ pk: i.pk, sk: i.sk })))) {
       const run = itemToRun(item);
       runs.set(run.runId, run);
@@ -225,6 +206,20 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
       cursor = page.LastEvaluatedKey;
     } while (cursor);
     return { stuckRunning, expiredAttemptLocks, staleReviews, scanned };
+  }
+
+  /** Every item a query matches, across pages. */
+  async #queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({ ...input, TableName: this.#tableName, ExclusiveStartKey: cursor }),
+      );
+      items.push(...(page.Items ?? []));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return items;
   }
 
   /** Puts a new run unless the key exists; returns the existing run if it does. */

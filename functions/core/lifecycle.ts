@@ -127,22 +127,23 @@ export type DomainRecord =
       readonly text: string;
       readonly authorId?: string;
     }
-  | {
-      readonly kind: 'approvalRequest';
-      readonly approvalId: string;
-      readonly conversationId: string;
-      readonly householdId: string;
-      readonly requestedByCommandId: string;
-      readonly correlationId: string;
-      readonly action: ProposedAction;
-      readonly requestedAt: string;
-    }
+  | ({ readonly kind: 'approvalRequest'; readonly requestedAt: string } & ApprovalRequestFields)
   | {
       readonly kind: 'findingSignal';
       readonly runId: string;
       readonly index: number;
       readonly signal: Signal;
     };
+
+/** What an approval request holds from the moment it is requested. */
+export interface ApprovalRequestFields {
+  readonly approvalId: string;
+  readonly conversationId: string;
+  readonly householdId: string;
+  readonly requestedByCommandId: string;
+  readonly correlationId: string;
+  readonly action: ProposedAction;
+}
 
 export interface ProposedAction {
   readonly action: string;

@@ -1,5 +1,5 @@
 import type { CommandEnvelope } from './envelope.js';
-import type { DomainRecord, ProposedAction, RunRecord, Signal } from './lifecycle.js';
+import type { ApprovalRequestFields, DomainRecord, ProposedAction, RunRecord, Signal } from './lifecycle.js';
 
 /**
  * Interfaces the domain core depends on. Adapters in `functions/adapters`
@@ -64,13 +64,7 @@ export interface AnomalyFindings {
   readonly scanned: number;
 }
 
-export interface ApprovalRequest {
-  readonly approvalId: string;
-  readonly conversationId: string;
-  readonly householdId: string;
-  readonly requestedByCommandId: string;
-  readonly correlationId: string;
-  readonly action: ProposedAction;
+export interface ApprovalRequest extends ApprovalRequestFields {
   readonly status: 'Pending' | 'Approved' | 'Rejected';
   readonly decidedByCommandId?: string;
   readonly decisionRationale?: string;
