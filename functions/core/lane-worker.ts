@@ -60,6 +60,8 @@ class RetryLaterError extends Error {
  */
 export function createLaneWorker(options: LaneWorkerOptions) {
   const { logger } = options;
+  // Payloads are validated before the idempotent call (poison check) and reused by it.
+  const validatedPayloads = new WeakMap<CommandEnvelope, unknown>();
   return async function processBatch(
     records: readonly SQSRecord[],
     context: Context,
@@ -82,9 +84,10 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       { persistenceStore: layer, config },
     );
     const outcomes = new Map<string, RecordOutcome>();
+    const commandIds: string[] = [];
 
     const handleRecord = async (record: SQSRecord): Promise<void> => {
-      const outcome = await processRecord(record, context, layer, execute);
+      const outcome = await processRecord(record, context, layer, execute, commandIds);
       outcomes.set(record.messageId, outcome);
       if (outcome === 'retry') throw new RetryLaterError(`message ${record.messageId} returns to the queue`);
     };
@@ -97,7 +100,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     );
     for (const record of records)
       if (!outcomes.has(record.messageId)) outcomes.set(record.messageId, 'retry');
-    await publishSummary(records, outcomes);
+    await publishSummary(records.length, outcomes, commandIds);
     return response;
   };
 
@@ -114,7 +117,9 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     try {
       const outcome = await definition.execute({
         envelope,
-        payload: definition.payloadSchema.parse(envelope.payload),
+        payload: validatedPayloads.has(envelope)
+          ? validatedPayloads.get(envelope)
+          : definition.payloadSchema.parse(envelope.payload),
         attempt: state.run?.attempts ?? 1,
         now: options.clock.now(),
         deps: options.dependencies,
@@ -132,6 +137,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     context: Context,
     layer: LifecyclePersistenceLayer,
     execute: (envelope: CommandEnvelope) => Promise<JSONValue>,
+    commandIds: string[],
   ): Promise<RecordOutcome> {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const parsed = parseEnvelope(record.body);
@@ -143,6 +149,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       });
     }
     const envelope = parsed.envelope;
+    commandIds.push(envelope.commandId);
     const logKeys = {
       ...base,
       commandId: envelope.commandId,
@@ -170,6 +177,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
           .join('; ');
         return deadLetter(record, receiveCount, FAILURE_CODES.invalidEnvelope, rationale, envelope);
       }
+      validatedPayloads.set(envelope, payload.data);
     }
 
     const state = layer.beginAttempt(envelope, {
@@ -239,17 +247,21 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     return { deadLettered: reason };
   }
 
-  async function publishSummary(records: readonly SQSRecord[], outcomes: ReadonlyMap<string, RecordOutcome>) {
+  async function publishSummary(
+    received: number,
+    outcomes: ReadonlyMap<string, RecordOutcome>,
+    commandIds: readonly string[],
+  ): Promise<void> {
     const summary: BatchTelemetry = {
       lane: options.lane.name,
       environment: options.environment,
-      received: records.length,
+      received,
       completed: 0,
       needsReview: 0,
       duplicates: 0,
       retried: 0,
       deadLettered: {},
-      commandIds: [],
+      commandIds,
       at: options.clock.now().toISOString(),
     };
     const counts = { completed: 0, needsReview: 0, duplicates: 0, retried: 0 };
@@ -261,12 +273,8 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       else if (outcome === 'retry') counts.retried++;
       else deadLettered[outcome.deadLettered] = (deadLettered[outcome.deadLettered] ?? 0) + 1;
     }
-    const commandIds = records.flatMap((r) => {
-      const parsed = parseEnvelope(r.body);
-      return parsed.ok ? [parsed.envelope.commandId] : [];
-    });
     try {
-      await options.telemetry.publishBatchSummary({ ...summary, ...counts, deadLettered, commandIds });
+      await options.telemetry.publishBatchSummary({ ...summary, ...counts, deadLettered });
     } catch (error) {
       // Telemetry is never allowed to fail a command (seed 003 failure modes).
       logger.warn('telemetry publish failed', { lane: options.lane.name, error: describe(error) });
