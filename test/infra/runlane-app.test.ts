@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
@@ -87,7 +89,8 @@ describe('configuration errors', () => {
       env: {
         ...process.env,
         CDK_CONTEXT_JSON: JSON.stringify({ runlane: rawConfig({ prod: { lanes: { maxReceiveCount: 0 } } }) }),
-        CDK_OUTDIR: fileURLToPath(new URL('../../cdk.out/test-never-written', import.meta.url)),
+        // Outside the project: the CDK creates the folder even when nothing is written to it.
+        CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'runlane-bad-config-')),
       },
     });
     expect(result.status).toBe(1);
