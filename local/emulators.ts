@@ -2,11 +2,15 @@
  * Starts both local emulators the control plane needs: DynamoDB Local and the
  * SQS emulator, each on 127.0.0.1.
  */
+import { join } from 'node:path';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import { type SqsEmulator, startSqsEmulator } from './sqs-emulator.js';
 
 export interface StartEmulatorsOptions {
-  /** DynamoDB Local keeps its database file here. @default undefined (in memory) */
+  /**
+   * Both emulators keep their data below this folder (`dynamodb/`, `sqs/`), so
+   * tables, queues and messages survive a restart. @default undefined (in memory)
+   */
   readonly dataDir?: string;
   /** @default 0 (any free port) */
   readonly dynamoPort?: number;
@@ -50,11 +54,14 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   const startedAt = performance.now();
   const [dynamo, sqs] = await Promise.allSettled([
     startDynamoDbLocal({
-      ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+      ...(options.dataDir !== undefined && { dataDir: join(options.dataDir, 'dynamodb') }),
       ...(options.dynamoPort !== undefined && { port: options.dynamoPort }),
       ...(options.startTimeoutMs !== undefined && { startTimeoutMs: options.startTimeoutMs }),
     }),
-    startSqsEmulator(options.sqsPort !== undefined ? { port: options.sqsPort } : {}),
+    startSqsEmulator({
+      ...(options.sqsPort !== undefined && { port: options.sqsPort }),
+      ...(options.dataDir !== undefined && { dataDir: join(options.dataDir, 'sqs') }),
+    }),
   ]);
   if (dynamo.status === 'rejected' || sqs.status === 'rejected') {
     await Promise.all([

@@ -379,3 +379,31 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boo
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+describe('SQS emulator persistence', () => {
+  it('keeps queues and unacknowledged messages across a restart with the same data folder', async () => {
+    const { startSqsEmulator } = await import('../../local/sqs-emulator.js');
+    const { localSqsClient } = await import('../../local/clients.js');
+    const { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } = await import(
+      '@aws-sdk/client-sqs'
+    );
+    const dataDir = mkdtempSync(join(tmpdir(), 'runlane-sqs-data-'));
+    try {
+      const first = await startSqsEmulator({ dataDir });
+      const sqs = localSqsClient(first.endpoint);
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'persisted' }));
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'survives' }));
+      sqs.destroy();
+      await first.stop();
+
+      const second = await startSqsEmulator({ dataDir });
+      const again = localSqsClient(second.endpoint);
+      const received = await again.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
+      expect(received.Messages?.map((m) => m.Body)).toEqual(['survives']);
+      again.destroy();
+      await second.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
