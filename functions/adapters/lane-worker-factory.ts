@@ -2,7 +2,7 @@ import { COMMAND_DEFINITIONS } from '../core/commands/registry.js';
 import type { CommandSettings } from '../core/commands/types.js';
 import { createLaneWorker, type LaneWorkerOptions } from '../core/lane-worker.js';
 import { laneByName } from '../core/lanes.js';
-import { type Clock, systemClock, type TelemetryPublisher } from '../core/ports.js';
+import { type Clock, type MetricsRecorder, systemClock, type TelemetryPublisher } from '../core/ports.js';
 import type { AwsClients } from './clients.js';
 import { DynamoDbActionExecutor } from './dynamodb-action-executor.js';
 import { DynamoDbApprovalStore } from './dynamodb-approval-store.js';
@@ -38,6 +38,8 @@ export function buildLaneWorker(
     readonly deadLetters?: LaneWorkerOptions['deadLetters'];
     readonly clock?: Clock;
     readonly telemetry?: TelemetryPublisher;
+    /** Where the worker's metrics go; the Lambda handler passes a `PowertoolsMetricsRecorder`. @default no metrics */
+    readonly metrics?: MetricsRecorder;
   } = {},
 ) {
   const lane = overrides.lane ?? laneByName(settings.laneName);
@@ -66,5 +68,6 @@ export function buildLaneWorker(
     },
     clock: overrides.clock ?? systemClock,
     logger,
+    ...(overrides.metrics ? { metrics: overrides.metrics } : {}),
   });
 }

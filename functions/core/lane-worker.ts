@@ -7,7 +7,16 @@ import { type CommandEnvelope, parseEnvelope } from './envelope.js';
 import { UnsupportedCommandTypeError } from './errors.js';
 import { FAILURE_CODES, KEY_STATUS, RUN_STATUS } from './lifecycle.js';
 import { type AttemptState, LifecyclePersistenceLayer } from './lifecycle-persistence-layer.js';
-import type { BatchTelemetry, Clock, DeadLetterSink, LifecycleStore, TelemetryPublisher } from './ports.js';
+import type { MetricDimensionValues, MetricKey } from './metrics.js';
+import {
+  type BatchTelemetry,
+  type Clock,
+  type DeadLetterSink,
+  type LifecycleStore,
+  type MetricsRecorder,
+  noopMetricsRecorder,
+  type TelemetryPublisher,
+} from './ports.js';
 
 /** Minimal structured logger; Powertools Logger satisfies it. */
 export interface WorkerLogger {
@@ -31,6 +40,12 @@ export interface LaneWorkerOptions {
   readonly dependencies: CommandDependencies;
   readonly clock: Clock;
   readonly logger: WorkerLogger;
+  /**
+   * Where the worker's metrics go (`METRICS` in metrics.ts): outcome counts per
+   * batch, handler duration and end-to-end latency per record.
+   * @default noopMetricsRecorder
+   */
+  readonly metrics?: MetricsRecorder;
 }
 
 /** How one record ended, for the batch summary. */
@@ -40,6 +55,12 @@ export type RecordOutcome =
   | 'duplicate'
   | 'retry'
   | { readonly deadLettered: string };
+
+/** Runs moving into or out of NeedsReview during one batch. */
+interface ReviewFlow {
+  entered: number;
+  resolved: number;
+}
 
 /** Thrown inside the record handler so Powertools lists the record as a batch item failure. */
 class RetryLaterError extends Error {
@@ -60,6 +81,8 @@ class RetryLaterError extends Error {
  */
 export function createLaneWorker(options: LaneWorkerOptions) {
   const { logger } = options;
+  const metrics = options.metrics ?? noopMetricsRecorder;
+  const laneName = options.lane.name;
   // Payloads are validated before the idempotent call (poison check) and reused by it.
   const validatedPayloads = new WeakMap<CommandEnvelope, unknown>();
   return async function processBatch(
@@ -85,9 +108,10 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     );
     const outcomes = new Map<string, RecordOutcome>();
     const commandIds: string[] = [];
+    const review: ReviewFlow = { entered: 0, resolved: 0 };
 
     const handleRecord = async (record: SQSRecord): Promise<void> => {
-      const outcome = await processRecord(record, context, layer, execute, commandIds);
+      const outcome = await processRecord(record, context, layer, execute, commandIds, review);
       outcomes.set(record.messageId, outcome);
       if (outcome === 'retry') throw new RetryLaterError(`message ${record.messageId} returns to the queue`);
     };
@@ -100,7 +124,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     );
     for (const record of records)
       if (!outcomes.has(record.messageId)) outcomes.set(record.messageId, 'retry');
-    await publishSummary(records.length, outcomes, commandIds);
+    await publishSummary(records.length, outcomes, commandIds, review);
     return response;
   };
 
@@ -138,6 +162,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     layer: LifecyclePersistenceLayer,
     execute: (envelope: CommandEnvelope) => Promise<JSONValue>,
     commandIds: string[],
+    review: ReviewFlow,
   ): Promise<RecordOutcome> {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const parsed = parseEnvelope(record.body);
@@ -184,6 +209,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       attemptId: `${context.awsRequestId}:${record.messageId}`,
       finalAttempt: receiveCount >= options.maxReceiveCount,
     });
+    const started = performance.now();
     try {
       await execute(envelope);
       if (state.existing) {
@@ -192,6 +218,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       }
       const status = state.saved?.status;
       logger.info('command finished', { ...logKeys, status, outcomeCode: state.outcome?.outcomeCode });
+      recordLatency(envelope.issuedAt);
       return status === RUN_STATUS.NeedsReview ? 'needs_review' : 'completed';
     } catch (error) {
       const saved = state.saved;
@@ -215,6 +242,14 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       }
       return 'retry';
     } finally {
+      // Only an attempt that reserved the key ran the handler; a duplicate or a held lock did not.
+      if (state.run) {
+        safeRecord('handlerDuration', performance.now() - started, { Lane: laneName });
+        const before = state.run.status;
+        const after = state.saved?.status;
+        if (after === RUN_STATUS.NeedsReview && before !== RUN_STATUS.NeedsReview) review.entered++;
+        if (after === RUN_STATUS.Completed && before === RUN_STATUS.NeedsReview) review.resolved++;
+      }
       layer.endAttempt(envelope.commandId);
     }
   }
@@ -224,7 +259,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     receiveCount: number,
     reason: string,
     rationale: string,
-    ids: { readonly commandId?: string; readonly correlationId?: string },
+    ids: { readonly commandId?: string; readonly correlationId?: string; readonly issuedAt?: string },
   ): Promise<RecordOutcome> {
     await options.deadLetters.send({
       lane: options.lane.name,
@@ -239,18 +274,42 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     logger.warn('message dead-lettered', {
       lane: options.lane.name,
       messageId: record.messageId,
+      receiveCount,
       reason,
       rationale,
       commandId: ids.commandId,
       correlationId: ids.correlationId,
+      runId: ids.commandId,
     });
+    if (ids.issuedAt !== undefined) recordLatency(ids.issuedAt);
     return { deadLettered: reason };
+  }
+
+  /** Milliseconds from the command's issuedAt to now, the moment it reached a terminal state. */
+  function recordLatency(issuedAt: string): void {
+    const latency = options.clock.now().getTime() - Date.parse(issuedAt);
+    // A client clock ahead of ours would give a negative latency; the command was not early.
+    if (Number.isFinite(latency)) safeRecord('endToEndLatency', Math.max(0, latency), { Lane: laneName });
+  }
+
+  /** Metrics never fail a command: a refused value is a warning. */
+  function safeRecord<K extends MetricKey>(
+    metric: K,
+    value: number,
+    dimensions: MetricDimensionValues<K>,
+  ): void {
+    try {
+      metrics.record(metric, value, dimensions);
+    } catch (error) {
+      logger.warn('metric not recorded', { lane: laneName, metric, error: describe(error) });
+    }
   }
 
   async function publishSummary(
     received: number,
     outcomes: ReadonlyMap<string, RecordOutcome>,
     commandIds: readonly string[],
+    review: ReviewFlow,
   ): Promise<void> {
     const summary: BatchTelemetry = {
       lane: options.lane.name,
@@ -273,12 +332,30 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       else if (outcome === 'retry') counts.retried++;
       else deadLettered[outcome.deadLettered] = (deadLettered[outcome.deadLettered] ?? 0) + 1;
     }
+    // Counted from the same outcomes as the summary, so metrics and telemetry agree. Zeros are
+    // recorded too: every batch leaves a data point, so sums over lanes have no gaps.
+    const lane = { Lane: laneName };
+    safeRecord('commandsCompleted', counts.completed, lane);
+    safeRecord('commandsNeedsReview', counts.needsReview, lane);
+    safeRecord('commandsRetried', counts.retried, lane);
+    safeRecord('duplicatesSkipped', counts.duplicates, lane);
+    safeRecord('needsReviewEntered', review.entered, lane);
+    safeRecord('needsReviewResolved', review.resolved, lane);
+    for (const [reason, count] of Object.entries(deadLettered))
+      safeRecord('commandsDeadLettered', count, { Lane: laneName, Reason: reason });
+    let publishFailures = 0;
     try {
       await options.telemetry.publishBatchSummary({ ...summary, ...counts, deadLettered });
     } catch (error) {
       // Telemetry is never allowed to fail a command (seed 003 failure modes).
-      logger.warn('telemetry publish failed', { lane: options.lane.name, error: describe(error) });
+      publishFailures = 1;
+      logger.warn('telemetry publish failed', {
+        lane: options.lane.name,
+        commandIds,
+        error: describe(error),
+      });
     }
+    safeRecord('telemetryPublishFailures', publishFailures, lane);
   }
 }
 

@@ -17,7 +17,7 @@ export type CommandType = (typeof COMMAND_TYPES)[number];
 export interface LaneDefinition {
   /** Lane name, exactly as seed 003 names the queue. */
   readonly name: string;
-  /** Short id used in construct ids, env var names and metric dimensions. */
+  /** Short id used in construct ids and env var names (metrics use `name` as their `Lane` dimension). */
   readonly id: string;
   /** Command types a worker on this lane executes; anything else is `unsupported_command_type`. */
   readonly commandTypes: readonly CommandType[];

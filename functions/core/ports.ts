@@ -1,5 +1,6 @@
 import type { CommandEnvelope } from './envelope.js';
 import type { ApprovalRequestFields, DomainRecord, ProposedAction, RunRecord, Signal } from './lifecycle.js';
+import type { MetricDimensionValues, MetricKey } from './metrics.js';
 
 /**
  * Interfaces the domain core depends on. Adapters in `functions/adapters`
@@ -169,6 +170,26 @@ export interface ClientKeyStore {
   /** Undo a claim whose command could not be enqueued, so the client's retry enqueues it. */
   release(key: string, commandId: string): Promise<void>;
 }
+
+/**
+ * Records metrics declared in `METRICS` (`metrics.ts`). The Lambda adapter
+ * writes CloudWatch EMF through Powertools Metrics and flushes once per
+ * invocation; tests keep the values in memory.
+ *
+ * @example
+ * metrics.record('commandsDeadLettered', 1, { Lane: 'runtime-agent-message-posted', Reason: 'invalid_json' });
+ */
+export interface MetricsRecorder {
+  /**
+   * Adds one value. `dimensions` holds every dimension of the metric except
+   * `Environment`, which the recorder sets. May throw on a malformed value;
+   * callers that must never fail wrap it.
+   */
+  record<K extends MetricKey>(metric: K, value: number, dimensions: MetricDimensionValues<K>): void;
+}
+
+/** Records nothing: the default where no metrics are wanted (tests, scripts). */
+export const noopMetricsRecorder: MetricsRecorder = { record: () => undefined };
 
 export interface Clock {
   now(): Date;

@@ -37,5 +37,5 @@ export const REQUIRED_RUNTIME_ENV = {
     'attemptLockFallbackMs',
     'retentionDays',
   ],
-  api: ['lifecycleTableName', 'commandQueueUrls', 'maxBodyBytes'],
+  api: ['environmentName', 'lifecycleTableName', 'commandQueueUrls', 'maxBodyBytes'],
 } as const satisfies Record<string, readonly RuntimeEnvKey[]>;

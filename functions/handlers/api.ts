@@ -1,23 +1,38 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { buildCommandApi } from '../adapters/api-factory.js';
 import { awsClients } from '../adapters/clients.js';
 import { toApiRequest } from '../adapters/http-api-request.js';
+import {
+  flushMetricsAfterEachInvocation,
+  PowertoolsMetricsRecorder,
+} from '../adapters/powertools-metrics-recorder.js';
 import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
+import { METRICS_NAMESPACE } from '../core/metrics.js';
+import { systemClock } from '../core/ports.js';
 import { requireJsonStringMap, requireNumber, requireString } from './env.js';
 
 const settings = {
   tableName: requireString('lifecycleTableName'),
   queueUrls: requireJsonStringMap('commandQueueUrls'),
   maxBodyBytes: requireNumber('maxBodyBytes'),
+  environment: requireString('environmentName'),
 };
 
-const logger = new Logger({ serviceName: 'runlane-api' });
-logger.appendPersistentKeys({ environment: process.env.RUNLANE_ENVIRONMENT });
-const api = buildCommandApi(settings, awsClients(), fromPowertoolsLogger(logger));
+const SERVICE_NAME = 'runlane-api';
+const logger = new Logger({ serviceName: SERVICE_NAME });
+logger.appendPersistentKeys({ environment: settings.environment });
+// One API serves every lane: CommandsAccepted carries the command's Lane, so each is its own EMF line.
+const metrics = new PowertoolsMetricsRecorder({
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  environment: settings.environment,
+});
+const api = buildCommandApi(settings, awsClients(), fromPowertoolsLogger(logger), systemClock, metrics);
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
   .use(injectLambdaContext(logger))
+  .use(flushMetricsAfterEachInvocation(metrics))
   .handler(async (event) => api(toApiRequest(event)));

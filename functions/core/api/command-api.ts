@@ -1,13 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
 import * as z from 'zod';
-import { agentApprovalDecided, approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
-import { agentMessagePayloadSchema, agentMessagePosted } from '../commands/agent-message-posted.js';
+import { approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
+import { agentMessagePayloadSchema } from '../commands/agent-message-posted.js';
 import { APPROVAL_ID_PATTERN } from '../commands/proposals.js';
 import { type CommandEnvelope, conversationalCorrelationId, ENVELOPE_SCHEMA_VERSION } from '../envelope.js';
 import { laneForCommandType } from '../lanes.js';
 import type { RunRecord, Signal } from '../lifecycle.js';
-import type { ClientKeyStore, Clock, CommandQueue, LifecycleStore } from '../ports.js';
+import {
+  type ClientKeyStore,
+  type Clock,
+  type CommandQueue,
+  type LifecycleStore,
+  type MetricsRecorder,
+  noopMetricsRecorder,
+} from '../ports.js';
 import { ApiRequestError, type FieldIssue } from './api-errors.js';
 import { API_ROUTES, compileRoutePath, type RouteName } from './routes.js';
 
@@ -30,6 +37,7 @@ export interface ApiResponse {
 
 export interface ApiLogger {
   info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
@@ -43,6 +51,11 @@ export interface CommandApiOptions {
   readonly maxBodyBytes: number;
   /** Errors the read-model store throws for a bad cursor, mapped to 400 `query.cursor`. */
   readonly isInvalidCursorError?: (error: unknown) => boolean;
+  /**
+   * Where `CommandsAccepted` goes, per lane (metrics.ts).
+   * @default noopMetricsRecorder
+   */
+  readonly metrics?: MetricsRecorder;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -81,6 +94,7 @@ interface Route {
  * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1' });
  */
 export function createCommandApi(options: CommandApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
+  const metrics = options.metrics ?? noopMetricsRecorder;
   const handlers: Record<RouteName, Route['handle']> = {
     postMessage,
     postApproval,
@@ -150,7 +164,7 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     const body = readJsonBody(request, messageBodySchema);
     const { householdId, ...payload } = body;
     return enqueue(request, {
-      commandType: agentMessagePosted.commandType,
+      commandType: API_ROUTES.postMessage.commandType,
       householdId,
       conversationId,
       payload,
@@ -163,7 +177,7 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     const body = readJsonBody(request, approvalBodySchema);
     const { householdId, ...decision } = body;
     return enqueue(request, {
-      commandType: agentApprovalDecided.commandType,
+      commandType: API_ROUTES.postApproval.commandType,
       householdId,
       conversationId,
       payload: { approvalId, ...decision },
@@ -226,6 +240,9 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
           requestId: request.requestId,
           commandId: claim.commandId,
           correlationId: claim.correlationId,
+          runId: claim.commandId,
+          lane: envelope.lane,
+          commandType: envelope.commandType,
         });
         return accepted(claim.commandId, claim.correlationId, envelope.lane, true);
       }
@@ -245,6 +262,17 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
       // Nothing was enqueued: free the key so the client's retry enqueues the command.
       if (clientKey !== undefined) await options.clientKeys.release(clientKey, commandId);
       throw error;
+    }
+    try {
+      metrics.record('commandsAccepted', 1, { Lane: envelope.lane });
+    } catch (error) {
+      // The command is enqueued: a metric that cannot be recorded must not turn that into a 500.
+      options.logger.warn('metric not recorded', {
+        requestId: request.requestId,
+        commandId,
+        metric: 'commandsAccepted',
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
     return accepted(commandId, envelope.correlationId, envelope.lane, false);
   }

@@ -1,0 +1,32 @@
+import type { MetricDimensionValues, MetricKey } from '../../functions/core/metrics.js';
+import type { MetricsRecorder } from '../../functions/core/ports.js';
+
+export interface RecordedMetric {
+  readonly metric: MetricKey;
+  readonly value: number;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+/** A `MetricsRecorder` that keeps every value, for assertions. */
+export class RecordingMetrics implements MetricsRecorder {
+  public readonly points: RecordedMetric[] = [];
+
+  public record<K extends MetricKey>(metric: K, value: number, dimensions: MetricDimensionValues<K>): void {
+    this.points.push({ metric, value, dimensions: { ...(dimensions as Record<string, string>) } });
+  }
+
+  /** Sum of a metric's values, optionally only where the dimensions match. */
+  public sum(metric: MetricKey, where: Readonly<Record<string, string>> = {}): number {
+    return this.values(metric, where).reduce((total, value) => total + value, 0);
+  }
+
+  public values(metric: MetricKey, where: Readonly<Record<string, string>> = {}): number[] {
+    return this.points
+      .filter((p) => p.metric === metric && Object.entries(where).every(([k, v]) => p.dimensions[k] === v))
+      .map((p) => p.value);
+  }
+
+  public clear(): void {
+    this.points.length = 0;
+  }
+}
