@@ -62,6 +62,11 @@ interface ReviewFlow {
   resolved: number;
 }
 
+interface AttemptRunner {
+  readonly layer: LifecyclePersistenceLayer;
+  readonly execute: (envelope: CommandEnvelope) => Promise<JSONValue>;
+}
+
 /** Thrown inside the record handler so Powertools lists the record as a batch item failure. */
 class RetryLaterError extends Error {
   public constructor(message: string, options?: ErrorOptions) {
@@ -89,11 +94,6 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     records: readonly SQSRecord[],
     context: Context,
   ): Promise<SQSBatchResponse> {
-    const layer = new LifecyclePersistenceLayer({
-      store: options.store,
-      clock: options.clock,
-      fallbackLockMs: options.fallbackLockMs,
-    });
     // A config per invocation: the remaining-time reading belongs to this invocation only.
     const config = new IdempotencyConfig({
       eventKeyJmesPath: 'commandId',
@@ -101,17 +101,29 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       expiresAfterSeconds: options.retentionSeconds,
     });
     config.registerLambdaContext(context);
-    const execute = makeIdempotent(
-      async (envelope: CommandEnvelope): Promise<JSONValue> =>
-        executeCommand(layer.attemptFor(envelope.commandId)),
-      { persistenceStore: layer, config },
-    );
+    // A persistence layer per record: attempts share no state, even for one commandId.
+    const startAttempt = (): AttemptRunner => {
+      const layer = new LifecyclePersistenceLayer({
+        store: options.store,
+        clock: options.clock,
+        fallbackLockMs: options.fallbackLockMs,
+      });
+      const execute = makeIdempotent(
+        async (envelope: CommandEnvelope): Promise<JSONValue> =>
+          executeCommand(layer.attemptFor(envelope.commandId)),
+        { persistenceStore: layer, config },
+      );
+      return { layer, execute };
+    };
+    // Copies of one command in one batch run one after another, so a copy is
+    // acknowledged as a duplicate instead of colliding with the first attempt.
+    const inFlight = new Map<string, Promise<void>>();
     const outcomes = new Map<string, RecordOutcome>();
     const commandIds: string[] = [];
     const review: ReviewFlow = { entered: 0, resolved: 0 };
 
     const handleRecord = async (record: SQSRecord): Promise<void> => {
-      const outcome = await processRecord(record, context, layer, execute, commandIds, review);
+      const outcome = await processRecord(record, context, startAttempt, inFlight, commandIds, review);
       outcomes.set(record.messageId, outcome);
       if (outcome === 'retry') throw new RetryLaterError(`message ${record.messageId} returns to the queue`);
     };
@@ -159,8 +171,8 @@ export function createLaneWorker(options: LaneWorkerOptions) {
   async function processRecord(
     record: SQSRecord,
     context: Context,
-    layer: LifecyclePersistenceLayer,
-    execute: (envelope: CommandEnvelope) => Promise<JSONValue>,
+    startAttempt: () => AttemptRunner,
+    inFlight: Map<string, Promise<void>>,
     commandIds: string[],
     review: ReviewFlow,
   ): Promise<RecordOutcome> {
@@ -205,6 +217,16 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       validatedPayloads.set(envelope, payload.data);
     }
 
+    const previous = inFlight.get(envelope.commandId);
+    let release: () => void = () => undefined;
+    inFlight.set(
+      envelope.commandId,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    await previous;
+    const { layer, execute } = startAttempt();
     const state = layer.beginAttempt(envelope, {
       attemptId: `${context.awsRequestId}:${record.messageId}`,
       finalAttempt: receiveCount >= options.maxReceiveCount,
@@ -242,6 +264,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       }
       return 'retry';
     } finally {
+      release();
       // Only an attempt that reserved the key ran the handler; a duplicate or a held lock did not.
       if (state.run) {
         safeRecord('handlerDuration', performance.now() - started, { Lane: laneName });

@@ -127,6 +127,21 @@ describe('attempts, locks and side effects', () => {
     },
   );
 
+  it('completes the same envelope delivered twice in one batch once, acknowledging the copy as a duplicate', async () => {
+    const envelope = aTestCommand('test.effect');
+    const records = [anSqsRecord(JSON.stringify(envelope)), anSqsRecord(JSON.stringify(envelope))];
+    const response = await pipeline.worker(TEST_LANE)(records, aLambdaContext(30_000));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(probe.executions.get(envelope.commandId)).toBe(1);
+    expect(probe.effectsApplied.get(envelope.commandId)).toBe(1);
+    expect((await pipeline.store.getRun(envelope.commandId))?.run).toMatchObject({
+      status: 'Completed',
+      attempts: 1,
+    });
+    const summary = pipeline.telemetry.published.at(-1);
+    expect(summary).toMatchObject({ received: 2, completed: 1, duplicates: 1 });
+  });
+
   it('does not repeat a side effect when the handler fails after it and the retry succeeds', async () => {
     const envelope = aTestCommand('test.effect', { failTimes: 1 });
     await pipeline.send(TEST_LANE, envelope);
