@@ -54,13 +54,13 @@ export class JavaCompilerNotFoundError extends LocalRuntimeError {
 /** The requested port is already bound by another process. */
 export class PortInUseError extends LocalRuntimeError {
   constructor(
-    readonly service: 'DynamoDB Local' | 'SQS emulator',
+    readonly service: 'DynamoDB Local' | 'SQS emulator' | 'API' | 'EventBridge endpoint',
     readonly port: number,
     options?: ErrorOptions,
   ) {
     super(
       `${service} cannot listen on 127.0.0.1:${port}: the port is already in use. ` +
-        'Stop whatever holds it, or pass another port (0 picks a free one).',
+        'Is another `npm start` running? Stop whatever holds it, or pass another port (0 picks a free one).',
       options,
     );
     this.name = 'PortInUseError';
@@ -70,7 +70,7 @@ export class PortInUseError extends LocalRuntimeError {
 /** An emulator did not become ready, or exited, during start-up. */
 export class EmulatorStartError extends LocalRuntimeError {
   constructor(
-    readonly service: 'DynamoDB Local' | 'SQS emulator',
+    readonly service: 'DynamoDB Local' | 'SQS emulator' | 'API' | 'EventBridge endpoint',
     detail: string,
     options?: ErrorOptions,
   ) {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type EventPattern, matchesEventPattern } from '../functions/core/event-pattern.js';
+import { PortInUseError } from './errors.js';
 
 /** One event as PutEvents received it. */
 export interface ReceivedEvent {
@@ -10,6 +12,26 @@ export interface ReceivedEvent {
   readonly eventBusName: string;
   readonly detail: unknown;
   readonly time: string;
+}
+
+/** The event as EventBridge hands it to a rule's target. */
+export interface BusEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: unknown;
+}
+
+export interface LocalEventRule {
+  readonly name: string;
+  readonly pattern: EventPattern;
+  /** Called for every matching event; a failure is reported, never returned to the publisher. */
+  readonly deliver: (event: BusEvent) => Promise<void>;
 }
 
 export interface LocalEventBus {
@@ -28,7 +50,14 @@ const MAX_ENTRIES = 10;
  * so the same SDK client code publishes over the wire locally. It records the
  * entries; routing events to rules belongs to the local stack.
  */
-export async function startLocalEventBus(options: { readonly port?: number } = {}): Promise<LocalEventBus> {
+export async function startLocalEventBus(
+  options: {
+    readonly port?: number;
+    /** Rules routing accepted events to targets, with EventBridge pattern semantics. */
+    readonly rules?: readonly LocalEventRule[];
+    readonly onDeliveryError?: (rule: string, error: unknown) => void;
+  } = {},
+): Promise<LocalEventBus> {
   const events: ReceivedEvent[] = [];
   let failing = false;
   const server: Server = createServer(async (request, response) => {
@@ -80,8 +109,32 @@ export async function startLocalEventBus(options: { readonly port?: number } = {
     });
     reply(200, { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results });
   });
+  function route(received: ReceivedEvent): void {
+    const event: BusEvent = {
+      version: '0',
+      id: received.id,
+      'detail-type': received.detailType,
+      source: received.source,
+      account: '000000000000',
+      time: received.time,
+      region: 'us-east-1',
+      resources: [],
+      detail: received.detail,
+    };
+    for (const rule of options.rules ?? []) {
+      if (!matchesEventPattern(rule.pattern, event)) continue;
+      rule.deliver(event).catch((error: unknown) => options.onDeliveryError?.(rule.name, error));
+    }
+  }
+
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new PortInUseError('EventBridge endpoint', options.port ?? 0, { cause: error })
+          : error,
+      ),
+    );
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;

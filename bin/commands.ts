@@ -1,0 +1,290 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type EnvironmentConfig, parseRunlaneConfig } from '../lib/config/environment-config.js';
+
+const HELP = `runlane — Runlane's command line
+
+Usage:
+  runlane local [options]   run the whole system on this machine (npm start)
+  runlane demo [options]    send a scripted mix of commands and print how each ended (npm run demo)
+  runlane sweep [options]   enqueue an anomaly sweep on the local stack now
+  runlane --help | --version
+
+Run \`runlane <command> --help\` for a command's options.
+Exit codes: 0 success, 1 failure, 2 bad usage.`;
+
+const LOCAL_HELP = `runlane local — DynamoDB Local, the SQS emulator, a PutEvents endpoint, one poller per
+lane and the API on 127.0.0.1, with the same handler code as Lambda.
+
+Options (environment variable in brackets):
+  --port <n>                 API port [RUNLANE_API_PORT] (default 3000)
+  --dynamo-port <n>          DynamoDB Local port [RUNLANE_DYNAMODB_PORT] (default 8000)
+  --sqs-port <n>             SQS emulator port [RUNLANE_SQS_PORT] (default 4566)
+  --events-port <n>          EventBridge PutEvents port [RUNLANE_EVENTS_PORT] (default 4010)
+  --data-dir <dir>           where data persists [RUNLANE_DATA_DIR] (default .runlane)
+  --ephemeral                keep everything in memory
+  --reset                    delete the data folder first
+  --visibility-timeout <s>   lane visibility timeout, seconds (default 5; AWS uses 6 × timeout + window)
+  --sweep-interval <min>     enqueue anomaly.sweep every N minutes, 0 = only on demand (default 1440)
+  --pretty                   render logs for people instead of JSON lines
+  --json                     print one JSON line with the endpoints when ready
+  --help`;
+
+const DEMO_HELP = `runlane demo — sends good commands, a duplicate commandId, invalid JSON, an invalid
+envelope, an unsupported type, a handler that fails twice then succeeds, and a high-impact
+proposal with its approval; then prints each command's final state (read back from the API),
+the dead-letter queues and the review queue.
+
+Options:
+  --api-url <url>   a running local stack (default http://127.0.0.1:3000)
+  --start           start an ephemeral local stack for the demo if none answers
+  --timeout <s>     how long to wait for commands to finish (default 120)
+  --json            print the results as JSON
+  --help`;
+
+const SWEEP_HELP = `runlane sweep — enqueue an anomaly.sweep on a running local stack now.
+
+Options:
+  --api-url <url>   (default http://127.0.0.1:3000)
+  --help`;
+
+/** Thrown for a command line the CLI cannot run; exit code 2. */
+export class UsageError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(HELP);
+        return command === undefined ? 2 : 0;
+      case '--version':
+        console.log(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+        return 0;
+      case 'local':
+        return await runLocal(rest);
+      case 'demo':
+        return await runDemoCommand(rest);
+      case 'sweep':
+        return await runSweep(rest);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`runlane: ${(error as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    console.error(`runlane: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+function devConfig(): EnvironmentConfig {
+  const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
+  return parseRunlaneConfig(cdk.context?.runlane).environments.dev;
+}
+
+function portOption(value: string | undefined, envName: string, fallback: number, flag: string): number {
+  const raw = value ?? process.env[envName];
+  if (raw === undefined) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`${flag} (or ${envName}) must be a port number 0-65535, got "${raw}"`);
+  }
+  return port;
+}
+
+function numberOption(value: string | undefined, flag: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min)
+    throw new UsageError(`${flag} must be a number ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+async function runLocal(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      port: { type: 'string' },
+      'dynamo-port': { type: 'string' },
+      'sqs-port': { type: 'string' },
+      'events-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      ephemeral: { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
+      'visibility-timeout': { type: 'string' },
+      'sweep-interval': { type: 'string' },
+      pretty: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(LOCAL_HELP);
+    return 0;
+  }
+  if (values.ephemeral && (values['data-dir'] || values.reset)) {
+    throw new UsageError('--ephemeral keeps no data folder; drop --data-dir/--reset');
+  }
+  const { startLocalStack, LOCAL_SDK_ENVIRONMENT } = await import('../local/stack.js');
+  const stack = await startLocalStack({
+    config: devConfig(),
+    apiPort: portOption(values.port, 'RUNLANE_API_PORT', 3000, '--port'),
+    dynamoPort: portOption(values['dynamo-port'], 'RUNLANE_DYNAMODB_PORT', 8000, '--dynamo-port'),
+    sqsPort: portOption(values['sqs-port'], 'RUNLANE_SQS_PORT', 4566, '--sqs-port'),
+    eventsPort: portOption(values['events-port'], 'RUNLANE_EVENTS_PORT', 4010, '--events-port'),
+    dataDir: values.ephemeral
+      ? undefined
+      : (values['data-dir'] ?? process.env.RUNLANE_DATA_DIR ?? '.runlane'),
+    reset: values.reset,
+    visibilityTimeoutSeconds: numberOption(values['visibility-timeout'], '--visibility-timeout', 5, 0),
+    sweepIntervalMinutes: numberOption(values['sweep-interval'], '--sweep-interval', 1440, 0),
+    pretty: values.pretty,
+  });
+  const { info } = stack;
+  const sdk = LOCAL_SDK_ENVIRONMENT(info);
+  const banner = [
+    `Runlane local stack is up (${(stack.startupMs / 1000).toFixed(1)} s)`,
+    `  API          ${info.apiUrl}/api/v1/...   (IAM auth is not emulated)`,
+    `  DynamoDB     ${info.dynamoEndpoint}   table ${info.tableName}`,
+    `  SQS          ${info.sqsEndpoint}   queues ${Object.values(info.lanes)
+      .map((q) => q.queueName)
+      .join(', ')} (+ -dlq)`,
+    `  EventBridge  ${info.eventsEndpoint}   bus ${info.busName}`,
+    '  SDK / agent  export ' +
+      Object.entries(sdk)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    `  Data         ${info.dataDir ?? 'in memory (--ephemeral)'}${info.dataDir ? '   (persists; --reset clears it)' : ''}`,
+    `  Sweep        POST ${info.apiUrl}/_local/sweep  or  npx runlane sweep`,
+    '  Try          npm run demo',
+    '  Stop         Ctrl-C',
+  ].join('\n');
+  console.error(banner);
+  if (values.json) console.log(JSON.stringify({ ready: true, ...info, startupMs: stack.startupMs }));
+
+  return await new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        console.error(`runlane: ${signal} again, exiting without waiting`);
+        process.exit(1);
+      }
+      console.error(`runlane: ${signal} received, finishing in-flight batches and stopping…`);
+      stack.stop().then(
+        () => {
+          console.error('runlane: stopped');
+          resolve(0);
+        },
+        (error: unknown) => {
+          console.error(`runlane: stop failed: ${String(error)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function runDemoCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
+      start: { type: 'boolean', default: false },
+      timeout: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(DEMO_HELP);
+    return 0;
+  }
+  const { runDemo, printDemoReport } = await import('../local/demo.js');
+  const timeoutMs = numberOption(values.timeout, '--timeout', 120, 1) * 1000;
+  let apiUrl = values['api-url'];
+  let stop: (() => Promise<void>) | undefined;
+  if (!(await answers(apiUrl))) {
+    if (!values.start) {
+      console.error(
+        `runlane demo: no local stack answers at ${apiUrl}. Start one with \`npm start\` in another terminal, or pass --start.`,
+      );
+      return 1;
+    }
+    const { startLocalStack } = await import('../local/stack.js');
+    console.error('runlane demo: starting an ephemeral local stack…');
+    const stack = await startLocalStack({
+      config: devConfig(),
+      apiPort: 0,
+      dynamoPort: 0,
+      sqsPort: 0,
+      eventsPort: 0,
+      dataDir: undefined,
+      visibilityTimeoutSeconds: 2,
+      sweepIntervalMinutes: 0,
+      pretty: false,
+    });
+    apiUrl = stack.info.apiUrl;
+    stop = () => stack.stop();
+  }
+  try {
+    const report = await runDemo({
+      apiUrl,
+      timeoutMs,
+      progress: values.json ? () => undefined : (line) => console.error(line),
+    });
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else printDemoReport(report, (line) => console.log(line));
+    return report.allAsExpected ? 0 : 1;
+  } finally {
+    await stop?.();
+  }
+}
+
+async function runSweep(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(SWEEP_HELP);
+    return 0;
+  }
+  const response = await fetch(`${values['api-url']}/_local/sweep`, { method: 'POST' }).catch(
+    () => undefined,
+  );
+  if (!response?.ok) {
+    console.error(`runlane sweep: no local stack answers at ${values['api-url']} (start one with npm start)`);
+    return 1;
+  }
+  console.log(JSON.stringify(await response.json()));
+  return 0;
+}
+
+async function answers(apiUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${apiUrl}/_local/info`, { signal: AbortSignal.timeout(2000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The whole of Runlane on one machine: DynamoDB Local, the SQS emulator, a
+ * PutEvents endpoint, one event-source-mapping poller per lane running the
+ * same worker code as Lambda, and the API behind a local HTTP API gateway.
+ * Lanes, queues and the table come from the same definitions as the CDK stack.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { buildCommandApi } from '../functions/adapters/api-factory.js';
+import { createDocumentClient } from '../functions/adapters/clients.js';
+import { toApiRequest } from '../functions/adapters/http-api-request.js';
+import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
+import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
+import { EVENT_RULES } from '../functions/core/event-rules.js';
+import { LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
+import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
+import type { EnvironmentConfig } from '../lib/config/environment-config.js';
+import { startLocalApiGateway } from './api-gateway.js';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localDynamoDbClient,
+  localEventBridgeClient,
+  localSqsClient,
+} from './clients.js';
+import { DRILL_LANE, drillCommands } from './drill-commands.js';
+import { startEmulators } from './emulators.js';
+import { LocalRuntimeError, PortInUseError, ProvisioningMismatchError } from './errors.js';
+import { startLocalEventBus } from './event-bus.js';
+import { LocalEventSourceMapping } from './event-source-mapping.js';
+import { prettyLogger } from './pretty-logger.js';
+import { type LaneQueues, provisionLanes, provisionLifecycleTable } from './provision.js';
+
+export const LOCAL_ENVIRONMENT = 'local';
+export const LOCAL_TABLE_NAME = 'runlane-local-lifecycle';
+export const LOCAL_QUEUE_PREFIX = 'runlane-local-';
+export const LOCAL_BUS_NAME = 'runlane-local-telemetry';
+
+export interface LocalStackOptions {
+  /** Lane, API and command settings: the `dev` environment of cdk.json. */
+  readonly config: EnvironmentConfig;
+  readonly apiPort: number;
+  readonly dynamoPort: number;
+  readonly sqsPort: number;
+  readonly eventsPort: number;
+  /** Where data persists; undefined keeps everything in memory (`--ephemeral`). */
+  readonly dataDir: string | undefined;
+  /** Delete the data folder first. */
+  readonly reset?: boolean;
+  /**
+   * Lane queues' visibility timeout. AWS uses 6 × function timeout + window;
+   * locally a short one makes retries visible within seconds.
+   */
+  readonly visibilityTimeoutSeconds: number;
+  /** Enqueue `anomaly.sweep` this often; 0 turns the schedule off (on demand still works). */
+  readonly sweepIntervalMinutes: number;
+  readonly pretty?: boolean;
+}
+
+export interface LocalStackInfo {
+  readonly apiUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly eventsEndpoint: string;
+  readonly region: string;
+  readonly tableName: string;
+  readonly busName: string;
+  readonly dataDir: string | null;
+  readonly lanes: Record<string, LaneQueues>;
+}
+
+export interface LocalStack {
+  readonly info: LocalStackInfo;
+  readonly startupMs: number;
+  /** Enqueues an `anomaly.sweep` now; returns its commandId. */
+  sweepNow(): Promise<string>;
+  /** Stops polling, lets in-flight batches finish (bounded), stops the servers and emulators. */
+  stop(): Promise<void>;
+}
+
+/** The data folder cannot be used as it is. */
+export class DataFolderError extends LocalRuntimeError {
+  public constructor(dataDir: string, problem: string, options?: ErrorOptions) {
+    super(
+      `The data folder ${dataDir} could not be used: ${problem}. ` +
+        `Reset it with \`npm start -- --reset\` (this deletes local data) or remove the folder.`,
+      options,
+    );
+    this.name = 'DataFolderError';
+  }
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const startedAt = performance.now();
+  await assertPortsFree([
+    ['API', options.apiPort],
+    ['DynamoDB Local', options.dynamoPort],
+    ['SQS emulator', options.sqsPort],
+    ['EventBridge endpoint', options.eventsPort],
+  ]);
+  const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  if (dataDir && options.reset) rmSync(dataDir, { recursive: true, force: true });
+  const hadData = dataDir !== undefined && existsSync(dataDir) && readdirSync(dataDir).length > 0;
+
+  const log = (service: string): StructuredLogger =>
+    options.pretty
+      ? prettyLogger(service)
+      : fromPowertoolsLogger(
+          new Logger({ serviceName: service, persistentKeys: { environment: LOCAL_ENVIRONMENT } }),
+        );
+  const stackLog = log('runlane-local');
+
+  let emulators: Awaited<ReturnType<typeof startEmulators>>;
+  try {
+    emulators = await startEmulators({
+      dynamoPort: options.dynamoPort,
+      sqsPort: options.sqsPort,
+      ...(dataDir ? { dataDir } : {}),
+    });
+  } catch (error) {
+    if (hadData && dataDir && !(error instanceof PortInUseError) && isDataError(error)) {
+      throw new DataFolderError(dataDir, (error as Error).message, { cause: error });
+    }
+    throw error;
+  }
+  const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+
+  try {
+    const dynamo = localDynamoDbClient(emulators.dynamoEndpoint);
+    const sqs = localSqsClient(emulators.sqsEndpoint);
+    const documents = createDocumentClient(dynamo);
+    const { lanes: laneSettings } = options.config;
+    let queues: Record<LaneName, LaneQueues>;
+    try {
+      await provisionLifecycleTable(dynamo, LOCAL_TABLE_NAME);
+      queues = await provisionLanes(sqs, {
+        prefix: LOCAL_QUEUE_PREFIX,
+        maxReceiveCount: laneSettings.maxReceiveCount,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      });
+    } catch (error) {
+      if (error instanceof ProvisioningMismatchError && dataDir) {
+        throw new DataFolderError(dataDir, error.message, { cause: error });
+      }
+      throw error;
+    }
+
+    const bus = await startLocalEventBus({
+      port: options.eventsPort,
+      rules: EVENT_RULES.map((rule) => ({
+        name: rule.name,
+        pattern: rule.pattern,
+        deliver: async (event) => stackLog.info('event routed', { rule: rule.name, eventId: event.id }),
+      })),
+      onDeliveryError: (rule, error) =>
+        stackLog.warn('event delivery failed', { rule, error: String(error) }),
+    });
+    cleanups.push(() => bus.stop());
+    const eventBridge = localEventBridgeClient(bus.endpoint);
+
+    const mappings: LocalEventSourceMapping[] = [];
+    for (const lane of LANES) {
+      const drill = lane.name === DRILL_LANE ? drillCommands(laneByName(lane.name) ?? lane) : undefined;
+      const process = buildLaneWorker(
+        {
+          environment: LOCAL_ENVIRONMENT,
+          laneName: lane.name,
+          tableName: LOCAL_TABLE_NAME,
+          deadLetterQueueUrl: queues[lane.name].dlqUrl,
+          telemetryBusName: LOCAL_BUS_NAME,
+          maxReceiveCount: laneSettings.maxReceiveCount,
+          fallbackLockMs: laneSettings.functionTimeoutSeconds * 1000,
+          retentionDays: options.config.lifecycle.retentionDays,
+          commandSettings: options.config.commands,
+        },
+        { documents, sqs, eventBridge },
+        log('runlane-lane-worker'),
+        drill ? { commands: drill.commands, lane: drill.lane } : {},
+      );
+      const mapping = new LocalEventSourceMapping({
+        sqs,
+        queueUrl: queues[lane.name].queueUrl,
+        queueArn: queues[lane.name].queueArn,
+        handler: (event, context) => process(event.Records, context),
+        batchSize: laneSettings.batchSize,
+        maximumBatchingWindowMs: laneSettings.maxBatchingWindowSeconds * 1000,
+        maxConcurrency: laneSettings.maxConcurrency,
+        functionTimeoutMs: laneSettings.functionTimeoutSeconds * 1000,
+        functionName: `${LOCAL_QUEUE_PREFIX}${lane.id}-worker`,
+        waitTimeSeconds: 1,
+      });
+      mapping.start();
+      mappings.push(mapping);
+    }
+    cleanups.push(async () => {
+      await Promise.all(mappings.map((m) => m.stop()));
+    });
+
+    const apiLogger = log('runlane-api');
+    const api = buildCommandApi(
+      {
+        tableName: LOCAL_TABLE_NAME,
+        queueUrls: Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
+        maxBodyBytes: options.config.api.maxBodyBytes,
+      },
+      { documents, sqs },
+      apiLogger,
+    );
+
+    const sweepNow = async (): Promise<string> => {
+      const commandId = randomUUID();
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues[NIGHTLY_SWEEP_LANE as LaneName].queueUrl,
+          MessageBody: JSON.stringify(nightlySweepEnvelope(commandId, new Date().toISOString())),
+        }),
+      );
+      stackLog.info('anomaly sweep enqueued', { commandId, lane: NIGHTLY_SWEEP_LANE });
+      return commandId;
+    };
+
+    let info: LocalStackInfo;
+    const gateway = await startLocalApiGateway({
+      port: options.apiPort,
+      handler: async (event) => api(toApiRequest(event)),
+      localRoutes: {
+        '/_local/info': async () => ({ statusCode: 200, body: info }),
+        '/_local/sweep': async ({ method }) =>
+          method === 'POST'
+            ? { statusCode: 202, body: { commandId: await sweepNow() } }
+            : { statusCode: 405, body: { message: 'use POST' } },
+      },
+    });
+    // Stop order is the reverse of this list: the API first, then pollers, bus, emulators.
+    cleanups.push(() => gateway.stop());
+
+    if (options.sweepIntervalMinutes > 0) {
+      const timer = setInterval(() => {
+        sweepNow().catch((error: unknown) =>
+          stackLog.error('scheduled sweep failed', { error: String(error) }),
+        );
+      }, options.sweepIntervalMinutes * 60_000);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
+
+    info = {
+      apiUrl: gateway.url,
+      dynamoEndpoint: emulators.dynamoEndpoint,
+      sqsEndpoint: emulators.sqsEndpoint,
+      eventsEndpoint: bus.endpoint,
+      region: LOCAL_REGION,
+      tableName: LOCAL_TABLE_NAME,
+      busName: LOCAL_BUS_NAME,
+      dataDir: dataDir ?? null,
+      lanes: queues,
+    };
+    let stopping: Promise<void> | undefined;
+    return {
+      info,
+      startupMs: Math.round(performance.now() - startedAt),
+      sweepNow,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Fails fast, naming the port, before anything is started. */
+async function assertPortsFree(
+  ports: readonly (readonly [PortInUseError['service'], number])[],
+): Promise<void> {
+  for (const [service, port] of ports) {
+    if (port === 0) continue;
+    await new Promise<void>((resolvePort, reject) => {
+      const probe = createServer();
+      probe.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new PortInUseError(service, port, { cause: error }) : error),
+      );
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolvePort()));
+    });
+  }
+}
+
+function isDataError(error: unknown): boolean {
+  const text = `${(error as Error)?.message ?? ''} ${String((error as Error)?.cause ?? '')}`;
+  return (
+    /sqlite|database|corrupt|malformed|file is not|EmulatorStart|did not answer/i.test(text) ||
+    (error as Error)?.name === 'EmulatorStartError'
+  );
+}
+
+export const LOCAL_SDK_ENVIRONMENT = (info: LocalStackInfo) => ({
+  AWS_REGION: info.region,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  AWS_ENDPOINT_URL_DYNAMODB: info.dynamoEndpoint,
+  AWS_ENDPOINT_URL_SQS: info.sqsEndpoint,
+  AWS_ENDPOINT_URL_EVENTBRIDGE: info.eventsEndpoint,
+});
