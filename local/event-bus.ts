@@ -94,7 +94,7 @@ export async function startLocalEventBus(
       } catch {
         return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is not valid JSON' };
       }
-      events.push({
+      const received: ReceivedEvent = {
         id,
         source: String(entry.Source ?? ''),
         detailType: String(entry.DetailType ?? ''),
@@ -104,7 +104,9 @@ export async function startLocalEventBus(
           typeof entry.Time === 'number'
             ? new Date(entry.Time * 1000).toISOString()
             : new Date().toISOString(),
-      });
+      };
+      events.push(received);
+      route(received);
       return { EventId: id };
     });
     reply(200, { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results });

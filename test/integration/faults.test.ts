@@ -4,10 +4,11 @@ import { aLambdaContext, anEnvelope, anIngestionEnvelope, anSqsRecord } from '..
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 
 type Step = (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
-interface Fault {
-  /** Returns a replacement output, throws, or returns undefined to let the request through. */
-  (command: string, input: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
-}
+/** Returns a replacement output, throws, or returns undefined to let the request through. */
+type Fault = (
+  command: string,
+  input: Record<string, unknown>,
+) => Promise<Record<string, unknown> | undefined>;
 
 /**
  * Faults DynamoDB Local cannot produce on demand (throttling, partial batch
