@@ -44,13 +44,24 @@ export interface RouteSummary {
   readonly authorization: string;
 }
 
+/** Alarms grouped by the SNS topic their ALARM action notifies. */
+export interface AlarmTopicSummary {
+  /** The topic's name, or `(none)` for alarms without an action. */
+  readonly topic: string;
+  readonly alarms: number;
+  readonly subscriptions: number;
+}
+
 export interface StackSummary {
   readonly stackName: string;
   readonly environment: string | null;
   readonly region: string | null;
   readonly lanes: readonly LaneSummary[];
   readonly tables: readonly TableSummary[];
+  /** Every `AWS::CloudWatch::Alarm` and `AWS::CloudWatch::CompositeAlarm` in the template. */
   readonly alarms: number;
+  readonly alarmTopics: readonly AlarmTopicSummary[];
+  readonly dashboards: readonly string[];
   readonly routes: readonly RouteSummary[];
   readonly throttle: { readonly rateLimit: number | null; readonly burstLimit: number | null } | null;
 }
@@ -186,13 +197,37 @@ export function summarizeTemplate(
     .map((fn) => ((props(fn).Environment as Json | undefined)?.Variables ?? {}) as Json)
     .find((variables) => typeof variables.RUNLANE_ENVIRONMENT === 'string');
 
+  const alarmResources = [...byType('AWS::CloudWatch::Alarm'), ...byType('AWS::CloudWatch::CompositeAlarm')];
+  const topics = new Map(byType('AWS::SNS::Topic'));
+  const subscriptions = byType('AWS::SNS::Subscription');
+  const topicName = (logicalId: string | undefined): string =>
+    logicalId === undefined ? '(none)' : String(props(topics.get(logicalId)).TopicName ?? logicalId);
+  const alarmsByTopic = new Map<string | undefined, number>();
+  for (const [, alarm] of alarmResources) {
+    const actions = (props(alarm).AlarmActions ?? []) as unknown[];
+    const targets = actions.length > 0 ? actions.map(refTarget) : [undefined];
+    for (const target of new Set(targets)) alarmsByTopic.set(target, (alarmsByTopic.get(target) ?? 0) + 1);
+  }
+  const alarmTopics: AlarmTopicSummary[] = [...alarmsByTopic.entries()]
+    .map(([logicalId, count]) => ({
+      topic: topicName(logicalId),
+      alarms: count,
+      subscriptions: subscriptions.filter(([, sub]) => refTarget(props(sub).TopicArn) === logicalId).length,
+    }))
+    .sort((a, b) => a.topic.localeCompare(b.topic));
+  const dashboards = byType('AWS::CloudWatch::Dashboard')
+    .map(([logicalId, dashboard]) => String(props(dashboard).DashboardName ?? logicalId))
+    .sort();
+
   return {
     stackName,
     environment: lifecycleEnvironment ? String(lifecycleEnvironment.RUNLANE_ENVIRONMENT) : null,
     region,
     lanes,
     tables,
-    alarms: byType('AWS::CloudWatch::Alarm').length + byType('AWS::CloudWatch::CompositeAlarm').length,
+    alarms: alarmResources.length,
+    alarmTopics,
+    dashboards,
     routes,
     throttle: stage
       ? {
@@ -225,6 +260,10 @@ export function formatSummary(summary: StackSummary): string {
     }
   }
   lines.push(`  alarms: ${summary.alarms}`);
+  for (const topic of summary.alarmTopics) {
+    lines.push(`    ${topic.alarms} → ${topic.topic}  (${topic.subscriptions} subscription(s))`);
+  }
+  lines.push(`  dashboards: ${summary.dashboards.length > 0 ? summary.dashboards.join(', ') : 'none'}`);
   const throttle = summary.throttle
     ? `  throttle ${summary.throttle.rateLimit ?? '?'} rps / burst ${summary.throttle.burstLimit ?? '?'}`
     : '';

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type { Construct } from 'constructs';
 import { LANES } from '../functions/core/lanes.js';
 import { NIGHTLY_SWEEP_LANE } from '../functions/core/nightly-sweep.js';
+import { AlarmTopics } from './alarm-topics.js';
 import { CommandApi } from './command-api.js';
 import { CommandLane } from './command-lane.js';
 import type { EnvironmentConfig, EnvironmentName } from './config/environment-config.js';
@@ -9,6 +10,8 @@ import { retentionDaysFrom } from './defaults.js';
 import { InvalidPropsError } from './errors.js';
 import { LifecycleStorage } from './lifecycle-storage.js';
 import { NightlySweepSchedule } from './nightly-sweep-schedule.js';
+import { RunlaneAlarms } from './runlane-alarms.js';
+import { RunlaneDashboard } from './runlane-dashboard.js';
 import { TelemetryBus } from './telemetry-bus.js';
 
 export interface RunlaneStackProps extends StackProps {
@@ -25,7 +28,10 @@ export interface RunlaneStackProps extends StackProps {
  * - one `CommandLane` per entry of `LANES`;
  * - `CommandApi` over those lanes;
  * - `NightlySweepSchedule` on the sweep lane;
- * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name.
+ * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
+ *   `RunlaneAlarms` (thresholds from `config.alarms`) and `RunlaneDashboard`;
+ * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
+ *   alarm topic ARNs, dashboard name.
  *
  * @example
  * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
@@ -37,6 +43,9 @@ export class RunlaneStack extends Stack {
   public readonly lanes: readonly CommandLane[];
   public readonly api: CommandApi;
   public readonly nightlySweep: NightlySweepSchedule;
+  public readonly alarmTopics: AlarmTopics;
+  public readonly alarms: RunlaneAlarms;
+  public readonly dashboard: RunlaneDashboard;
 
   public constructor(scope: Construct, id: string, props: RunlaneStackProps) {
     super(scope, id, {
@@ -100,6 +109,26 @@ export class RunlaneStack extends Stack {
       schedule: config.sweepSchedule,
     });
 
+    const { criticalEmails, warningEmails, ...thresholds } = config.alarms;
+    this.alarmTopics = new AlarmTopics(this, 'AlarmTopics', {
+      environmentName,
+      criticalEmails,
+      warningEmails,
+      keyRemovalPolicy: logRemovalPolicy,
+    });
+    this.alarms = new RunlaneAlarms(this, 'Alarms', {
+      environmentName,
+      lanes: this.lanes,
+      topics: this.alarmTopics,
+      thresholds,
+    });
+    this.dashboard = new RunlaneDashboard(this, 'Dashboard', {
+      environmentName,
+      lanes: this.lanes,
+      api: this.api,
+      alarms: this.alarms,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });
     for (const lane of this.lanes) {
       new CfnOutput(this, `${lane.lane.id}QueueUrl`, {
@@ -116,5 +145,17 @@ export class RunlaneStack extends Stack {
       description: 'Lifecycle table',
     });
     new CfnOutput(this, 'TelemetryBusName', { value: this.telemetry.busName, description: 'Telemetry bus' });
+    new CfnOutput(this, 'CriticalAlarmTopicArn', {
+      value: this.alarmTopics.critical.topicArn,
+      description: 'SNS topic of the critical alarms (pages)',
+    });
+    new CfnOutput(this, 'WarningAlarmTopicArn', {
+      value: this.alarmTopics.warning.topicArn,
+      description: 'SNS topic of the warning alarms',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboard.dashboardName,
+      description: 'CloudWatch dashboard of this environment',
+    });
   }
 }

@@ -60,6 +60,31 @@ const commandSettingsSchema = z
   })
   .strict();
 
+const alarmSettingsSchema = z
+  .object({
+    /** Email addresses subscribed to the environment's critical topic (pages: DLQ, stuck lanes, worker errors). */
+    criticalEmails: z.array(z.email()).default([]),
+    /** Email addresses subscribed to the warning topic (throttles, NeedsReview backlog, latency). */
+    warningEmails: z.array(z.email()).default([]),
+    /** A lane's oldest message older than this many seconds, for 3 minutes, alarms (critical). */
+    oldestMessageAgeSeconds: z.number().int().min(60).max(1_209_600).default(900),
+    /** Worker function errors (crashes, timeouts) per 5 minutes at which a lane alarms (critical). */
+    workerErrors: z.number().int().min(1).default(1),
+    /** Worker function throttles per 5 minutes at which a lane alarms (warning). */
+    workerThrottles: z.number().int().min(1).default(5),
+    /**
+     * Net growth of the review queue — runs entering NeedsReview minus runs a
+     * later attempt resolved, all lanes — over `needsReviewWindowMinutes` at
+     * which the environment alarms (warning).
+     */
+    needsReviewGrowth: z.number().int().min(1).default(10),
+    /** Window of the NeedsReview backlog alarm, in minutes (one alarm period). */
+    needsReviewWindowMinutes: z.number().int().min(5).max(1440).default(60),
+    /** A lane's p95 end-to-end latency (issuedAt → terminal state) above this, for 15 minutes, alarms (warning). */
+    endToEndLatencyP95Seconds: z.number().positive().max(86_400).default(60),
+  })
+  .strict();
+
 const environmentSchema = z
   .object({
     account: z
@@ -71,6 +96,7 @@ const environmentSchema = z
     api: apiSettingsSchema.default(apiSettingsSchema.parse({})),
     lifecycle: lifecycleSettingsSchema.default(lifecycleSettingsSchema.parse({})),
     commands: commandSettingsSchema.default(commandSettingsSchema.parse({})),
+    alarms: alarmSettingsSchema.default(alarmSettingsSchema.parse({})),
     /** EventBridge schedule expression for the nightly anomaly sweep. */
     sweepSchedule: z
       .string()
@@ -101,6 +127,7 @@ export type LaneSettings = z.infer<typeof laneSettingsSchema>;
 export type ApiSettings = z.infer<typeof apiSettingsSchema>;
 export type LifecycleSettings = z.infer<typeof lifecycleSettingsSchema>;
 export type CommandSettings = z.infer<typeof commandSettingsSchema>;
+export type AlarmSettings = z.infer<typeof alarmSettingsSchema>;
 
 /**
  * The schema defaults, read once so the constructs default to the same values
@@ -114,6 +141,7 @@ export const DEFAULT_LIFECYCLE_SETTINGS: Readonly<LifecycleSettings> = Object.fr
 export const DEFAULT_COMMAND_SETTINGS: Readonly<CommandSettings> = Object.freeze(
   commandSettingsSchema.parse({}),
 );
+export const DEFAULT_ALARM_SETTINGS: Readonly<AlarmSettings> = Object.freeze(alarmSettingsSchema.parse({}));
 export type EnvironmentName = keyof RunlaneConfig['environments'];
 export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];
 

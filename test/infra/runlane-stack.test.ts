@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { summarizeTemplate } from '../../bin/synth-summary.js';
+import { formatSummary, summarizeTemplate } from '../../bin/synth-summary.js';
 import { LANES } from '../../functions/core/lanes.js';
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
@@ -21,6 +21,15 @@ describe('RunlaneStack', () => {
       env: { region: TEST_REGION },
     });
     template = Template.fromStack(stack);
+  });
+
+  it('assembles alarm topics, alarms and a dashboard, and outputs their names', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 1);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
+      expect.arrayContaining(['CriticalAlarmTopicArn', 'WarningAlarmTopicArn', 'DashboardName']),
+    );
   });
 
   it('assembles storage, bus, one lane per LANES entry, the API and the schedule', () => {
@@ -112,7 +121,17 @@ describe('RunlaneStack', () => {
       pointInTimeRecovery: true,
     });
     expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
-    expect(summary.alarms).toBe(0);
+    // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning) + the backlog.
+    expect(summary.alarms).toBe(LANES.length * 5 + 1);
+    expect(summary.alarmTopics).toEqual([
+      { topic: 'runlane-prod-alarms-critical', alarms: LANES.length * 3, subscriptions: 0 },
+      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 1, subscriptions: 0 },
+    ]);
+    expect(summary.dashboards).toEqual(['runlane-prod']);
+    const printed = formatSummary(summary);
+    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 1}\n`);
+    expect(printed).toContain(`    ${LANES.length * 3} → runlane-prod-alarms-critical  (0 subscription(s))`);
+    expect(printed).toContain('  dashboards: runlane-prod');
     expect(summary.routes).toHaveLength(5);
     expect(summary.routes.every((route) => route.authorization === 'AWS_IAM')).toBe(true);
   });

@@ -1,0 +1,132 @@
+/**
+ * Every kind of alarm an environment has, declared once: its severity (which
+ * SNS topic it notifies), how it evaluates, and the runbook section an on-call
+ * engineer opens when it fires. `RunlaneAlarms` builds the alarms from this
+ * table and puts the runbook link in each alarm's description; the runbook
+ * checks read the same table to make sure every section exists.
+ */
+
+/** `critical` pages (commands are stuck or lost); `warning` needs attention in working hours. */
+export type AlarmSeverity = 'critical' | 'warning';
+
+export const ALARM_SEVERITIES: readonly AlarmSeverity[] = ['critical', 'warning'];
+
+export interface RunbookSection {
+  /** Path from the repository root. */
+  readonly file: string;
+  /** The heading text, exactly as it appears in the runbook. */
+  readonly heading: string;
+}
+
+export interface AlarmKind {
+  /** Short name used in alarm names, e.g. `dlq-messages`. */
+  readonly slug: string;
+  readonly title: string;
+  readonly severity: AlarmSeverity;
+  /** One alarm per lane, or one for the environment. */
+  readonly scope: 'lane' | 'environment';
+  /** Evaluation period in seconds; `null` when it comes from the configuration. */
+  readonly periodSeconds: number | null;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  readonly runbook: RunbookSection;
+}
+
+/** The agentic-worker runbook (seed 003, rewritten for Runlane). */
+export const AGENTIC_WORKER_RUNBOOK = 'runbooks/agentic-worker.md';
+
+/**
+ * Alarm kind → evaluation and runbook section. The headings of seed 003 are
+ * kept where one exists ("Queue Retry And Dead-Letter Workflow"); the others
+ * are sections the runbook must add.
+ */
+export const ALARM_CATALOG = {
+  deadLetterQueueMessages: {
+    slug: 'dlq-messages',
+    title: 'Lane DLQ has messages',
+    severity: 'critical',
+    scope: 'lane',
+    periodSeconds: 60,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'Queue Retry And Dead-Letter Workflow' },
+  },
+  oldestMessageAge: {
+    slug: 'oldest-message-age',
+    title: 'Lane oldest message too old',
+    severity: 'critical',
+    scope: 'lane',
+    periodSeconds: 60,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'Lane Not Draining' },
+  },
+  workerErrors: {
+    slug: 'worker-errors',
+    title: 'Lane worker errors',
+    severity: 'critical',
+    scope: 'lane',
+    periodSeconds: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'Worker Errors And Throttles' },
+  },
+  workerThrottles: {
+    slug: 'worker-throttles',
+    title: 'Lane worker throttled',
+    severity: 'warning',
+    scope: 'lane',
+    periodSeconds: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'Worker Errors And Throttles' },
+  },
+  needsReviewBacklog: {
+    slug: 'needsreview-backlog',
+    title: 'NeedsReview backlog growing',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: null,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'NeedsReview Backlog' },
+  },
+  endToEndLatency: {
+    slug: 'latency-p95',
+    title: 'Lane end-to-end latency p95 too high',
+    severity: 'warning',
+    scope: 'lane',
+    periodSeconds: 300,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'End-To-End Latency' },
+  },
+} as const satisfies Record<string, AlarmKind>;
+
+export type AlarmKindName = keyof typeof ALARM_CATALOG;
+
+/**
+ * The anchor GitHub gives a Markdown heading: lower case, punctuation other
+ * than `-` and `_` removed, spaces to `-`.
+ *
+ * @example
+ * headingAnchor('Queue Retry And Dead-Letter Workflow'); // 'queue-retry-and-dead-letter-workflow'
+ */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/**
+ * The runbook link an alarm's description carries: path and anchor.
+ *
+ * @example
+ * runbookLink('deadLetterQueueMessages'); // 'runbooks/agentic-worker.md#queue-retry-and-dead-letter-workflow'
+ */
+export function runbookLink(kind: AlarmKindName): string {
+  const { file, heading } = ALARM_CATALOG[kind].runbook;
+  return `${file}#${headingAnchor(heading)}`;
+}

@@ -1,0 +1,261 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Construct } from 'constructs';
+import { ALARM_CATALOG, type AlarmKindName, type AlarmSeverity, runbookLink } from './alarm-catalog.js';
+import type { AlarmTopics } from './alarm-topics.js';
+import type { CommandLane } from './command-lane.js';
+import { type AlarmSettings, DEFAULT_ALARM_SETTINGS } from './config/environment-config.js';
+import { namePrefixFor } from './defaults.js';
+import { throwIfProblems } from './errors.js';
+import { runlaneMetric } from './runlane-metric.js';
+
+/** The thresholds of an environment's alarms (the `alarms` config without its subscriptions). */
+export type AlarmThresholds = Omit<AlarmSettings, 'criticalEmails' | 'warningEmails'>;
+
+/** CloudWatch evaluates a metric-math alarm over at most 10 metrics. */
+const MAX_METRICS_PER_MATH_ALARM = 10;
+
+export interface RunlaneAlarmsProps {
+  /** Runlane environment name: the `Environment` dimension of the Runlane metrics. */
+  readonly environmentName: string;
+  /** The lanes to watch. */
+  readonly lanes: readonly CommandLane[];
+  /** Topics the alarms notify, by severity (`ALARM_CATALOG`). */
+  readonly topics: AlarmTopics;
+  /**
+   * Thresholds, merged over the configuration schema's defaults.
+   * @default DEFAULT_ALARM_SETTINGS
+   */
+  readonly thresholds?: Partial<AlarmThresholds>;
+  /**
+   * Prefix of the alarm names; must fall under the topics' `alarmNamePattern`.
+   * @default `runlane-<environmentName>`
+   */
+  readonly namePrefix?: string;
+}
+
+/** One alarm with what it watches. */
+export interface RunlaneAlarm {
+  readonly kind: AlarmKindName;
+  readonly severity: AlarmSeverity;
+  /** The lane it watches; undefined for environment-wide alarms. */
+  readonly lane?: string;
+  readonly alarm: cloudwatch.Alarm;
+}
+
+/**
+ * The alarms of one environment, built from `ALARM_CATALOG`: each notifies its
+ * severity's topic on ALARM and on OK, and its description names the runbook
+ * section to open. Missing data never alarms (an idle lane emits nothing).
+ *
+ * Creates, per lane:
+ * - `<prefix>-<lane>-dlq-messages` (critical): DLQ `ApproximateNumberOfMessagesVisible` Maximum > 0, 1 × 1 min;
+ * - `<prefix>-<lane>-oldest-message-age` (critical): queue `ApproximateAgeOfOldestMessage`
+ *   Maximum > `oldestMessageAgeSeconds`, 3 of 3 × 1 min;
+ * - `<prefix>-<lane>-worker-errors` (critical): worker `Errors` Sum ≥ `workerErrors`, 1 × 5 min;
+ * - `<prefix>-<lane>-worker-throttles` (warning): worker `Throttles` Sum ≥ `workerThrottles`, 1 × 5 min;
+ * - `<prefix>-<lane>-latency-p95` (warning): `EndToEndLatency` p95 > `endToEndLatencyP95Seconds`, 3 of 3 × 5 min;
+ *
+ * and for the environment:
+ * - `<prefix>-needsreview-backlog` (warning): the review queue's net growth,
+ *   Σ lanes `NeedsReviewEntered` − Σ lanes `NeedsReviewResolved` (metric math,
+ *   missing points as 0) ≥ `needsReviewGrowth` over one `needsReviewWindowMinutes` period.
+ *   Runs leave NeedsReview only through a later successful attempt today, which
+ *   the worker counts; there is no operator-resolve path yet to count.
+ *
+ * @example
+ * const alarms = new RunlaneAlarms(this, 'Alarms', { environmentName: 'prod', lanes, topics });
+ * alarms.alarms.length; // 5 per lane + 1
+ */
+export class RunlaneAlarms extends Construct {
+  public readonly alarms: readonly RunlaneAlarm[];
+  public readonly thresholds: Readonly<AlarmThresholds>;
+
+  public constructor(scope: Construct, id: string, props: RunlaneAlarmsProps) {
+    super(scope, id);
+    const prefix = props.namePrefix ?? namePrefixFor(props.environmentName);
+    const { criticalEmails: _c, warningEmails: _w, ...defaults } = DEFAULT_ALARM_SETTINGS;
+    this.thresholds = { ...defaults, ...props.thresholds };
+    checkProps(props, prefix, this.thresholds);
+
+    const env = props.environmentName;
+    const t = this.thresholds;
+    const alarms: RunlaneAlarm[] = [];
+    const add = (
+      kind: AlarmKindName,
+      lane: CommandLane | undefined,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      comparisonOperator: cloudwatch.ComparisonOperator,
+      condition: string,
+    ): void => {
+      const entry = ALARM_CATALOG[kind];
+      const subject = lane ? `lane ${lane.lane.name}` : 'all lanes';
+      const alarm = new cloudwatch.Alarm(
+        this,
+        lane ? `${lane.lane.id}${capitalize(kind)}` : capitalize(kind),
+        {
+          alarmName: lane ? `${prefix}-${lane.lane.name}-${entry.slug}` : `${prefix}-${entry.slug}`,
+          alarmDescription: `${entry.title} (${env}, ${subject}): ${condition}. Severity ${entry.severity}. Runbook: ${runbookLink(kind)}`,
+          metric,
+          threshold,
+          comparisonOperator,
+          evaluationPeriods: entry.evaluationPeriods,
+          datapointsToAlarm: entry.datapointsToAlarm,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        },
+      );
+      const action = new actions.SnsAction(props.topics.topicFor(entry.severity));
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      alarms.push({ kind, severity: entry.severity, ...(lane ? { lane: lane.lane.name } : {}), alarm });
+    };
+    const period = (kind: AlarmKindName, fallback: Duration): Duration => {
+      const seconds = ALARM_CATALOG[kind].periodSeconds;
+      return seconds === null ? fallback : Duration.seconds(seconds);
+    };
+
+    for (const lane of props.lanes) {
+      add(
+        'deadLetterQueueMessages',
+        lane,
+        lane.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: period('deadLetterQueueMessages', Duration.minutes(1)),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        'the lane DLQ holds at least one message (ApproximateNumberOfMessagesVisible > 0)',
+      );
+      add(
+        'oldestMessageAge',
+        lane,
+        lane.queue.metricApproximateAgeOfOldestMessage({
+          period: period('oldestMessageAge', Duration.minutes(1)),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        t.oldestMessageAgeSeconds,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        `oldest message older than ${t.oldestMessageAgeSeconds} s for 3 minutes`,
+      );
+      add(
+        'workerErrors',
+        lane,
+        lane.worker.metricErrors({ period: period('workerErrors', Duration.minutes(5)), statistic: 'Sum' }),
+        t.workerErrors,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        `at least ${t.workerErrors} worker invocation error(s) (crash, timeout) in 5 minutes`,
+      );
+      add(
+        'workerThrottles',
+        lane,
+        lane.worker.metricThrottles({
+          period: period('workerThrottles', Duration.minutes(5)),
+          statistic: 'Sum',
+        }),
+        t.workerThrottles,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        `at least ${t.workerThrottles} throttled worker invocation(s) in 5 minutes`,
+      );
+      add(
+        'endToEndLatency',
+        lane,
+        runlaneMetric(
+          'endToEndLatency',
+          env,
+          { Lane: lane.lane.name },
+          { period: period('endToEndLatency', Duration.minutes(5)), statistic: cloudwatch.Stats.p(95) },
+        ),
+        t.endToEndLatencyP95Seconds * 1000,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        `p95 of issuedAt → terminal state above ${t.endToEndLatencyP95Seconds} s for 15 minutes`,
+      );
+    }
+
+    add(
+      'needsReviewBacklog',
+      undefined,
+      needsReviewGrowth(env, props.lanes, Duration.minutes(t.needsReviewWindowMinutes)),
+      t.needsReviewGrowth,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      `runs entering NeedsReview minus runs resolved by a later attempt, all lanes, at least ${t.needsReviewGrowth} in ${t.needsReviewWindowMinutes} minutes`,
+    );
+    this.alarms = alarms;
+  }
+
+  /** The alarms of one severity. */
+  public bySeverity(severity: AlarmSeverity): cloudwatch.Alarm[] {
+    return this.alarms.filter((a) => a.severity === severity).map((a) => a.alarm);
+  }
+}
+
+/**
+ * Net growth of the review queue over `period`: Σ `NeedsReviewEntered` − Σ
+ * `NeedsReviewResolved` across the lanes, a lane without data counting 0.
+ */
+export function needsReviewGrowth(
+  environmentName: string,
+  lanes: readonly Pick<CommandLane, 'lane'>[],
+  period: Duration,
+): cloudwatch.MathExpression {
+  const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+  const entered: string[] = [];
+  const resolved: string[] = [];
+  lanes.forEach((lane, index) => {
+    const dimensions = { Lane: lane.lane.name };
+    usingMetrics[`entered${index}`] = runlaneMetric('needsReviewEntered', environmentName, dimensions, {
+      period,
+      statistic: 'Sum',
+    });
+    usingMetrics[`resolved${index}`] = runlaneMetric('needsReviewResolved', environmentName, dimensions, {
+      period,
+      statistic: 'Sum',
+    });
+    entered.push(`FILL(entered${index}, 0)`);
+    resolved.push(`FILL(resolved${index}, 0)`);
+  });
+  return new cloudwatch.MathExpression({
+    expression: `(${entered.join(' + ')}) - (${resolved.join(' + ')})`,
+    usingMetrics,
+    period,
+    label: 'NeedsReview net growth (entered − resolved), all lanes',
+  });
+}
+
+function capitalize(value: string): string {
+  return value.charAt(0).toUpperCase() + value.slice(1);
+}
+
+function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<AlarmThresholds>): void {
+  const problems: string[] = [];
+  if (props.lanes.length === 0) problems.push('lanes: at least one lane is required');
+  if (props.lanes.length * 2 > MAX_METRICS_PER_MATH_ALARM) {
+    problems.push(
+      `lanes: the NeedsReview backlog alarm sums 2 metrics per lane and CloudWatch allows ${MAX_METRICS_PER_MATH_ALARM} per alarm; got ${props.lanes.length} lanes`,
+    );
+  }
+  const allowed = props.topics.alarmNamePattern.replace(/\*$/, '');
+  if (!`${prefix}-`.startsWith(allowed)) {
+    problems.push(
+      `namePrefix: alarms named "${prefix}-…" could not publish to topics that allow "${props.topics.alarmNamePattern}"`,
+    );
+  }
+  const integer = (name: keyof AlarmThresholds, min: number, max: number) => {
+    const value = t[name];
+    if (!(Number.isInteger(value) && value >= min && value <= max)) {
+      problems.push(`thresholds.${name}: must be an integer from ${min} to ${max}, got ${value}`);
+    }
+  };
+  integer('oldestMessageAgeSeconds', 60, 1_209_600);
+  integer('workerErrors', 1, Number.MAX_SAFE_INTEGER);
+  integer('workerThrottles', 1, Number.MAX_SAFE_INTEGER);
+  integer('needsReviewGrowth', 1, Number.MAX_SAFE_INTEGER);
+  integer('needsReviewWindowMinutes', 5, 1440);
+  if (!(t.endToEndLatencyP95Seconds > 0 && t.endToEndLatencyP95Seconds <= 86_400)) {
+    problems.push(
+      `thresholds.endToEndLatencyP95Seconds: must be above 0 and at most 86400, got ${t.endToEndLatencyP95Seconds}`,
+    );
+  }
+  throwIfProblems('RunlaneAlarms', problems);
+}

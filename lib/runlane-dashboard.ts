@@ -1,0 +1,300 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { DEAD_LETTER_REASONS, isApiLane } from '../functions/core/metrics.js';
+import { ALARM_CATALOG, type AlarmKindName, runbookLink } from './alarm-catalog.js';
+import type { CommandApi } from './command-api.js';
+import type { CommandLane } from './command-lane.js';
+import { namePrefixFor } from './defaults.js';
+import { throwIfProblems } from './errors.js';
+import { needsReviewGrowth, type RunlaneAlarms } from './runlane-alarms.js';
+import { runlaneMetric } from './runlane-metric.js';
+
+export interface RunlaneDashboardProps {
+  /** Runlane environment name: the `Environment` dimension of the Runlane metrics. */
+  readonly environmentName: string;
+  /** One row per lane, in this order. */
+  readonly lanes: readonly CommandLane[];
+  /** The API whose HTTP API metrics make the API row. */
+  readonly api: CommandApi;
+  /** The environment's alarms: the status widget and the thresholds drawn on the graphs. */
+  readonly alarms: RunlaneAlarms;
+  /**
+   * Dashboard name.
+   * @default `runlane-<environmentName>`
+   */
+  readonly dashboardName?: string;
+  /**
+   * Time range shown when the dashboard opens.
+   * @default Duration.hours(3)
+   */
+  readonly defaultInterval?: Duration;
+}
+
+/** Widget height of the metric rows, in grid units. */
+const ROW_HEIGHT = 6;
+/** Dashboards are 24 grid units wide. */
+const FULL_WIDTH = 24;
+
+/**
+ * The environment's CloudWatch dashboard. Every Runlane metric on it is built
+ * with `runlaneMetric` from `functions/core/metrics.ts`, so it shows exactly
+ * what the handlers emit.
+ *
+ * Creates a dashboard `<prefix>` with, top to bottom:
+ * - a header with the alarm → runbook table and an alarm status widget with every alarm;
+ * - one row per lane: depth (visible, in flight), oldest message age (with the
+ *   alarm threshold), DLQ depth, throughput (sent to the queue, accepted by the
+ *   API for API lanes, completed), outcomes (completed, NeedsReview, retried,
+ *   duplicates, dead-lettered by reason), latency (end-to-end p50/p95 with the
+ *   threshold, handler duration p95);
+ * - a lifecycle row: NeedsReview entered/resolved per lane, the backlog alarm's
+ *   net-growth expression, dead letters by reason, telemetry publish failures;
+ * - an API row: requests, 4xx, 5xx, latency (HTTP API metrics).
+ *
+ * @example
+ * new RunlaneDashboard(this, 'Dashboard', { environmentName: 'prod', lanes, api, alarms });
+ */
+export class RunlaneDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  public constructor(scope: Construct, id: string, props: RunlaneDashboardProps) {
+    super(scope, id);
+    const dashboardName = props.dashboardName ?? namePrefixFor(props.environmentName);
+    const defaultInterval = props.defaultInterval ?? Duration.hours(3);
+    checkProps(props, dashboardName, defaultInterval);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName,
+      defaultInterval,
+      widgets: [
+        headerRow(props),
+        ...props.lanes.map((lane) => laneRow(props, lane)),
+        lifecycleRow(props),
+        apiRow(props.api),
+      ],
+    });
+  }
+}
+
+function headerRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
+  const rows = (Object.keys(ALARM_CATALOG) as AlarmKindName[]).map(
+    (kind) => `| ${ALARM_CATALOG[kind].title} | ${ALARM_CATALOG[kind].severity} | \`${runbookLink(kind)}\` |`,
+  );
+  return [
+    new cloudwatch.TextWidget({
+      markdown: [
+        `# Runlane ${props.environmentName}`,
+        '| alarm | severity | runbook |',
+        '|---|---|---|',
+        ...rows,
+      ].join('\n'),
+      width: 8,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.AlarmStatusWidget({
+      title: `Alarms (${props.alarms.alarms.length})`,
+      alarms: props.alarms.alarms.map((entry) => entry.alarm),
+      sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      width: FULL_WIDTH - 8,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function laneRow(props: RunlaneDashboardProps, lane: CommandLane): cloudwatch.IWidget[] {
+  const env = props.environmentName;
+  const name = lane.lane.name;
+  const dims = { Lane: name };
+  const minute = { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM };
+  const fiveMinutes = Duration.minutes(5);
+  const width = FULL_WIDTH / 6;
+  const t = props.alarms.thresholds;
+  return [
+    new cloudwatch.GraphWidget({
+      title: `${name}: depth`,
+      left: [
+        lane.queue.metricApproximateNumberOfMessagesVisible({ ...minute, label: 'visible' }),
+        lane.queue.metricApproximateNumberOfMessagesNotVisible({ ...minute, label: 'in flight' }),
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: oldest message age (s)`,
+      left: [lane.queue.metricApproximateAgeOfOldestMessage({ ...minute, label: 'oldest' })],
+      leftAnnotations: [{ value: t.oldestMessageAgeSeconds, label: 'alarm', color: cloudwatch.Color.RED }],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: DLQ depth`,
+      left: [
+        lane.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...minute, label: 'dead letters' }),
+      ],
+      leftAnnotations: [{ value: 1, label: 'alarm (> 0)', color: cloudwatch.Color.RED }],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: throughput / 5 min`,
+      left: [
+        lane.queue.metricNumberOfMessagesSent({
+          period: fiveMinutes,
+          statistic: 'Sum',
+          label: 'sent to queue',
+        }),
+        ...(isApiLane(lane.lane)
+          ? [runlaneMetric('commandsAccepted', env, dims, { label: 'accepted by API' })]
+          : []),
+        runlaneMetric('commandsCompleted', env, dims, { label: 'completed' }),
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: outcomes / 5 min`,
+      stacked: true,
+      left: [
+        runlaneMetric('commandsCompleted', env, dims, { label: 'completed' }),
+        runlaneMetric('commandsNeedsReview', env, dims, { label: 'NeedsReview' }),
+        runlaneMetric('commandsRetried', env, dims, { label: 'retried' }),
+        runlaneMetric('duplicatesSkipped', env, dims, { label: 'duplicates' }),
+        ...DEAD_LETTER_REASONS.map((reason) =>
+          runlaneMetric('commandsDeadLettered', env, { ...dims, Reason: reason }, { label: reason }),
+        ),
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `${name}: latency (ms)`,
+      left: [
+        runlaneMetric('endToEndLatency', env, dims, {
+          statistic: cloudwatch.Stats.p(50),
+          label: 'end-to-end p50',
+        }),
+        runlaneMetric('endToEndLatency', env, dims, {
+          statistic: cloudwatch.Stats.p(95),
+          label: 'end-to-end p95',
+        }),
+        runlaneMetric('handlerDuration', env, dims, {
+          statistic: cloudwatch.Stats.p(95),
+          label: 'handler p95',
+        }),
+      ],
+      leftAnnotations: [
+        { value: t.endToEndLatencyP95Seconds * 1000, label: 'p95 alarm', color: cloudwatch.Color.RED },
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function lifecycleRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
+  const env = props.environmentName;
+  const width = FULL_WIDTH / 4;
+  const t = props.alarms.thresholds;
+  const window = Duration.minutes(t.needsReviewWindowMinutes);
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'NeedsReview entered / resolved per lane',
+      left: props.lanes.map((lane) =>
+        runlaneMetric(
+          'needsReviewEntered',
+          env,
+          { Lane: lane.lane.name },
+          { label: `${lane.lane.name} entered` },
+        ),
+      ),
+      right: props.lanes.map((lane) =>
+        runlaneMetric(
+          'needsReviewResolved',
+          env,
+          { Lane: lane.lane.name },
+          { label: `${lane.lane.name} resolved` },
+        ),
+      ),
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `NeedsReview backlog growth / ${t.needsReviewWindowMinutes} min`,
+      left: [needsReviewGrowth(env, props.lanes, window)],
+      leftAnnotations: [{ value: t.needsReviewGrowth, label: 'alarm', color: cloudwatch.Color.ORANGE }],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Dead letters by reason',
+      stacked: true,
+      left: props.lanes.flatMap((lane) =>
+        DEAD_LETTER_REASONS.map((reason) =>
+          runlaneMetric(
+            'commandsDeadLettered',
+            env,
+            { Lane: lane.lane.name, Reason: reason },
+            { label: `${lane.lane.name} ${reason}` },
+          ),
+        ),
+      ),
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Telemetry publish failures (warning only)',
+      left: props.lanes.map((lane) =>
+        runlaneMetric('telemetryPublishFailures', env, { Lane: lane.lane.name }, { label: lane.lane.name }),
+      ),
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function apiRow(api: CommandApi): cloudwatch.IWidget[] {
+  const width = FULL_WIDTH / 4;
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'API requests / 5 min',
+      left: [api.httpApi.metricCount({ label: 'requests' })],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'API 4xx / 5 min',
+      left: [api.httpApi.metricClientError({ label: '4xx' })],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'API 5xx / 5 min',
+      left: [api.httpApi.metricServerError({ label: '5xx' })],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'API latency (ms)',
+      left: [
+        api.httpApi.metricLatency({ statistic: cloudwatch.Stats.p(50), label: 'p50' }),
+        api.httpApi.metricLatency({ statistic: cloudwatch.Stats.p(95), label: 'p95' }),
+        api.httpApi.metricIntegrationLatency({ statistic: cloudwatch.Stats.p(95), label: 'integration p95' }),
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function checkProps(props: RunlaneDashboardProps, dashboardName: string, defaultInterval: Duration): void {
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(dashboardName)) {
+    problems.push(`dashboardName: "${dashboardName}" must be 1-255 characters of [A-Za-z0-9_-]`);
+  }
+  if (props.lanes.length === 0) problems.push('lanes: at least one lane is required');
+  if (defaultInterval.toSeconds({ integral: false }) < 60) {
+    problems.push(`defaultInterval: must be at least 1 minute, got ${defaultInterval.toHumanString()}`);
+  }
+  throwIfProblems('RunlaneDashboard', problems);
+}

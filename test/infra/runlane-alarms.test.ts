@@ -1,0 +1,323 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LANES } from '../../functions/core/lanes.js';
+import { ALARM_CATALOG, type AlarmKindName, headingAnchor, runbookLink } from '../../lib/alarm-catalog.js';
+import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { environmentConfig, rawConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
+
+interface CfnAlarm {
+  readonly Properties: {
+    readonly AlarmName: string;
+    readonly AlarmDescription: string;
+    readonly Namespace?: string;
+    readonly MetricName?: string;
+    readonly Dimensions?: readonly { Name: string; Value: unknown }[];
+    readonly Statistic?: string;
+    readonly ExtendedStatistic?: string;
+    readonly Period?: number;
+    readonly Metrics?: readonly {
+      Id: string;
+      Expression?: string;
+      Period?: number;
+      ReturnData?: boolean;
+      MetricStat?: {
+        Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[] };
+        Period: number;
+        Stat: string;
+      };
+    }[];
+    readonly EvaluationPeriods: number;
+    readonly DatapointsToAlarm: number;
+    readonly Threshold: number;
+    readonly ComparisonOperator: string;
+    readonly TreatMissingData: string;
+    readonly AlarmActions: readonly { Ref: string }[];
+    readonly OKActions: readonly { Ref: string }[];
+  };
+}
+
+const THRESHOLDS = {
+  oldestMessageAgeSeconds: 600,
+  workerErrors: 2,
+  workerThrottles: 7,
+  needsReviewGrowth: 4,
+  needsReviewWindowMinutes: 30,
+  endToEndLatencyP95Seconds: 45,
+};
+
+describe('RunlaneAlarms in an environment', () => {
+  let template: Template;
+  let alarms: Record<string, CfnAlarm>;
+  let topicIds: { critical: string; warning: string };
+
+  beforeAll(() => {
+    const stack = new RunlaneStack(testApp(), 'Runlane-staging', {
+      environmentName: 'staging',
+      config: environmentConfig({ alarms: THRESHOLDS }),
+      env: { region: TEST_REGION },
+    });
+    template = Template.fromStack(stack);
+    alarms = Object.fromEntries(
+      Object.values(template.findResources('AWS::CloudWatch::Alarm') as Record<string, CfnAlarm>).map(
+        (alarm) => [alarm.Properties.AlarmName, alarm],
+      ),
+    );
+    topicIds = {
+      critical: Stack.of(stack).getLogicalId(stack.alarmTopics.critical.node.defaultChild as never),
+      warning: Stack.of(stack).getLogicalId(stack.alarmTopics.warning.node.defaultChild as never),
+    };
+  });
+
+  function alarm(name: string): CfnAlarm['Properties'] {
+    const found = alarms[name];
+    if (!found) throw new Error(`no alarm ${name}; have ${Object.keys(alarms).join(', ')}`);
+    return found.Properties;
+  }
+
+  function expectActions(props: CfnAlarm['Properties'], kind: AlarmKindName): void {
+    const topic = topicIds[ALARM_CATALOG[kind].severity];
+    expect(props.AlarmActions).toEqual([{ Ref: topic }]);
+    expect(props.OKActions).toEqual([{ Ref: topic }]);
+    expect(props.TreatMissingData).toBe('notBreaching');
+    expect(props.AlarmDescription).toContain(`Runbook: ${runbookLink(kind)}`);
+  }
+
+  it('creates five alarms per lane and one for the environment, and nothing else', () => {
+    const kinds = Object.values(ALARM_CATALOG);
+    const perLane = kinds.filter((k) => k.scope === 'lane').length;
+    expect(perLane).toBe(5);
+    expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + 1);
+    expect(Object.keys(alarms).every((name) => name.startsWith('runlane-staging-'))).toBe(true);
+  });
+
+  for (const lane of LANES) {
+    describe(`lane ${lane.name}`, () => {
+      it('alarms (critical) when its DLQ holds any message', () => {
+        const props = alarm(`runlane-staging-${lane.name}-dlq-messages`);
+        expect(props).toMatchObject({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [
+            {
+              Name: 'QueueName',
+              Value: {
+                'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${lane.id}DeadLetterQueue`)), 'QueueName'],
+              },
+            },
+          ],
+          Statistic: 'Maximum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          DatapointsToAlarm: 1,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+        expectActions(props, 'deadLetterQueueMessages');
+      });
+
+      it('alarms (critical) when its oldest message stays older than the configured age', () => {
+        const props = alarm(`runlane-staging-${lane.name}-oldest-message-age`);
+        expect(props).toMatchObject({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Dimensions: [
+            {
+              Name: 'QueueName',
+              Value: { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${lane.id}Queue`)), 'QueueName'] },
+            },
+          ],
+          Statistic: 'Maximum',
+          Period: 60,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 3,
+          Threshold: 600,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+        expectActions(props, 'oldestMessageAge');
+      });
+
+      it('alarms on worker Errors (critical) and Throttles (warning) per 5 minutes', () => {
+        for (const [suffix, metricName, threshold, kind] of [
+          ['worker-errors', 'Errors', 2, 'workerErrors'],
+          ['worker-throttles', 'Throttles', 7, 'workerThrottles'],
+        ] as const) {
+          const props = alarm(`runlane-staging-${lane.name}-${suffix}`);
+          expect(props).toMatchObject({
+            Namespace: 'AWS/Lambda',
+            MetricName: metricName,
+            Dimensions: [
+              {
+                Name: 'FunctionName',
+                Value: { Ref: expect.stringMatching(new RegExp(`^${lane.id}Worker`)) },
+              },
+            ],
+            Statistic: 'Sum',
+            Period: 300,
+            EvaluationPeriods: 1,
+            DatapointsToAlarm: 1,
+            Threshold: threshold,
+            ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          });
+          expectActions(props, kind);
+        }
+      });
+
+      it('alarms (warning) when end-to-end latency p95 stays above the threshold', () => {
+        const props = alarm(`runlane-staging-${lane.name}-latency-p95`);
+        expect(props).toMatchObject({
+          Namespace: 'Runlane',
+          MetricName: 'EndToEndLatency',
+          Dimensions: [
+            { Name: 'Environment', Value: 'staging' },
+            { Name: 'Lane', Value: lane.name },
+          ],
+          ExtendedStatistic: 'p95',
+          Period: 300,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 3,
+          Threshold: 45_000,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+        expect(props.Statistic).toBeUndefined();
+        expectActions(props, 'endToEndLatency');
+      });
+    });
+  }
+
+  it('alarms (warning) when the review queue grows: Σ entered − Σ resolved over the configured window', () => {
+    const props = alarm('runlane-staging-needsreview-backlog');
+    expect(props).toMatchObject({
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 4,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(props.MetricName).toBeUndefined();
+    const queries = props.Metrics ?? [];
+    const expression = queries.find((q) => q.Expression !== undefined);
+    const indexes = LANES.map((_, i) => i);
+    expect(expression).toMatchObject({
+      Expression: `(${indexes.map((i) => `FILL(entered${i}, 0)`).join(' + ')}) - (${indexes.map((i) => `FILL(resolved${i}, 0)`).join(' + ')})`,
+    });
+    // The expression's period is its inputs' period: one window.
+    expect(expression?.ReturnData ?? true).toBe(true);
+    const inputs = queries.filter((q) => q.MetricStat);
+    expect(inputs).toHaveLength(LANES.length * 2);
+    for (const [i, lane] of LANES.entries()) {
+      for (const [id, metricName] of [
+        [`entered${i}`, 'NeedsReviewEntered'],
+        [`resolved${i}`, 'NeedsReviewResolved'],
+      ]) {
+        expect(inputs.find((q) => q.Id === id)).toMatchObject({
+          ReturnData: false,
+          MetricStat: {
+            Metric: {
+              Namespace: 'Runlane',
+              MetricName: metricName,
+              Dimensions: [
+                { Name: 'Environment', Value: 'staging' },
+                { Name: 'Lane', Value: lane.name },
+              ],
+            },
+            Period: 1800,
+            Stat: 'Sum',
+          },
+        });
+      }
+    }
+    expectActions(props, 'needsReviewBacklog');
+  });
+});
+
+describe('alarm catalog', () => {
+  it('links every alarm kind to a runbook section anchor', () => {
+    expect(runbookLink('deadLetterQueueMessages')).toBe(
+      'runbooks/agentic-worker.md#queue-retry-and-dead-letter-workflow',
+    );
+    for (const kind of Object.keys(ALARM_CATALOG) as AlarmKindName[]) {
+      expect(runbookLink(kind)).toMatch(/^runbooks\/[a-z-]+\.md#[a-z0-9_-]+$/);
+    }
+    expect(headingAnchor('Replay Drill (After Fix)')).toBe('replay-drill-after-fix');
+    expect(headingAnchor('NeedsReview Backlog')).toBe('needsreview-backlog');
+  });
+});
+
+describe('alarm configuration', () => {
+  function configError(raw: unknown): ConfigError {
+    try {
+      parseRunlaneConfig(raw);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it('defaults every threshold and subscribes nobody', () => {
+    const config = parseRunlaneConfig(rawConfig()).environments.prod;
+    expect(config.alarms).toEqual({
+      criticalEmails: [],
+      warningEmails: [],
+      oldestMessageAgeSeconds: 900,
+      workerErrors: 1,
+      workerThrottles: 5,
+      needsReviewGrowth: 10,
+      needsReviewWindowMinutes: 60,
+      endToEndLatencyP95Seconds: 60,
+    });
+  });
+
+  it('names the field path of every bad alarm setting', () => {
+    const error = configError(
+      rawConfig({
+        prod: {
+          alarms: {
+            oldestMessageAgeSeconds: 10,
+            criticalEmails: ['oncall@example.com', 'not-an-address'],
+            needsReviewWindowMinutes: 2000,
+            endToEndLatencyP95Seconds: 0,
+            pagerDuty: true,
+          },
+        },
+        dev: { alarms: { workerErrors: 0.5 } },
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'environments.dev.alarms.workerErrors',
+      'environments.prod.alarms',
+      'environments.prod.alarms.criticalEmails.1',
+      'environments.prod.alarms.endToEndLatencyP95Seconds',
+      'environments.prod.alarms.needsReviewWindowMinutes',
+      'environments.prod.alarms.oldestMessageAgeSeconds',
+    ]);
+    expect(error.message).toContain('environments.prod.alarms.oldestMessageAgeSeconds:');
+    expect(error.message).toMatch(/environments\.prod\.alarms: .*pagerDuty/);
+  });
+
+  it('checks construct thresholds up front, listing every problem', () => {
+    const message = thrownMessage(
+      () =>
+        new RunlaneStack(testApp(), 'Bad', {
+          environmentName: 'dev',
+          config: {
+            ...environmentConfig(),
+            alarms: {
+              ...environmentConfig().alarms,
+              oldestMessageAgeSeconds: 5,
+              needsReviewWindowMinutes: 0,
+              endToEndLatencyP95Seconds: -1,
+            },
+          },
+          env: { region: TEST_REGION },
+        }),
+    );
+    expect(message).toContain('Invalid RunlaneAlarms props');
+    expect(message).toContain(
+      'thresholds.oldestMessageAgeSeconds: must be an integer from 60 to 1209600, got 5',
+    );
+    expect(message).toContain('thresholds.needsReviewWindowMinutes');
+    expect(message).toContain('thresholds.endToEndLatencyP95Seconds');
+  });
+});

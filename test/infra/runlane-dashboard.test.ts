@@ -1,0 +1,147 @@
+import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LANES } from '../../functions/core/lanes.js';
+import { emittedMetrics, METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { RunlaneDashboard } from '../../lib/runlane-dashboard.js';
+import { RunlaneStack } from '../../lib/runlane-stack.js';
+import {
+  type DashboardBody,
+  type DashboardWidget,
+  metricKey,
+  parseDashboardBody,
+  queriedExpressions,
+  queriedMetrics,
+} from './dashboard-body.js';
+import { environmentConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
+
+describe('RunlaneDashboard in an environment', () => {
+  let stack: RunlaneStack;
+  let body: DashboardBody;
+  const titled = (prefix: string): DashboardWidget[] =>
+    body.widgets.filter((w) => w.properties.title?.startsWith(prefix));
+
+  beforeAll(() => {
+    stack = new RunlaneStack(testApp(), 'Runlane-prod', {
+      environmentName: 'prod',
+      config: environmentConfig({
+        alarms: { oldestMessageAgeSeconds: 1200, endToEndLatencyP95Seconds: 30, needsReviewGrowth: 3 },
+      }),
+      env: { region: TEST_REGION },
+    });
+    const template = Template.fromStack(stack);
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    expect(dashboards[0]?.Properties.DashboardName).toBe('runlane-prod');
+    body = parseDashboardBody(dashboards[0]?.Properties.DashboardBody);
+  });
+
+  it('queries exactly the Runlane metrics the handlers emit: same names, dimension sets and values', () => {
+    const onDashboard = new Set(
+      body.widgets
+        .flatMap(queriedMetrics)
+        .filter((m) => m.namespace === METRICS_NAMESPACE)
+        .map(metricKey),
+    );
+    const emitted = new Set(emittedMetrics('prod').map(metricKey));
+    expect([...onDashboard].sort()).toEqual([...emitted].sort());
+  });
+
+  it('opens with the alarm → runbook table and a status widget of every alarm', () => {
+    const [header, status] = body.widgets;
+    expect(header?.type).toBe('text');
+    expect(header?.properties.markdown).toContain(
+      'runbooks/agentic-worker.md#queue-retry-and-dead-letter-workflow',
+    );
+    expect(status?.type).toBe('alarm');
+    expect(status?.y).toBe(header?.y);
+    expect(status?.properties.alarms).toHaveLength(stack.alarms.alarms.length);
+    expect(new Set(status?.properties.alarms).size).toBe(stack.alarms.alarms.length);
+    for (const arn of status?.properties.alarms ?? []) expect(arn).toMatch(/^\{GetAtt:Alarms\w+\.Arn\}$/);
+  });
+
+  it('gives each lane one row: depth, oldest age, DLQ, throughput, outcomes, latency', () => {
+    const rows = LANES.map((lane) => titled(`${lane.name}:`));
+    for (const [index, row] of rows.entries()) {
+      const lane = LANES[index];
+      expect(row.map((w) => w.properties.title?.split(': ')[1])).toEqual([
+        'depth',
+        'oldest message age (s)',
+        'DLQ depth',
+        'throughput / 5 min',
+        'outcomes / 5 min',
+        'latency (ms)',
+      ]);
+      expect(new Set(row.map((w) => w.y)).size).toBe(1);
+      expect(row.reduce((total, w) => total + w.width, 0)).toBe(24);
+      const [depth, age, dlq, , outcomes, latency] = row;
+      expect(queriedMetrics(depth as DashboardWidget).map((m) => m.name)).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        'ApproximateNumberOfMessagesNotVisible',
+      ]);
+      expect(age?.properties.annotations?.horizontal?.[0]?.value).toBe(1200);
+      expect(queriedMetrics(dlq as DashboardWidget)[0]?.dimensions.QueueName).toMatch(
+        new RegExp(`^\\{GetAtt:${lane?.id}DeadLetterQueue`),
+      );
+      expect(outcomes?.properties.stacked).toBe(true);
+      expect(latency?.properties.annotations?.horizontal?.[0]?.value).toBe(30_000);
+    }
+    // Rows follow LANES, top to bottom.
+    const ys = rows.map((row) => row[0]?.y ?? -1);
+    expect([...ys].sort((a, b) => a - b)).toEqual(ys);
+  });
+
+  it('has a lifecycle row: NeedsReview flow, the backlog expression, dead letters by reason, telemetry failures', () => {
+    const growth = titled('NeedsReview backlog growth')[0];
+    expect(queriedExpressions(growth as DashboardWidget)).toEqual([
+      '(FILL(entered0, 0) + FILL(entered1, 0) + FILL(entered2, 0)) - (FILL(resolved0, 0) + FILL(resolved1, 0) + FILL(resolved2, 0))',
+    ]);
+    expect(growth?.properties.annotations?.horizontal?.[0]?.value).toBe(3);
+    const reasons = titled('Dead letters by reason')[0];
+    expect(queriedMetrics(reasons as DashboardWidget).map((m) => m.dimensions.Reason)).toHaveLength(
+      LANES.length * 4,
+    );
+    const row = [titled('NeedsReview entered')[0], growth, reasons, titled('Telemetry publish failures')[0]];
+    expect(new Set(row.map((w) => w?.y)).size).toBe(1);
+  });
+
+  it('has an API row: requests, 4xx, 5xx and latency of the HTTP API', () => {
+    const row = titled('API ');
+    expect(row.map((w) => w.properties.title)).toEqual([
+      'API requests / 5 min',
+      'API 4xx / 5 min',
+      'API 5xx / 5 min',
+      'API latency (ms)',
+    ]);
+    expect(new Set(row.map((w) => w.y)).size).toBe(1);
+    const metrics = row.flatMap(queriedMetrics);
+    expect(metrics.map((m) => [m.namespace, m.name])).toEqual([
+      ['AWS/ApiGateway', 'Count'],
+      ['AWS/ApiGateway', '4xx'],
+      ['AWS/ApiGateway', '5xx'],
+      ['AWS/ApiGateway', 'Latency'],
+      ['AWS/ApiGateway', 'Latency'],
+      ['AWS/ApiGateway', 'IntegrationLatency'],
+    ]);
+    for (const metric of metrics)
+      expect(metric.dimensions).toEqual({ ApiId: expect.stringMatching(/^\{Ref:ApiHttpApi/) });
+  });
+
+  it('checks its props up front', () => {
+    const message = thrownMessage(
+      () =>
+        new RunlaneDashboard(stack, 'Bad', {
+          environmentName: 'prod',
+          lanes: [],
+          api: stack.api,
+          alarms: stack.alarms,
+          dashboardName: 'no spaces allowed',
+          defaultInterval: Duration.seconds(10),
+        }),
+    );
+    expect(message).toContain('Invalid RunlaneDashboard props');
+    expect(message).toContain('dashboardName: "no spaces allowed"');
+    expect(message).toContain('lanes: at least one lane is required');
+    expect(message).toContain('defaultInterval: must be at least 1 minute');
+  });
+});
