@@ -12,7 +12,7 @@ import {
   parseDashboardBody,
   queriedExpressions,
   queriedMetrics,
-} from './dashboard-body.js';
+} from '../support/dashboard-body.js';
 import { environmentConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
 
 describe('RunlaneDashboard in an environment', () => {

@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
+import { LANES, type LaneName } from '../../functions/core/lanes.js';
+import { METRICS, METRICS_NAMESPACE, type MetricDefinition } from '../../functions/core/metrics.js';
+import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import { toSqsRecord } from '../../local/sqs-event.js';
+import { environmentConfig, TEST_REGION, testApp } from '../infra/support.js';
+import { metricKey, parseDashboardBody, queriedMetrics } from '../support/dashboard-body.js';
+import { aLambdaContext, anEnvelope, anSqsRecord } from '../support/factories.js';
+
+/**
+ * The deployed entry points (module-scope setup, middy, Powertools Metrics)
+ * on the emulators, with stdout captured: the EMF lines they print are what
+ * CloudWatch turns into metrics. They must carry the names, units and
+ * dimension sets of `METRICS`, and be exactly the metrics the synthesized
+ * dashboard of the same environment queries.
+ */
+const ENVIRONMENT = 'dev';
+const LANE = 'runtime-agent-message-posted' as const;
+const MAX_RECEIVE_COUNT = 3;
+
+interface EmfLine {
+  readonly _aws: {
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
+    }[];
+  };
+  readonly [key: string]: unknown;
+}
+
+/** One metric value set as CloudWatch extracts it from an EMF line. */
+interface Extracted {
+  readonly name: string;
+  readonly unit: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly values: readonly number[];
+}
+
+function extract(line: EmfLine): Extracted[] {
+  const [directive] = line._aws.CloudWatchMetrics;
+  if (!directive) throw new Error('EMF line without a metric directive');
+  expect(directive.Namespace).toBe(METRICS_NAMESPACE);
+  expect(directive.Dimensions).toHaveLength(1);
+  const dimensionNames = directive.Dimensions[0] ?? [];
+  const dimensions = Object.fromEntries(dimensionNames.map((name) => [name, String(line[name])]));
+  return directive.Metrics.map((metric) => {
+    const raw = line[metric.Name];
+    const values = Array.isArray(raw) ? raw : [raw];
+    for (const value of values) expect(typeof value).toBe('number');
+    return { name: metric.Name, unit: metric.Unit, dimensions, values: values as number[] };
+  });
+}
+
+describe('EMF printed by the deployed handlers', () => {
+  let stdout: MockInstance<typeof process.stdout.write>;
+  let printed: string[] = [];
+  let bus: LocalEventBus;
+  let queues: Record<LaneName, LaneQueues>;
+  let workerHandler: (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
+  let apiHandler: (event: APIGatewayProxyEventV2, context: Context) => Promise<{ statusCode?: number }>;
+  const sqs = localSqsClient(inject('sqsEndpoint'));
+  const emitted: Extracted[] = [];
+
+  /** Runs `action` and returns the EMF lines printed meanwhile, parsed. */
+  async function emfOf(action: () => Promise<unknown>): Promise<EmfLine[]> {
+    printed = [];
+    await action();
+    const lines = printed
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as EmfLine);
+    emitted.push(...lines.flatMap(extract));
+    return lines;
+  }
+
+  beforeAll(async () => {
+    const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
+    const prefix = `emf${randomUUID().slice(0, 6)}-`;
+    const tableName = `${prefix}lifecycle`;
+    await provisionLifecycleTable(dynamo, tableName);
+    queues = await provisionLanes(sqs, {
+      prefix,
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+      visibilityTimeoutSeconds: 1,
+    });
+    bus = await startLocalEventBus();
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      RUNLANE_ENVIRONMENT: ENVIRONMENT,
+      LIFECYCLE_TABLE_NAME: tableName,
+      LANE_NAME: LANE,
+      LANE_DLQ_URL: queues[LANE].dlqUrl,
+      LANE_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+      ATTEMPT_LOCK_FALLBACK_MS: '30000',
+      TELEMETRY_BUS_NAME: 'runlane-dev-telemetry',
+      RETENTION_DAYS: '30',
+      COMMAND_QUEUE_URLS: JSON.stringify(
+        Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
+      ),
+      API_MAX_BODY_BYTES: '32768',
+    });
+    // Powertools writes EMF with its own Console on process.stdout: capture what reaches the stream.
+    stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    });
+    workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
+    apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
+  });
+  afterAll(async () => {
+    stdout?.mockRestore();
+    await bus?.stop();
+  });
+
+  let accepted: SQSRecord;
+
+  it('API: one CommandsAccepted line per enqueued command, with Environment and the command’s Lane', async () => {
+    const lines = await emfOf(async () => {
+      const response = await apiHandler(
+        httpPost('/api/v1/agent/conversations/c-emf/messages', { householdId: 'h1', text: 'hello' }),
+        aLambdaContext(),
+      );
+      expect(response.statusCode).toBe(202);
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Environment', 'Lane']]);
+    expect(lines[0]).toMatchObject({ Environment: ENVIRONMENT, Lane: LANE, CommandsAccepted: 1 });
+    expect(lines[0]).not.toHaveProperty('service');
+
+    // A client error enqueues nothing and prints no metric at all.
+    expect(
+      await emfOf(() => apiHandler(httpPost('/api/v1/agent/conversations/c/messages', {}), aLambdaContext())),
+    ).toEqual([]);
+
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues[LANE].queueUrl,
+        MaxNumberOfMessages: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const message = received.Messages?.[0];
+    if (!message) throw new Error('the accepted command was not on the lane queue');
+    accepted = toSqsRecord(message, { queueArn: queues[LANE].queueArn });
+  });
+
+  it('worker: outcome counts, duration and latency in one line per batch; each dead-letter reason in its own line', async () => {
+    const unsupported = (receiveCount: number) =>
+      anSqsRecord(JSON.stringify(anEnvelope({ commandType: 'ingestion.completed', payload: {} })), {
+        receiveCount,
+      });
+    const batch = [
+      accepted, // completes
+      anSqsRecord(
+        JSON.stringify(
+          anEnvelope({
+            commandType: 'agent.approval.decided',
+            payload: { approvalId: 'apr-0000000000000000000000ef', decision: 'approve', decidedBy: 'ops' },
+          }),
+        ),
+      ), // NeedsReview: unknown approval
+      anSqsRecord('not json'), // dead letter: invalid_json
+      unsupported(MAX_RECEIVE_COUNT), // final attempt: dead letter unsupported_command_type
+      unsupported(1), // fails, returns to the queue
+    ];
+    let failures: unknown[] = [];
+    const lines = await emfOf(async () => {
+      failures = (await workerHandler({ Records: batch }, aLambdaContext())).batchItemFailures;
+    });
+    expect(failures).toHaveLength(1);
+
+    const byReason = lines.filter((line) => 'Reason' in line);
+    expect(
+      byReason.map((line) => [
+        line.Reason,
+        line.CommandsDeadLettered,
+        line._aws.CloudWatchMetrics[0]?.Dimensions,
+      ]),
+    ).toEqual([
+      ['invalid_json', 1, [['Environment', 'Lane', 'Reason']]],
+      ['unsupported_command_type', 1, [['Environment', 'Lane', 'Reason']]],
+    ]);
+    for (const line of byReason)
+      expect(line._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name)).toEqual(['CommandsDeadLettered']);
+
+    const buffered = lines.filter((line) => !('Reason' in line));
+    expect(buffered).toHaveLength(1);
+    const [line] = buffered;
+    expect(line?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Environment', 'Lane']]);
+    expect(line).toMatchObject({
+      Environment: ENVIRONMENT,
+      Lane: LANE,
+      CommandsCompleted: 1,
+      CommandsNeedsReview: 1,
+      CommandsRetried: 1,
+      DuplicatesSkipped: 0,
+      NeedsReviewEntered: 3,
+      NeedsReviewResolved: 0,
+      TelemetryPublishFailures: 0,
+    });
+    expect(line).not.toHaveProperty('service');
+    // Handler ran for the completed, the decision and both unsupported attempts; poison never reached it.
+    expect(line?.HandlerDuration).toHaveLength(4);
+    // Terminal states with an issuedAt: completed, NeedsReview decision, the final dead letter.
+    const latencies = line?.EndToEndLatency as number[];
+    expect(latencies).toHaveLength(3);
+    for (const latency of latencies) {
+      expect(latency).toBeGreaterThanOrEqual(0);
+      expect(latency).toBeLessThan(60_000);
+    }
+  });
+
+  it('worker: a duplicate and a failed telemetry publish are counted, with no duration or latency', async () => {
+    bus.failRequests(true);
+    let lines: EmfLine[];
+    try {
+      lines = await emfOf(() =>
+        workerHandler({ Records: [{ ...accepted, messageId: randomUUID() }] }, aLambdaContext()),
+      );
+    } finally {
+      bus.failRequests(false);
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      DuplicatesSkipped: 1,
+      CommandsCompleted: 0,
+      TelemetryPublishFailures: 1,
+    });
+    expect(lines[0]).not.toHaveProperty('HandlerDuration');
+    expect(lines[0]).not.toHaveProperty('EndToEndLatency');
+  });
+
+  it('emits only metrics defined in METRICS, with their units, and only ones the dashboard of the environment queries', () => {
+    const definitions = new Map<string, MetricDefinition>(Object.values(METRICS).map((d) => [d.name, d]));
+    for (const metric of emitted) {
+      const definition = definitions.get(metric.name);
+      expect(definition, metric.name).toBeDefined();
+      expect(metric.unit).toBe(definition?.unit);
+      expect(Object.keys(metric.dimensions)).toEqual(definition?.dimensions);
+    }
+    // These runs print every defined metric (NeedsReviewResolved as a 0: nothing recovered here).
+    expect(new Set(emitted.map((m) => m.name))).toEqual(new Set([...definitions.keys()]));
+
+    const stack = new RunlaneStack(testApp(), 'Runlane-dev', {
+      environmentName: ENVIRONMENT,
+      config: environmentConfig(),
+      env: { region: TEST_REGION },
+    });
+    const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
+    const onDashboard = new Set(
+      parseDashboardBody(dashboard?.Properties.DashboardBody)
+        .widgets.flatMap(queriedMetrics)
+        .filter((m) => m.namespace === METRICS_NAMESPACE)
+        .map(metricKey),
+    );
+    const notOnDashboard = [...new Set(emitted.map(metricKey))].filter((key) => !onDashboard.has(key));
+    expect(notOnDashboard).toEqual([]);
+  });
+});
+
+function httpPost(rawPath: string, body: unknown): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `POST ${rawPath}`,
+    rawPath,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', host: 'api.local' },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'api.local',
+      domainPrefix: 'api',
+      http: { method: 'POST', path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: randomUUID(),
+      routeKey: `POST ${rawPath}`,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
