@@ -3,7 +3,7 @@
  * DynamoDB Local + the SQS emulator + a local PutEvents endpoint, with the
  * same handler code as Lambda. Prints a table and writes JSON to bench/results/.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -97,6 +97,7 @@ async function main() {
       }),
     ];
     const bundles = await measureBundles();
+    const localStartup = await measureLocalStartup();
     const report = {
       measuredAt: new Date().toISOString(),
       node: process.version,
@@ -104,19 +105,21 @@ async function main() {
       laneSettings: lane,
       scenarios,
       bundles,
+      localStartup,
       targets: {
         billableRequestsPerCommand: 4,
         dynamodbWriteUnitsPerCommand: 3,
         eventBridgeEntriesPerCommand: 0.1,
         coreCostPerMillionUsd: 3,
         bundleBytes: 250 * 1024,
+        localStartupWarmMs: 5000,
       },
     };
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
     const file = new URL(`./results/bench-${report.measuredAt.replace(/[:.]/g, '-')}.json`, import.meta.url);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     if (JSON_ONLY) console.log(JSON.stringify(report, null, 2));
-    else printReport(scenarios, bundles, file.pathname);
+    else printReport(scenarios, bundles, localStartup, file.pathname);
   } finally {
     await bus.stop();
     await emulators.stop();
@@ -403,9 +406,57 @@ async function measureBundles() {
   return results;
 }
 
+/**
+ * `runlane local` start-up to ready, as a user runs it (a child process, ports
+ * chosen free): the first run is cold, the median of the next three is warm.
+ */
+async function measureLocalStartup() {
+  const runs: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bin/cli.ts',
+        'local',
+        '--ephemeral',
+        '--json',
+        '--port',
+        '0',
+        '--dynamo-port',
+        '0',
+        '--sqs-port',
+        '0',
+        '--events-port',
+        '0',
+      ],
+      { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let buffer = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        if (buffer.includes('"ready":true')) resolve();
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`runlane local exited with ${code} before it was ready`)),
+      );
+    });
+    runs.push(Math.round(performance.now() - started));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  const warm = runs.slice(1).sort((a, b) => a - b);
+  return { coldMs: runs[0] ?? 0, warmMedianMs: warm[1] ?? 0, runsMs: runs };
+}
+
 function printReport(
   scenarios: ScenarioResult[],
   bundles: Awaited<ReturnType<typeof measureBundles>>,
+  localStartup: Awaited<ReturnType<typeof measureLocalStartup>>,
   file: string,
 ) {
   const fmt = (n: number, digits = 3) => n.toFixed(digits);
@@ -450,6 +501,9 @@ function printReport(
       `    ${b.name.padEnd(14)} ${(b.bytes / 1024).toFixed(1)} KB ${b.bytes <= 250 * 1024 ? '≤ 250 KB ✓' : '> 250 KB ✗'}   import median ${fmt(b.importMsMedian, 1)} ms (10 fresh processes)`,
     );
   }
+  log(
+    `\n■ runlane local start-up to ready (child process): cold ${localStartup.coldMs} ms, warm median ${localStartup.warmMedianMs} ms ${localStartup.warmMedianMs < 5000 ? '< 5 s ✓' : '≥ 5 s ✗'} (runs ${localStartup.runsMs.join(', ')} ms)`,
+  );
   log(`\nprices: bench/prices.json (checked ${prices.checked}); JSON: ${file}`);
 }
 
