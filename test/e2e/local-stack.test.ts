@@ -1,5 +1,6 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,4 +208,51 @@ describe('runlane local, as a user runs it', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('refuses a data folder it cannot read, saying how to reset it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'runlane-corrupt-'));
+    try {
+      mkdirSync(join(dataDir, 'sqs'));
+      writeFileSync(join(dataDir, 'sqs', 'fauxqs.db'), 'this is not a database');
+      const result = runCliOnce(['--data-dir', dataDir]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`The data folder ${dataDir} could not be used`);
+      expect(result.stderr).toContain('npm start -- --reset');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('refuses to start on a busy port, naming it', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const result = runCliOnce(['--ephemeral', '--port', String(port)]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`API cannot listen on 127.0.0.1:${port}: the port is already in use`);
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
 });
+
+function runCliOnce(args: string[]) {
+  return spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bin/cli.ts',
+      'local',
+      '--dynamo-port',
+      '0',
+      '--sqs-port',
+      '0',
+      '--events-port',
+      '0',
+      ...args,
+    ],
+    { cwd: projectRoot, encoding: 'utf8', timeout: 50_000 },
+  );
+}
