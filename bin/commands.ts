@@ -8,6 +8,7 @@ Usage:
   runlane local [options]   run the whole system on this machine (npm start)
   runlane demo [options]    send a scripted mix of commands and print how each ended (npm run demo)
   runlane sweep [options]   enqueue an anomaly sweep on the local stack now
+  runlane trace <id>        one command's timeline (local stack or --env <name>)
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -75,6 +76,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runDemoCommand(rest);
       case 'sweep':
         return await runSweep(rest);
+      case 'trace':
+        return await (await import('./trace-command.js')).runTrace(rest);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -208,6 +208,30 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
     return { stuckRunning, expiredAttemptLocks, staleReviews, scanned };
   }
 
+  /**
+   * The run whose latest attempt came from this SQS message (its `lockOwner`
+   * ends with the message id). A full scan: for `runlane trace` when nothing
+   * but a message id is known, never on the command path.
+   */
+  public async findRunIdByMessageId(messageId: string): Promise<string | undefined> {
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#tableName,
+          FilterExpression: 'sk = :run AND contains(lockOwner, :messageId)',
+          ExpressionAttributeValues: { ':run': RUN_SORT_KEY, ':messageId': `:${messageId}` },
+          ProjectionExpression: 'runId, lockOwner',
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      const match = (page.Items ?? []).find((item) => String(item.lockOwner).endsWith(`:${messageId}`));
+      if (match) return String(match.runId);
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return undefined;
+  }
+
   /** Every item a query matches, across pages. */
   async #queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
     const items: Item[] = [];
