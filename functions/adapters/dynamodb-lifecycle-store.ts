@@ -8,6 +8,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { commandIdNamedByCorrelationId } from '../core/envelope.js';
@@ -230,6 +231,40 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
       cursor = page.LastEvaluatedKey;
     } while (cursor);
     return undefined;
+  }
+
+  public async recordDuplicateDelivery(commandId: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.run(commandId),
+          UpdateExpression: 'ADD duplicateDeliveries :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  public async recordReplayLink(oldCommandId: string, newCommandId: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.run(oldCommandId),
+          UpdateExpression: 'SET replayedAs = list_append(if_not_exists(replayedAs, :empty), :new)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':empty': [], ':new': [newCommandId] },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Every item a query matches, across pages. */

@@ -236,6 +236,11 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       await execute(envelope);
       if (state.existing) {
         logger.info('duplicate command skipped', { ...logKeys, keyStatus: state.existing.keyStatus });
+        if (state.existing.keyStatus !== KEY_STATUS.Reserved) {
+          await options.store.recordDuplicateDelivery(envelope.commandId).catch((error: unknown) => {
+            logger.warn('duplicate delivery not counted', { ...logKeys, error: describe(error) });
+          });
+        }
         return 'duplicate';
       }
       const status = state.saved?.status;

@@ -87,6 +87,10 @@ export interface RunRecord {
   readonly result?: Readonly<Record<string, unknown>>;
   readonly needsReviewSince?: string;
   readonly deadLetter?: DeadLetterInfo;
+  /** Deliveries of this command after it finished, each acknowledged without reprocessing. */
+  readonly duplicateDeliveries?: number;
+  /** Commands that replayed this one (new commandIds), recorded by the replay drill. */
+  readonly replayedAs?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Epoch seconds; TTL removes the key and run after the retention period. */

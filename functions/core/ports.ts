@@ -39,6 +39,13 @@ export interface LifecycleStore {
   listReviewQueue(options: { readonly limit: number; readonly cursor?: string }): Promise<ReviewQueuePage>;
   /** One pass over runs for the anomaly sweep. */
   scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings>;
+  /**
+   * Counts a duplicate delivery of a finished command on its run (a write on
+   * duplicates only): the replay drill's duplicate probe reads it as proof.
+   */
+  recordDuplicateDelivery(commandId: string): Promise<void>;
+  /** Records on the old run that it was replayed as `newCommandId`; false when no such run exists. */
+  recordReplayLink(oldCommandId: string, newCommandId: string): Promise<boolean>;
 }
 
 export interface RunView {
@@ -142,6 +149,33 @@ export interface BatchTelemetry {
   readonly deadLettered: Readonly<Record<string, number>>;
   readonly commandIds: readonly string[];
   readonly at: string;
+}
+
+/** Publishes one event on the telemetry bus. */
+export interface EventPublisher {
+  publish(event: {
+    readonly source: string;
+    readonly detailType: string;
+    readonly detail: unknown;
+  }): Promise<void>;
+}
+
+/** A lane's dead-letter queue as the replay drill and `runlane dlq` read it. */
+export interface DeadLetterQueue {
+  /** Receives up to `max` messages, hidden for `visibilitySeconds` (0 = peek and restore at once). */
+  receive(max: number, visibilitySeconds: number): Promise<DeadLetterMessageRead[]>;
+  /** Makes a received message visible again, so a peek burns nothing but a receive count. */
+  restore(receiptHandle: string): Promise<void>;
+  delete(receiptHandle: string): Promise<void>;
+}
+
+export interface DeadLetterMessageRead {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly receiveCount: number;
+  readonly sentAt: number;
 }
 
 /** Publishes one summary per batch; failures are the caller's warning, never the command's. */

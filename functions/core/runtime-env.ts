@@ -16,6 +16,8 @@ export const RUNTIME_ENV = {
   /** API: JSON object mapping lane name to queue URL. */
   commandQueueUrls: 'COMMAND_QUEUE_URLS',
   telemetryBusName: 'TELEMETRY_BUS_NAME',
+  /** Replay drill: JSON object mapping lane name to { queueUrl, dlqUrl }. */
+  replayLaneQueues: 'REPLAY_LANE_QUEUES',
   retentionDays: 'RETENTION_DAYS',
   maxBodyBytes: 'API_MAX_BODY_BYTES',
   ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
@@ -37,5 +39,6 @@ export const REQUIRED_RUNTIME_ENV = {
     'attemptLockFallbackMs',
     'retentionDays',
   ],
+  replayDrill: ['environmentName', 'lifecycleTableName', 'telemetryBusName', 'replayLaneQueues'],
   api: ['environmentName', 'lifecycleTableName', 'commandQueueUrls', 'maxBodyBytes'],
 } as const satisfies Record<string, readonly RuntimeEnvKey[]>;

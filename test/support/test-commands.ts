@@ -20,6 +20,8 @@ export class TestCommandProbe {
   public readonly effectsApplied = new Map<string, number>();
   /** Resolved by `test.hang` when it starts, so a test knows the attempt holds the lock. */
   public onHangStarted: (() => void) | undefined;
+  /** `test.switch` fails while this is true: a bug that a later deploy fixes. */
+  public broken = true;
   /** `test.gate` waits for this before completing. */
   public gate: Promise<void> = Promise.resolve();
   public onGateEntered: (() => void) | undefined;
@@ -85,8 +87,17 @@ export function testCommands(probe: TestCommandProbe) {
       return { status: 'Completed', outcomeCode: 'gate_passed', rationale: `execution ${n}` };
     },
   };
+  const switchable: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.switch',
+    payloadSchema: effectPayload,
+    async execute({ envelope }) {
+      const n = probe.count(probe.executions, envelope.commandId);
+      if (probe.broken) throw new Error('bug not fixed yet');
+      return { status: 'Completed', outcomeCode: 'switch_fixed', rationale: `execution ${n}` };
+    },
+  };
   const commands = new Map<string, CommandDefinition>(COMMAND_DEFINITIONS);
-  for (const definition of [flaky, effectThenFail, hang, gate])
+  for (const definition of [flaky, effectThenFail, hang, gate, switchable])
     commands.set(definition.commandType, definition as CommandDefinition);
   const base = laneByName(TEST_LANE);
   if (!base) throw new Error('test lane missing');
@@ -94,7 +105,14 @@ export function testCommands(probe: TestCommandProbe) {
     commands,
     lane: {
       name: base.name,
-      commandTypes: [...base.commandTypes, 'test.flaky', 'test.effect', 'test.hang', 'test.gate'],
+      commandTypes: [
+        ...base.commandTypes,
+        'test.flaky',
+        'test.effect',
+        'test.hang',
+        'test.gate',
+        'test.switch',
+      ],
     },
   };
 }

@@ -99,7 +99,11 @@ export interface DuplicateProbeOutput {
   /** Null when nothing completed that could be probed (or a dry run). */
   readonly commandId: string | null;
   /** The run as it was before the duplicate was sent. */
-  readonly before: { readonly attempts: number; readonly FinalizedAtUtc: string; readonly duplicateDeliveries: number } | null;
+  readonly before: {
+    readonly attempts: number;
+    readonly FinalizedAtUtc: string;
+    readonly duplicateDeliveries: number;
+  } | null;
   readonly deadline: number;
   readonly waitSeconds: number;
 }
@@ -132,7 +136,12 @@ export interface DrillEvidence {
   readonly replayed: number;
   readonly skipped: number;
   readonly failed: number;
-  readonly verified: { readonly completed: number; readonly needsReview: number; readonly deadLettered: number; readonly timedOut: number };
+  readonly verified: {
+    readonly completed: number;
+    readonly needsReview: number;
+    readonly deadLettered: number;
+    readonly timedOut: number;
+  };
   readonly duplicateProbe: VerifyProbeOutput['verdict'];
   /** Every replayed command completed and the probe passed (or was skipped on a dry run / nothing to probe). */
   readonly passed: boolean;

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReplaySteps } from '../../functions/adapters/replay-factory.js';
+import { LANES } from '../../functions/core/lanes.js';
+import { runDrillDirectly } from '../../functions/core/replay/run-drill.js';
+import { localEventBridgeClient } from '../../local/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { anIngestionEnvelope } from '../support/factories.js';
+import { createPipeline, type Pipeline } from '../support/pipeline.js';
+import { TEST_LANE, TestCommandProbe, testCommands } from '../support/test-commands.js';
+
+describe('replay drill, run directly, on the emulators', () => {
+  let pipeline: Pipeline;
+  let bus: LocalEventBus;
+  const probe = new TestCommandProbe();
+
+  const steps = () =>
+    buildReplaySteps(
+      {
+        tableName: pipeline.tableName,
+        busName: 'runlane-test-telemetry',
+        retentionDays: 30,
+        lanes: Object.fromEntries(
+          LANES.map((l) => [
+            l.name,
+            { queueUrl: pipeline.queues[l.name].queueUrl, dlqUrl: pipeline.queues[l.name].dlqUrl },
+          ]),
+        ),
+      },
+      { documents: pipeline.documents, sqs: pipeline.sqs, eventBridge: localEventBridgeClient(bus.endpoint) },
+    );
+  const drill = (overrides: { dryRun?: boolean; verifyTimeoutSeconds?: number } = {}) =>
+    runDrillDirectly(
+      steps(),
+      {
+        lane: TEST_LANE,
+        maxMessages: 10,
+        dryRun: false,
+        verifyTimeoutSeconds: 20,
+        drillId: `drill-${randomUUID()}`,
+        ...overrides,
+      },
+      { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 300))) },
+    );
+  const deadLetter = async (commandType: string) => {
+    const commandId = randomUUID();
+    const envelope = anIngestionEnvelope(
+      {},
+      { commandId, commandType, correlationId: `drill-test:${commandId}`, payload: {} },
+    );
+    await pipeline.send(TEST_LANE, envelope);
+    return envelope;
+  };
+
+  beforeAll(async () => {
+    pipeline = await createPipeline({
+      maxReceiveCount: 2,
+      visibilityTimeoutSeconds: 1,
+      workerOverrides: testCommands(probe),
+    });
+    bus = await startLocalEventBus();
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+    await bus?.stop();
+  });
+
+  it('reports an empty DLQ as a passing drill with nothing to do', async () => {
+    const { evidence } = await drill();
+    expect(evidence).toMatchObject({ found: 0, replayed: 0, passed: true, duplicateProbe: 'skipped' });
+  });
+
+  it('replays after the fix with a new commandId, skips poison, proves the duplicate, and keeps evidence', async () => {
+    probe.broken = true;
+    const failed = await deadLetter('test.switch');
+    await pipeline.send(TEST_LANE, 'not json');
+    await pipeline.drain(TEST_LANE);
+    expect((await pipeline.store.getRun(failed.commandId))?.run.keyStatus).toBe('Rejected');
+
+    const dry = await drill({ dryRun: true });
+    expect(dry.evidence).toMatchObject({ found: 2, replayed: 0, skipped: 1, dryRun: true });
+    expect(dry.replays.map((r) => r.status).sort()).toEqual(['skipped', 'would_replay']);
+
+    probe.broken = false; // the fix is deployed
+    pipeline.mapping(TEST_LANE).start();
+    const { evidence, replays } = await drill();
+    expect(evidence).toMatchObject({
+      found: 2,
+      replayed: 1,
+      skipped: 1,
+      failed: 0,
+      verified: { completed: 1, needsReview: 0, deadLettered: 0, timedOut: 0 },
+      duplicateProbe: 'passed',
+      passed: true,
+    });
+    const replayed = replays.find((r) => r.status === 'replayed');
+    expect(replayed?.oldCommandId).toBe(failed.commandId);
+    const newRun = (await pipeline.store.getRun(replayed?.newCommandId ?? ''))?.run;
+    expect(newRun).toMatchObject({
+      status: 'Completed',
+      replayOf: failed.commandId,
+      correlationId: failed.correlationId,
+      attempts: 1,
+    });
+    expect(newRun?.duplicateDeliveries).toBe(1);
+    expect((await pipeline.store.getRun(failed.commandId))?.run.replayedAs).toEqual([replayed?.newCommandId]);
+    expect(probe.executions.get(replayed?.newCommandId ?? '')).toBe(1);
+
+    // Poison stays in the DLQ; the replayed message left it.
+    const letters = await pipeline.deadLetters(TEST_LANE);
+    expect(letters.map((l) => l.attributes.reason)).toEqual(['invalid_json']);
+    const stored = await pipeline.documents.send(
+      new GetCommand({
+        TableName: pipeline.tableName,
+        Key: { pk: `DRILL#${evidence.drillId}`, sk: 'EVIDENCE' },
+      }),
+    );
+    expect(stored.Item).toMatchObject({ passed: true, replayed: 1 });
+    expect(bus.events.filter((e) => e.detailType === 'ReplayDrillCompleted').at(-1)?.detail).toMatchObject({
+      drillId: evidence.drillId,
+      passed: true,
+    });
+  });
+
+  it('reports a replayed command that fails again as not passed', async () => {
+    probe.broken = true;
+    const failed = await deadLetter('test.switch');
+    await pipeline.drain(TEST_LANE);
+    const { evidence } = await drill();
+    expect(evidence.replayed).toBe(1);
+    expect(evidence.verified.completed).toBe(0);
+    expect(evidence.verified.deadLettered + evidence.verified.needsReview + evidence.verified.timedOut).toBe(
+      1,
+    );
+    expect(evidence.passed).toBe(false);
+    expect(evidence.links[0]?.old).toBe(failed.commandId);
+    probe.broken = false;
+    await pipeline.drain(TEST_LANE);
+    await pipeline.deadLetters(TEST_LANE);
+  });
+});
