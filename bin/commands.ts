@@ -9,6 +9,8 @@ Usage:
   runlane demo [options]    send a scripted mix of commands and print how each ended (npm run demo)
   runlane sweep [options]   enqueue an anomaly sweep on the local stack now
   runlane trace <id>        one command's timeline (local stack or --env <name>)
+  runlane dlq list|show     dead letters with their reasons, peeked without consuming them
+  runlane replay --lane L   replay a lane's dead letters after a fix, verified, with evidence
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -76,6 +78,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runDemoCommand(rest);
       case 'sweep':
         return await runSweep(rest);
+      case 'dlq':
+        return await (await import('./replay-commands.js')).runDlq(rest);
+      case 'replay':
+        return await (await import('./replay-commands.js')).runReplay(rest);
       case 'trace':
         return await (await import('./trace-command.js')).runTrace(rest);
       default:

@@ -5,8 +5,10 @@ import type { LaneDefinition } from '../functions/core/lanes.js';
 
 /**
  * Command types that exist only in the local stack, for drills and the demo:
- * `drill.flaky` fails its first `failTimes` executions (counted per commandId
- * in this process) and then succeeds, so retry-then-recover can be watched.
+ * `drill.flaky` fails its first `failTimes` executions and then succeeds, so
+ * retry-then-recover can be watched. Executions are counted per original
+ * command (a replay continues its original's count), in this process, so a
+ * dead-lettered drill command succeeds when replayed: the "fix" has landed.
  * They ride on the ingestion lane; producers send them straight to the queue.
  */
 export const DRILL_LANE = 'runtime-ingestion-completed';
@@ -23,8 +25,9 @@ export function drillCommands(base: LaneDefinition): {
     commandType: DRILL_FLAKY,
     payloadSchema: flakyPayload,
     async execute({ envelope, payload }) {
-      const n = (executions.get(envelope.commandId) ?? 0) + 1;
-      executions.set(envelope.commandId, n);
+      const original = envelope.replayOf ?? envelope.commandId;
+      const n = (executions.get(original) ?? 0) + 1;
+      executions.set(original, n);
       if (n <= payload.failTimes) throw new Error(`drill failure ${n} of ${payload.failTimes}`);
       return {
         status: 'Completed',

@@ -97,6 +97,13 @@ export class DataFolderError extends LocalRuntimeError {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const startedAt = performance.now();
+  const windowSeconds = options.config.lanes.maxBatchingWindowSeconds;
+  if (options.visibilityTimeoutSeconds <= windowSeconds) {
+    // A message would reappear while its batch is still being gathered, and SQS would redrive copies.
+    throw new LocalRuntimeError(
+      `the lane visibility timeout (${options.visibilityTimeoutSeconds} s) must be longer than the batching window (${windowSeconds} s)`,
+    );
+  }
   await assertPortsFree([
     ['API', options.apiPort],
     ['DynamoDB Local', options.dynamoPort],

@@ -76,7 +76,7 @@ describe('runlane trace against the local stack', () => {
       sqsPort: 0,
       eventsPort: 0,
       dataDir: undefined,
-      visibilityTimeoutSeconds: 1,
+      visibilityTimeoutSeconds: 2,
       sweepIntervalMinutes: 0,
       pretty: false,
     });

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { buildReplaySteps } from '../functions/adapters/replay-factory.js';
+import { SqsDeadLetterQueue } from '../functions/adapters/sqs-dead-letter-queue.js';
+import { runDrillDirectly } from '../functions/core/replay/run-drill.js';
+import { resolveTarget } from './targets.js';
+
+const TARGET_HELP = `  --api-url <url>   a running local stack (default http://127.0.0.1:3000)
+  --env <name>      a deployed environment (dev, staging, prod), found through its stack outputs`;
+
+export const DLQ_HELP = `runlane dlq list [--lane <lane>] | runlane dlq show <messageId> [--lane <lane>]
+Every dead letter with lane, message id, command id, correlation id, reason, rationale,
+receive count and age — peeked, not consumed (each message is made visible again at once).
+
+${TARGET_HELP}
+  --json            as JSON
+  --help
+Exit codes: 0 ok, 1 failure, 2 bad usage, 4 (show) no such message.`;
+
+export const REPLAY_HELP = `runlane replay --lane <lane> [--max N] [--dry-run] [--confirm] [--verify-timeout <s>]
+Replays a lane's dead letters after a fix: each replayable message is re-sent with a NEW
+commandId (replayOf = the old one, same semantics and correlation chain) and deleted from the
+DLQ only after the send; invalid_json / invalid_envelope are reported and left. Then it waits
+until every replay is terminal, re-sends one replay as a duplicate probe, and records evidence.
+
+${TARGET_HELP}
+  --max <n>             at most n messages (default 10)
+  --dry-run             report what would be replayed; send and delete nothing
+  --confirm             needed to replay more than 10 messages (seed 003: no bulk replay before the fix)
+  --verify-timeout <s>  wait this long for replays to finish (default 120)
+  --json                the evidence as JSON
+  --help
+Exit codes: 0 every replayed command completed, 1 some did not (or failure), 2 bad usage.`;
+
+const BULK_REPLAY_LIMIT = 10;
+
+export async function runDlq(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
+      env: { type: 'string' },
+      lane: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const [action, messageId] = positionals;
+  if (values.help) {
+    console.log(DLQ_HELP);
+    return 0;
+  }
+  if ((action !== 'list' && action !== 'show') || (action === 'show' && !messageId)) {
+    console.error(`runlane dlq: use \`list\` or \`show <messageId>\`\n\n${DLQ_HELP}`);
+    return 2;
+  }
+  const target = await resolveTarget({ apiUrl: values['api-url'], env: values.env });
+  const lanes = values.lane ? [values.lane] : Object.keys(target.settings.lanes);
+  const now = Date.now();
+  const rows = [];
+  for (const lane of lanes) {
+    const queues = target.settings.lanes[lane];
+    if (!queues) {
+      console.error(
+        `runlane dlq: unknown lane ${lane}; lanes: ${Object.keys(target.settings.lanes).join(', ')}`,
+      );
+      return 2;
+    }
+    const messages = await new SqsDeadLetterQueue({
+      client: target.clients.sqs,
+      queueUrl: queues.dlqUrl,
+    }).receive(100, 0);
+    for (const m of messages) {
+      rows.push({
+        lane,
+        messageId: m.messageId,
+        commandId: m.attributes.commandId ?? null,
+        correlationId: m.attributes.correlationId ?? null,
+        reason: m.attributes.reason ?? 'redriven_without_reason',
+        rationale: m.attributes.rationale ?? '',
+        receiveCount: Number(m.attributes.receiveCount ?? m.receiveCount),
+        ageSeconds: m.sentAt > 0 ? Math.round((now - m.sentAt) / 1000) : null,
+        body: m.body,
+      });
+    }
+  }
+  if (action === 'show') {
+    const row = rows.find((r) => r.messageId === messageId);
+    if (!row) {
+      console.error(`runlane dlq: no dead letter ${messageId} in ${lanes.join(', ')}`);
+      return 4;
+    }
+    console.log(
+      values.json
+        ? JSON.stringify(row, null, 2)
+        : Object.entries(row)
+            .map(([k, v]) => `${k.padEnd(14)} ${String(v)}`)
+            .join('\n'),
+    );
+    return 0;
+  }
+  if (values.json) {
+    console.log(
+      JSON.stringify(
+        rows.map(({ body: _body, ...row }) => row),
+        null,
+        2,
+      ),
+    );
+    return 0;
+  }
+  console.log(`${rows.length} dead letter(s) in ${target.description}`);
+  for (const r of rows) {
+    console.log(
+      `${r.lane}  ${r.messageId}  ${r.reason.padEnd(24)}  command ${r.commandId ?? '-'}  correlation ${r.correlationId ?? '-'}  receives ${r.receiveCount}  age ${r.ageSeconds ?? '?'}s\n    ${r.rationale}`,
+    );
+  }
+  return 0;
+}
+
+export async function runReplay(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
+      env: { type: 'string' },
+      lane: { type: 'string' },
+      max: { type: 'string', default: '10' },
+      'dry-run': { type: 'boolean', default: false },
+      confirm: { type: 'boolean', default: false },
+      'verify-timeout': { type: 'string', default: '120' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(REPLAY_HELP);
+    return 0;
+  }
+  const max = Number(values.max);
+  const verifyTimeoutSeconds = Number(values['verify-timeout']);
+  if (!values.lane || !Number.isInteger(max) || max < 1 || max > 100 || !(verifyTimeoutSeconds > 0)) {
+    console.error(
+      `runlane replay: give --lane, --max 1-100 and a positive --verify-timeout\n\n${REPLAY_HELP}`,
+    );
+    return 2;
+  }
+  if (max > BULK_REPLAY_LIMIT && !values.confirm && !values['dry-run']) {
+    console.error(
+      `runlane replay: refusing to replay up to ${max} messages without --confirm. Bulk replay only after the root cause is fixed (seed 003); try --dry-run first.`,
+    );
+    return 2;
+  }
+  const target = await resolveTarget({ apiUrl: values['api-url'], env: values.env });
+  if (!target.settings.lanes[values.lane]) {
+    console.error(
+      `runlane replay: unknown lane ${values.lane}; lanes: ${Object.keys(target.settings.lanes).join(', ')}`,
+    );
+    return 2;
+  }
+  const drillId = `replay-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const progress = (p: {
+    found: number;
+    replayed: number;
+    skipped: number;
+    failed: number;
+    verified: number;
+  }) => {
+    if (!values.json) {
+      process.stderr.write(
+        `\rfound ${p.found}  replayed ${p.replayed}  skipped ${p.skipped}  failed ${p.failed}  verified ${p.verified}   `,
+      );
+    }
+  };
+  const result = await runDrillDirectly(
+    buildReplaySteps(target.settings, target.clients),
+    { lane: values.lane, maxMessages: max, dryRun: values['dry-run'], verifyTimeoutSeconds, drillId },
+    { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), onProgress: progress },
+  );
+  if (!values.json) process.stderr.write('\n');
+  const { evidence } = result;
+  if (values.json) {
+    console.log(JSON.stringify({ ...evidence, replays: result.replays }, null, 2));
+  } else {
+    console.log(
+      `Replay drill ${evidence.drillId} on ${values.lane} (${target.description})${evidence.dryRun ? ' — dry run' : ''}`,
+    );
+    for (const r of result.replays) {
+      console.log(
+        `  ${r.status.padEnd(12)} ${r.messageId}  ${r.oldCommandId ?? '-'} → ${r.newCommandId ?? '-'}  ${r.detail}`,
+      );
+    }
+    const v = evidence.verified;
+    console.log(
+      `verified: ${v.completed} completed, ${v.needsReview} NeedsReview, ${v.deadLettered} dead-lettered, ${v.timedOut} timed out; duplicate probe ${evidence.duplicateProbe}`,
+    );
+    console.log(
+      evidence.dryRun
+        ? `DRY RUN: ${result.replays.filter((r) => r.status === 'would_replay').length} message(s) would be replayed; nothing was sent or deleted`
+        : evidence.passed
+          ? 'PASSED: every replayed command completed and the duplicate probe held'
+          : 'NOT PASSED: see above',
+    );
+  }
+  return evidence.passed ? 0 : 1;
+}

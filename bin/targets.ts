@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient } from '../functions/adapters/clients.js';
+import type { ReplaySettings } from '../functions/adapters/replay-factory.js';
+import { LANES } from '../functions/core/lanes.js';
+import { ENVIRONMENT_NAMES, parseRunlaneConfig } from '../lib/config/environment-config.js';
+
+/** What a CLI command talks to: the local stack or a deployed environment. */
+export interface Target {
+  readonly description: string;
+  readonly settings: ReplaySettings;
+  readonly clients: {
+    readonly documents: ReturnType<typeof createDocumentClient>;
+    readonly sqs: SQSClient;
+    readonly eventBridge: EventBridgeClient;
+  };
+}
+
+/**
+ * `--env <name>`: the stack `Runlane-<name>` in the environment's region, found
+ * through its outputs. Otherwise the local stack at `apiUrl` (its /_local/info).
+ */
+export async function resolveTarget(options: {
+  readonly apiUrl: string;
+  readonly env?: string | undefined;
+}): Promise<Target> {
+  if (options.env) {
+    if (!(ENVIRONMENT_NAMES as readonly string[]).includes(options.env)) {
+      throw new Error(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
+    }
+    const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
+    const region = parseRunlaneConfig(cdk.context?.runlane).environments[options.env as 'dev'].region;
+    const stackName = `Runlane-${options.env}`;
+    const result = await new CloudFormationClient({ region }).send(
+      new DescribeStacksCommand({ StackName: stackName }),
+    );
+    const outputs = new Map(
+      (result.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+    );
+    const need = (key: string) => {
+      const value = outputs.get(key);
+      if (!value) throw new Error(`stack ${stackName} has no ${key} output (is it deployed?)`);
+      return value;
+    };
+    return {
+      description: `${stackName} (${region})`,
+      settings: {
+        tableName: need('LifecycleTableName'),
+        busName: need('TelemetryBusName'),
+        retentionDays: 30,
+        lanes: Object.fromEntries(
+          LANES.map((l) => [
+            l.name,
+            { queueUrl: need(`${l.id}QueueUrl`), dlqUrl: need(`${l.id}DeadLetterQueueUrl`) },
+          ]),
+        ),
+      },
+      clients: {
+        documents: createDocumentClient(new DynamoDBClient({ region })),
+        sqs: new SQSClient({ region }),
+        eventBridge: new EventBridgeClient({ region }),
+      },
+    };
+  }
+  const response = await fetch(`${options.apiUrl}/_local/info`).catch(() => undefined);
+  if (!response?.ok)
+    throw new Error(`no local stack answers at ${options.apiUrl}; start one with npm start, or pass --env`);
+  const info = (await response.json()) as {
+    dynamoEndpoint: string;
+    sqsEndpoint: string;
+    eventsEndpoint: string;
+    tableName: string;
+    busName: string;
+    lanes: Record<string, { queueUrl: string; dlqUrl: string }>;
+  };
+  const { localDynamoDbClient, localEventBridgeClient, localSqsClient } = await import('../local/clients.js');
+  return {
+    description: `local stack ${options.apiUrl}`,
+    settings: {
+      tableName: info.tableName,
+      busName: info.busName,
+      retentionDays: 30,
+      lanes: Object.fromEntries(
+        Object.entries(info.lanes).map(([lane, q]) => [lane, { queueUrl: q.queueUrl, dlqUrl: q.dlqUrl }]),
+      ),
+    },
+    clients: {
+      documents: createDocumentClient(localDynamoDbClient(info.dynamoEndpoint)),
+      sqs: localSqsClient(info.sqsEndpoint),
+      eventBridge: localEventBridgeClient(info.eventsEndpoint),
+    },
+  };
+}

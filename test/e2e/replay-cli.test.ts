@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { localSqsClient } from '../../local/clients.js';
+import { DRILL_FLAKY } from '../../local/drill-commands.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+const LANE = 'runtime-ingestion-completed';
+
+describe('runlane dlq and runlane replay against the local stack', () => {
+  let stack: LocalStack;
+  let failedCommandId = '';
+
+  /** The real CLI in a child process (async: this process serves the stack it calls). */
+  function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'bin/cli.ts', ...args, '--api-url', stack.info.apiUrl],
+        {
+          cwd: projectRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.once('exit', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+  }
+
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
+    cdk.context.runlane.environments.dev.lanes = {
+      ...cdk.context.runlane.environments.dev.lanes,
+      maxReceiveCount: 2,
+    };
+    stack = await startLocalStack({
+      config: parseRunlaneConfig(cdk.context.runlane).environments.dev,
+      apiPort: 0,
+      dynamoPort: 0,
+      sqsPort: 0,
+      eventsPort: 0,
+      dataDir: undefined,
+      visibilityTimeoutSeconds: 2,
+      sweepIntervalMinutes: 0,
+    });
+    const sqs = localSqsClient(stack.info.sqsEndpoint);
+    failedCommandId = randomUUID();
+    const queueUrl = stack.info.lanes[LANE]?.queueUrl;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({
+          schemaVersion: 1,
+          commandId: failedCommandId,
+          commandType: DRILL_FLAKY,
+          lane: LANE,
+          correlationId: `drill:${failedCommandId}`,
+          householdId: 'hh-replay',
+          issuedAt: new Date().toISOString(),
+          payload: { failTimes: 2 },
+        }),
+      }),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'garbage, not JSON' }));
+    sqs.destroy();
+    // Both end in the DLQ: the drill command after its 2 receives, the garbage at once.
+    for (let i = 0; i < 80; i++) {
+      const listed = await cli(['dlq', 'list', '--lane', LANE, '--json']);
+      if (listed.status === 0 && (JSON.parse(listed.stdout) as unknown[]).length === 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('lists dead letters with their reasons without consuming them, and shows one', async () => {
+    const first = await cli(['dlq', 'list', '--lane', LANE, '--json']);
+    const second = await cli(['dlq', 'list', '--lane', LANE, '--json']);
+    expect(first.status).toBe(0);
+    const rows = JSON.parse(first.stdout) as {
+      messageId: string;
+      reason: string;
+      commandId: string | null;
+      receiveCount: number;
+    }[];
+    expect(rows.map((r) => r.reason).sort()).toEqual(['handler_failed', 'invalid_json']);
+    expect(rows.find((r) => r.reason === 'handler_failed')).toMatchObject({
+      commandId: failedCommandId,
+      receiveCount: 2,
+    });
+    expect((JSON.parse(second.stdout) as unknown[]).length).toBe(2);
+    const shown = await cli([
+      'dlq',
+      'show',
+      rows.find((r) => r.reason === 'invalid_json')?.messageId ?? '',
+      '--lane',
+      LANE,
+    ]);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toContain('garbage, not JSON');
+    expect((await cli(['dlq', 'show', randomUUID(), '--lane', LANE])).status).toBe(4);
+  }, 60_000);
+
+  it('refuses a bulk replay without --confirm', async () => {
+    const result = await cli(['replay', '--lane', LANE, '--max', '50']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('without --confirm');
+  });
+
+  it('replays the dead-lettered command with a new commandId, leaves the poison, and proves the duplicate', async () => {
+    const result = await cli(['replay', '--lane', LANE, '--json', '--verify-timeout', '30']);
+    expect(result.status, result.stderr).toBe(0);
+    const evidence = JSON.parse(result.stdout) as {
+      replayed: number;
+      skipped: number;
+      duplicateProbe: string;
+      passed: boolean;
+      links: { old: string; new: string }[];
+    };
+    expect(evidence).toMatchObject({ replayed: 1, skipped: 1, duplicateProbe: 'passed', passed: true });
+    expect(evidence.links[0]?.old).toBe(failedCommandId);
+    const run = (await (
+      await fetch(`${stack.info.apiUrl}/api/v1/runs/${evidence.links[0]?.new}`)
+    ).json()) as {
+      status: string;
+      replayOf: string;
+    };
+    expect(run).toMatchObject({ status: 'Completed', replayOf: failedCommandId });
+    const left = JSON.parse((await cli(['dlq', 'list', '--lane', LANE, '--json'])).stdout) as {
+      reason: string;
+    }[];
+    expect(left.map((r) => r.reason)).toEqual(['invalid_json']);
+  }, 120_000);
+});
