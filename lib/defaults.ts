@@ -111,6 +111,7 @@ export const RULE_TARGET_DEFAULTS = {
 export const HANDLER_ENTRIES = {
   laneWorker: fileURLToPath(new URL('../functions/handlers/lane-worker.ts', import.meta.url)),
   api: fileURLToPath(new URL('../functions/handlers/api.ts', import.meta.url)),
+  replayDrill: fileURLToPath(new URL('../functions/handlers/replay-drill.ts', import.meta.url)),
 } as const;
 
 /** Lock file that pins the bundled dependencies; also marks the project root for esbuild. */
