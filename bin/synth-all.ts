@@ -27,7 +27,7 @@ Synthesizes Runlane-dev, Runlane-staging and Runlane-prod with the local CDK CLI
 AwsSolutions, Serverless and Runlane. Exits 1 if synthesis fails or any
 unacknowledged cdk-nag finding (error or warning) is reported; otherwise prints,
 per environment: lanes (queue, DLQ, maxReceiveCount, batch size, visibility
-timeout, function timeout), tables and their GSIs, alarm count and API routes.
+timeout, function timeout), tables and their GSIs, alarm count, state machines and API routes.
 
 Options:
   --json            print the result as JSON on stdout (logs go to stderr)

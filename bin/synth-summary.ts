@@ -1,6 +1,6 @@
 /**
  * Reads a synthesized cloud assembly (`cdk.out`) and summarises each Runlane
- * stack: lanes, tables, alarms, API routes, and the cdk-nag validation report.
+ * stack: lanes, tables, alarms, state machines, API routes, and the cdk-nag validation report.
  * Pure functions over the JSON files; used by `bin/synth-all.ts` and its tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,6 +44,18 @@ export interface RouteSummary {
   readonly authorization: string;
 }
 
+/** A Step Functions state machine (e.g. the replay drill). */
+export interface StateMachineSummary {
+  readonly name: string;
+  readonly type: string;
+  readonly logLevel: string;
+  readonly tracing: boolean;
+  /** States in the definition, nested ones (Map item processors) included; null if unreadable. */
+  readonly states: number | null;
+  /** MaxConcurrency of each Map state, in definition order. */
+  readonly mapMaxConcurrency: readonly number[];
+}
+
 /** Alarms grouped by the SNS topic their ALARM action notifies. */
 export interface AlarmTopicSummary {
   /** The topic's name, or `(none)` for alarms without an action. */
@@ -62,6 +74,7 @@ export interface StackSummary {
   readonly alarms: number;
   readonly alarmTopics: readonly AlarmTopicSummary[];
   readonly dashboards: readonly string[];
+  readonly stateMachines: readonly StateMachineSummary[];
   readonly routes: readonly RouteSummary[];
   readonly throttle: { readonly rateLimit: number | null; readonly burstLimit: number | null } | null;
 }
@@ -219,6 +232,21 @@ export function summarizeTemplate(
     .map(([logicalId, dashboard]) => String(props(dashboard).DashboardName ?? logicalId))
     .sort();
 
+  const stateMachines: StateMachineSummary[] = byType('AWS::StepFunctions::StateMachine')
+    .map(([logicalId, machine]) => {
+      const p = props(machine);
+      const definition = parseDefinition(p.DefinitionString);
+      return {
+        name: String(p.StateMachineName ?? logicalId),
+        type: String(p.StateMachineType ?? 'STANDARD'),
+        logLevel: String((p.LoggingConfiguration as Json | undefined)?.Level ?? 'OFF'),
+        tracing: (p.TracingConfiguration as Json | undefined)?.Enabled === true,
+        states: definition ? countStates(definition) : null,
+        mapMaxConcurrency: definition ? mapConcurrency(definition) : [],
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+
   return {
     stackName,
     environment: lifecycleEnvironment ? String(lifecycleEnvironment.RUNLANE_ENVIRONMENT) : null,
@@ -228,6 +256,7 @@ export function summarizeTemplate(
     alarms: alarmResources.length,
     alarmTopics,
     dashboards,
+    stateMachines,
     routes,
     throttle: stage
       ? {
@@ -264,12 +293,59 @@ export function formatSummary(summary: StackSummary): string {
     lines.push(`    ${topic.alarms} → ${topic.topic}  (${topic.subscriptions} subscription(s))`);
   }
   lines.push(`  dashboards: ${summary.dashboards.length > 0 ? summary.dashboards.join(', ') : 'none'}`);
+  lines.push(`  state machines (${summary.stateMachines.length}):`);
+  for (const machine of summary.stateMachines) {
+    const maps =
+      machine.mapMaxConcurrency.length > 0
+        ? `  map maxConcurrency ${machine.mapMaxConcurrency.join('/')}`
+        : '';
+    lines.push(
+      `    ${machine.name}  ${machine.type}  logging ${machine.logLevel}  tracing ${machine.tracing ? 'on' : 'off'}  states ${machine.states ?? '?'}${maps}`,
+    );
+  }
   const throttle = summary.throttle
     ? `  throttle ${summary.throttle.rateLimit ?? '?'} rps / burst ${summary.throttle.burstLimit ?? '?'}`
     : '';
   lines.push(`  API routes (${summary.routes.length})${throttle}:`);
   for (const route of summary.routes) lines.push(`    ${route.routeKey}  [${route.authorization}]`);
   return lines.join('\n');
+}
+
+/** A `DefinitionString` (plain or `Fn::Join`), with the non-literal parts as placeholders. */
+function parseDefinition(value: unknown): Json | null {
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  const join = (value as Json | undefined)?.['Fn::Join'];
+  if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+    text = (join[1] as unknown[]).map((part) => (typeof part === 'string' ? part : 'TOKEN')).join(join[0]);
+  }
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return null;
+  }
+}
+
+function nestedDefinitions(state: Json): Json[] {
+  return [state.ItemProcessor, state.Iterator, ...((state.Branches as unknown[] | undefined) ?? [])].filter(
+    (nested): nested is Json => typeof nested === 'object' && nested !== null,
+  );
+}
+
+function countStates(definition: Json): number {
+  return Object.values((definition.States ?? {}) as Record<string, Json>).reduce(
+    (count, state) =>
+      count + 1 + nestedDefinitions(state).reduce((sum, nested) => sum + countStates(nested), 0),
+    0,
+  );
+}
+
+function mapConcurrency(definition: Json): number[] {
+  return Object.values((definition.States ?? {}) as Record<string, Json>).flatMap((state) => [
+    ...(state.Type === 'Map' && typeof state.MaxConcurrency === 'number' ? [state.MaxConcurrency] : []),
+    ...nestedDefinitions(state).flatMap(mapConcurrency),
+  ]);
 }
 
 function readJson(file: string): Json {

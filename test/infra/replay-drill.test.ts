@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { formatSummary, summarizeTemplate } from '../../bin/synth-summary.js';
 import { LANES } from '../../functions/core/lanes.js';
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { CommandLane } from '../../lib/command-lane.js';
@@ -211,5 +212,25 @@ describe('ReplayDrill', () => {
     expect(message).toMatch(/maxConcurrency/);
     expect(message).toMatch(/initialVerifyWaitSeconds/);
     expect(thrownMessage(() => build({ lanes: [] }))).toMatch(/lanes/);
+  });
+});
+
+describe('synth summary', () => {
+  it('lists the replay drill state machine', () => {
+    const { template } = build({ maxConcurrency: 3 });
+    const summary = summarizeTemplate('Test', template.toJSON());
+    expect(summary.stateMachines).toEqual([
+      {
+        name: 'runlane-test-replay-drill',
+        type: 'STANDARD',
+        logLevel: 'ALL',
+        tracing: true,
+        states: expect.any(Number),
+        mapMaxConcurrency: [3],
+      },
+    ]);
+    expect(formatSummary(summary)).toMatch(
+      /state machines \(1\):\n {4}runlane-test-replay-drill {2}STANDARD {2}logging ALL {2}tracing on {2}states \d+ {2}map maxConcurrency 3/,
+    );
   });
 });
