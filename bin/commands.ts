@@ -11,6 +11,7 @@ Usage:
   runlane trace <id>        one command's timeline (local stack or --env <name>)
   runlane dlq list|show     dead letters with their reasons, peeked without consuming them
   runlane replay --lane L   replay a lane's dead letters after a fix, verified, with evidence
+  runlane gate              run seed 003's four release-gate scenarios and write evidence/<timestamp>/
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -82,6 +83,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await (await import('./replay-commands.js')).runDlq(rest);
       case 'replay':
         return await (await import('./replay-commands.js')).runReplay(rest);
+      case 'gate':
+        return await (await import('./gate-command.js')).runGate(rest);
       case 'trace':
         return await (await import('./trace-command.js')).runTrace(rest);
       default:

@@ -72,6 +72,8 @@ export interface LocalStackInfo {
   readonly busName: string;
   readonly dataDir: string | null;
   readonly lanes: Record<string, LaneQueues>;
+  /** Receives before a lane dead-letters a command. */
+  readonly maxReceiveCount: number;
 }
 
 export interface LocalStack {
@@ -269,6 +271,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       busName: LOCAL_BUS_NAME,
       dataDir: dataDir ?? null,
       lanes: queues,
+      maxReceiveCount: laneSettings.maxReceiveCount,
     };
     let stopping: Promise<void> | undefined;
     return {

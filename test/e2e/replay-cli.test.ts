@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,4 +152,31 @@ describe('runlane dlq and runlane replay against the local stack', () => {
     }[];
     expect(left.map((r) => r.reason)).toEqual(['invalid_json']);
   }, 120_000);
+
+  it('runs the four release-gate scenarios and writes their evidence', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'runlane-gate-'));
+    try {
+      const result = await cli(['gate', '--out', out, '--json', '--timeout', '60']);
+      expect(result.status, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout) as {
+        folder: string;
+        passed: boolean;
+        scenarios: { scenario: string; passed: boolean }[];
+      };
+      expect(report.passed).toBe(true);
+      expect(report.scenarios.map((s) => [s.scenario, s.passed])).toEqual([
+        ['queue-retry-recovery', true],
+        ['dead-letter-fail-closed', true],
+        ['replay-idempotent-duplicate', true],
+        ['correlated-trace', true],
+      ]);
+      const files = readdirSync(report.folder).sort();
+      expect(files).toEqual(
+        [...report.scenarios.flatMap((s) => [`${s.scenario}.json`, `${s.scenario}.md`]), 'index.md'].sort(),
+      );
+      expect(readFileSync(join(report.folder, 'index.md'), 'utf8')).toContain('PASSED');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -22,6 +22,8 @@ export interface ReplayDrillInput {
   readonly verifyTimeoutSeconds: number;
   /** Names the execution; starting the same drill twice fails with ExecutionAlreadyExists. */
   readonly drillId: string;
+  /** Only these dead letters (by commandId); others are put back untouched. @default all */
+  readonly commandIds?: readonly string[];
 }
 
 /** A dead letter as the drill sees it (read with a visibility lock held for the drill). */

@@ -54,7 +54,13 @@ export function replaySteps(deps: ReplayDependencies) {
     const messages = await deps
       .deadLetterQueue(input.lane)
       .receive(Math.max(1, Math.min(100, input.maxMessages)), input.dryRun ? 0 : DRILL_LOCK_SECONDS);
-    const items: DeadLetterItem[] = messages.map((m) => ({
+    const wanted = input.commandIds ? new Set(input.commandIds) : undefined;
+    const chosen = wanted ? messages.filter((m) => wanted.has(m.attributes.commandId ?? '')) : messages;
+    if (wanted && !input.dryRun) {
+      const others = messages.filter((m) => !wanted.has(m.attributes.commandId ?? ''));
+      await Promise.all(others.map((m) => deps.deadLetterQueue(input.lane).restore(m.receiptHandle)));
+    }
+    const items: DeadLetterItem[] = chosen.map((m) => ({
       lane: input.lane,
       messageId: m.messageId,
       receiptHandle: m.receiptHandle,
