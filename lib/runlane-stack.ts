@@ -10,6 +10,7 @@ import { retentionDaysFrom } from './defaults.js';
 import { InvalidPropsError } from './errors.js';
 import { LifecycleStorage } from './lifecycle-storage.js';
 import { NightlySweepSchedule } from './nightly-sweep-schedule.js';
+import { ReplayDrill } from './replay-drill.js';
 import { RunlaneAlarms } from './runlane-alarms.js';
 import { RunlaneDashboard } from './runlane-dashboard.js';
 import { TelemetryBus } from './telemetry-bus.js';
@@ -28,10 +29,11 @@ export interface RunlaneStackProps extends StackProps {
  * - one `CommandLane` per entry of `LANES`;
  * - `CommandApi` over those lanes;
  * - `NightlySweepSchedule` on the sweep lane;
+ * - `ReplayDrill` (Step Functions state machine + dispatcher) over every lane;
  * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
  *   `RunlaneAlarms` (thresholds from `config.alarms`) and `RunlaneDashboard`;
  * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
- *   alarm topic ARNs, dashboard name.
+ *   alarm topic ARNs, dashboard name, replay drill state machine ARN.
  *
  * @example
  * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
@@ -43,6 +45,7 @@ export class RunlaneStack extends Stack {
   public readonly lanes: readonly CommandLane[];
   public readonly api: CommandApi;
   public readonly nightlySweep: NightlySweepSchedule;
+  public readonly replayDrill: ReplayDrill;
   public readonly alarmTopics: AlarmTopics;
   public readonly alarms: RunlaneAlarms;
   public readonly dashboard: RunlaneDashboard;
@@ -109,6 +112,16 @@ export class RunlaneStack extends Stack {
       schedule: config.sweepSchedule,
     });
 
+    this.replayDrill = new ReplayDrill(this, 'ReplayDrill', {
+      environmentName,
+      lanes: this.lanes,
+      lifecycle: this.lifecycle,
+      telemetry: this.telemetry,
+      retentionDays: config.lifecycle.retentionDays,
+      logRetention,
+      logRemovalPolicy,
+    });
+
     const { criticalEmails, warningEmails, ...thresholds } = config.alarms;
     this.alarmTopics = new AlarmTopics(this, 'AlarmTopics', {
       environmentName,
@@ -152,6 +165,10 @@ export class RunlaneStack extends Stack {
     new CfnOutput(this, 'WarningAlarmTopicArn', {
       value: this.alarmTopics.warning.topicArn,
       description: 'SNS topic of the warning alarms',
+    });
+    new CfnOutput(this, 'ReplayDrillStateMachineArn', {
+      value: this.replayDrill.stateMachine.stateMachineArn,
+      description: 'Replay drill state machine (start executions with name = drillId)',
     });
     new CfnOutput(this, 'DashboardName', {
       value: this.dashboard.dashboard.dashboardName,

@@ -38,7 +38,7 @@ describe('RunlaneStack', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', LANES.length);
     // lane queues + lane DLQs + the schedule's delivery DLQ
     template.resourceCountIs('AWS::SQS::Queue', LANES.length * 2 + 1);
-    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 1);
+    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 2); // lane workers + API + replay drill dispatcher
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.resourceCountIs('AWS::Events::Rule', 1);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(15 4 * * ? *)' });
