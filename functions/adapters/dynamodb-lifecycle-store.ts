@@ -256,14 +256,19 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
           TableName: this.#tableName,
           Key: keys.run(oldCommandId),
           UpdateExpression: 'SET replayedAs = list_append(if_not_exists(replayedAs, :empty), :new)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':empty': [], ':new': [newCommandId] },
+          // Once per link: a retried replay step must not append it twice.
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(replayedAs, :id)',
+          ExpressionAttributeValues: { ':empty': [], ':new': [newCommandId], ':id': newCommandId },
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Either no run, or the link is already there (a retried step).
+      const existing = await this.#client.send(
+        new GetCommand({ TableName: this.#tableName, Key: keys.run(oldCommandId), ConsistentRead: true }),
+      );
+      return Array.isArray(existing.Item?.replayedAs) && existing.Item.replayedAs.includes(newCommandId);
     }
   }
 

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../core/ports.js';
 import { replaySteps } from '../core/replay/steps.js';
+import { uuidFromSeed } from '../core/replay/uuid-from-seed.js';
 import type { AwsClients } from './clients.js';
 import { DynamoDbLifecycleStore } from './dynamodb-lifecycle-store.js';
 import { DynamoDbReplayRecords } from './dynamodb-replay-records.js';
@@ -37,6 +37,6 @@ export function buildReplaySteps(
     records: new DynamoDbReplayRecords({ ...table, retentionDays: settings.retentionDays }),
     events: new EventBridgeEventPublisher({ client: clients.eventBridge, busName: settings.busName }),
     clock,
-    newCommandId: randomUUID,
+    newCommandId: uuidFromSeed,
   });
 }

@@ -139,4 +139,34 @@ describe('replay drill, run directly, on the emulators', () => {
     await pipeline.drain(TEST_LANE);
     await pipeline.deadLetters(TEST_LANE);
   });
+
+  it('replays a dead letter once even when the replay step is retried', async () => {
+    probe.broken = true;
+    const failed = await deadLetter('test.switch');
+    await pipeline.drain(TEST_LANE);
+    probe.broken = false;
+    const s = steps();
+    const read = await s.readDeadLetters({
+      lane: TEST_LANE,
+      maxMessages: 10,
+      dryRun: false,
+      verifyTimeoutSeconds: 5,
+      drillId: 'retried-drill',
+      commandIds: [failed.commandId],
+    });
+    expect(read.items.map((i) => i.commandId)).toEqual([failed.commandId]);
+    const item = read.items[0];
+    if (!item) throw new Error('no item');
+    const first = await s.replayMessage({ drillId: 'retried-drill', dryRun: false, item });
+    const retried = await s.replayMessage({ drillId: 'retried-drill', dryRun: false, item });
+    expect(first.status).toBe('replayed');
+    if (retried.newCommandId) expect(retried.newCommandId).toBe(first.newCommandId);
+    await pipeline.drain(TEST_LANE);
+    expect((await pipeline.store.getRun(failed.commandId))?.run.replayedAs).toEqual([first.newCommandId]);
+    expect(probe.executions.get(first.newCommandId ?? '')).toBe(1);
+    expect((await pipeline.store.getRun(first.newCommandId ?? ''))?.run).toMatchObject({
+      status: 'Completed',
+      attempts: 1,
+    });
+  });
 });

@@ -34,11 +34,14 @@ export interface ReplayDependencies {
   readonly records: ReplayRecords;
   readonly events: EventPublisher;
   readonly clock: Clock;
-  readonly newCommandId: () => string;
+  /** The replay's commandId, derived from `seed` so a retried step re-sends the same command. */
+  readonly newCommandId: (seed: string) => string;
 }
 
 /** Messages stay hidden this long while the drill replays them. */
 const DRILL_LOCK_SECONDS = 300;
+/** Step Functions passes at most 256 KB between states; bodies beyond this wait for the next drill. */
+const ITEMS_BODY_BUDGET_BYTES = 180_000;
 const MAX_WAIT_SECONDS = 30;
 
 /**
@@ -55,11 +58,19 @@ export function replaySteps(deps: ReplayDependencies) {
       .deadLetterQueue(input.lane)
       .receive(Math.max(1, Math.min(100, input.maxMessages)), input.dryRun ? 0 : DRILL_LOCK_SECONDS);
     const wanted = input.commandIds ? new Set(input.commandIds) : undefined;
-    const chosen = wanted ? messages.filter((m) => wanted.has(m.attributes.commandId ?? '')) : messages;
-    if (wanted && !input.dryRun) {
-      const others = messages.filter((m) => !wanted.has(m.attributes.commandId ?? ''));
-      await Promise.all(others.map((m) => deps.deadLetterQueue(input.lane).restore(m.receiptHandle)));
+    const chosen: typeof messages = [];
+    const putBack: typeof messages = [];
+    let budget = ITEMS_BODY_BUDGET_BYTES;
+    for (const m of messages) {
+      const size = Buffer.byteLength(m.body) + 1024;
+      if ((wanted && !wanted.has(m.attributes.commandId ?? '')) || size > budget) putBack.push(m);
+      else {
+        chosen.push(m);
+        budget -= size;
+      }
     }
+    if (!input.dryRun)
+      await Promise.all(putBack.map((m) => deps.deadLetterQueue(input.lane).restore(m.receiptHandle)));
     const items: DeadLetterItem[] = chosen.map((m) => ({
       lane: input.lane,
       messageId: m.messageId,
@@ -82,7 +93,7 @@ export function replaySteps(deps: ReplayDependencies) {
     };
   }
 
-  async function replayMessage({ dryRun, item }: ReplayMessageInput): Promise<ReplayMessageOutput> {
+  async function replayMessage({ drillId, dryRun, item }: ReplayMessageInput): Promise<ReplayMessageOutput> {
     const dlq = deps.deadLetterQueue(item.lane);
     const base = { messageId: item.messageId, oldCommandId: item.commandId ?? null };
     const leave = async (
@@ -105,7 +116,8 @@ export function replaySteps(deps: ReplayDependencies) {
       // Same command semantics and correlation chain, a new commandId, and the link back.
       const replay: CommandEnvelope = {
         ...old,
-        commandId: deps.newCommandId(),
+        // Same drill + same dead letter → same replay: a retried task re-sends a duplicate, which is deduplicated.
+        commandId: deps.newCommandId(`${drillId}:${item.messageId}`),
         replayOf: old.commandId,
         issuedAt: deps.clock.now().toISOString(),
       };
