@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { DynamoDbReplayRecords } from '../functions/adapters/dynamodb-replay-records.js';
 import { buildReplaySteps } from '../functions/adapters/replay-factory.js';
 import { SqsDeadLetterQueue } from '../functions/adapters/sqs-dead-letter-queue.js';
+import type {
+  DrillEvidence,
+  ReplayDrillInput,
+  ReplayMessageOutput,
+} from '../functions/core/replay/contract.js';
 import { runDrillDirectly } from '../functions/core/replay/run-drill.js';
-import { resolveTarget } from './targets.js';
+import { resolveTarget, type Target } from './targets.js';
 
 const TARGET_HELP = `  --api-url <url>   a running local stack (default http://127.0.0.1:3000)
   --env <name>      a deployed environment (dev, staging, prod), found through its stack outputs`;
@@ -28,6 +34,10 @@ ${TARGET_HELP}
   --dry-run             report what would be replayed; send and delete nothing
   --confirm             needed to replay more than 10 messages (seed 003: no bulk replay before the fix)
   --verify-timeout <s>  wait this long for replays to finish (default 120)
+  --via-step-functions  run the ReplayDrill state machine instead (deployed: StartExecution named
+                        after the drill id, then follow it; local: the synthesized definition
+                        under aws-local-stepfunctions)
+  --drill-id <id>       name the drill (default: generated); a drill id runs once
   --json                the evidence as JSON
   --help
 Exit codes: 0 every replayed command completed, 1 some did not (or failure), 2 bad usage.`;
@@ -131,6 +141,8 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       confirm: { type: 'boolean', default: false },
       'verify-timeout': { type: 'string', default: '120' },
+      'via-step-functions': { type: 'boolean', default: false },
+      'drill-id': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -161,7 +173,24 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  const drillId = `replay-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const drillId =
+    values['drill-id'] ??
+    `replay-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(drillId)) {
+    console.error('runlane replay: --drill-id must be 1-80 of A-Z a-z 0-9 _ - (it names the execution)');
+    return 2;
+  }
+  const records = new DynamoDbReplayRecords({
+    client: target.clients.documents,
+    tableName: target.settings.tableName,
+    retentionDays: 30,
+  });
+  if (await records.hasEvidence(drillId)) {
+    console.error(
+      `runlane replay: ExecutionAlreadyExists: drill ${drillId} already ran; a drill id replays once`,
+    );
+    return 1;
+  }
   const progress = (p: {
     found: number;
     replayed: number;
@@ -175,11 +204,20 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       );
     }
   };
-  const result = await runDrillDirectly(
-    buildReplaySteps(target.settings, target.clients),
-    { lane: values.lane, maxMessages: max, dryRun: values['dry-run'], verifyTimeoutSeconds, drillId },
-    { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), onProgress: progress },
-  );
+  const input = {
+    lane: values.lane,
+    maxMessages: max,
+    dryRun: values['dry-run'],
+    verifyTimeoutSeconds,
+    drillId,
+  };
+  const result = values['via-step-functions']
+    ? await viaStepFunctions(target, input, values.json)
+    : await runDrillDirectly(buildReplaySteps(target.settings, target.clients), input, {
+        now: Date.now,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        onProgress: progress,
+      });
   if (!values.json) process.stderr.write('\n');
   const { evidence } = result;
   if (values.json) {
@@ -206,4 +244,74 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     );
   }
   return evidence.passed ? 0 : 1;
+}
+
+/**
+ * Runs the ReplayDrill state machine: deployed, StartExecution named after the
+ * drill id (a repeat fails with ExecutionAlreadyExists) and DescribeExecution
+ * until it ends; locally, the synthesized definition under aws-local-stepfunctions.
+ */
+async function viaStepFunctions(
+  target: Target,
+  input: ReplayDrillInput,
+  quiet: boolean,
+): Promise<{ evidence: DrillEvidence; replays: ReplayMessageOutput[] }> {
+  const say = (line: string) => {
+    if (!quiet) process.stderr.write(line);
+  };
+  if (target.stateMachineArn) {
+    const { SFNClient, StartExecutionCommand, DescribeExecutionCommand } = await import(
+      '@aws-sdk/client-sfn'
+    );
+    const sfn = new SFNClient({ region: target.region });
+    const started = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: target.stateMachineArn,
+        name: input.drillId,
+        input: JSON.stringify(input),
+      }),
+    );
+    say(`started ${started.executionArn}\n`);
+    for (;;) {
+      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+      if (execution.status !== 'RUNNING') {
+        if (execution.status !== 'SUCCEEDED')
+          throw new Error(`execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`);
+        say('\n');
+        return { evidence: JSON.parse(execution.output ?? '{}') as DrillEvidence, replays: [] };
+      }
+      say('.');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  say('synthesizing the ReplayDrill definition and running it locally…\n');
+  const [{ App }, { Template }, { RunlaneStack }, { parseRunlaneConfig }, runner] = await Promise.all([
+    import('aws-cdk-lib'),
+    import('aws-cdk-lib/assertions'),
+    import('../lib/runlane-stack.js'),
+    import('../lib/config/environment-config.js'),
+    import('../local/replay-drill-runner.js'),
+  ]);
+  const { readFileSync } = await import('node:fs');
+  const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
+  const config = parseRunlaneConfig(cdk.context?.runlane).environments.dev;
+  // Only the definition is needed: skip bundling the functions.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config });
+  const definition = runner.replayDrillDefinitionFromTemplate(Template.fromStack(stack).toJSON());
+  const steps = buildReplaySteps(target.settings, target.clients);
+  const replays: ReplayMessageOutput[] = [];
+  const run = await runner.runReplayDrillLocally({
+    definition,
+    input,
+    waitSeconds: 1,
+    handler: async (event) => {
+      const output = await (steps[event.step] as (i: unknown) => Promise<unknown>)(event.input);
+      if (event.step === 'replayMessage') replays.push(output as ReplayMessageOutput);
+      say(`${event.step} `);
+      return output;
+    },
+  });
+  say('\n');
+  return { evidence: run.output as DrillEvidence, replays };
 }

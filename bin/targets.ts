@@ -11,6 +11,9 @@ import { ENVIRONMENT_NAMES, parseRunlaneConfig } from '../lib/config/environment
 /** What a CLI command talks to: the local stack or a deployed environment. */
 export interface Target {
   readonly description: string;
+  /** Deployed environments only: the ReplayDrill state machine and the region. */
+  readonly stateMachineArn?: string;
+  readonly region?: string;
   readonly settings: ReplaySettings;
   readonly clients: {
     readonly documents: ReturnType<typeof createDocumentClient>;
@@ -47,6 +50,10 @@ export async function resolveTarget(options: {
     };
     return {
       description: `${stackName} (${region})`,
+      region,
+      ...(outputs.get('ReplayDrillStateMachineArn')
+        ? { stateMachineArn: outputs.get('ReplayDrillStateMachineArn') }
+        : {}),
       settings: {
         tableName: need('LifecycleTableName'),
         busName: need('TelemetryBusName'),

@@ -47,6 +47,18 @@ export class DynamoDbReplayRecords implements ReplayRecords {
     return typeof result.Item?.body === 'string' ? result.Item.body : undefined;
   }
 
+  /** True when a drill with this id already recorded its evidence. */
+  public async hasEvidence(drillId: string): Promise<boolean> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { pk: `DRILL#${drillId}`, sk: 'EVIDENCE' },
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item !== undefined;
+  }
+
   public async saveEvidence(evidence: DrillEvidence): Promise<void> {
     await this.#client.send(
       new PutCommand({

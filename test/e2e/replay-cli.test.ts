@@ -179,4 +179,55 @@ describe('runlane dlq and runlane replay against the local stack', () => {
       rmSync(out, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('runs the drill through the synthesized state machine, and refuses the same drill id twice', async () => {
+    const sqs = localSqsClient(stack.info.sqsEndpoint);
+    const commandId = randomUUID();
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.info.lanes[LANE]?.queueUrl,
+        MessageBody: JSON.stringify({
+          schemaVersion: 1,
+          commandId,
+          commandType: DRILL_FLAKY,
+          lane: LANE,
+          correlationId: `drill:${commandId}`,
+          householdId: 'hh-replay',
+          issuedAt: new Date().toISOString(),
+          payload: { failTimes: 2 },
+        }),
+      }),
+    );
+    sqs.destroy();
+    for (let i = 0; i < 80; i++) {
+      const listed = JSON.parse((await cli(['dlq', 'list', '--lane', LANE, '--json'])).stdout) as {
+        commandId: string;
+      }[];
+      if (listed.some((r) => r.commandId === commandId)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const drillId = `sfn-cli-${randomUUID().slice(0, 8)}`;
+    const result = await cli([
+      'replay',
+      '--lane',
+      LANE,
+      '--via-step-functions',
+      '--drill-id',
+      drillId,
+      '--json',
+      '--verify-timeout',
+      '30',
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const evidence = JSON.parse(result.stdout) as {
+      drillId: string;
+      passed: boolean;
+      links: { old: string }[];
+    };
+    expect(evidence).toMatchObject({ drillId, passed: true });
+    expect(evidence.links.map((l) => l.old)).toContain(commandId);
+    const again = await cli(['replay', '--lane', LANE, '--via-step-functions', '--drill-id', drillId]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('ExecutionAlreadyExists');
+  }, 180_000);
 });
