@@ -32,7 +32,8 @@ until every replay is terminal, re-sends one replay as a duplicate probe, and re
 ${TARGET_HELP}
   --max <n>             at most n messages (default 10)
   --dry-run             report what would be replayed; send and delete nothing
-  --confirm             needed to replay more than 10 messages (seed 003: no bulk replay before the fix)
+  --confirm             needed to replay more than the bulk limit (seed 003: no bulk replay before the fix)
+  --bulk-limit <n>      the bulk limit [RUNLANE_REPLAY_BULK_LIMIT] (default 10)
   --verify-timeout <s>  wait this long for replays to finish (default 120)
   --via-step-functions  run the ReplayDrill state machine instead (deployed: StartExecution named
                         after the drill id, then follow it; local: the synthesized definition
@@ -42,6 +43,7 @@ ${TARGET_HELP}
   --help
 Exit codes: 0 every replayed command completed, 1 some did not (or failure), 2 bad usage.`;
 
+/** Default for --bulk-limit: more than this needs --confirm. */
 const BULK_REPLAY_LIMIT = 10;
 
 export async function runDlq(argv: readonly string[]): Promise<number> {
@@ -142,6 +144,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       confirm: { type: 'boolean', default: false },
       'verify-timeout': { type: 'string', default: '120' },
       'via-step-functions': { type: 'boolean', default: false },
+      'bulk-limit': { type: 'string' },
       'drill-id': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -160,7 +163,14 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  if (max > BULK_REPLAY_LIMIT && !values.confirm && !values['dry-run']) {
+  const bulkLimit = Number(
+    values['bulk-limit'] ?? process.env.RUNLANE_REPLAY_BULK_LIMIT ?? BULK_REPLAY_LIMIT,
+  );
+  if (!Number.isInteger(bulkLimit) || bulkLimit < 0) {
+    console.error('runlane replay: --bulk-limit (or RUNLANE_REPLAY_BULK_LIMIT) must be a whole number ≥ 0');
+    return 2;
+  }
+  if (max > bulkLimit && !values.confirm && !values['dry-run']) {
     console.error(
       `runlane replay: refusing to replay up to ${max} messages without --confirm. Bulk replay only after the root cause is fixed (seed 003); try --dry-run first.`,
     );

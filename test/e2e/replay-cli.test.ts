@@ -126,6 +126,9 @@ describe('runlane dlq and runlane replay against the local stack', () => {
     const result = await cli(['replay', '--lane', LANE, '--max', '50']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('without --confirm');
+    const lowered = await cli(['replay', '--lane', LANE, '--max', '3', '--bulk-limit', '2']);
+    expect(lowered.status).toBe(2);
+    expect(lowered.stderr).toContain('up to 3 messages without --confirm');
   });
 
   it('replays the dead-lettered command with a new commandId, leaves the poison, and proves the duplicate', async () => {
