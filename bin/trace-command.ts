@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../functions/adapters/clients.js';
 import { DynamoDbLifecycleStore } from '../functions/adapters/dynamodb-lifecycle-store.js';
 import { type Trace, type TraceSource, traceFrom } from '../functions/core/trace.js';
-import { ENVIRONMENT_NAMES, parseRunlaneConfig } from '../lib/config/environment-config.js';
+import { resolveTarget } from './targets.js';
 
 export const TRACE_HELP = `runlane trace <commandId|messageId|correlationId> — one command's story: acceptance, each
 attempt with its stages' outcome codes, signals, dead letters and replay links (old → new
@@ -17,7 +15,7 @@ Where to read (default: the local stack):
   --api-url <url>      a running local stack (default http://127.0.0.1:3000)
   --env <name>         a deployed environment (dev, staging, prod): table from the stack's outputs
   --table-name <name>  a lifecycle table directly, with --region
-  --region <region>    (default: the environment's region from cdk.json, or AWS_REGION)
+  --region <region>    with --table-name (default AWS_REGION); --env uses the environment's region
 
 Options:
   --json               the trace as JSON
@@ -69,48 +67,26 @@ async function openSource(values: {
   'table-name'?: string | undefined;
   region?: string | undefined;
 }): Promise<TraceSource> {
-  let client: DynamoDBClient;
-  let tableName: string;
-  if (values.env || values['table-name']) {
-    let region = values.region ?? process.env.AWS_REGION;
-    if (values.env) {
-      if (!(ENVIRONMENT_NAMES as readonly string[]).includes(values.env)) {
-        throw new Error(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
-      }
-      const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-      const config = parseRunlaneConfig(cdk.context?.runlane).environments[values.env as 'dev'];
-      region ??= config.region;
-    }
-    if (!region) throw new Error('give --region (or set AWS_REGION)');
-    tableName = values['table-name'] ?? (await tableFromStack(`Runlane-${values.env}`, region));
-    client = new DynamoDBClient({ region });
+  let store: DynamoDbLifecycleStore;
+  if (values['table-name']) {
+    const region = values.region ?? process.env.AWS_REGION;
+    if (!region) throw new Error('give --region (or set AWS_REGION) with --table-name');
+    store = new DynamoDbLifecycleStore({
+      client: createDocumentClient(new DynamoDBClient({ region })),
+      tableName: values['table-name'],
+    });
   } else {
-    const response = await fetch(`${values['api-url']}/_local/info`).catch(() => undefined);
-    if (!response?.ok) {
-      throw new Error(
-        `no local stack answers at ${values['api-url']}; start one with npm start, or pass --env`,
-      );
-    }
-    const info = (await response.json()) as { dynamoEndpoint: string; tableName: string; region: string };
-    const { localDynamoDbClient } = await import('../local/clients.js');
-    client = localDynamoDbClient(info.dynamoEndpoint);
-    tableName = info.tableName;
+    const target = await resolveTarget({ apiUrl: values['api-url'], env: values.env });
+    store = new DynamoDbLifecycleStore({
+      client: target.clients.documents,
+      tableName: target.settings.tableName,
+    });
   }
-  const store = new DynamoDbLifecycleStore({ client: createDocumentClient(client), tableName });
   return {
     getRun: (runId) => store.getRun(runId),
     findRunsByCorrelationId: async (correlationId) => store.findRunsByCorrelationId(correlationId),
     findRunIdByMessageId: (messageId) => store.findRunIdByMessageId(messageId),
   };
-}
-
-async function tableFromStack(stackName: string, region: string): Promise<string> {
-  const result = await new CloudFormationClient({ region }).send(
-    new DescribeStacksCommand({ StackName: stackName }),
-  );
-  const output = result.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'LifecycleTableName')?.OutputValue;
-  if (!output) throw new Error(`stack ${stackName} has no LifecycleTableName output (is it deployed?)`);
-  return output;
 }
 
 function printTrace(id: string, resolvedFrom: string, trace: Trace): void {

@@ -1,67 +1,24 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { localSqsClient } from '../../local/clients.js';
 import { DRILL_FLAKY } from '../../local/drill-commands.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { runCli, startQuietLocalStack } from '../support/local-cli.js';
 
-const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const LANE = 'runtime-ingestion-completed';
 
 describe('runlane dlq and runlane replay against the local stack', () => {
   let stack: LocalStack;
   let failedCommandId = '';
 
-  /** The real CLI in a child process (async: this process serves the stack it calls). */
-  function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'bin/cli.ts', ...args, '--api-url', stack.info.apiUrl],
-        {
-          cwd: projectRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.once('exit', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
-  }
+  const cli = (args: string[]) => runCli(stack, args);
 
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
-    cdk.context.runlane.environments.dev.lanes = {
-      ...cdk.context.runlane.environments.dev.lanes,
-      maxReceiveCount: 2,
-    };
-    stack = await startLocalStack({
-      config: parseRunlaneConfig(cdk.context.runlane).environments.dev,
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
-    });
+    stack = await startQuietLocalStack({ maxReceiveCount: 2 });
     const sqs = localSqsClient(stack.info.sqsEndpoint);
     failedCommandId = randomUUID();
     const queueUrl = stack.info.lanes[LANE]?.queueUrl;

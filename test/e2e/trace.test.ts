@@ -1,15 +1,11 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { localSqsClient } from '../../local/clients.js';
 import { DRILL_FLAKY } from '../../local/drill-commands.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
+import { runCli, startQuietLocalStack } from '../support/local-cli.js';
 
-const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const INGESTION = 'runtime-ingestion-completed';
 
 interface TraceJson {
@@ -25,61 +21,10 @@ describe('runlane trace against the local stack', () => {
   const ids: Record<string, string> = {};
   let recoveredMessageId = '';
 
-  /** The CLI in a child process; async, because this process serves the local stack it calls. */
-  function trace(
-    id: string,
-    json = true,
-  ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'bin/cli.ts',
-          'trace',
-          id,
-          '--api-url',
-          stack.info.apiUrl,
-          ...(json ? ['--json'] : []),
-        ],
-        { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('exit', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
-  }
+  const trace = (id: string, json = true) => runCli(stack, ['trace', id, ...(json ? ['--json'] : [])]);
 
   beforeAll(async () => {
-    // The stack runs in this process; keep its INFO lines out of the test output.
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
-    cdk.context.runlane.environments.dev.lanes = {
-      ...cdk.context.runlane.environments.dev.lanes,
-      maxReceiveCount: 2,
-    };
-    stack = await startLocalStack({
-      config: parseRunlaneConfig(cdk.context.runlane).environments.dev,
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
-      pretty: false,
-    });
+    stack = await startQuietLocalStack({ maxReceiveCount: 2 });
     const sqs = localSqsClient(stack.info.sqsEndpoint);
     const produce = async (commandId: string, payload: object, extra: object = {}) => {
       const sent = await sqs.send(
