@@ -362,9 +362,10 @@ async function measureBundles() {
     RETENTION_DAYS: '30',
     COMMAND_QUEUE_URLS: '{}',
     API_MAX_BODY_BYTES: '32768',
+    REPLAY_LANE_QUEUES: '{}',
   };
   const results: { name: string; bytes: number; importMsMedian: number; importMsRuns: number[] }[] = [];
-  for (const name of ['lane-worker', 'api']) {
+  for (const name of ['lane-worker', 'api', 'replay-drill']) {
     const outfile = new URL(`${name}.mjs`, outDir).pathname;
     // Same options as lib/defaults.ts BUNDLING_DEFAULTS; the Lambda runtime provides @aws-sdk/*.
     await build({
