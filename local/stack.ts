@@ -10,15 +10,19 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { buildCommandApi } from '../functions/adapters/api-factory.js';
 import { createDocumentClient } from '../functions/adapters/clients.js';
 import { toApiRequest } from '../functions/adapters/http-api-request.js';
 import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
+import { PowertoolsMetricsRecorder } from '../functions/adapters/powertools-metrics-recorder.js';
 import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
 import { EVENT_RULES } from '../functions/core/event-rules.js';
 import { LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
+import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
+import { systemClock } from '../functions/core/ports.js';
 import type { EnvironmentConfig } from '../lib/config/environment-config.js';
 import { startLocalApiGateway } from './api-gateway.js';
 import {
@@ -178,6 +182,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const mappings: LocalEventSourceMapping[] = [];
     for (const lane of LANES) {
       const drill = lane.name === DRILL_LANE ? drillCommands(laneByName(lane.name) ?? lane) : undefined;
+      // EMF lines as in Lambda (left out of --pretty output, which is for people).
+      const metrics = options.pretty
+        ? undefined
+        : new PowertoolsMetricsRecorder({
+            metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-lane-worker' }),
+            environment: LOCAL_ENVIRONMENT,
+            bufferedDimensions: { Lane: lane.name },
+          });
       const process = buildLaneWorker(
         {
           environment: LOCAL_ENVIRONMENT,
@@ -192,13 +204,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         },
         { documents, sqs, eventBridge },
         log('runlane-lane-worker'),
-        drill ? { commands: drill.commands, lane: drill.lane } : {},
+        { ...(drill ? { commands: drill.commands, lane: drill.lane } : {}), ...(metrics ? { metrics } : {}) },
       );
       const mapping = new LocalEventSourceMapping({
         sqs,
         queueUrl: queues[lane.name].queueUrl,
         queueArn: queues[lane.name].queueArn,
-        handler: (event, context) => process(event.Records, context),
+        handler: async (event, context) => {
+          try {
+            return await process(event.Records, context);
+          } finally {
+            metrics?.flush();
+          }
+        },
         batchSize: laneSettings.batchSize,
         maximumBatchingWindowMs: laneSettings.maxBatchingWindowSeconds * 1000,
         maxConcurrency: laneSettings.maxConcurrency,
@@ -214,6 +232,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     const apiLogger = log('runlane-api');
+    const apiMetrics = options.pretty
+      ? undefined
+      : new PowertoolsMetricsRecorder({
+          metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-api' }),
+          environment: LOCAL_ENVIRONMENT,
+        });
     const api = buildCommandApi(
       {
         tableName: LOCAL_TABLE_NAME,
@@ -222,6 +246,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       { documents, sqs },
       apiLogger,
+      systemClock,
+      apiMetrics,
     );
 
     const sweepNow = async (): Promise<string> => {
@@ -239,7 +265,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let info: LocalStackInfo;
     const gateway = await startLocalApiGateway({
       port: options.apiPort,
-      handler: async (event) => api(toApiRequest(event)),
+      handler: async (event) => {
+        try {
+          return await api(toApiRequest(event));
+        } finally {
+          apiMetrics?.flush();
+        }
+      },
       localRoutes: {
         '/_local/info': async () => ({ statusCode: 200, body: info }),
         '/_local/sweep': async ({ method }) =>

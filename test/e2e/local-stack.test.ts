@@ -19,6 +19,8 @@ interface Started {
   readonly child: ChildProcess;
   readonly apiUrl: string;
   readonly exited: Promise<number | null>;
+  /** Everything the stack printed on stdout so far. */
+  readonly stdout: () => string;
 }
 
 async function startStack(extraArgs: string[]): Promise<Started> {
@@ -51,8 +53,12 @@ async function startStack(extraArgs: string[]): Promise<Started> {
   children.push(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
+  let stdout = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
   });
   const apiUrl = await new Promise<string>((resolve, reject) => {
     let buffer = '';
@@ -68,7 +74,7 @@ async function startStack(extraArgs: string[]): Promise<Started> {
     });
     child.once('exit', (code) => reject(new Error(`local stack exited with ${code}:\n${stderr}`)));
   });
-  return { child, apiUrl, exited };
+  return { child, apiUrl, exited, stdout: () => stdout };
 }
 
 /** Every process below `pid`, recursively. */
@@ -141,6 +147,25 @@ describe('runlane local, as a user runs it', () => {
         .sort(),
     ).toEqual(['invalid_envelope', 'invalid_json', 'unsupported_command_type']);
     expect(report.reviewQueue.filter((r) => r.fromThisDemo).length).toBeGreaterThanOrEqual(3);
+
+    // The same EMF metric lines as in Lambda: accepted by the API, outcomes by the workers.
+    const emf = stack
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] };
+          },
+      );
+    const names = new Set(
+      emf.flatMap((e) => e._aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name))),
+    );
+    expect(emf.every((e) => e._aws.CloudWatchMetrics.every((m) => m.Namespace === 'Runlane'))).toBe(true);
+    expect([...names]).toEqual(
+      expect.arrayContaining(['CommandsAccepted', 'CommandsCompleted', 'CommandsDeadLettered']),
+    );
 
     const below = descendants(stack.child.pid ?? 0);
     expect(below.length).toBeGreaterThan(0); // DynamoDB Local's JVM at least
