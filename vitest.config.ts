@@ -13,6 +13,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'] } },
+      { extends: true, test: { name: 'agent', include: ['test/agent/**/*.test.ts'] } },
       {
         extends: true,
         test: {
