@@ -1,0 +1,59 @@
+/** Base class for errors `runlane-agent` raises on purpose. */
+export class AgentError extends Error {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AgentError';
+  }
+}
+
+/** The command line could not be understood; `runlane-agent` exits 2 and prints usage. */
+export class AgentUsageError extends AgentError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AgentUsageError';
+  }
+}
+
+/** One problem of a runner configuration, named by its field path (or environment variable / flag). */
+export interface ConfigIssue {
+  readonly fieldPath: string;
+  readonly message: string;
+}
+
+/** `config/runner.json`, an environment override or a flag is invalid; every problem is listed. */
+export class RunnerConfigError extends AgentError {
+  public constructor(
+    public readonly source: string,
+    public readonly issues: readonly ConfigIssue[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `invalid runner configuration (${source}):\n${issues.map((i) => `  - ${i.fieldPath}: ${i.message}`).join('\n')}`,
+      options,
+    );
+    this.name = 'RunnerConfigError';
+  }
+}
+
+/** The command could not be started (not found, not executable…); `code` is the errno code. */
+export class CommandSpawnError extends AgentError {
+  public constructor(
+    public readonly command: string,
+    public readonly code: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot start ${command}: ${code ?? 'unknown error'}`, options);
+    this.name = 'CommandSpawnError';
+  }
+}
+
+/** A stall event could not be appended to the evidence file. */
+export class EvidenceWriteError extends AgentError {
+  public constructor(
+    public readonly file: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot append to evidence file ${file}`, options);
+    this.name = 'EvidenceWriteError';
+  }
+}

@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { type ConfigIssue, RunnerConfigError } from '../errors.js';
+
+/**
+ * `config/runner.json`: watchdog deadlines per environment and the root-cause
+ * thresholds. One zod schema; every error names its field path, e.g.
+ * `environments.prod.idleMs`.
+ */
+
+const positiveMs = z.number().int().positive();
+
+const timeoutsSchema = z
+  .object({
+    /** No stdout/stderr for this long is a stall (idle timeout). */
+    idleMs: positiveMs,
+    /** The command may run at most this long (hard timeout). */
+    hardMs: positiveMs,
+    /** Between SIGTERM and SIGKILL to the process tree. */
+    killGraceMs: z.number().int().nonnegative(),
+  })
+  .strict();
+
+const rootCauseSchema = z
+  .object({
+    /** Output lines kept for the classifier (the last N). */
+    tailLines: z.number().int().min(1).max(10_000).default(50),
+    /** Most evidence lines an event keeps. */
+    maxEvidenceLines: z.number().int().min(1).max(100).default(5),
+    /** 1-minute load average per core above which a stall is `cpu_starve`. */
+    loadPerCoreThreshold: z.number().positive().default(2),
+    /** `/proc/pressure/cpu` `some avg10` (%) above which a stall is `cpu_starve`. */
+    cpuPressureThreshold: z.number().min(0).max(100).default(40),
+    /** `/proc/pressure/io` `some avg10` (%) above which a stall is `io_wait`. */
+    ioPressureThreshold: z.number().min(0).max(100).default(40),
+  })
+  .strict();
+
+export const runnerConfigSchema = z
+  .object({
+    defaults: timeoutsSchema,
+    environments: z.record(z.string().min(1), timeoutsSchema.partial()),
+    rootCause: rootCauseSchema.default(rootCauseSchema.parse({})),
+    /** Where stall events are appended, relative to the working directory. */
+    evidenceFile: z.string().min(1).default('evidence/runner/stall-events.jsonl'),
+    /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
+    metricsPort: z.number().int().min(0).max(65_535).default(4001),
+  })
+  .strict();
+
+export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
+export type RootCauseThresholds = z.infer<typeof rootCauseSchema>;
+
+/** The runner config shipped with the agent. */
+export const DEFAULT_RUNNER_CONFIG_FILE = new URL('../../config/runner.json', import.meta.url);
+
+/** Environment variables that override the config (seed 002's emergency override). */
+export const RUNNER_ENV = { idleMs: 'RUNNER_IDLE_MS', hardMs: 'RUNNER_HARD_MS' } as const;
+
+/**
+ * Validates a parsed runner config. Throws one {@link RunnerConfigError} listing every problem.
+ *
+ * @example
+ * parseRunnerConfig(JSON.parse(text), 'config/runner.json').defaults.idleMs; // 12000
+ */
+export function parseRunnerConfig(raw: unknown, source: string): RunnerConfig {
+  const result = runnerConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new RunnerConfigError(
+    source,
+    result.error.issues.map((issue) => ({
+      fieldPath: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
+      message: issue.message,
+    })),
+  );
+}
+
+/** Reads and validates a runner config file. */
+export async function loadRunnerConfig(file: string | URL): Promise<RunnerConfig> {
+  const source = file instanceof URL ? file.pathname : file;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new RunnerConfigError(source, [{ fieldPath: '(file)', message: 'cannot be read' }], {
+      cause: error,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new RunnerConfigError(source, [{ fieldPath: '(root)', message: 'is not valid JSON' }], {
+      cause: error,
+    });
+  }
+  return parseRunnerConfig(raw, source);
+}
+
+/** Deadlines of one run, after every override. */
+export interface WatchdogTimeouts {
+  readonly idleMs: number;
+  readonly hardMs: number;
+  readonly killGraceMs: number;
+}
+
+/** Overrides from flags (`--idle-ms`, `--hard-ms`, `--kill-grace-ms`); already parsed. */
+export type TimeoutFlags = Partial<WatchdogTimeouts>;
+
+/**
+ * Deadlines for `environment`, merged in this order (later wins):
+ * `defaults` < `environments.<env>` < `RUNNER_IDLE_MS` / `RUNNER_HARD_MS` < flags.
+ * Throws {@link RunnerConfigError} naming the environment variable when one is malformed,
+ * or `environments` when the environment is not configured.
+ *
+ * @example
+ * resolveTimeouts(config, 'prod', { RUNNER_IDLE_MS: '14400' }, { hardMs: 60000 });
+ * // { idleMs: 14400, hardMs: 60000, killGraceMs: 2000 }
+ */
+export function resolveTimeouts(
+  config: RunnerConfig,
+  environment: string,
+  env: Readonly<Record<string, string | undefined>>,
+  flags: TimeoutFlags,
+): WatchdogTimeouts {
+  const issues: ConfigIssue[] = [];
+  const perEnvironment = config.environments[environment];
+  if (perEnvironment === undefined) {
+    issues.push({
+      fieldPath: `environments.${environment}`,
+      message: `environment is not configured (known: ${Object.keys(config.environments).join(', ')})`,
+    });
+  }
+  const fromEnv = (key: keyof typeof RUNNER_ENV): number | undefined => {
+    const name = RUNNER_ENV[key];
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    const parsed = parsePositiveInt(value);
+    if (parsed === undefined)
+      issues.push({ fieldPath: name, message: `must be a positive integer (ms), got "${value}"` });
+    return parsed;
+  };
+  const idleFromEnv = fromEnv('idleMs');
+  const hardFromEnv = fromEnv('hardMs');
+  if (issues.length > 0) throw new RunnerConfigError('runner settings', issues);
+  return {
+    idleMs: flags.idleMs ?? idleFromEnv ?? perEnvironment?.idleMs ?? config.defaults.idleMs,
+    hardMs: flags.hardMs ?? hardFromEnv ?? perEnvironment?.hardMs ?? config.defaults.hardMs,
+    killGraceMs: flags.killGraceMs ?? perEnvironment?.killGraceMs ?? config.defaults.killGraceMs,
+  };
+}
+
+/** `"1200"` → 1200; anything else (sign, fraction, unit, zero) → undefined. */
+export function parsePositiveInt(value: string): number | undefined {
+  if (!/^\d+$/.test(value)) return undefined;
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) && parsed > 0 ? parsed : undefined;
+}

@@ -1,0 +1,85 @@
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type RunnerStallEvent, runnerStallEventSchema } from '../../functions/core/agent-events.js';
+import { EvidenceWriteError } from '../errors.js';
+
+/**
+ * Appends stall events to a JSON Lines file, one event per line. Each append is one
+ * `write` of the whole line (O_APPEND) followed by `fsync`, so a crash can at worst
+ * leave the last line unfinished. A torn tail is closed off with a newline before
+ * the next append, so it never swallows the next event; readers skip it.
+ *
+ * @example
+ * await new EvidenceWriter('evidence/runner/stall-events.jsonl').append(event);
+ */
+export class EvidenceWriter {
+  public constructor(public readonly file: string) {}
+
+  public async append(event: RunnerStallEvent): Promise<void> {
+    const line = `${JSON.stringify(runnerStallEventSchema.parse(event))}\n`;
+    try {
+      await mkdir(dirname(this.file), { recursive: true });
+      const handle = await open(this.file, 'a+');
+      try {
+        const { size } = await handle.stat();
+        let prefix = '';
+        if (size > 0) {
+          const last = Buffer.alloc(1);
+          await handle.read(last, 0, 1, size - 1);
+          if (last[0] !== 0x0a) prefix = '\n'; // an earlier append was cut short
+        }
+        await handle.write(prefix + line);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw new EvidenceWriteError(this.file, { cause: error });
+    }
+  }
+}
+
+export interface EvidenceReadResult {
+  readonly events: readonly RunnerStallEvent[];
+  /** Complete lines that are not valid events (e.g. a torn line closed off by a later append). */
+  readonly invalidLines: number;
+  /** Whether the file ended in an unfinished line (a write in progress or cut by a crash); it is not read. */
+  readonly tornTail: boolean;
+}
+
+/** Parses evidence file text: only newline-terminated lines that validate become events. */
+export function parseEvidence(text: string): EvidenceReadResult {
+  const lines = text.split('\n');
+  const tail = lines.pop() ?? '';
+  const events: RunnerStallEvent[] = [];
+  let invalidLines = 0;
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      const parsed = runnerStallEventSchema.safeParse(JSON.parse(line));
+      if (parsed.success) events.push(parsed.data);
+      else invalidLines++;
+    } catch {
+      invalidLines++;
+    }
+  }
+  return { events, invalidLines, tornTail: tail !== '' };
+}
+
+/**
+ * Reads every complete, valid stall event of an evidence file (none when it does not exist).
+ *
+ * @example
+ * const { events } = await readEvidence('evidence/runner/stall-events.jsonl');
+ */
+export async function readEvidence(file: string): Promise<EvidenceReadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { events: [], invalidLines: 0, tornTail: false };
+    throw error;
+  }
+  return parseEvidence(text);
+}

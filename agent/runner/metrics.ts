@@ -1,0 +1,118 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { STALL_ROOT_CAUSES, type StallRootCause } from '../../functions/core/agent-events.js';
+
+/** Metric names, declared once (the runbook and alarms read the same names). */
+export const RUNNER_METRICS = {
+  stalls: 'runlane_runner_stalls_total',
+  runs: 'runlane_runner_runs_total',
+  duration: 'runlane_runner_run_duration_seconds',
+} as const;
+
+/** How a run ended, the `outcome` label of {@link RUNNER_METRICS.runs}. */
+export type RunOutcome = 'success' | 'failure' | 'idle_timeout' | 'hard_timeout' | 'aborted';
+
+export interface RunLabels {
+  readonly environment: string;
+  readonly host: string;
+  readonly commandType: string;
+}
+
+/**
+ * The agent's Prometheus metrics in a registry of their own (never prom-client's
+ * global one). Stall counters for every root cause of the run's labels start at 0,
+ * so `rate()` has a series before the first stall.
+ *
+ * @example
+ * const metrics = new RunnerMetrics({ environment: 'dev', host, commandType: 'build' });
+ * metrics.recordStall('network');
+ * await metrics.text(); // Prometheus exposition format
+ */
+export class RunnerMetrics {
+  public readonly registry = new Registry();
+  private readonly stalls: Counter<'environment' | 'host' | 'command_type' | 'root_cause'>;
+  private readonly runs: Counter<'environment' | 'host' | 'command_type' | 'outcome'>;
+  private readonly duration: Histogram<'environment' | 'host' | 'command_type' | 'outcome'>;
+  private readonly base: { environment: string; host: string; command_type: string };
+
+  public constructor(labels: RunLabels) {
+    this.base = { environment: labels.environment, host: labels.host, command_type: labels.commandType };
+    this.stalls = new Counter({
+      name: RUNNER_METRICS.stalls,
+      help: 'Commands stopped by the watchdog (idle or hard timeout), by root cause.',
+      labelNames: ['environment', 'host', 'command_type', 'root_cause'],
+      registers: [this.registry],
+    });
+    this.runs = new Counter({
+      name: RUNNER_METRICS.runs,
+      help: 'Commands run under the watchdog, by outcome.',
+      labelNames: ['environment', 'host', 'command_type', 'outcome'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: RUNNER_METRICS.duration,
+      help: 'Wall time of commands run under the watchdog, in seconds.',
+      labelNames: ['environment', 'host', 'command_type', 'outcome'],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120, 300, 900],
+      registers: [this.registry],
+    });
+    for (const rootCause of STALL_ROOT_CAUSES) this.stalls.inc({ ...this.base, root_cause: rootCause }, 0);
+  }
+
+  public recordStall(rootCause: StallRootCause): void {
+    this.stalls.inc({ ...this.base, root_cause: rootCause });
+  }
+
+  public recordRun(outcome: RunOutcome, durationMs: number): void {
+    this.runs.inc({ ...this.base, outcome });
+    this.duration.observe({ ...this.base, outcome }, durationMs / 1000);
+  }
+
+  /** The exposition text `/metrics` serves. */
+  public text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/**
+ * Serves a registry as Prometheus text on `GET /metrics`, bound to 127.0.0.1 only.
+ *
+ * @example
+ * const server = await MetricsServer.listen(metrics.registry, 4001); // 0 picks a free port
+ * await server.close();
+ */
+export class MetricsServer {
+  private constructor(
+    private readonly server: Server,
+    public readonly port: number,
+  ) {}
+
+  public static listen(registry: Registry, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
+    const server = createServer((request, response) => {
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        return;
+      }
+      registry.metrics().then(
+        (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(body),
+        () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.unref(); // never keeps the agent alive on its own
+        resolve(new MetricsServer(server, (server.address() as AddressInfo).port));
+      });
+    });
+  }
+
+  public close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+    });
+  }
+}
