@@ -256,6 +256,68 @@ describe('OfflineSpool replay', () => {
   });
 });
 
+describe('OfflineSpool concurrency', () => {
+  it('keeps every event exactly once when writes, evictions and replay rounds interleave', async () => {
+    const spool = spoolWith({ maxBytes: 20_000 });
+    const receiver = new RecordingReceiver();
+    const ids = Array.from({ length: 200 }, (_, i) => `c${i}`);
+
+    const writes = ids.map((id) =>
+      spool.write({ payloadType: 'stall', id, body: { id, pad: 'p'.repeat(150) } }),
+    );
+    const rounds = [spool.replay(receiver.deliver, { batchSize: 3 }), spool.replay(receiver.deliver)];
+    await Promise.all(writes);
+    await Promise.all(rounds);
+    await spool.replay(receiver.deliver);
+
+    const { spooled, delivered, evicted, files, bytes } = spool.stats();
+    expect(receiver.duplicates).toBe(0);
+    expect(spooled).toBe(200);
+    expect(delivered).toBe(receiver.accepted.size);
+    expect(delivered + evicted).toBeGreaterThanOrEqual(200); // an entry acked while being evicted counts in both
+    expect({ files, bytes }).toEqual({ files: 0, bytes: 0 });
+    expect(await entryFiles()).toEqual([]);
+  });
+
+  it('reports a round that fails outside deliver to onError and keeps looping', async () => {
+    let unreadable = true;
+    const flakyFs: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      readdir: async (path) => {
+        if (unreadable)
+          throw Object.assign(new Error('EACCES: permission denied, scandir'), { code: 'EACCES' });
+        return nodeSpoolFileSystem.readdir(path);
+      },
+    };
+    await writeEvents(spoolWith(), ['e1']);
+    const spool = spoolWith({ fs: flakyFs });
+    const errors: unknown[] = [];
+    const receiver = new RecordingReceiver();
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => {
+      drained = resolve;
+    });
+
+    const loop = spool.startReplayLoop({
+      intervalMs: 1,
+      deliver: receiver.deliver,
+      onError: (error) => {
+        errors.push(error);
+        unreadable = false;
+      },
+      onRound: (result) => {
+        if (result.delivered > 0) drained();
+      },
+    });
+    await done;
+    await loop.stop();
+
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'EACCES' });
+    expect(receiver.sent).toEqual(['e1']);
+  });
+});
+
 describe('OfflineSpool size bound', () => {
   it('stays under maxBytes by evicting the oldest entries, and counts them', async () => {
     const probe = spoolWith();
