@@ -156,7 +156,15 @@ export function startWatched(
       );
     };
     armIdle();
-    hardTimer = clock.setTimeout(() => fire('hard'), hardMs);
+    const armHard = (): void => {
+      // Timers may fire a hair early against the monotonic clock; never report less than hardMs.
+      const due = started + hardMs - clock.now();
+      hardTimer = clock.setTimeout(
+        () => (clock.now() - started >= hardMs ? fire('hard') : armHard()),
+        Math.max(1, Math.ceil(due)),
+      );
+    };
+    armHard();
 
     abortHandler = (signal) =>
       stop(async () => {
