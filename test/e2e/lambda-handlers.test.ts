@@ -4,12 +4,13 @@ import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { LANES, type LaneName } from '../../functions/core/lanes.js';
+import type { LaneName } from '../../functions/core/lanes.js';
 import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
-import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import type { LaneQueues } from '../../local/provision.js';
 import { aLambdaContext } from '../support/factories.js';
+import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
 
 /**
  * The Lambda entry points exactly as deployed: module-scope env reading, SDK
@@ -33,33 +34,19 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
   const sqs = localSqsClient(inject('sqsEndpoint'));
 
   beforeAll(async () => {
-    const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
-    const prefix = `e2e${randomUUID().slice(0, 6)}-`;
-    const tableName = `${prefix}lifecycle`;
-    await provisionLifecycleTable(dynamo, tableName);
-    queues = await provisionLanes(sqs, { prefix, maxReceiveCount: 3, visibilityTimeoutSeconds: 1 });
-    store = new DynamoDbLifecycleStore({ client: createDocumentClient(dynamo), tableName });
     bus = await startLocalEventBus();
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      RUNLANE_ENVIRONMENT: 'e2e',
-      LIFECYCLE_TABLE_NAME: tableName,
-      LANE_NAME: LANE,
-      LANE_DLQ_URL: queues[LANE].dlqUrl,
-      LANE_MAX_RECEIVE_COUNT: '3',
-      ATTEMPT_LOCK_FALLBACK_MS: '30000',
-      TELEMETRY_BUS_NAME: 'runlane-e2e-telemetry',
-      RETENTION_DAYS: '30',
-      COMMAND_QUEUE_URLS: JSON.stringify(
-        Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
-      ),
-      API_MAX_BODY_BYTES: '32768',
+    const prepared = await prepareDeployedHandlerEnvironment({
+      prefix: 'e2e',
+      environment: 'e2e',
+      lane: LANE,
+      maxReceiveCount: 3,
+      busEndpoint: bus.endpoint,
+      busName: 'runlane-e2e-telemetry',
+    });
+    queues = prepared.queues;
+    store = new DynamoDbLifecycleStore({
+      client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
+      tableName: prepared.tableName,
     });
     workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
     apiHandler = (await import('../../functions/handlers/api.js')).handler as never;

@@ -3,16 +3,17 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
-import { LANES, type LaneName } from '../../functions/core/lanes.js';
+import type { LaneName } from '../../functions/core/lanes.js';
 import { METRICS, METRICS_NAMESPACE, type MetricDefinition } from '../../functions/core/metrics.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { localSqsClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import type { LaneQueues } from '../../local/provision.js';
 import { toSqsRecord } from '../../local/sqs-event.js';
 import { environmentConfig, TEST_REGION, testApp } from '../infra/support.js';
 import { metricKey, parseDashboardBody, queriedMetrics } from '../support/dashboard-body.js';
 import { aLambdaContext, anEnvelope, anSqsRecord } from '../support/factories.js';
+import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
 
 /**
  * The deployed entry points (module-scope setup, middy, Powertools Metrics)
@@ -83,37 +84,15 @@ describe('EMF printed by the deployed handlers', () => {
   }
 
   beforeAll(async () => {
-    const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
-    const prefix = `emf${randomUUID().slice(0, 6)}-`;
-    const tableName = `${prefix}lifecycle`;
-    await provisionLifecycleTable(dynamo, tableName);
-    queues = await provisionLanes(sqs, {
-      prefix,
-      maxReceiveCount: MAX_RECEIVE_COUNT,
-      visibilityTimeoutSeconds: 1,
-    });
     bus = await startLocalEventBus();
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      RUNLANE_ENVIRONMENT: ENVIRONMENT,
-      LIFECYCLE_TABLE_NAME: tableName,
-      LANE_NAME: LANE,
-      LANE_DLQ_URL: queues[LANE].dlqUrl,
-      LANE_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
-      ATTEMPT_LOCK_FALLBACK_MS: '30000',
-      TELEMETRY_BUS_NAME: 'runlane-dev-telemetry',
-      RETENTION_DAYS: '30',
-      COMMAND_QUEUE_URLS: JSON.stringify(
-        Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
-      ),
-      API_MAX_BODY_BYTES: '32768',
-    });
+    ({ queues } = await prepareDeployedHandlerEnvironment({
+      prefix: 'emf',
+      environment: ENVIRONMENT,
+      lane: LANE,
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+      busEndpoint: bus.endpoint,
+      busName: 'runlane-dev-telemetry',
+    }));
     // Powertools writes EMF with its own Console on process.stdout: capture what reaches the stream.
     stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));

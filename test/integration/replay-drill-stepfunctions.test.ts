@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildReplaySteps } from '../../functions/adapters/replay-factory.js';
-import { LANES } from '../../functions/core/lanes.js';
 import type { DrillEvidence, ReplayDrillInput } from '../../functions/core/replay/contract.js';
 import type { ReplaySteps } from '../../functions/core/replay/steps.js';
 import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { localEventBridgeClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { replayDrillDefinitionFromTemplate, runReplayDrillLocally } from '../../local/replay-drill-runner.js';
 import { testApp } from '../infra/support.js';
@@ -52,20 +49,7 @@ describe('ReplayDrill state machine with the real steps on the emulators', () =>
   });
 
   function realSteps(): ReplaySteps {
-    return buildReplaySteps(
-      {
-        tableName: pipeline.tableName,
-        busName: 'runlane-test-telemetry',
-        retentionDays: 30,
-        lanes: Object.fromEntries(
-          LANES.map((l) => [
-            l.name,
-            { queueUrl: pipeline.queues[l.name].queueUrl, dlqUrl: pipeline.queues[l.name].dlqUrl },
-          ]),
-        ),
-      },
-      { documents: pipeline.documents, sqs: pipeline.sqs, eventBridge: localEventBridgeClient(bus.endpoint) },
-    );
+    return pipeline.replaySteps(bus.endpoint);
   }
 
   async function execute(input: Partial<ReplayDrillInput> = {}): Promise<DrillEvidence> {

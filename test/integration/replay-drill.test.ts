@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildReplaySteps } from '../../functions/adapters/replay-factory.js';
-import { LANES } from '../../functions/core/lanes.js';
 import { runDrillDirectly } from '../../functions/core/replay/run-drill.js';
-import { localEventBridgeClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { anIngestionEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
@@ -15,21 +12,7 @@ describe('replay drill, run directly, on the emulators', () => {
   let bus: LocalEventBus;
   const probe = new TestCommandProbe();
 
-  const steps = () =>
-    buildReplaySteps(
-      {
-        tableName: pipeline.tableName,
-        busName: 'runlane-test-telemetry',
-        retentionDays: 30,
-        lanes: Object.fromEntries(
-          LANES.map((l) => [
-            l.name,
-            { queueUrl: pipeline.queues[l.name].queueUrl, dlqUrl: pipeline.queues[l.name].dlqUrl },
-          ]),
-        ),
-      },
-      { documents: pipeline.documents, sqs: pipeline.sqs, eventBridge: localEventBridgeClient(bus.endpoint) },
-    );
+  const steps = () => pipeline.replaySteps(bus.endpoint);
   const drill = (overrides: { dryRun?: boolean; verifyTimeoutSeconds?: number } = {}) =>
     runDrillDirectly(
       steps(),

@@ -12,11 +12,12 @@ import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbActionExecutor } from '../../functions/adapters/dynamodb-action-executor.js';
 import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
 import { buildLaneWorker } from '../../functions/adapters/lane-worker-factory.js';
+import { buildReplaySteps } from '../../functions/adapters/replay-factory.js';
 import { DEFAULT_COMMAND_SETTINGS } from '../../functions/core/commands/types.js';
 import type { LaneWorkerOptions } from '../../functions/core/lane-worker.js';
 import { LANES, type LaneName } from '../../functions/core/lanes.js';
 import type { BatchTelemetry, TelemetryPublisher } from '../../functions/core/ports.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '../../local/clients.js';
 import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
 import { provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
 import { aRecordingLogger } from './factories.js';
@@ -186,6 +187,20 @@ export async function createPipeline(options: PipelineOptions = {}) {
           );
         }
       }
+    },
+    /** The replay drill's real steps on this pipeline's table and queues, publishing to a local bus. */
+    replaySteps(eventBusEndpoint: string) {
+      return buildReplaySteps(
+        {
+          tableName,
+          busName: 'runlane-test-telemetry',
+          retentionDays: 30,
+          lanes: Object.fromEntries(
+            LANES.map((l) => [l.name, { queueUrl: queues[l.name].queueUrl, dlqUrl: queues[l.name].dlqUrl }]),
+          ),
+        },
+        { documents, sqs, eventBridge: localEventBridgeClient(eventBusEndpoint) },
+      );
     },
     async stop() {
       await Promise.all([...mappings.values()].map((m) => m.stop()));

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { LANES, type LaneName } from '../../functions/core/lanes.js';
+import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+
+/**
+ * Provisions a fresh table and lanes on the emulators and sets the environment
+ * variables the deployed Lambda handler modules read at load, with the SDK's
+ * `AWS_ENDPOINT_URL_*` pointing at the emulators and the given bus endpoint.
+ * Import the handlers after calling it.
+ */
+export async function prepareDeployedHandlerEnvironment(options: {
+  readonly prefix: string;
+  readonly environment: string;
+  readonly lane: LaneName;
+  readonly maxReceiveCount: number;
+  readonly busEndpoint: string;
+  readonly busName: string;
+}): Promise<{ readonly tableName: string; readonly queues: Record<LaneName, LaneQueues> }> {
+  const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
+  const sqs = localSqsClient(inject('sqsEndpoint'));
+  const prefix = `${options.prefix}${randomUUID().slice(0, 6)}-`;
+  const tableName = `${prefix}lifecycle`;
+  await provisionLifecycleTable(dynamo, tableName);
+  const queues = await provisionLanes(sqs, {
+    prefix,
+    maxReceiveCount: options.maxReceiveCount,
+    visibilityTimeoutSeconds: 1,
+  });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+    AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+    AWS_ENDPOINT_URL_EVENTBRIDGE: options.busEndpoint,
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    RUNLANE_ENVIRONMENT: options.environment,
+    LIFECYCLE_TABLE_NAME: tableName,
+    LANE_NAME: options.lane,
+    LANE_DLQ_URL: queues[options.lane].dlqUrl,
+    LANE_MAX_RECEIVE_COUNT: String(options.maxReceiveCount),
+    ATTEMPT_LOCK_FALLBACK_MS: '30000',
+    TELEMETRY_BUS_NAME: options.busName,
+    RETENTION_DAYS: '30',
+    COMMAND_QUEUE_URLS: JSON.stringify(
+      Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
+    ),
+    API_MAX_BODY_BYTES: '32768',
+  });
+  sqs.destroy();
+  return { tableName, queues };
+}
