@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { STALL_ROOT_CAUSES, type StallRootCause } from '../../functions/core/agent-events.js';
+import {
+  type RunOutcome,
+  STALL_ROOT_CAUSES,
+  type StallRootCause,
+} from '../../functions/core/agent-events.js';
 
 /** Metric names, declared once (the runbook and alarms read the same names). */
 export const RUNNER_METRICS = {
@@ -11,7 +15,7 @@ export const RUNNER_METRICS = {
 } as const;
 
 /** How a run ended, the `outcome` label of {@link RUNNER_METRICS.runs}. */
-export type RunOutcome = 'success' | 'failure' | 'idle_timeout' | 'hard_timeout' | 'aborted';
+export type { RunOutcome };
 
 export interface RunLabels {
   readonly environment: string;

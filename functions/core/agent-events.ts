@@ -44,3 +44,55 @@ export const runnerStallEventSchema = z
   .strict();
 
 export type RunnerStallEvent = z.infer<typeof runnerStallEventSchema>;
+
+/** How a run under `runlane-agent run` ended (the `outcome` label of the agent's run metrics). */
+export const RUN_OUTCOMES = ['success', 'failure', 'idle_timeout', 'hard_timeout', 'aborted'] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/**
+ * One finished run of `runlane-agent run`, stalled or not: one JSON line of
+ * `evidence/runner/run-summaries.jsonl` and one `RunnerRunSummary` event on the bus.
+ * The daily report reads durations and failure rates from these.
+ */
+export const runnerRunSummaryEventSchema = z
+  .object({
+    /** Unique per run; receivers drop duplicates by it. */
+    id: z.uuid(),
+    /** When the run ended (UTC, ISO 8601). */
+    ts: z.iso.datetime({ offset: true }),
+    host: z.string().min(1),
+    environment: z.string().min(1),
+    commandType: z.string().min(1),
+    outcome: z.enum(RUN_OUTCOMES),
+    /** The agent's exit code for the run (124 idle timeout, 125 hard timeout, 128+n signal). */
+    exitCode: z.number().int().nonnegative(),
+    /** Start of the command to its end (or to its stall's kill). */
+    durationMs: z.number().int().nonnegative(),
+    /** The stall event's id, when a deadline fired. */
+    stallId: z.uuid().optional(),
+  })
+  .strict();
+
+export type RunnerRunSummaryEvent = z.infer<typeof runnerRunSummaryEventSchema>;
+
+/**
+ * How agent events travel on the telemetry bus: `Source` and `DetailType` of the
+ * PutEvents entries; `Detail` is the event itself (its `id` lets receivers drop resends).
+ */
+export const AGENT_EVENT_SOURCE = 'runlane.agent';
+export const AGENT_DETAIL_TYPES = {
+  stall: 'RunnerStall',
+  runSummary: 'RunnerRunSummary',
+} as const;
+export type AgentDetailType = (typeof AGENT_DETAIL_TYPES)[keyof typeof AGENT_DETAIL_TYPES];
+
+/** An agent event on the bus, by detail type. */
+export type AgentBusEvent =
+  | { readonly detailType: typeof AGENT_DETAIL_TYPES.stall; readonly detail: RunnerStallEvent }
+  | { readonly detailType: typeof AGENT_DETAIL_TYPES.runSummary; readonly detail: RunnerRunSummaryEvent };
+
+/** Default evidence files of the agent, relative to its working directory (seed 002). */
+export const RUNNER_EVIDENCE_FILES = {
+  stalls: 'evidence/runner/stall-events.jsonl',
+  runSummaries: 'evidence/runner/run-summaries.jsonl',
+} as const;
