@@ -1,16 +1,20 @@
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { AGENT_DETAIL_TYPES } from '../functions/core/agent-events.js';
 import { AgentUsageError, CommandSpawnError, RunnerConfigError } from './errors.js';
+import { createAgentReporter } from './reporter/setup.js';
 import { type Clock, sleep, systemClock } from './runner/clock.js';
 import {
   DEFAULT_RUNNER_CONFIG_FILE,
   loadRunnerConfig,
   parsePositiveInt,
+  resolveEventBus,
   resolveTimeouts,
   type TimeoutFlags,
 } from './runner/config.js';
-import { EvidenceWriter } from './runner/evidence.js';
+import { EvidenceWriter, RunSummaryWriter } from './runner/evidence.js';
 import { EXIT_CODES } from './runner/exit-codes.js';
 import { type HostSampler, procHostSampler } from './runner/host-signals.js';
 import { MetricsServer, RunnerMetrics } from './runner/metrics.js';
@@ -18,11 +22,16 @@ import { runCommand } from './runner/run-command.js';
 import type { Spawner } from './runner/watchdog.js';
 
 export const USAGE = `usage: runlane-agent run --command-type <type> --environment <env> [options] -- <command> [args...]
+       runlane-agent spool status|flush [options]   (runlane-agent spool --help)
 
 Runs <command> with an idle timeout (no stdout/stderr output) and a hard timeout.
 On either, the whole process tree gets SIGTERM, then SIGKILL after the grace period;
 the stall is classified (io_wait, network, child_hang, lock, cpu_starve), appended to
-the evidence file and counted in the local metrics.
+the evidence file and counted in the local metrics. Every run's summary is appended to
+run-summaries.jsonl. The stall event and the run summary are sent to the environment's
+EventBridge bus (SigV4, the SDK's default credentials); what the bus does not acknowledge
+goes to the offline spool, replayed newest first in the background by later runs (or by
+runlane-agent spool flush).
 
 options:
   --command-type <type>     label for events and metrics (required)
@@ -32,12 +41,22 @@ options:
   --kill-grace-ms <ms>      SIGTERM to SIGKILL grace period
   --config <file>           runner config (default: config/runner.json of the agent)
   --evidence-file <file>    stall events, JSON Lines (default: evidence/runner/stall-events.jsonl)
+  --run-summary-file <file> run summaries, JSON Lines (default: run-summaries.jsonl next to the evidence file)
+  --event-bus <name>        bus to report to; beats RUNLANE_EVENT_BUS, which beats the config
+                            (default runlane-<environment>-telemetry)
+  --spool-dir <dir>         offline spool folder (default: .runlane-agent/spool)
+  --no-report               do not send events to the bus (evidence files only)
   --metrics-port <port>     Prometheus /metrics on 127.0.0.1 (default 4001; 0 = off)
   --metrics-linger-ms <ms>  keep serving /metrics this long after the command ended (default 0)
   --host <name>             host label (default: the host name)
 
 exit: the command's own code; 124 idle timeout; 125 hard timeout; 126 cannot execute;
-127 not found; 2 bad usage or config; 128+n when signal n ended the command (or the agent).`;
+127 not found; 2 bad usage or config; 128+n when signal n ended the command (or the agent).
+Reporting never changes the exit code. AWS_ENDPOINT_URL_EVENTBRIDGE points the agent at
+another PutEvents endpoint (e.g. the local stack's, http://127.0.0.1:4010).`;
+
+/** File name of the run summaries when only the evidence file is given. */
+const RUN_SUMMARY_FILE_NAME = 'run-summaries.jsonl';
 
 /** What the CLI talks to; the bin passes the process's, tests their own. */
 export interface CliIo {
@@ -60,6 +79,10 @@ interface RunFlags {
   readonly timeouts: TimeoutFlags;
   readonly config: string | URL;
   readonly evidenceFile: string | undefined;
+  readonly runSummaryFile: string | undefined;
+  readonly eventBus: string | undefined;
+  readonly spoolDir: string | undefined;
+  readonly report: boolean;
   readonly metricsPort: number | undefined;
   readonly metricsLingerMs: number;
   readonly host: string;
@@ -118,6 +141,22 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
   }
 
   const clock = io.clock ?? systemClock;
+  const evidenceFile = flags.evidenceFile ?? config.evidenceFile;
+  const runSummaryFile =
+    flags.runSummaryFile ?? config.runSummaryFile ?? join(dirname(evidenceFile), RUN_SUMMARY_FILE_NAME);
+  const reporting =
+    config.reporting.enabled && flags.report
+      ? createAgentReporter({
+          settings: config.reporting,
+          busName: resolveEventBus(config.reporting, flags.environment, io.env, flags.eventBus),
+          spoolDirectory: flags.spoolDir ?? config.reporting.spoolDirectory,
+          cwd: io.cwd,
+          log,
+          metrics,
+        })
+      : undefined;
+  // Earlier runs' spooled events go out while this command runs.
+  reporting?.reporter.start();
   const running = (() => {
     try {
       return runCommand(
@@ -134,7 +173,8 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
         },
         {
           hostSampler: io.hostSampler ?? procHostSampler(),
-          evidence: new EvidenceWriter(flags.evidenceFile ?? config.evidenceFile),
+          evidence: new EvidenceWriter(evidenceFile),
+          runSummaries: new RunSummaryWriter(runSummaryFile),
           metrics,
           log,
           clock,
@@ -151,12 +191,23 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
   } else {
     const unsubscribe = io.onSignal?.((signal) => running.abort(signal));
     try {
-      exitCode = (await running.report).exitCode;
+      const report = await running.report;
+      exitCode = report.exitCode;
+      await reporting?.reporter.report([
+        ...(report.event === undefined
+          ? []
+          : [{ detailType: AGENT_DETAIL_TYPES.stall, detail: report.event }]),
+        { detailType: AGENT_DETAIL_TYPES.runSummary, detail: report.summary },
+      ]);
     } catch (error) {
       exitCode = spawnFailure(error as Error, log);
     } finally {
       unsubscribe?.();
     }
+  }
+  if (reporting !== undefined) {
+    await reporting.reporter.close();
+    reporting.client.destroy();
   }
 
   if (server !== undefined) {
@@ -185,7 +236,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
     throw new AgentUsageError('missing the command to run: put it after --');
   }
   const [command, ...args] = rest.slice(separator + 1) as [string, ...string[]];
-  let values: Record<string, string | undefined>;
+  let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: rest.slice(0, separator),
@@ -199,6 +250,10 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
         'kill-grace-ms': { type: 'string' },
         config: { type: 'string' },
         'evidence-file': { type: 'string' },
+        'run-summary-file': { type: 'string' },
+        'event-bus': { type: 'string' },
+        'spool-dir': { type: 'string' },
+        'no-report': { type: 'boolean' },
         'metrics-port': { type: 'string' },
         'metrics-linger-ms': { type: 'string' },
         host: { type: 'string' },
@@ -208,12 +263,12 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
     throw new AgentUsageError((error as Error).message, { cause: error });
   }
   const required = (name: string): string => {
-    const value = values[name];
+    const value = values[name] as string | undefined;
     if (value === undefined || value === '') throw new AgentUsageError(`--${name} is required`);
     return value;
   };
   const int = (name: string, { zero }: { zero: boolean }): number | undefined => {
-    const value = values[name];
+    const value = values[name] as string | undefined;
     if (value === undefined) return undefined;
     if (zero && value === '0') return 0;
     const parsed = parsePositiveInt(value);
@@ -235,12 +290,21 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
       hardMs: int('hard-ms', { zero: false }),
       killGraceMs: int('kill-grace-ms', { zero: true }),
     },
-    config: values.config ?? DEFAULT_RUNNER_CONFIG_FILE,
-    evidenceFile: values['evidence-file'],
+    config: (values.config as string | undefined) ?? DEFAULT_RUNNER_CONFIG_FILE,
+    evidenceFile: values['evidence-file'] as string | undefined,
+    runSummaryFile: values['run-summary-file'] as string | undefined,
+    eventBus: nonEmpty(values['event-bus'] as string | undefined, '--event-bus'),
+    spoolDir: nonEmpty(values['spool-dir'] as string | undefined, '--spool-dir'),
+    report: values['no-report'] !== true,
     metricsPort,
     metricsLingerMs: int('metrics-linger-ms', { zero: true }) ?? 0,
-    host: values.host ?? hostname(),
+    host: (values.host as string | undefined) ?? hostname(),
     command,
     args,
   };
+}
+
+function nonEmpty(value: string | undefined, flag: string): string | undefined {
+  if (value === '') throw new AgentUsageError(`${flag} must not be empty`);
+  return value;
 }

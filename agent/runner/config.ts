@@ -36,6 +36,38 @@ const rootCauseSchema = z
   })
   .strict();
 
+/** Sending agent events to the environment's telemetry bus, with the offline spool behind it. */
+const reportingSchema = z
+  .object({
+    /** Off: events stay in the evidence files only. */
+    enabled: z.boolean().default(true),
+    /** Bus name; `{environment}` becomes the run's environment (the stack names its bus `runlane-<env>-telemetry`). */
+    eventBus: z
+      .string()
+      .regex(/^[A-Za-z0-9._{}-]{1,256}$/, 'must be an EventBridge bus name, {environment} allowed')
+      .default('runlane-{environment}-telemetry'),
+    /** AWS region of the bus. @default the SDK's (AWS_REGION, profile) */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
+      .optional(),
+    /** Spool folder for events the bus did not take, relative to the working directory. */
+    spoolDirectory: z.string().min(1).default('.runlane-agent/spool'),
+    /** Bound on the spool's size; the oldest events are evicted (and counted) beyond it. */
+    spoolMaxBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(50 * 1024 * 1024),
+    /** Pause between background replay rounds of the spool. */
+    replayIntervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    /** Timeout of one PutEvents request (connect + response). */
+    requestTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+    /** PutEvents attempts per batch, the SDK's retries included, before events go to the spool. */
+    maxAttempts: z.number().int().min(1).max(10).default(2),
+  })
+  .strict();
+
 export const runnerConfigSchema = z
   .object({
     defaults: timeoutsSchema,
@@ -43,6 +75,9 @@ export const runnerConfigSchema = z
     rootCause: rootCauseSchema.default(rootCauseSchema.parse({})),
     /** Where stall events are appended, relative to the working directory. */
     evidenceFile: z.string().min(1).default('evidence/runner/stall-events.jsonl'),
+    /** Where run summaries are appended. @default `run-summaries.jsonl` next to `evidenceFile` */
+    runSummaryFile: z.string().min(1).optional(),
+    reporting: reportingSchema.default(reportingSchema.parse({})),
     /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
     metricsPort: z.number().int().min(0).max(65_535).default(4001),
   })
@@ -50,12 +85,31 @@ export const runnerConfigSchema = z
 
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 export type RootCauseThresholds = z.infer<typeof rootCauseSchema>;
+export type ReportingSettings = z.infer<typeof reportingSchema>;
 
 /** The runner config shipped with the agent. */
 export const DEFAULT_RUNNER_CONFIG_FILE = new URL('../../config/runner.json', import.meta.url);
 
 /** Environment variables that override the config (seed 002's emergency override). */
 export const RUNNER_ENV = { idleMs: 'RUNNER_IDLE_MS', hardMs: 'RUNNER_HARD_MS' } as const;
+
+/** Environment variable naming the bus, between the config and `--event-bus`. */
+export const EVENT_BUS_ENV = 'RUNLANE_EVENT_BUS';
+
+/** The bus of `environment`: `--event-bus` < RUNLANE_EVENT_BUS < `reporting.eventBus` with `{environment}` filled in. */
+export function resolveEventBus(
+  reporting: ReportingSettings,
+  environment: string,
+  env: Readonly<Record<string, string | undefined>>,
+  flag: string | undefined,
+): string {
+  const fromEnv = env[EVENT_BUS_ENV];
+  return (
+    flag ??
+    (fromEnv === undefined || fromEnv === '' ? undefined : fromEnv) ??
+    reporting.eventBus.replaceAll('{environment}', environment)
+  );
+}
 
 /**
  * Validates a parsed runner config. Throws one {@link RunnerConfigError} listing every problem.

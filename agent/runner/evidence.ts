@@ -1,13 +1,44 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type RunnerStallEvent, runnerStallEventSchema } from '../../functions/core/agent-events.js';
+import {
+  type RunnerRunSummaryEvent,
+  type RunnerStallEvent,
+  runnerRunSummaryEventSchema,
+  runnerStallEventSchema,
+} from '../../functions/core/agent-events.js';
 import { EvidenceWriteError } from '../errors.js';
 
 /**
- * Appends stall events to a JSON Lines file, one event per line. Each append is one
- * `write` of the whole line (O_APPEND) followed by `fsync`, so a crash can at worst
- * leave the last line unfinished. A torn tail is closed off with a newline before
- * the next append, so it never swallows the next event; readers skip it.
+ * Appends one JSON line to a JSON Lines file: one `write` of the whole line (O_APPEND)
+ * followed by `fsync`, so a crash can at worst leave the last line unfinished. A torn
+ * tail is closed off with a newline before the next append, so it never swallows the
+ * next event; readers skip it.
+ */
+async function appendJsonLine(file: string, value: unknown): Promise<void> {
+  const line = `${JSON.stringify(value)}\n`;
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    const handle = await open(file, 'a+');
+    try {
+      const { size } = await handle.stat();
+      let prefix = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n'; // an earlier append was cut short
+      }
+      await handle.write(prefix + line);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw new EvidenceWriteError(file, { cause: error });
+  }
+}
+
+/**
+ * Appends stall events to a JSON Lines file, one event per line, crash-safe (see `appendJsonLine`).
  *
  * @example
  * await new EvidenceWriter('evidence/runner/stall-events.jsonl').append(event);
@@ -16,26 +47,21 @@ export class EvidenceWriter {
   public constructor(public readonly file: string) {}
 
   public async append(event: RunnerStallEvent): Promise<void> {
-    const line = `${JSON.stringify(runnerStallEventSchema.parse(event))}\n`;
-    try {
-      await mkdir(dirname(this.file), { recursive: true });
-      const handle = await open(this.file, 'a+');
-      try {
-        const { size } = await handle.stat();
-        let prefix = '';
-        if (size > 0) {
-          const last = Buffer.alloc(1);
-          await handle.read(last, 0, 1, size - 1);
-          if (last[0] !== 0x0a) prefix = '\n'; // an earlier append was cut short
-        }
-        await handle.write(prefix + line);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      throw new EvidenceWriteError(this.file, { cause: error });
-    }
+    await appendJsonLine(this.file, runnerStallEventSchema.parse(event));
+  }
+}
+
+/**
+ * Appends run summaries (one per run, stalled or not) to `run-summaries.jsonl`, crash-safe.
+ *
+ * @example
+ * await new RunSummaryWriter('evidence/runner/run-summaries.jsonl').append(summary);
+ */
+export class RunSummaryWriter {
+  public constructor(public readonly file: string) {}
+
+  public async append(summary: RunnerRunSummaryEvent): Promise<void> {
+    await appendJsonLine(this.file, runnerRunSummaryEventSchema.parse(summary));
   }
 }
 
@@ -82,4 +108,37 @@ export async function readEvidence(file: string): Promise<EvidenceReadResult> {
     throw error;
   }
   return parseEvidence(text);
+}
+
+export interface RunSummaryReadResult {
+  readonly summaries: readonly RunnerRunSummaryEvent[];
+  readonly invalidLines: number;
+  readonly tornTail: boolean;
+}
+
+/** Reads every complete, valid run summary of a JSON Lines file (none when it does not exist). */
+export async function readRunSummaries(file: string): Promise<RunSummaryReadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { summaries: [], invalidLines: 0, tornTail: false };
+    throw error;
+  }
+  const lines = text.split('\n');
+  const tail = lines.pop() ?? '';
+  const summaries: RunnerRunSummaryEvent[] = [];
+  let invalidLines = 0;
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      const parsed = runnerRunSummaryEventSchema.safeParse(JSON.parse(line));
+      if (parsed.success) summaries.push(parsed.data);
+      else invalidLines++;
+    } catch {
+      invalidLines++;
+    }
+  }
+  return { summaries, invalidLines, tornTail: tail !== '' };
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   type RunOutcome,
   STALL_ROOT_CAUSES,
@@ -12,7 +12,19 @@ export const RUNNER_METRICS = {
   stalls: 'runlane_runner_stalls_total',
   runs: 'runlane_runner_runs_total',
   duration: 'runlane_runner_run_duration_seconds',
+  reportedEvents: 'runlane_agent_events_total',
+  spoolFiles: 'runlane_agent_spool_files',
+  spoolEvictions: 'runlane_agent_spool_evictions_total',
+  spoolQuarantined: 'runlane_agent_spool_quarantined_total',
 } as const;
+
+/** What became of an agent event sent to the bus: `delivered` (also from the spool), `spooled`, `lost` (could not even be spooled). */
+export type ReportResult = 'delivered' | 'spooled' | 'lost';
+
+/** What the reporting metrics read from the spool. */
+export interface SpoolStatsSource {
+  stats(): { readonly files: number; readonly evicted: number; readonly quarantined: number };
+}
 
 /** How a run ended, the `outcome` label of {@link RUNNER_METRICS.runs}. */
 export type { RunOutcome };
@@ -39,6 +51,8 @@ export class RunnerMetrics {
   private readonly runs: Counter<'environment' | 'host' | 'command_type' | 'outcome'>;
   private readonly duration: Histogram<'environment' | 'host' | 'command_type' | 'outcome'>;
   private readonly base: { environment: string; host: string; command_type: string };
+  private readonly reported: Counter<'environment' | 'host' | 'result'>;
+  private spool: SpoolStatsSource | undefined;
 
   public constructor(labels: RunLabels) {
     this.base = { environment: labels.environment, host: labels.host, command_type: labels.commandType };
@@ -62,6 +76,48 @@ export class RunnerMetrics {
       registers: [this.registry],
     });
     for (const rootCause of STALL_ROOT_CAUSES) this.stalls.inc({ ...this.base, root_cause: rootCause }, 0);
+    this.reported = new Counter({
+      name: RUNNER_METRICS.reportedEvents,
+      help: 'Agent events (stalls, run summaries) sent to the telemetry bus, by result.',
+      labelNames: ['environment', 'host', 'result'],
+      registers: [this.registry],
+    });
+    const spoolGauge = (
+      name: string,
+      help: string,
+      read: (stats: ReturnType<SpoolStatsSource['stats']>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect: () => {
+          const gauge = this.registry.getSingleMetric(name) as Gauge | undefined;
+          if (this.spool !== undefined) gauge?.set(read(this.spool.stats()));
+        },
+      });
+    spoolGauge(RUNNER_METRICS.spoolFiles, 'Events waiting in the offline spool.', (stats) => stats.files);
+    spoolGauge(
+      RUNNER_METRICS.spoolEvictions,
+      'Spooled events evicted (oldest first) to stay under the spool size bound, since the agent started.',
+      (stats) => stats.evicted,
+    );
+    spoolGauge(
+      RUNNER_METRICS.spoolQuarantined,
+      'Spool files that failed their checksum and were quarantined, since the agent started.',
+      (stats) => stats.quarantined,
+    );
+  }
+
+  /** Counts `count` events with `result`. */
+  public recordReport(result: ReportResult, count = 1): void {
+    if (count > 0)
+      this.reported.inc({ environment: this.base.environment, host: this.base.host, result }, count);
+  }
+
+  /** The spool whose size and counters the spool gauges show. */
+  public watchSpool(spool: SpoolStatsSource): void {
+    this.spool = spool;
   }
 
   public recordStall(rootCause: StallRootCause): void {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import type { RunnerStallEvent } from '../../functions/core/agent-events.js';
+import type { RunnerRunSummaryEvent, RunnerStallEvent } from '../../functions/core/agent-events.js';
 import { type Clock, systemClock } from './clock.js';
 import type { RootCauseThresholds, WatchdogTimeouts } from './config.js';
 import { EXIT_CODES, signalExitCode } from './exit-codes.js';
@@ -27,6 +27,8 @@ export interface RunRequest {
 export interface RunDependencies {
   readonly hostSampler: HostSampler;
   readonly evidence: { readonly file: string; append(event: RunnerStallEvent): Promise<void> };
+  /** Where the run's summary is appended (every run, stalled or not). */
+  readonly runSummaries?: { readonly file: string; append(summary: RunnerRunSummaryEvent): Promise<void> };
   readonly metrics: RunnerMetrics;
   /** The agent's own diagnostics (one line each), kept apart from the command's output. */
   readonly log: (line: string) => void;
@@ -44,11 +46,14 @@ export interface RunReport {
   readonly watch: WatchResult;
   /** The stall event, when a deadline fired (also when writing it failed). */
   readonly event?: RunnerStallEvent;
+  /** The run's summary (also when writing it failed). */
+  readonly summary: RunnerRunSummaryEvent;
 }
 
 /**
  * Runs one command under the watchdog; on a stall, classifies it, appends the
- * event to the evidence file and counts it; always counts the run and its duration.
+ * event to the evidence file and counts it; always counts the run and its duration
+ * and appends its summary.
  * Writing evidence never changes the exit code: a failure is logged.
  *
  * @example
@@ -122,7 +127,25 @@ export function runCommand(
       deps.log(`stopped by ${watch.aborted.signal}; process tree of pid ${watch.pid} terminated`);
     }
     deps.metrics.recordRun(outcome, watch.elapsedMs);
-    return { exitCode, outcome, watch, event };
+    const summary: RunnerRunSummaryEvent = {
+      id: (deps.newId ?? randomUUID)(),
+      ts: clock.date().toISOString(),
+      host: request.labels.host,
+      environment: request.labels.environment,
+      commandType: request.labels.commandType,
+      outcome,
+      exitCode,
+      durationMs: Math.max(0, Math.round(watch.elapsedMs)),
+      ...(event === undefined ? {} : { stallId: event.id }),
+    };
+    if (deps.runSummaries !== undefined) {
+      try {
+        await deps.runSummaries.append(summary);
+      } catch (error) {
+        deps.log(`${(error as Error).message}: ${String((error as Error).cause ?? '')}`);
+      }
+    }
+    return { exitCode, outcome, watch, event, summary };
   });
   return { report, abort: (signal) => running.abort(signal) };
 }
