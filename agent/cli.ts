@@ -20,6 +20,7 @@ import { type HostSampler, procHostSampler } from './runner/host-signals.js';
 import { MetricsServer, RunnerMetrics } from './runner/metrics.js';
 import { runCommand } from './runner/run-command.js';
 import type { Spawner } from './runner/watchdog.js';
+import { runSpoolCli } from './spool-cli.js';
 
 export const USAGE = `usage: runlane-agent run --command-type <type> --environment <env> [options] -- <command> [args...]
        runlane-agent spool status|flush [options]   (runlane-agent spool --help)
@@ -106,6 +107,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    if (argv[0] === 'spool') return await runSpoolCli(argv.slice(1), io);
     flags = parseRunFlags(argv);
   } catch (error) {
     if (!(error instanceof AgentUsageError)) throw error;
@@ -230,7 +232,7 @@ function spawnFailure(error: Error, log: (line: string) => void): number {
 export function parseRunFlags(argv: readonly string[]): RunFlags {
   const [subcommand, ...rest] = argv;
   if (subcommand !== 'run')
-    throw new AgentUsageError(`unknown command ${subcommand ?? '(none)'}; expected run`);
+    throw new AgentUsageError(`unknown command ${subcommand ?? '(none)'}; expected run or spool`);
   const separator = rest.indexOf('--');
   if (separator < 0 || separator === rest.length - 1) {
     throw new AgentUsageError('missing the command to run: put it after --');

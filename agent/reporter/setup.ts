@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, type EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
 import type { ReportingSettings } from '../runner/config.js';
 import type { RunnerMetrics } from '../runner/metrics.js';
 import { OfflineSpool } from '../spool/index.js';
@@ -12,13 +12,20 @@ import { EventBridgeSender } from './event-bridge-sender.js';
  * (the local stack's bus). Short timeouts and few attempts: an unreachable bus must cost
  * the run seconds, not minutes — the spool keeps what was not delivered.
  */
-export function createAgentEventBridgeClient(settings: ReportingSettings): EventBridgeClient {
+export function createAgentEventBridgeClient(
+  settings: ReportingSettings,
+  /** For tests: an explicit endpoint and credentials instead of the environment's. */
+  overrides: Pick<EventBridgeClientConfig, 'endpoint' | 'credentials'> = {},
+): EventBridgeClient {
   return new EventBridgeClient({
+    ...overrides,
     ...(settings.region === undefined ? {} : { region: settings.region }),
     maxAttempts: settings.maxAttempts,
     requestHandler: {
       connectionTimeout: settings.requestTimeoutMs,
       requestTimeout: settings.requestTimeoutMs,
+      // Without it the SDK only logs a warning and keeps waiting on a silent bus.
+      throwOnRequestTimeout: true,
     },
   });
 }
