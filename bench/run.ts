@@ -24,6 +24,7 @@ import { startEmulators } from '../local/emulators.js';
 import { startLocalEventBus } from '../local/event-bus.js';
 import { type InvocationReport, LocalEventSourceMapping } from '../local/event-source-mapping.js';
 import { provisionLanes, provisionLifecycleTable } from '../local/provision.js';
+import { type AgentBenchResult, measureAgent } from './agent.js';
 import { RequestMeter } from './request-meter.js';
 
 const args = new Set(process.argv.slice(2));
@@ -33,7 +34,8 @@ if (args.has('--help')) {
 Measures, per successful command on the happy path: AWS requests by service and
 operation, DynamoDB write units, EventBridge entries, local throughput, bundle
 size and import time of each function, and the cost per million commands from
-bench/prices.json. Writes bench/results/bench-<timestamp>.json.`);
+bench/prices.json; then runlane-agent: RSS and CPU while idle-watching a quiet child,
+stall detection latency past the idle deadline (median, p99), spool write and replay rates. Writes bench/results/bench-<timestamp>.json.`);
   process.exit(0);
 }
 const commandsArg = process.argv.indexOf('--commands');
@@ -98,6 +100,8 @@ async function main() {
     ];
     const bundles = await measureBundles();
     const localStartup = await measureLocalStartup();
+    log('measuring runlane-agent …');
+    const agent = await measureAgent({ log });
     const report = {
       measuredAt: new Date().toISOString(),
       node: process.version,
@@ -106,6 +110,7 @@ async function main() {
       scenarios,
       bundles,
       localStartup,
+      agent,
       targets: {
         billableRequestsPerCommand: 4,
         dynamodbWriteUnitsPerCommand: 3,
@@ -119,7 +124,10 @@ async function main() {
     const file = new URL(`./results/bench-${report.measuredAt.replace(/[:.]/g, '-')}.json`, import.meta.url);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     if (JSON_ONLY) console.log(JSON.stringify(report, null, 2));
-    else printReport(scenarios, bundles, localStartup, file.pathname);
+    else {
+      printReport(scenarios, bundles, localStartup, file.pathname);
+      printAgentReport(agent);
+    }
   } finally {
     await bus.stop();
     await emulators.stop();
@@ -506,6 +514,22 @@ function printReport(
     `\n■ runlane local start-up to ready (child process): cold ${localStartup.coldMs} ms, warm median ${localStartup.warmMedianMs} ms ${localStartup.warmMedianMs < 5000 ? '< 5 s ✓' : '≥ 5 s ✗'} (runs ${localStartup.runsMs.join(', ')} ms)`,
   );
   log(`\nprices: bench/prices.json (checked ${prices.checked}); JSON: ${file}`);
+}
+
+function printAgentReport(agent: AgentBenchResult) {
+  const { tsxBin, bundle } = agent.idleWatch;
+  const cpu = (percent: number) => (percent === 0 ? '< 0.2 %' : `${percent} %`); // 1 tick (10 ms) over 5 s
+  log('\n■ runlane-agent');
+  log(
+    `    idle-watching a quiet child (${tsxBin.windowMs / 1000} s, reporting on): RSS ${tsxBin.rssMiB} MiB as shipped (tsx), ${bundle.rssMiB} MiB as one bundle; CPU ${cpu(tsxBin.cpuPercentOfOneCore)} / ${cpu(bundle.cpuPercentOfOneCore)} of one core`,
+  );
+  const d = agent.detection;
+  log(
+    `    stall detection past the idle deadline (${d.runs} runs, idle ${d.idleMs} ms): median ${d.latencyMs.median} ms, p99 ${d.latencyMs.p99} ms, max ${d.latencyMs.max} ms; deadline → process tree gone: median ${d.deadlineToTreeGoneMs.median} ms, p99 ${d.deadlineToTreeGoneMs.p99} ms`,
+  );
+  log(
+    `    offline spool (${agent.spool.events} events): ${agent.spool.writesPerSecond} atomic writes/s, replay to a local PutEvents endpoint ${agent.spool.replayToBusPerSecond} events/s`,
+  );
 }
 
 await main();

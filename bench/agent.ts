@@ -1,0 +1,313 @@
+/**
+ * Agent figures for `npm run bench` (issue 6): what `runlane-agent run` costs while it
+ * watches a quiet child, how late it notices a stall past the idle deadline, and how fast
+ * the offline spool is written and replayed. Run alone with `npx tsx bench/agent.ts`.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { AgentReporter } from '../agent/reporter/agent-reporter.js';
+import { EventBridgeSender } from '../agent/reporter/event-bridge-sender.js';
+import { createAgentEventBridgeClient } from '../agent/reporter/setup.js';
+import { runnerConfigSchema } from '../agent/runner/config.js';
+import { RunnerMetrics } from '../agent/runner/metrics.js';
+import { runCommand } from '../agent/runner/run-command.js';
+import { OfflineSpool } from '../agent/spool/index.js';
+import { AGENT_DETAIL_TYPES, type AgentBusEvent } from '../functions/core/agent-events.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/clients.js';
+import { startLocalEventBus } from '../local/event-bus.js';
+
+const agentBin = fileURLToPath(new URL('../agent/bin/runlane-agent.mjs', import.meta.url));
+const projectRoot = fileURLToPath(new URL('../', import.meta.url));
+/** A child that never writes and never exits. */
+const QUIET_CHILD = ['-e', 'setInterval(() => {}, 1 << 30)'];
+
+export interface IdleWatchResult {
+  readonly windowMs: number;
+  /** The agent's node process (tsx-loaded TypeScript, reporting on). */
+  readonly rssMiB: number;
+  /** CPU time of the agent process over the window, as % of one core. */
+  readonly cpuPercentOfOneCore: number;
+}
+
+export interface AgentBenchResult {
+  /** `runlane-agent` as shipped (the bin loads the TypeScript through tsx) and the same code as one esbuild bundle. */
+  readonly idleWatch: { readonly tsxBin: IdleWatchResult; readonly bundle: IdleWatchResult };
+  readonly detection: {
+    readonly runs: number;
+    readonly idleMs: number;
+    /** Detection time minus the idle deadline. */
+    readonly latencyMs: { readonly median: number; readonly p99: number; readonly max: number };
+    /** Deadline to the whole process tree gone (SIGTERM honoured). */
+    readonly deadlineToTreeGoneMs: { readonly median: number; readonly p99: number };
+  };
+  readonly spool: {
+    readonly events: number;
+    readonly writesPerSecond: number;
+    /** Replay to a PutEvents endpoint on 127.0.0.1 over HTTP (SigV4, batches of 10), files deleted after the acknowledgement. */
+    readonly replayToBusPerSecond: number;
+  };
+}
+
+export async function measureAgent(
+  options: {
+    readonly detectionRuns?: number;
+    readonly spoolEvents?: number;
+    readonly log?: (line: string) => void;
+  } = {},
+): Promise<AgentBenchResult> {
+  const log = options.log ?? (() => {});
+  log('  agent: idle-watching a quiet child …');
+  const bundle = await bundleAgent();
+  let idleWatch: AgentBenchResult['idleWatch'];
+  try {
+    idleWatch = {
+      tsxBin: await measureIdleWatch(agentBin, 5_000),
+      bundle: await measureIdleWatch(bundle.file, 5_000),
+    };
+  } finally {
+    await bundle.remove();
+  }
+  log('  agent: detection latency …');
+  const detection = await measureDetection(options.detectionRuns ?? 60, 100);
+  log('  agent: spool write and replay …');
+  const spool = await measureSpool(options.spoolEvents ?? 1_000);
+  return { idleWatch, detection, spool };
+}
+
+/** The agent's CLI as one ESM bundle (what shipping it prebuilt would run). */
+async function bundleAgent(): Promise<{ file: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-bundle-'));
+  const entry = join(dir, 'entry.mjs');
+  const cli = fileURLToPath(new URL('../agent/cli.ts', import.meta.url));
+  await writeFile(
+    entry,
+    `import { runAgentCli } from ${JSON.stringify(cli)};
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+process.exitCode = await runAgentCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: 'ignore',
+  onSignal: (h) => { for (const s of SIGNALS) process.on(s, h); return () => { for (const s of SIGNALS) process.off(s, h); }; } });
+`,
+  );
+  const file = join(dir, 'runlane-agent.mjs');
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    outfile: file,
+    logLevel: 'silent',
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The real bin watching a silent child: RSS and CPU from /proc over `windowMs`, after start-up settles. */
+async function measureIdleWatch(entry: string, windowMs: number): Promise<IdleWatchResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-agent-'));
+  const bus = await startLocalEventBus();
+  const agent = spawn(
+    process.execPath,
+    [
+      entry,
+      'run',
+      '--config',
+      fileURLToPath(new URL('../config/runner.json', import.meta.url)),
+      '--command-type',
+      'bench',
+      '--environment',
+      'dev',
+      '--idle-ms',
+      '600000',
+      '--hard-ms',
+      '600000',
+      '--metrics-port',
+      '0',
+      '--spool-dir',
+      join(dir, 'spool'),
+      '--evidence-file',
+      join(dir, 'stall-events.jsonl'),
+      '--',
+      process.execPath,
+      ...QUIET_CHILD,
+    ],
+    {
+      cwd: projectRoot,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      },
+    },
+  );
+  try {
+    await delay(2_000); // tsx transpiles the agent at start; measure the steady state
+    const pid = agent.pid as number;
+    const before = await cpuTicks(pid);
+    await delay(windowMs);
+    const after = await cpuTicks(pid);
+    const rssKiB = await rss(pid);
+    const ticksPerSecond = 100; // USER_HZ on Linux
+    return {
+      windowMs,
+      rssMiB: round(rssKiB / 1024, 1),
+      cpuPercentOfOneCore: round(((after - before) / ticksPerSecond / (windowMs / 1000)) * 100, 2),
+    };
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('close', resolve));
+    await bus.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `runCommand` (the code the bin runs) on a silent child, `runs` times: how long past the idle deadline the stall is seen. */
+async function measureDetection(runs: number, idleMs: number): Promise<AgentBenchResult['detection']> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-detect-'));
+  const latencies: number[] = [];
+  const treeGone: number[] = [];
+  const sink = () =>
+    new Writable({
+      write: (_chunk, _encoding, done) => done(),
+    });
+  try {
+    for (let i = 0; i < runs; i++) {
+      const labels = { environment: 'bench', host: 'bench-host', commandType: 'quiet' };
+      const started = performance.now();
+      const { report } = runCommand(
+        {
+          command: process.execPath,
+          args: QUIET_CHILD,
+          labels,
+          timeouts: { idleMs, hardMs: 60_000, killGraceMs: 1_000 },
+          rootCause: runnerConfigSchema.parse({
+            defaults: { idleMs, hardMs: 1, killGraceMs: 0 },
+            environments: {},
+          }).rootCause,
+          stdout: sink(),
+          stderr: sink(),
+          stdin: 'ignore',
+        },
+        {
+          hostSampler: async () => ({ load1: 0, cores: 2, cpuPressure: 0, ioPressure: 0 }),
+          evidence: { file: join(dir, 'stall-events.jsonl'), append: async () => {} },
+          metrics: new RunnerMetrics(labels),
+          log: () => {},
+        },
+      );
+      const result = await report;
+      const done = performance.now();
+      const elapsed = result.event?.elapsedMs;
+      if (elapsed === undefined) throw new Error('the quiet child did not stall');
+      latencies.push(elapsed - idleMs);
+      treeGone.push(done - started - idleMs);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    runs,
+    idleMs,
+    latencyMs: {
+      median: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: Math.max(...latencies),
+    },
+    deadlineToTreeGoneMs: {
+      median: round(percentile(treeGone, 50), 1),
+      p99: round(percentile(treeGone, 99), 1),
+    },
+  };
+}
+
+/** Spools `events` run summaries (atomic, fsynced writes), then replays them to the local PutEvents endpoint. */
+async function measureSpool(events: number): Promise<AgentBenchResult['spool']> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-spool-'));
+  const bus = await startLocalEventBus();
+  const client = createAgentEventBridgeClient(
+    {
+      ...runnerConfigSchema.parse({ defaults: { idleMs: 1, hardMs: 1, killGraceMs: 0 }, environments: {} })
+        .reporting,
+      region: LOCAL_REGION,
+    },
+    { endpoint: bus.endpoint, credentials: LOCAL_CREDENTIALS },
+  );
+  try {
+    const spool = new OfflineSpool({ directory: join(dir, 'spool'), maxBytes: 512 * 1024 * 1024 });
+    await spool.open();
+    const writeStart = performance.now();
+    for (let i = 0; i < events; i++) {
+      const event: AgentBusEvent = {
+        detailType: AGENT_DETAIL_TYPES.runSummary,
+        detail: {
+          id: randomUUID(),
+          ts: new Date().toISOString(),
+          host: 'bench-host',
+          environment: 'bench',
+          commandType: 'build',
+          outcome: 'success',
+          exitCode: 0,
+          durationMs: 1_000 + i,
+        },
+      };
+      await spool.write({ payloadType: 'run_summary', id: event.detail.id, body: event });
+    }
+    const writeSeconds = (performance.now() - writeStart) / 1000;
+    const reporter = new AgentReporter({
+      sender: new EventBridgeSender({ client, busName: 'runlane-bench-telemetry' }),
+      spool,
+      replayIntervalMs: 60_000,
+      log: () => {},
+    });
+    const replayStart = performance.now();
+    const flushed = await reporter.flush();
+    const replaySeconds = (performance.now() - replayStart) / 1000;
+    if (flushed.delivered !== events || bus.events.length !== events) {
+      throw new Error(`replay delivered ${flushed.delivered} of ${events} (bus saw ${bus.events.length})`);
+    }
+    return {
+      events,
+      writesPerSecond: Math.round(events / writeSeconds),
+      replayToBusPerSecond: Math.round(events / replaySeconds),
+    };
+  } finally {
+    client.destroy();
+    await bus.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+async function rss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await measureAgent({ log: console.log });
+  console.log(JSON.stringify(result, null, 2));
+}
