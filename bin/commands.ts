@@ -12,6 +12,8 @@ Usage:
   runlane dlq list|show     dead letters with their reasons, peeked without consuming them
   runlane replay --lane L   replay a lane's dead letters after a fix, verified, with evidence
   runlane gate              run seed 003's four release-gate scenarios and write evidence/<timestamp>/
+  runlane report daily      seed 002's success criteria over the last 24 h, breakdowns and an HTML report
+  runlane stalls tail|by    the runner's latest stalls, or counts by root cause, environment, host, command type
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -87,6 +89,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await (await import('./gate-command.js')).runGate(rest);
       case 'trace':
         return await (await import('./trace-command.js')).runTrace(rest);
+      case 'report':
+        return await (await import('./report-command.js')).runReport(rest);
+      case 'stalls':
+        return await (await import('./stalls-command.js')).runStalls(rest);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
