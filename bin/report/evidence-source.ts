@@ -1,10 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { parseEvidence } from '../../agent/runner/evidence.js';
-import {
-  type RunnerRunSummaryEvent,
-  type RunnerStallEvent,
-  runnerRunSummaryEventSchema,
-} from '../../functions/core/agent-events.js';
+import { stat } from 'node:fs/promises';
+import { readEvidence, readRunSummaries } from '../../agent/runner/evidence.js';
+import type { RunnerRunSummaryEvent, RunnerStallEvent } from '../../functions/core/agent-events.js';
 import {
   inReportWindow,
   type ReportWindow,
@@ -48,42 +44,22 @@ export function skippedNote(read: JsonLinesFile<unknown>): string | undefined {
 }
 
 /**
- * Parses run summaries from JSON Lines text with the agent's rules for stall evidence:
- * only newline-terminated lines that validate become events.
+ * The stall evidence file, read with the agent's own reader (only complete lines that
+ * validate become events), or undefined when it does not exist.
  */
-export function parseRunSummaries(text: string): Omit<JsonLinesFile<RunnerRunSummaryEvent>, 'file'> {
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? '';
-  const events: RunnerRunSummaryEvent[] = [];
-  let invalidLines = 0;
-  for (const line of lines) {
-    if (line.trim() === '') continue;
-    try {
-      const parsed = runnerRunSummaryEventSchema.safeParse(JSON.parse(line));
-      if (parsed.success) events.push(parsed.data);
-      else invalidLines++;
-    } catch {
-      invalidLines++;
-    }
-  }
-  return { events, invalidLines, tornTail: tail !== '' };
-}
-
-/** The stall evidence file, or undefined when it does not exist. */
 export async function readStallFile(file: string): Promise<JsonLinesFile<RunnerStallEvent> | undefined> {
-  const text = await readTextIfExists(file);
-  if (text === undefined) return undefined;
-  const { events, invalidLines, tornTail } = parseEvidence(text);
+  if (!(await exists(file))) return undefined;
+  const { events, invalidLines, tornTail } = await readOrExplain(file, readEvidence);
   return { file, events, invalidLines, tornTail };
 }
 
-/** The run summaries file, or undefined when it does not exist. */
+/** The run summaries file, read with the agent's own reader, or undefined when it does not exist. */
 export async function readRunSummaryFile(
   file: string,
 ): Promise<JsonLinesFile<RunnerRunSummaryEvent> | undefined> {
-  const text = await readTextIfExists(file);
-  if (text === undefined) return undefined;
-  return { file, ...parseRunSummaries(text) };
+  if (!(await exists(file))) return undefined;
+  const { summaries, invalidLines, tornTail } = await readOrExplain(file, readRunSummaries);
+  return { file, events: summaries, invalidLines, tornTail };
 }
 
 /**
@@ -157,12 +133,26 @@ export class EvidenceFileSource implements RunnerEventSource {
   }
 }
 
-async function readTextIfExists(file: string): Promise<string | undefined> {
+/** Whether the file exists; the agent's readers treat a missing file as empty, the CLI must not. */
+async function exists(file: string): Promise<boolean> {
   try {
-    return await readFile(file, 'utf8');
+    await stat(file);
+    return true;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${code ?? (error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannotRead(file, error);
   }
+}
+
+async function readOrExplain<T>(file: string, read: (file: string) => Promise<T>): Promise<T> {
+  try {
+    return await read(file);
+  } catch (error) {
+    throw cannotRead(file, error);
+  }
+}
+
+function cannotRead(file: string, error: unknown): Error {
+  const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return new Error(`cannot read ${file}: ${reason}`, { cause: error });
 }

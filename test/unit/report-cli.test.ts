@@ -141,7 +141,7 @@ describe('runlane report daily', () => {
     expect(named.totals.runs).toBe(2);
   });
 
-  it('exits 1 with a clear message, no stack trace, when a named file is missing', async () => {
+  it('exits 1 with a clear message, no stack trace, when a named file is missing or unreadable', async () => {
     const missing = await daily();
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe(`runlane: no stall evidence at ${stallsFile} (given with --evidence)`);
@@ -150,6 +150,10 @@ describe('runlane report daily', () => {
     const missingRuns = await daily('--runs', join(dir, 'nope.jsonl'));
     expect(missingRuns.status).toBe(1);
     expect(missingRuns.stderr).toContain('no run summaries at');
+
+    const folder = await cli(['stalls', 'tail', '--evidence', dir]);
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toBe(`runlane: cannot read ${dir}: EISDIR`);
   });
 
   it('exits 2 for --env until it is wired, for --env with files, a bad --now or an unknown report', async () => {
