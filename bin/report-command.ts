@@ -31,6 +31,8 @@ lie inside the 24 h, so a burst across a clock boundary is seen whole):
   auto-skips     runs the watchdog gave up on at their hard deadline (run outcome hard_timeout,
                  or a timeout "hard" stall whose run summary is missing) < ${AUTO_SKIP_THRESHOLD} in 24 h
   failure rate   worst 10-minute window that has runs: runs not success / runs < ${FAILURE_RATE_THRESHOLD * 100} %
+                 (aborted and timed-out runs count as not success; on a quiet host a failed run
+                 with no other run within 10 minutes is a 100 % window — the detail shows "1 of 1")
 No data: P95 and failure rate need run summaries; stall rate and auto-skips need a stall or a run
 in the period. Without it a criterion shows n/a and does not fail the report (--require-data
 makes it fail).
