@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Events the on-host agent (`runlane-agent`) emits. One definition, shared by the
