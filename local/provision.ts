@@ -255,6 +255,29 @@ function checkLaneOptions(
   if (problems.length > 0) throw new InvalidOptionsError('provisionLanes', problems);
 }
 
+export interface ProvisionedQueue {
+  readonly queueName: string;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+}
+
+/**
+ * Creates one dead-letter queue without a redrive of its own (14-day
+ * retention), e.g. the runner event ingest DLQ. Idempotent.
+ *
+ * @example
+ * const dlq = await provisionDeadLetterQueue(sqs, 'runlane-local-runner-events-dlq');
+ */
+export async function provisionDeadLetterQueue(sqs: SQSClient, queueName: string): Promise<ProvisionedQueue> {
+  if (!QUEUE_NAME.test(queueName)) {
+    throw new InvalidOptionsError('provisionDeadLetterQueue', [
+      `queue name "${queueName}" must be 1-80 characters of [A-Za-z0-9_-]`,
+    ]);
+  }
+  const queue = await ensureQueue(sqs, queueName, { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
+  return { queueName, queueUrl: queue.url, queueArn: queue.arn };
+}
+
 async function ensureQueue(
   sqs: SQSClient,
   name: string,

@@ -1,7 +1,9 @@
 /**
  * The whole of Runlane on one machine: DynamoDB Local, the SQS emulator, a
- * PutEvents endpoint, one event-source-mapping poller per lane running the
- * same worker code as Lambda, and the API behind a local HTTP API gateway.
+ * PutEvents endpoint whose rules (`EVENT_RULES`) invoke the same handler code
+ * as their Lambda targets (agent events → the runner event ingest), one
+ * event-source-mapping poller per lane running the same worker code as Lambda,
+ * and the API behind a local HTTP API gateway.
  * Lanes, queues and the table come from the same definitions as the CDK stack.
  */
 
@@ -17,9 +19,10 @@ import { createDocumentClient } from '../functions/adapters/clients.js';
 import { toApiRequest } from '../functions/adapters/http-api-request.js';
 import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
 import { PowertoolsMetricsRecorder } from '../functions/adapters/powertools-metrics-recorder.js';
+import { buildRunnerEventIngest } from '../functions/adapters/runner-event-ingest-factory.js';
 import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
-import { EVENT_RULES } from '../functions/core/event-rules.js';
-import { LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
+import { EVENT_RULES, type EventRuleTarget, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
+import { deadLetterQueueName, LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
 import { systemClock } from '../functions/core/ports.js';
@@ -35,10 +38,16 @@ import {
 import { DRILL_LANE, drillCommands } from './drill-commands.js';
 import { startEmulators } from './emulators.js';
 import { LocalRuntimeError, PortInUseError, ProvisioningMismatchError } from './errors.js';
-import { startLocalEventBus } from './event-bus.js';
+import { type BusEvent, startLocalEventBus } from './event-bus.js';
 import { LocalEventSourceMapping } from './event-source-mapping.js';
 import { prettyLogger } from './pretty-logger.js';
-import { type LaneQueues, provisionLanes, provisionLifecycleTable } from './provision.js';
+import {
+  type LaneQueues,
+  type ProvisionedQueue,
+  provisionDeadLetterQueue,
+  provisionLanes,
+  provisionLifecycleTable,
+} from './provision.js';
 
 export const LOCAL_ENVIRONMENT = 'local';
 export const LOCAL_TABLE_NAME = 'runlane-local-lifecycle';
@@ -78,6 +87,8 @@ export interface LocalStackInfo {
   readonly lanes: Record<string, LaneQueues>;
   /** Receives before a lane dead-letters a command. */
   readonly maxReceiveCount: number;
+  /** Where the runner event ingest puts the agent events it refuses, with their reason. */
+  readonly runnerEventDeadLetterQueueUrl: string;
 }
 
 export interface LocalStack {
@@ -152,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const documents = createDocumentClient(dynamo);
     const { lanes: laneSettings } = options.config;
     let queues: Record<LaneName, LaneQueues>;
+    let runnerEventDlq: ProvisionedQueue;
     try {
       await provisionLifecycleTable(dynamo, LOCAL_TABLE_NAME);
       queues = await provisionLanes(sqs, {
@@ -159,6 +171,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         maxReceiveCount: laneSettings.maxReceiveCount,
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       });
+      runnerEventDlq = await provisionDeadLetterQueue(
+        sqs,
+        deadLetterQueueName(`${LOCAL_QUEUE_PREFIX}${RUNNER_EVENTS_RULE.name}`),
+      );
     } catch (error) {
       if (error instanceof ProvisioningMismatchError && dataDir) {
         throw new DataFolderError(dataDir, error.message, { cause: error });
@@ -166,12 +182,42 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       throw error;
     }
 
+    // The rules' targets run the deployed handlers' code, as EventBridge would invoke them.
+    // The local ingest accepts every environment: one local stack stands in for dev, staging and prod,
+    // so `runlane-agent run --environment dev` against it is stored under `dev`.
+    const ingestMetrics = options.pretty
+      ? undefined
+      : new PowertoolsMetricsRecorder({
+          metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-runner-event-ingest' }),
+          environment: LOCAL_ENVIRONMENT,
+        });
+    const ingestLog = log('runlane-runner-event-ingest');
+    const ingest = buildRunnerEventIngest(
+      {
+        environment: undefined,
+        tableName: LOCAL_TABLE_NAME,
+        deadLetterQueueUrl: runnerEventDlq.queueUrl,
+        retentionDays: options.config.lifecycle.retentionDays,
+      },
+      { documents, sqs },
+      ingestLog,
+      ingestMetrics ? { metrics: ingestMetrics } : {},
+    );
+    const ruleTargets: Record<EventRuleTarget, (event: BusEvent) => Promise<void>> = {
+      runnerEventIngest: async (event) => {
+        try {
+          await ingest(event);
+        } finally {
+          ingestMetrics?.flush();
+        }
+      },
+    };
     const bus = await startLocalEventBus({
       port: options.eventsPort,
       rules: EVENT_RULES.map((rule) => ({
         name: rule.name,
         pattern: rule.pattern,
-        deliver: async (event) => stackLog.info('event routed', { rule: rule.name, eventId: event.id }),
+        deliver: ruleTargets[rule.target],
       })),
       onDeliveryError: (rule, error) =>
         stackLog.warn('event delivery failed', { rule, error: String(error) }),
@@ -304,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dataDir: dataDir ?? null,
       lanes: queues,
       maxReceiveCount: laneSettings.maxReceiveCount,
+      runnerEventDeadLetterQueueUrl: runnerEventDlq.queueUrl,
     };
     let stopping: Promise<void> | undefined;
     return {

@@ -1,7 +1,13 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
-import { METRIC_DIMENSIONS, METRICS, type MetricDimensionValues, type MetricKey } from '../core/metrics.js';
-import type { MetricsRecorder } from '../core/ports.js';
+import {
+  METRIC_DIMENSIONS,
+  METRICS,
+  type MetricDefinition,
+  type MetricDimensionValues,
+  type MetricKey,
+} from '../core/metrics.js';
+import type { MetricRecordOptions, MetricsRecorder } from '../core/ports.js';
 
 export interface PowertoolsMetricsRecorderOptions {
   /** The function's Powertools Metrics instance, created with `namespace: METRICS_NAMESPACE`. */
@@ -23,7 +29,8 @@ export interface PowertoolsMetricsRecorderOptions {
  * `MetricsRecorder` on Powertools Metrics: CloudWatch EMF on stdout, no
  * PutMetricData calls. Powertools adds a `service` dimension by default; this
  * recorder removes it so the dimension sets are exactly those in `METRICS`
- * (which the alarms and the dashboard query).
+ * (which the alarms and the dashboard query). A metric with `dimensionSets`
+ * (`RunnerStalls`) is written at once as one line carrying every set.
  *
  * @example
  * const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-lane-worker' });
@@ -43,7 +50,12 @@ export class PowertoolsMetricsRecorder implements MetricsRecorder {
     this.#metrics.setDefaultDimensions(this.#buffered);
   }
 
-  public record<K extends MetricKey>(metric: K, value: number, dimensions: MetricDimensionValues<K>): void {
+  public record<K extends MetricKey>(
+    metric: K,
+    value: number,
+    dimensions: MetricDimensionValues<K>,
+    options: MetricRecordOptions = {},
+  ): void {
     const definition = METRICS[metric];
     const values: Record<string, string> = {
       [METRIC_DIMENSIONS.environment]: this.#environment,
@@ -56,13 +68,30 @@ export class PowertoolsMetricsRecorder implements MetricsRecorder {
         `${definition.name} takes dimensions ${declared.join(', ')}; got ${names.join(', ')}`,
       );
     }
-    if (sameValues(values, this.#buffered)) {
+    const sets: readonly (readonly string[])[] | undefined = (definition as MetricDefinition).dimensionSets;
+    if (sets === undefined && options.timestamp === undefined && sameValues(values, this.#buffered)) {
       this.#metrics.addMetric(definition.name, definition.unit, value);
       return;
     }
     const single = this.#metrics.singleMetric();
     single.clearDefaultDimensions();
-    for (const name of declared) single.addDimension(name, values[name] as string);
+    if (sets === undefined) {
+      for (const name of declared) single.addDimension(name, values[name] as string);
+    } else {
+      // One line, several dimension sets: CloudWatch aggregates the value under each.
+      // `Environment` is the default dimension, so an empty set publishes [Environment].
+      single.setDefaultDimensions({ [METRIC_DIMENSIONS.environment]: this.#environment });
+      for (const set of sets) {
+        single.addDimensions(
+          Object.fromEntries(
+            set
+              .filter((name) => name !== METRIC_DIMENSIONS.environment)
+              .map((name) => [name, values[name] as string]),
+          ),
+        );
+      }
+    }
+    if (options.timestamp !== undefined) single.setTimestamp(options.timestamp);
     single.addMetric(definition.name, definition.unit, value);
   }
 

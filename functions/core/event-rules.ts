@@ -1,15 +1,34 @@
+import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from './agent-events.js';
 import type { EventPattern } from './event-pattern.js';
 
 /**
  * EventBridge rules on the telemetry bus, declared once for the CDK stack and
- * the local bus. Empty until the agent-event ingest issues add their rules
- * (stall events, heartbeats, result envelopes); the nightly sweep is a
- * schedule, not a pattern rule.
+ * the local bus (STYLE principle 7). Each names the function it invokes by
+ * `target`; the stack maps that to a Lambda function, the local stack to the
+ * same handler code. The nightly sweep is a schedule, not a pattern rule.
  */
+
+/** Functions an event rule can invoke (keys of the handler entries). */
+export type EventRuleTarget = 'runnerEventIngest';
+
 export interface EventRuleDefinition {
+  /** Rule name after the environment prefix: `runlane-<env>-<name>`. */
   readonly name: string;
   readonly description: string;
+  /** EventBridge pattern, in the wire format (`detail-type`, not `detailType`). */
   readonly pattern: EventPattern;
+  readonly target: EventRuleTarget;
 }
 
-export const EVENT_RULES: readonly EventRuleDefinition[] = [];
+/** Stall events and run summaries of `runlane-agent run` → the runner event ingest. */
+export const RUNNER_EVENTS_RULE: EventRuleDefinition = {
+  name: 'runner-events',
+  description: 'Agent stall events and run summaries to the runner event ingest',
+  pattern: {
+    source: [AGENT_EVENT_SOURCE],
+    'detail-type': [AGENT_DETAIL_TYPES.stall, AGENT_DETAIL_TYPES.runSummary],
+  },
+  target: 'runnerEventIngest',
+};
+
+export const EVENT_RULES: readonly EventRuleDefinition[] = [RUNNER_EVENTS_RULE];

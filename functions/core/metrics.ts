@@ -8,11 +8,17 @@ import { FAILURE_CODES, type FailureCode } from './lifecycle.js';
  * the dashboard read them from here, and the tests check that both sides name
  * the same metric with the same dimension set.
  *
- * Every metric carries `Environment` (the Runlane environment, e.g. `prod`) and
- * `Lane` (the lane name, e.g. `runtime-agent-message-posted`); dead letters add
- * `Reason`. A CloudWatch metric is its namespace, name and exact set of
- * dimensions, so the emitted dimension set is exactly the one declared here
- * (no extra `service` dimension).
+ * Every metric carries `Environment` (the Runlane environment, e.g. `prod`).
+ * The lane metrics add `Lane` (the lane name, e.g. `runtime-agent-message-posted`);
+ * dead letters add `Reason`. A CloudWatch metric is its namespace, name and
+ * exact set of dimensions, so the emitted dimension sets are exactly the ones
+ * declared here (no extra `service` dimension).
+ *
+ * `RunnerStalls` (from the runner event ingest) is the one metric published
+ * under several dimension sets (`dimensionSets`): one EMF line per stall makes
+ * CloudWatch aggregate the same value under each set, so the alarms read the
+ * environment total and the dashboard breaks it down by root cause, command
+ * type and host without a metric per combination of all four.
  */
 export const METRICS_NAMESPACE = 'Runlane';
 
@@ -20,6 +26,9 @@ export const METRIC_DIMENSIONS = {
   environment: 'Environment',
   lane: 'Lane',
   reason: 'Reason',
+  rootCause: 'RootCause',
+  commandType: 'CommandType',
+  host: 'Host',
 } as const;
 
 export type MetricDimensionName = (typeof METRIC_DIMENSIONS)[keyof typeof METRIC_DIMENSIONS];
@@ -28,14 +37,23 @@ export type MetricDimensionName = (typeof METRIC_DIMENSIONS)[keyof typeof METRIC
 export type MetricUnitName = 'Count' | 'Milliseconds';
 
 /** Which Lambda entry point emits a metric. */
-export type MetricEmitter = 'api' | 'laneWorker';
+export type MetricEmitter = 'api' | 'laneWorker' | 'runnerEventIngest';
 
 export interface MetricDefinition {
   /** CloudWatch metric name. */
   readonly name: string;
   readonly unit: MetricUnitName;
-  /** The exact dimension set, `Environment` first. */
+  /**
+   * Every dimension the emitter gives a value for, `Environment` first. Without
+   * `dimensionSets` this is also the metric's one exact dimension set.
+   */
   readonly dimensions: readonly MetricDimensionName[];
+  /**
+   * The dimension sets CloudWatch aggregates the metric under (EMF
+   * `Dimensions`), each `Environment` first and a subset of `dimensions`.
+   * @default [dimensions]
+   */
+  readonly dimensionSets?: readonly (readonly MetricDimensionName[])[];
   readonly emittedBy: MetricEmitter;
   /** The statistic dashboards and alarms read it with by default. */
   readonly statistic: 'Sum' | 'p95';
@@ -147,6 +165,30 @@ export const METRICS = {
     statistic: 'Sum',
     description: 'Batch summaries the telemetry bus refused (a warning: commands are unaffected).',
   },
+  runnerStalls: {
+    name: 'RunnerStalls',
+    unit: 'Count',
+    dimensions: [
+      METRIC_DIMENSIONS.environment,
+      METRIC_DIMENSIONS.rootCause,
+      METRIC_DIMENSIONS.commandType,
+      METRIC_DIMENSIONS.host,
+    ],
+    // [Environment]: the burn alarms. [Environment, RootCause, CommandType]: seed
+    // 002's labels, the dashboard's "by root cause" and "by command type".
+    // [Environment, Host]: "by host". 5 × command types + hosts metrics, not the
+    // 5 × command types × hosts of one four-dimension set. No dimension but
+    // Environment appears in two sets (Powertools warns on every such line).
+    dimensionSets: [
+      [METRIC_DIMENSIONS.environment],
+      [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.rootCause, METRIC_DIMENSIONS.commandType],
+      [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host],
+    ],
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Sum',
+    description:
+      'Stalls the on-host agents reported (RunnerStall events), each counted once: a resend with the same id is dropped.',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -155,6 +197,69 @@ export type MetricKey = keyof typeof METRICS;
 export type MetricDimensionValues<K extends MetricKey> = {
   readonly [D in Exclude<(typeof METRICS)[K]['dimensions'][number], 'Environment'>]: string;
 };
+
+type DefinitionOf<K extends MetricKey> = (typeof METRICS)[K];
+
+/** The dimension sets a metric is published under, as a union of name tuples. */
+type DimensionSetsOf<K extends MetricKey> =
+  DefinitionOf<K> extends {
+    readonly dimensionSets: readonly (infer Set)[];
+  }
+    ? Set
+    : DefinitionOf<K>['dimensions'];
+
+/**
+ * The dimension values that name one concrete metric: the values (besides
+ * `Environment`) of one of its dimension sets. For most metrics that is
+ * `MetricDimensionValues`; `RunnerStalls` takes `{}` (the environment
+ * total), `{ RootCause, CommandType }` or `{ Host }`.
+ */
+export type MetricQueryValues<K extends MetricKey> =
+  DimensionSetsOf<K> extends infer Set
+    ? Set extends readonly MetricDimensionName[]
+      ? { readonly [D in Exclude<Set[number], 'Environment'>]: string }
+      : never
+    : never;
+
+/**
+ * The dimension sets CloudWatch aggregates a metric under.
+ *
+ * @example
+ * metricDimensionSets('commandsCompleted'); // [['Environment', 'Lane']]
+ */
+export function metricDimensionSets(key: MetricKey): readonly (readonly MetricDimensionName[])[] {
+  const definition: MetricDefinition = METRICS[key];
+  return definition.dimensionSets ?? [definition.dimensions];
+}
+
+/**
+ * Whether `names` (in any order) is exactly one of the metric's dimension sets.
+ *
+ * @example
+ * isMetricDimensionSet('runnerStalls', ['Environment', 'Host']); // true
+ */
+export function isMetricDimensionSet(key: MetricKey, names: readonly string[]): boolean {
+  const wanted = [...names].sort().join(',');
+  return metricDimensionSets(key).some((set) => [...set].sort().join(',') === wanted);
+}
+
+/**
+ * Makes an agent-reported string (host, command type) a valid CloudWatch
+ * dimension value: printable ASCII only (others become `_`), trimmed, at most
+ * 250 characters, never empty. The stored event keeps the original.
+ *
+ * @example
+ * metricDimensionValue('bätch-01 '); // 'b_tch-01'
+ */
+export function metricDimensionValue(value: string): string {
+  const cleaned = value
+    .replace(/[^\x20-\x7e]/g, '_')
+    .trim()
+    .slice(0, MAX_DIMENSION_VALUE_CHARS);
+  return cleaned.length > 0 ? cleaned : '_';
+}
+
+const MAX_DIMENSION_VALUE_CHARS = 250;
 
 /** Every value `Reason` takes: the dead-letter reasons (DESIGN §3). */
 export const DEAD_LETTER_REASONS: readonly FailureCode[] = Object.values(FAILURE_CODES);
@@ -172,9 +277,12 @@ export interface MetricIdentity {
 }
 
 /**
- * Every metric the handlers of one environment emit, with its dimension values:
- * the worker's metrics for each lane (dead letters once per reason) and
- * `CommandsAccepted` for each lane the API feeds.
+ * Every metric the handlers of one environment emit whose dimension values are
+ * known before deployment: the worker's metrics for each lane (dead letters
+ * once per reason), `CommandsAccepted` for each lane the API feeds, and the
+ * environment total of `RunnerStalls`. The runner's per-host, per-command-type
+ * and per-root-cause series take values only agents know; see
+ * {@link searchedDimensionSets}.
  *
  * @example
  * emittedMetrics('prod').filter((m) => m.name === 'CommandsDeadLettered').length; // lanes × reasons
@@ -183,9 +291,43 @@ export function emittedMetrics(
   environment: string,
   lanes: readonly Pick<LaneDefinition, 'name' | 'commandTypes'>[] = LANES,
 ): MetricIdentity[] {
+  const environmentTotals: MetricIdentity[] = (Object.keys(METRICS) as MetricKey[])
+    .filter((key) => METRICS[key].emittedBy === 'runnerEventIngest')
+    .map((key) => ({ key, name: METRICS[key].name, dimensions: { Environment: environment } }));
+  return [...laneMetrics(environment, lanes), ...environmentTotals];
+}
+
+/**
+ * The dimension sets whose values only the agents know (host, command type,
+ * root cause): dashboards show them with SEARCH over the set's schema.
+ *
+ * @example
+ * searchedDimensionSets(); // [{ key: 'runnerStalls', name: 'RunnerStalls', dimensions: ['Environment', 'RootCause', 'CommandType'] }, …]
+ */
+export function searchedDimensionSets(): {
+  readonly key: MetricKey;
+  readonly name: string;
+  readonly dimensions: readonly MetricDimensionName[];
+}[] {
+  return (Object.keys(METRICS) as MetricKey[])
+    .filter((key) => METRICS[key].emittedBy === 'runnerEventIngest')
+    .flatMap((key) =>
+      metricDimensionSets(key)
+        .filter((set) => set.length > 1)
+        .map((dimensions) => ({ key, name: METRICS[key].name, dimensions })),
+    );
+}
+
+function laneMetrics(
+  environment: string,
+  lanes: readonly Pick<LaneDefinition, 'name' | 'commandTypes'>[],
+): MetricIdentity[] {
   return lanes.flatMap((lane) =>
     (Object.keys(METRICS) as MetricKey[])
-      .filter((key) => METRICS[key].emittedBy === 'laneWorker' || isApiLane(lane))
+      .filter(
+        (key) =>
+          METRICS[key].emittedBy === 'laneWorker' || (METRICS[key].emittedBy === 'api' && isApiLane(lane)),
+      )
       .flatMap((key) => {
         const base = { Environment: environment, Lane: lane.name };
         const reasons = (METRICS[key].dimensions as readonly MetricDimensionName[]).includes('Reason')

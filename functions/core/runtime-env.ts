@@ -19,6 +19,8 @@ export const RUNTIME_ENV = {
   /** Replay drill: JSON object mapping lane name to { queueUrl, dlqUrl }. */
   replayLaneQueues: 'REPLAY_LANE_QUEUES',
   retentionDays: 'RETENTION_DAYS',
+  /** Runner event ingest: where refused agent events go, with their reason. */
+  runnerEventDeadLetterQueueUrl: 'RUNNER_EVENT_DLQ_URL',
   maxBodyBytes: 'API_MAX_BODY_BYTES',
   ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
   stuckRunningMinutes: 'SWEEP_STUCK_RUNNING_MINUTES',
@@ -41,4 +43,10 @@ export const REQUIRED_RUNTIME_ENV = {
   ],
   replayDrill: ['environmentName', 'lifecycleTableName', 'telemetryBusName', 'replayLaneQueues'],
   api: ['environmentName', 'lifecycleTableName', 'commandQueueUrls', 'maxBodyBytes'],
+  runnerEventIngest: [
+    'environmentName',
+    'lifecycleTableName',
+    'runnerEventDeadLetterQueueUrl',
+    'retentionDays',
+  ],
 } as const satisfies Record<string, readonly RuntimeEnvKey[]>;

@@ -90,3 +90,33 @@ export function metricKey(metric: Pick<QueriedMetric, 'name' | 'dimensions'>): s
     .join(',');
   return `${metric.name}{${dimensions}}`;
 }
+
+/** One SEARCH of a widget: the schema it searches and the terms it filters on. */
+export interface SearchedSchema {
+  readonly namespace: string;
+  /** Dimension names of the schema, sorted. */
+  readonly dimensions: readonly string[];
+  /** `Name="value"` terms of the search, e.g. `MetricName`, `Environment`. */
+  readonly terms: Readonly<Record<string, string>>;
+  readonly statistic: string;
+  readonly periodSeconds: number;
+}
+
+/** Every `SEARCH('{Namespace,Dim,…} Term="v" …', 'Stat', period)` in a widget's expressions. */
+export function searchedSchemas(widget: DashboardWidget): SearchedSchema[] {
+  return queriedExpressions(widget).flatMap((expression) =>
+    [...expression.matchAll(/SEARCH\('\{([^}]*)\}([^']*)',\s*'([^']+)',\s*(\d+)\)/g)].map((match) => {
+      const [namespace = '', ...dimensions] = (match[1] ?? '').split(',').map((part) => part.trim());
+      const terms = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((term) => [term[1] ?? '', term[2] ?? '']),
+      );
+      return {
+        namespace,
+        dimensions: dimensions.sort(),
+        terms,
+        statistic: match[3] ?? '',
+        periodSeconds: Number(match[4]),
+      };
+    }),
+  );
+}

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { LANES, type LaneName } from '../../functions/core/lanes.js';
 import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { type LaneQueues, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import {
+  type LaneQueues,
+  type ProvisionedQueue,
+  provisionDeadLetterQueue,
+  provisionLanes,
+  provisionLifecycleTable,
+} from '../../local/provision.js';
 
 /**
  * Provisions a fresh table and lanes on the emulators and sets the environment
@@ -17,7 +23,12 @@ export async function prepareDeployedHandlerEnvironment(options: {
   readonly maxReceiveCount: number;
   readonly busEndpoint: string;
   readonly busName: string;
-}): Promise<{ readonly tableName: string; readonly queues: Record<LaneName, LaneQueues> }> {
+}): Promise<{
+  readonly tableName: string;
+  readonly queues: Record<LaneName, LaneQueues>;
+  /** The runner event ingest's DLQ (`RUNNER_EVENT_DLQ_URL`). */
+  readonly runnerEventDeadLetterQueue: ProvisionedQueue;
+}> {
   const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
   const sqs = localSqsClient(inject('sqsEndpoint'));
   const prefix = `${options.prefix}${randomUUID().slice(0, 6)}-`;
@@ -28,6 +39,7 @@ export async function prepareDeployedHandlerEnvironment(options: {
     maxReceiveCount: options.maxReceiveCount,
     visibilityTimeoutSeconds: 1,
   });
+  const runnerEventDeadLetterQueue = await provisionDeadLetterQueue(sqs, `${prefix}runner-events-dlq`);
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -48,7 +60,8 @@ export async function prepareDeployedHandlerEnvironment(options: {
       Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
     ),
     API_MAX_BODY_BYTES: '32768',
+    RUNNER_EVENT_DLQ_URL: runnerEventDeadLetterQueue.queueUrl,
   });
   sqs.destroy();
-  return { tableName, queues };
+  return { tableName, queues, runnerEventDeadLetterQueue };
 }

@@ -1,18 +1,30 @@
 import type { MetricDimensionValues, MetricKey } from '../../functions/core/metrics.js';
-import type { MetricsRecorder } from '../../functions/core/ports.js';
+import type { MetricRecordOptions, MetricsRecorder } from '../../functions/core/ports.js';
 
 export interface RecordedMetric {
   readonly metric: MetricKey;
   readonly value: number;
   readonly dimensions: Readonly<Record<string, string>>;
+  /** Set when the value was recorded for another time than now. */
+  readonly timestamp?: Date;
 }
 
 /** A `MetricsRecorder` that keeps every value, for assertions. */
 export class RecordingMetrics implements MetricsRecorder {
   public readonly points: RecordedMetric[] = [];
 
-  public record<K extends MetricKey>(metric: K, value: number, dimensions: MetricDimensionValues<K>): void {
-    this.points.push({ metric, value, dimensions: { ...(dimensions as Record<string, string>) } });
+  public record<K extends MetricKey>(
+    metric: K,
+    value: number,
+    dimensions: MetricDimensionValues<K>,
+    options: MetricRecordOptions = {},
+  ): void {
+    this.points.push({
+      metric,
+      value,
+      dimensions: { ...(dimensions as Record<string, string>) },
+      ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+    });
   }
 
   /** Sum of a metric's values, optionally only where the dimensions match. */

@@ -9,21 +9,64 @@ import {
   DEAD_LETTER_REASONS,
   emittedMetrics,
   isApiLane,
+  isMetricDimensionSet,
   METRICS,
   type MetricDefinition,
+  metricDimensionSets,
+  metricDimensionValue,
+  searchedDimensionSets,
 } from '../../functions/core/metrics.js';
 
 const definitions: readonly MetricDefinition[] = Object.values(METRICS);
 
 describe('metric definitions', () => {
-  it('gives every metric a unique name, a Powertools unit and Environment + Lane first', () => {
+  it('gives every metric a unique name, a Powertools unit and Environment + Lane first (lane metrics)', () => {
     const names = definitions.map((d) => d.name);
     expect(new Set(names).size).toBe(names.length);
     for (const definition of definitions) {
       expect(Object.values(MetricUnit)).toContain(definition.unit);
-      expect(definition.dimensions.slice(0, 2)).toEqual(['Environment', 'Lane']);
+      expect(definition.dimensions[0]).toBe('Environment');
+      if (definition.emittedBy !== 'runnerEventIngest') {
+        expect(definition.dimensions.slice(0, 2)).toEqual(['Environment', 'Lane']);
+        expect(definition.dimensionSets).toBeUndefined();
+      }
     }
     expect(METRICS.commandsDeadLettered.dimensions).toEqual(['Environment', 'Lane', 'Reason']);
+  });
+
+  it('publishes RunnerStalls under the environment total, root cause × command type, and host', () => {
+    expect(metricDimensionSets('runnerStalls')).toEqual([
+      ['Environment'],
+      ['Environment', 'RootCause', 'CommandType'],
+      ['Environment', 'Host'],
+    ]);
+    for (const set of metricDimensionSets('runnerStalls')) {
+      expect(set[0]).toBe('Environment');
+      for (const name of set) expect(METRICS.runnerStalls.dimensions).toContain(name);
+    }
+    // Powertools warns on every EMF line where a dimension (other than the default) is in two sets.
+    const repeated = metricDimensionSets('runnerStalls')
+      .flatMap((set) => set.slice(1))
+      .filter((name, index, all) => all.indexOf(name) !== index);
+    expect(repeated).toEqual([]);
+    expect(metricDimensionSets('commandsCompleted')).toEqual([['Environment', 'Lane']]);
+    expect(isMetricDimensionSet('runnerStalls', ['Host', 'Environment'])).toBe(true);
+    expect(isMetricDimensionSet('runnerStalls', ['Environment', 'RootCause'])).toBe(false);
+    expect(isMetricDimensionSet('commandsCompleted', ['Environment'])).toBe(false);
+  });
+
+  it('lists the runner sets whose values only agents know, for the dashboard to SEARCH', () => {
+    expect(searchedDimensionSets()).toEqual([
+      { key: 'runnerStalls', name: 'RunnerStalls', dimensions: ['Environment', 'RootCause', 'CommandType'] },
+      { key: 'runnerStalls', name: 'RunnerStalls', dimensions: ['Environment', 'Host'] },
+    ]);
+  });
+
+  it('makes agent strings valid dimension values', () => {
+    expect(metricDimensionValue('build-01')).toBe('build-01');
+    expect(metricDimensionValue(' bätch\t01 ')).toBe('b_tch_01');
+    expect(metricDimensionValue('   ')).toBe('_');
+    expect(metricDimensionValue('x'.repeat(300))).toHaveLength(250);
   });
 
   it('takes Reason values from the dead-letter reasons', () => {
@@ -40,7 +83,11 @@ describe('metric definitions', () => {
     const emitted = emittedMetrics('prod');
     const workerMetrics = definitions.filter((d) => d.emittedBy === 'laneWorker');
     const perLane = workerMetrics.length - 1 + DEAD_LETTER_REASONS.length;
-    expect(emitted).toHaveLength(LANES.length * perLane + 1);
+    // + CommandsAccepted on the one API lane + the RunnerStalls environment total.
+    expect(emitted).toHaveLength(LANES.length * perLane + 1 + 1);
+    expect(emitted.filter((m) => m.name === 'RunnerStalls')).toEqual([
+      { key: 'runnerStalls', name: 'RunnerStalls', dimensions: { Environment: 'prod' } },
+    ]);
     expect(emitted.filter((m) => m.name === 'CommandsAccepted')).toEqual([
       {
         key: 'commandsAccepted',
@@ -52,7 +99,7 @@ describe('metric definitions', () => {
       LANES.flatMap(() => DEAD_LETTER_REASONS),
     );
     for (const metric of emitted) {
-      expect(Object.keys(metric.dimensions)).toEqual(METRICS[metric.key].dimensions);
+      expect(metricDimensionSets(metric.key)).toContainEqual(Object.keys(metric.dimensions));
     }
   });
 });

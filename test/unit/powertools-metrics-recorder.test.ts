@@ -98,6 +98,50 @@ describe('PowertoolsMetricsRecorder', () => {
     ]);
   });
 
+  it('writes a RunnerStalls value at once as one line carrying every dimension set, at the given time', () => {
+    const recorder = new PowertoolsMetricsRecorder({
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-runner-event-ingest' }),
+      environment: 'prod',
+    });
+    const at = new Date(Date.now() - 10 * 60_000);
+    recorder.record(
+      'runnerStalls',
+      1,
+      { RootCause: 'lock', CommandType: 'deploy', Host: 'build-07' },
+      { timestamp: at },
+    );
+    const lines = emf();
+    expect(lines).toHaveLength(1);
+    const [line] = lines as (EmfLine & { _aws: { Timestamp: number } })[];
+    expect(line?._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: 'Runlane',
+        Dimensions: [['Environment'], ['Environment', 'RootCause', 'CommandType'], ['Environment', 'Host']],
+        Metrics: [{ Name: 'RunnerStalls', Unit: 'Count' }],
+      },
+    ]);
+    expect(line?._aws.Timestamp).toBe(at.getTime());
+    expect(line).toMatchObject({
+      Environment: 'prod',
+      RootCause: 'lock',
+      CommandType: 'deploy',
+      Host: 'build-07',
+      RunnerStalls: 1,
+    });
+    expect(line).not.toHaveProperty('service');
+    recorder.flush();
+    expect(emf()).toHaveLength(1);
+  });
+
+  it('writes a lane metric recorded with a timestamp as its own line at that time', () => {
+    const recorder = workerRecorder();
+    const at = new Date(Date.now() - 60_000);
+    recorder.record('commandsCompleted', 1, { Lane: LANE }, { timestamp: at });
+    const [line] = emf() as (EmfLine & { _aws: { Timestamp: number } })[];
+    expect(line?._aws.Timestamp).toBe(at.getTime());
+    expect(line?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Environment', 'Lane']]);
+  });
+
   it('refuses dimensions the definition does not declare', () => {
     const recorder = workerRecorder();
     expect(() => recorder.record('commandsCompleted', 1, { Lane: LANE, Reason: 'x' } as never)).toThrow(
@@ -105,6 +149,9 @@ describe('PowertoolsMetricsRecorder', () => {
     );
     expect(() => recorder.record('commandsDeadLettered', 1, { Lane: LANE } as never)).toThrow(
       /CommandsDeadLettered takes dimensions Environment, Lane, Reason/,
+    );
+    expect(() => recorder.record('runnerStalls', 1, { RootCause: 'lock', Host: 'h' } as never)).toThrow(
+      /RunnerStalls takes dimensions Environment, RootCause, CommandType, Host/,
     );
   });
 

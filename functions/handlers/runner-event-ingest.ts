@@ -1,0 +1,43 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
+import { awsClients } from '../adapters/clients.js';
+import {
+  flushMetricsAfterEachInvocation,
+  PowertoolsMetricsRecorder,
+} from '../adapters/powertools-metrics-recorder.js';
+import { buildRunnerEventIngest } from '../adapters/runner-event-ingest-factory.js';
+import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
+import { METRICS_NAMESPACE } from '../core/metrics.js';
+import type { RunnerEventIngestResult } from '../core/runner-event-ingest.js';
+import { requireNumber, requireString } from './env.js';
+
+/**
+ * Target of the `runner-events` rule (invoked asynchronously by EventBridge):
+ * validates the agent event, stores it once and counts stalls. A refused event
+ * goes to the ingest DLQ and the invocation succeeds; a store failure throws,
+ * so Lambda retries it and then sends it to the on-failure destination.
+ */
+const settings = {
+  environment: requireString('environmentName'),
+  tableName: requireString('lifecycleTableName'),
+  deadLetterQueueUrl: requireString('runnerEventDeadLetterQueueUrl'),
+  retentionDays: requireNumber('retentionDays'),
+};
+
+const SERVICE_NAME = 'runlane-runner-event-ingest';
+const logger = new Logger({ serviceName: SERVICE_NAME });
+logger.appendPersistentKeys({ environment: settings.environment });
+// One event per invocation: RunnerStalls is written as its own EMF line with all its dimension sets.
+const metrics = new PowertoolsMetricsRecorder({
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  environment: settings.environment,
+});
+const ingest = buildRunnerEventIngest(settings, awsClients(), fromPowertoolsLogger(logger), { metrics });
+
+export const handler = middy<EventBridgeEvent<string, unknown>, RunnerEventIngestResult, Error, Context>()
+  .use(injectLambdaContext(logger))
+  .use(flushMetricsAfterEachInvocation(metrics))
+  .handler((event) => ingest(event));

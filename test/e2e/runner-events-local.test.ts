@@ -1,0 +1,101 @@
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
+import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
+import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from '../../functions/core/agent-events.js';
+import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '../../local/clients.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { environmentConfig } from '../infra/support.js';
+import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
+
+/**
+ * The local stack as `npm start` runs it (its own DynamoDB Local, SQS emulator
+ * and PutEvents endpoint): an agent's events, sent with the agent's own
+ * EventBridge sender, go through the `runner-events` rule of `EVENT_RULES` to
+ * the ingest handler code and end up in DynamoDB Local, readable with
+ * `listEvents` as `runlane report daily --env` reads them.
+ */
+describe('runner events through the local stack', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      config: environmentConfig(),
+      apiPort: 0,
+      dynamoPort: 0,
+      sqsPort: 0,
+      eventsPort: 0,
+      dataDir: undefined,
+      visibilityTimeoutSeconds: 2,
+      sweepIntervalMinutes: 0,
+      pretty: true,
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('stores what the agent sends once, a resend included, and dead-letters a bad event with its reason', async () => {
+    const { info } = stack;
+    const sender = new EventBridgeSender({
+      client: localEventBridgeClient(info.eventsEndpoint),
+      busName: info.busName,
+    });
+    const base = Date.now() - 5 * 60_000;
+    const stall = aStallEvent({ environment: 'dev', ts: new Date(base).toISOString(), rootCause: 'lock' });
+    const run = aRunSummaryEvent({
+      environment: 'dev',
+      ts: new Date(base + 500).toISOString(),
+      outcome: 'idle_timeout',
+      exitCode: 124,
+      stallId: stall.id,
+    });
+
+    const sent = await sender.send([
+      { detailType: AGENT_DETAIL_TYPES.stall, detail: stall },
+      { detailType: AGENT_DETAIL_TYPES.runSummary, detail: run },
+    ]);
+    expect(sent.deliveredIds).toEqual([stall.id, run.id]);
+    // The spool's resend after a crash between acknowledgement and delete.
+    await sender.send([{ detailType: AGENT_DETAIL_TYPES.stall, detail: stall }]);
+    await localEventBridgeClient(info.eventsEndpoint).send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: AGENT_EVENT_SOURCE,
+            DetailType: AGENT_DETAIL_TYPES.stall,
+            Detail: JSON.stringify({ id: 'not-a-uuid', environment: 'dev' }),
+            EventBusName: info.busName,
+          },
+        ],
+      }),
+    );
+
+    const store = new DynamoDbRunnerEventStore({
+      client: createDocumentClient(localDynamoDbClient(info.dynamoEndpoint)),
+      tableName: info.tableName,
+    });
+    const window = { environment: 'dev', from: new Date(base - 60_000), to: new Date() };
+    await expect
+      .poll(async () => store.listEvents(window), { timeout: 10_000, interval: 100 })
+      .toEqual({ stalls: [stall], runs: [run] });
+
+    const sqs = localSqsClient(info.sqsEndpoint);
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: info.runnerEventDeadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 2,
+      }),
+    );
+    expect(received.Messages).toHaveLength(1);
+    const [letter] = received.Messages ?? [];
+    expect(letter?.MessageAttributes?.reason?.StringValue).toBe('invalid_detail');
+    expect(letter?.MessageAttributes?.rationale?.StringValue).toContain('detail.id:');
+    expect(JSON.parse(letter?.Body ?? '{}')).toMatchObject({ detail: { id: 'not-a-uuid' } });
+    sqs.destroy();
+  });
+});
