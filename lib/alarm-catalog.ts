@@ -27,13 +27,18 @@ export interface AlarmKind {
   readonly scope: 'lane' | 'environment';
   /** Evaluation period in seconds; `null` when it comes from the configuration. */
   readonly periodSeconds: number | null;
-  readonly evaluationPeriods: number;
-  readonly datapointsToAlarm: number;
+  /** Periods evaluated; `null` when it comes from the configuration (a burn alarm's sustain ÷ window). */
+  readonly evaluationPeriods: number | null;
+  /** Breaching periods that alarm; `null` when it comes from the configuration (all evaluated periods). */
+  readonly datapointsToAlarm: number | null;
   readonly runbook: RunbookSection;
 }
 
 /** The agentic-worker runbook (seed 003, rewritten for Runlane). */
 export const AGENTIC_WORKER_RUNBOOK = 'runbooks/agentic-worker.md';
+
+/** The runner watchdog runbook (seed 002, rewritten for Runlane). */
+export const RUNNER_WATCHDOG_RUNBOOK = 'runbooks/runner-watchdog.md';
 
 /**
  * Alarm kind → evaluation and runbook section. The headings of seed 003 are
@@ -100,6 +105,38 @@ export const ALARM_CATALOG = {
     evaluationPeriods: 3,
     datapointsToAlarm: 3,
     runbook: { file: AGENTIC_WORKER_RUNBOOK, heading: 'End-To-End Latency' },
+  },
+  // Seed 002's alarm names are the slugs: the runbook, Slack template and issue
+  // template all say `RunnerStallFastBurn` / `RunnerStallSlowBurn`.
+  runnerStallFastBurn: {
+    slug: 'RunnerStallFastBurn',
+    title: 'Runner stall rate fast burn',
+    severity: 'critical',
+    scope: 'environment',
+    periodSeconds: null,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: RUNNER_WATCHDOG_RUNBOOK, heading: 'Incident Response Checklist' },
+  },
+  runnerStallSlowBurn: {
+    slug: 'RunnerStallSlowBurn',
+    title: 'Runner stall rate slow burn',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: null,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: RUNNER_WATCHDOG_RUNBOOK, heading: 'Incident Response Checklist' },
+  },
+  runnerEventDeadLetters: {
+    slug: 'runner-events-dlq-messages',
+    title: 'Runner event ingest DLQ has messages',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: 60,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: RUNNER_WATCHDOG_RUNBOOK, heading: 'Runner Event Dead Letters' },
   },
 } as const satisfies Record<string, AlarmKind>;
 

@@ -112,6 +112,19 @@ export const HANDLER_ENTRIES = {
   laneWorker: fileURLToPath(new URL('../functions/handlers/lane-worker.ts', import.meta.url)),
   api: fileURLToPath(new URL('../functions/handlers/api.ts', import.meta.url)),
   replayDrill: fileURLToPath(new URL('../functions/handlers/replay-drill.ts', import.meta.url)),
+  runnerEventIngest: fileURLToPath(new URL('../functions/handlers/runner-event-ingest.ts', import.meta.url)),
+} as const;
+
+/**
+ * The runner event ingest: one small event per invocation (a conditional put
+ * and at most one SQS send), so a short timeout; Lambda's asynchronous retries
+ * (2, within 6 hours) before the on-failure destination.
+ */
+export const RUNNER_EVENT_INGEST_DEFAULTS = {
+  timeout: Duration.seconds(10),
+  memorySize: 256,
+  asyncRetryAttempts: 2,
+  asyncMaxEventAge: Duration.hours(6),
 } as const;
 
 /** Lock file that pins the bundled dependencies; also marks the project root for esbuild. */

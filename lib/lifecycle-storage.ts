@@ -89,6 +89,13 @@ export class LifecycleStorage extends Construct {
     return grant;
   }
 
+  /** Lets `grantee` write and delete items (no reads, no table management), e.g. an ingest that only puts. */
+  public grantWrite(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.table.grantWriteData(grantee);
+    this.acknowledgeIndexWildcard(grantee);
+    return grant;
+  }
+
   /** Lets `grantee` read, write and delete items and query both indexes (no table management). */
   public grantReadWrite(grantee: iam.IGrantable): iam.Grant {
     const grant = this.table.grantReadWriteData(grantee);

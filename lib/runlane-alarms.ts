@@ -1,11 +1,22 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ALARM_CATALOG, type AlarmKindName, type AlarmSeverity, runbookLink } from './alarm-catalog.js';
+import {
+  ALARM_CATALOG,
+  type AlarmKind,
+  type AlarmKindName,
+  type AlarmSeverity,
+  runbookLink,
+} from './alarm-catalog.js';
 import type { AlarmTopics } from './alarm-topics.js';
 import type { CommandLane } from './command-lane.js';
-import { type AlarmSettings, DEFAULT_ALARM_SETTINGS } from './config/environment-config.js';
+import {
+  type AlarmSettings,
+  type BurnAlarmSettings,
+  DEFAULT_ALARM_SETTINGS,
+} from './config/environment-config.js';
 import { namePrefixFor } from './defaults.js';
 import { throwIfProblems } from './errors.js';
 import { runlaneMetric } from './runlane-metric.js';
@@ -23,6 +34,8 @@ export interface RunlaneAlarmsProps {
   readonly lanes: readonly CommandLane[];
   /** Topics the alarms notify, by severity (`ALARM_CATALOG`). */
   readonly topics: AlarmTopics;
+  /** The runner event ingest's DLQ (`RunnerEventIngest.deadLetterQueue`), watched for refused or failed events. */
+  readonly runnerEventDeadLetterQueue: sqs.IQueue;
   /**
    * Thresholds, merged over the configuration schema's defaults.
    * @default DEFAULT_ALARM_SETTINGS
@@ -62,11 +75,21 @@ export interface RunlaneAlarm {
  *   Σ lanes `NeedsReviewEntered` − Σ lanes `NeedsReviewResolved` (metric math,
  *   missing points as 0) ≥ `needsReviewGrowth` over one `needsReviewWindowMinutes` period.
  *   Runs leave NeedsReview only through a later successful attempt today, which
- *   the worker counts; there is no operator-resolve path yet to count.
+ *   the worker counts; there is no operator-resolve path yet to count;
+ * - `<prefix>-RunnerStallFastBurn` (critical) and `<prefix>-RunnerStallSlowBurn`
+ *   (warning): the stall rate of all hosts, `stalls / PERIOD(stalls)` over
+ *   `RunnerStalls` [Environment] summed per window, above
+ *   `runnerStalls.<burn>.ratePerSecond` in every window of
+ *   `sustainMinutes` (period = `windowMinutes`, evaluation periods =
+ *   datapoints to alarm = sustain ÷ window). Defaults (seed 002): 0.2/s over
+ *   5 min for 10 min; 0.05/s over 1 h for 2 h;
+ * - `<prefix>-runner-events-dlq-messages` (warning): the runner event ingest
+ *   DLQ holds a message (a refused event, or one whose store failed after
+ *   Lambda's retries), 1 × 1 min.
  *
  * @example
  * const alarms = new RunlaneAlarms(this, 'Alarms', { environmentName: 'prod', lanes, topics });
- * alarms.alarms.length; // 5 per lane + 1
+ * alarms.alarms.length; // 5 per lane + 4
  */
 export class RunlaneAlarms extends Construct {
   public readonly alarms: readonly RunlaneAlarm[];
@@ -89,8 +112,14 @@ export class RunlaneAlarms extends Construct {
       threshold: number,
       comparisonOperator: cloudwatch.ComparisonOperator,
       condition: string,
+      evaluation?: { readonly evaluationPeriods: number; readonly datapointsToAlarm: number },
     ): void => {
-      const entry = ALARM_CATALOG[kind];
+      const entry: AlarmKind = ALARM_CATALOG[kind];
+      const evaluationPeriods = entry.evaluationPeriods ?? evaluation?.evaluationPeriods;
+      const datapointsToAlarm = entry.datapointsToAlarm ?? evaluation?.datapointsToAlarm;
+      if (evaluationPeriods === undefined || datapointsToAlarm === undefined) {
+        throw new Error(`alarm kind ${kind} takes its evaluation from the configuration; none given`);
+      }
       const subject = lane ? `lane ${lane.lane.name}` : 'all lanes';
       const alarm = new cloudwatch.Alarm(
         this,
@@ -101,8 +130,8 @@ export class RunlaneAlarms extends Construct {
           metric,
           threshold,
           comparisonOperator,
-          evaluationPeriods: entry.evaluationPeriods,
-          datapointsToAlarm: entry.datapointsToAlarm,
+          evaluationPeriods,
+          datapointsToAlarm,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         },
       );
@@ -181,6 +210,33 @@ export class RunlaneAlarms extends Construct {
       cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       `runs entering NeedsReview minus runs resolved by a later attempt, all lanes, at least ${t.needsReviewGrowth} in ${t.needsReviewWindowMinutes} minutes`,
     );
+
+    for (const [kind, burn] of [
+      ['runnerStallFastBurn', t.runnerStalls.fastBurn],
+      ['runnerStallSlowBurn', t.runnerStalls.slowBurn],
+    ] as const) {
+      const windows = burn.sustainMinutes / burn.windowMinutes;
+      add(
+        kind,
+        undefined,
+        runnerStallRate(env, burn.windowMinutes),
+        burn.ratePerSecond,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        `runner stalls of all hosts above ${burn.ratePerSecond}/s over ${burn.windowMinutes} min, sustained ${burn.sustainMinutes} min`,
+        { evaluationPeriods: windows, datapointsToAlarm: windows },
+      );
+    }
+    add(
+      'runnerEventDeadLetters',
+      undefined,
+      props.runnerEventDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: period('runnerEventDeadLetters', Duration.minutes(1)),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      0,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      'the runner event ingest DLQ holds at least one event (refused, or not stored after retries)',
+    );
     this.alarms = alarms;
   }
 
@@ -223,6 +279,26 @@ export function needsReviewGrowth(
   });
 }
 
+/**
+ * Stalls per second of all the environment's hosts, per window: the
+ * `RunnerStalls` [Environment] total summed over `windowMinutes`, divided by
+ * the period. A window without stalls has no data point (missing, not 0).
+ *
+ * @example
+ * runnerStallRate('prod', 5); // stalls / PERIOD(stalls), period 300 s
+ */
+export function runnerStallRate(environmentName: string, windowMinutes: number): cloudwatch.MathExpression {
+  const window = Duration.minutes(windowMinutes);
+  return new cloudwatch.MathExpression({
+    expression: 'stalls / PERIOD(stalls)',
+    usingMetrics: {
+      stalls: runlaneMetric('runnerStalls', environmentName, {}, { period: window, statistic: 'Sum' }),
+    },
+    period: window,
+    label: `Runner stalls / s over ${windowMinutes} min, all hosts`,
+  });
+}
+
 function capitalize(value: string): string {
   return value.charAt(0).toUpperCase() + value.slice(1);
 }
@@ -241,7 +317,10 @@ function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<Alarm
       `namePrefix: alarms named "${prefix}-…" could not publish to topics that allow "${props.topics.alarmNamePattern}"`,
     );
   }
-  const integer = (name: keyof AlarmThresholds, min: number, max: number) => {
+  type NumericThreshold = {
+    [K in keyof AlarmThresholds]: AlarmThresholds[K] extends number ? K : never;
+  }[keyof AlarmThresholds];
+  const integer = (name: NumericThreshold, min: number, max: number) => {
     const value = t[name];
     if (!(Number.isInteger(value) && value >= min && value <= max)) {
       problems.push(`thresholds.${name}: must be an integer from ${min} to ${max}, got ${value}`);
@@ -257,5 +336,26 @@ function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<Alarm
       `thresholds.endToEndLatencyP95Seconds: must be above 0 and at most 86400, got ${t.endToEndLatencyP95Seconds}`,
     );
   }
+  for (const [name, burn] of Object.entries(t.runnerStalls) as [string, BurnAlarmSettings][]) {
+    problems.push(...burnProblems(`thresholds.runnerStalls.${name}`, burn));
+  }
   throwIfProblems('RunlaneAlarms', problems);
+}
+
+function burnProblems(path: string, burn: BurnAlarmSettings): string[] {
+  const problems: string[] = [];
+  if (!(burn.ratePerSecond > 0))
+    problems.push(`${path}.ratePerSecond: must be above 0, got ${burn.ratePerSecond}`);
+  for (const field of ['windowMinutes', 'sustainMinutes'] as const) {
+    const value = burn[field];
+    if (!(Number.isInteger(value) && value >= 1 && value <= 1440)) {
+      problems.push(`${path}.${field}: must be an integer from 1 to 1440, got ${value}`);
+    }
+  }
+  if (burn.windowMinutes > 0 && burn.sustainMinutes % burn.windowMinutes !== 0) {
+    problems.push(
+      `${path}.sustainMinutes: must be a multiple of windowMinutes (${burn.windowMinutes}), got ${burn.sustainMinutes}`,
+    );
+  }
+  return problems;
 }

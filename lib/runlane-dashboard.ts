@@ -1,14 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEAD_LETTER_REASONS, isApiLane } from '../functions/core/metrics.js';
+import { STALL_ROOT_CAUSES } from '../functions/core/agent-events.js';
+import { DEAD_LETTER_REASONS, isApiLane, METRIC_DIMENSIONS } from '../functions/core/metrics.js';
 import { ALARM_CATALOG, type AlarmKindName, runbookLink } from './alarm-catalog.js';
 import type { CommandApi } from './command-api.js';
 import type { CommandLane } from './command-lane.js';
 import { namePrefixFor } from './defaults.js';
 import { throwIfProblems } from './errors.js';
-import { needsReviewGrowth, type RunlaneAlarms } from './runlane-alarms.js';
-import { runlaneMetric } from './runlane-metric.js';
+import { needsReviewGrowth, type RunlaneAlarms, runnerStallRate } from './runlane-alarms.js';
+import { runlaneMetric, runlaneSearch } from './runlane-metric.js';
 
 export interface RunlaneDashboardProps {
   /** Runlane environment name: the `Environment` dimension of the Runlane metrics. */
@@ -19,6 +21,8 @@ export interface RunlaneDashboardProps {
   readonly api: CommandApi;
   /** The environment's alarms: the status widget and the thresholds drawn on the graphs. */
   readonly alarms: RunlaneAlarms;
+  /** The runner event ingest, whose DLQ the runner rows show. */
+  readonly runnerEvents: { readonly deadLetterQueue: sqs.IQueue };
   /**
    * Dashboard name.
    * @default `runlane-<environmentName>`
@@ -50,7 +54,13 @@ const FULL_WIDTH = 24;
  *   threshold, handler duration p95);
  * - a lifecycle row: NeedsReview entered/resolved per lane, the backlog alarm's
  *   net-growth expression, dead letters by reason, telemetry publish failures;
- * - an API row: requests, 4xx, 5xx, latency (HTTP API metrics).
+ * - an API row: requests, 4xx, 5xx, latency (HTTP API metrics);
+ * - a runner stall row: the stall rate of all hosts over the fast-burn window
+ *   (the alarm's own expression, with its threshold), and the rate by root
+ *   cause (one `SUM(SEARCH(…))` per root cause), by host and by command type
+ *   (× root cause), SEARCH over the `RunnerStalls` dimension sets;
+ * - a runner alarm row: the fast and slow burn alarms (graph against
+ *   threshold) and the runner event DLQ depth.
  *
  * @example
  * new RunlaneDashboard(this, 'Dashboard', { environmentName: 'prod', lanes, api, alarms });
@@ -72,6 +82,8 @@ export class RunlaneDashboard extends Construct {
         ...props.lanes.map((lane) => laneRow(props, lane)),
         lifecycleRow(props),
         apiRow(props.api),
+        runnerStallRow(props),
+        runnerAlarmRow(props),
       ],
     });
   }
@@ -281,6 +293,104 @@ function apiRow(api: CommandApi): cloudwatch.IWidget[] {
         api.httpApi.metricLatency({ statistic: cloudwatch.Stats.p(95), label: 'p95' }),
         api.httpApi.metricIntegrationLatency({ statistic: cloudwatch.Stats.p(95), label: 'integration p95' }),
       ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function runnerStallRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
+  const env = props.environmentName;
+  const width = FULL_WIDTH / 4;
+  const fast = props.alarms.thresholds.runnerStalls.fastBurn;
+  const period = Duration.minutes(fast.windowMinutes);
+  const rootCauseSet = [
+    METRIC_DIMENSIONS.environment,
+    METRIC_DIMENSIONS.rootCause,
+    METRIC_DIMENSIONS.commandType,
+  ] as const;
+  const perSecond = `stalls / s over ${fast.windowMinutes} min`;
+  return [
+    new cloudwatch.GraphWidget({
+      title: `Runner stalls / s, all hosts (${fast.windowMinutes} min)`,
+      left: [runnerStallRate(env, fast.windowMinutes)],
+      leftAnnotations: [
+        { value: fast.ratePerSecond, label: 'RunnerStallFastBurn', color: cloudwatch.Color.RED },
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Runner stall rate by root cause',
+      stacked: true,
+      left: STALL_ROOT_CAUSES.map((rootCause) =>
+        runlaneSearch('runnerStalls', env, rootCauseSet, {
+          period,
+          where: { RootCause: rootCause },
+          sum: true,
+          perSecond: true,
+          label: rootCause,
+        }),
+      ),
+      leftYAxis: { label: perSecond, showUnits: false },
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Runner stall rate by host',
+      stacked: true,
+      left: [
+        runlaneSearch('runnerStalls', env, [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host], {
+          period,
+          perSecond: true,
+          label: '',
+        }),
+      ],
+      leftYAxis: { label: perSecond, showUnits: false },
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Runner stall rate by command type (× root cause)',
+      stacked: true,
+      left: [runlaneSearch('runnerStalls', env, rootCauseSet, { period, perSecond: true, label: '' })],
+      leftYAxis: { label: perSecond, showUnits: false },
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function runnerAlarmRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
+  const width = FULL_WIDTH / 3;
+  const alarmOf = (kind: AlarmKindName): cloudwatch.Alarm => {
+    const found = props.alarms.alarms.find((entry) => entry.kind === kind);
+    if (!found) throw new Error(`RunlaneDashboard: the alarms have no ${kind}`);
+    return found.alarm;
+  };
+  return [
+    new cloudwatch.AlarmWidget({
+      title: `RunnerStallFastBurn (${ALARM_CATALOG.runnerStallFastBurn.severity})`,
+      alarm: alarmOf('runnerStallFastBurn'),
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.AlarmWidget({
+      title: `RunnerStallSlowBurn (${ALARM_CATALOG.runnerStallSlowBurn.severity})`,
+      alarm: alarmOf('runnerStallSlowBurn'),
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Runner event DLQ depth',
+      left: [
+        props.runnerEvents.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+          label: 'refused or failed events',
+        }),
+      ],
+      leftAnnotations: [{ value: 1, label: 'alarm (> 0)', color: cloudwatch.Color.ORANGE }],
       width,
       height: ROW_HEIGHT,
     }),

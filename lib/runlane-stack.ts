@@ -13,6 +13,7 @@ import { NightlySweepSchedule } from './nightly-sweep-schedule.js';
 import { ReplayDrill } from './replay-drill.js';
 import { RunlaneAlarms } from './runlane-alarms.js';
 import { RunlaneDashboard } from './runlane-dashboard.js';
+import { RunnerEventIngest } from './runner-event-ingest.js';
 import { TelemetryBus } from './telemetry-bus.js';
 
 export interface RunlaneStackProps extends StackProps {
@@ -30,10 +31,13 @@ export interface RunlaneStackProps extends StackProps {
  * - `CommandApi` over those lanes;
  * - `NightlySweepSchedule` on the sweep lane;
  * - `ReplayDrill` (Step Functions state machine + dispatcher) over every lane;
+ * - `RunnerEventIngest`: the bus rule for agent stall events and run
+ *   summaries, the ingest function and its DLQ;
  * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
  *   `RunlaneAlarms` (thresholds from `config.alarms`) and `RunlaneDashboard`;
  * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
- *   alarm topic ARNs, dashboard name, replay drill state machine ARN.
+ *   alarm topic ARNs, dashboard name, replay drill state machine ARN, runner
+ *   event DLQ URL.
  *
  * @example
  * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
@@ -46,6 +50,7 @@ export class RunlaneStack extends Stack {
   public readonly api: CommandApi;
   public readonly nightlySweep: NightlySweepSchedule;
   public readonly replayDrill: ReplayDrill;
+  public readonly runnerEvents: RunnerEventIngest;
   public readonly alarmTopics: AlarmTopics;
   public readonly alarms: RunlaneAlarms;
   public readonly dashboard: RunlaneDashboard;
@@ -122,6 +127,15 @@ export class RunlaneStack extends Stack {
       logRemovalPolicy,
     });
 
+    this.runnerEvents = new RunnerEventIngest(this, 'RunnerEvents', {
+      environmentName,
+      lifecycle: this.lifecycle,
+      telemetry: this.telemetry,
+      retentionDays: config.lifecycle.retentionDays,
+      logRetention,
+      logRemovalPolicy,
+    });
+
     const { criticalEmails, warningEmails, ...thresholds } = config.alarms;
     this.alarmTopics = new AlarmTopics(this, 'AlarmTopics', {
       environmentName,
@@ -133,6 +147,7 @@ export class RunlaneStack extends Stack {
       environmentName,
       lanes: this.lanes,
       topics: this.alarmTopics,
+      runnerEventDeadLetterQueue: this.runnerEvents.deadLetterQueue,
       thresholds,
     });
     this.dashboard = new RunlaneDashboard(this, 'Dashboard', {
@@ -140,6 +155,7 @@ export class RunlaneStack extends Stack {
       lanes: this.lanes,
       api: this.api,
       alarms: this.alarms,
+      runnerEvents: this.runnerEvents,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });
@@ -169,6 +185,11 @@ export class RunlaneStack extends Stack {
     new CfnOutput(this, 'ReplayDrillStateMachineArn', {
       value: this.replayDrill.stateMachine.stateMachineArn,
       description: 'Replay drill state machine (start executions with name = drillId)',
+    });
+    new CfnOutput(this, 'RunnerEventDeadLetterQueueUrl', {
+      value: this.runnerEvents.deadLetterQueue.queueUrl,
+      description:
+        'Runner event ingest DLQ: refused agent events (with reason) and events not stored after retries',
     });
     new CfnOutput(this, 'DashboardName', {
       value: this.dashboard.dashboard.dashboardName,

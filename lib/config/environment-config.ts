@@ -60,6 +60,49 @@ const commandSettingsSchema = z
   })
   .strict();
 
+/**
+ * One burn alarm on the runner stall rate: stalls per second over a window of
+ * `windowMinutes` (one alarm period), above `ratePerSecond` for
+ * `sustainMinutes` (whole windows, so a multiple of the window).
+ */
+function burnSchema(defaults: { ratePerSecond: number; windowMinutes: number; sustainMinutes: number }) {
+  return z
+    .object({
+      /** Stalls per second (all hosts of the environment) above which the window breaches. */
+      ratePerSecond: z.number().positive().max(1000).default(defaults.ratePerSecond),
+      /** Window the rate is measured over, in minutes (the alarm period). */
+      windowMinutes: z.number().int().min(1).max(1440).default(defaults.windowMinutes),
+      /** How long the rate must stay above the threshold, in minutes: a multiple of `windowMinutes`. */
+      sustainMinutes: z.number().int().min(1).max(1440).default(defaults.sustainMinutes),
+    })
+    .strict()
+    .superRefine((burn, context) => {
+      if (burn.sustainMinutes % burn.windowMinutes !== 0) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sustainMinutes'],
+          message: `must be a whole number of windows (a multiple of windowMinutes = ${burn.windowMinutes}), got ${burn.sustainMinutes}`,
+        });
+      }
+    });
+}
+
+/** Seed 002: fast burn `rate(stalls[5m]) > 0.2` for 10 m (critical); slow burn `rate(stalls[1h]) > 0.05` for 2 h (warning). */
+const runnerStallAlarmSettingsSchema = z
+  .object({
+    fastBurn: burnSchema({ ratePerSecond: 0.2, windowMinutes: 5, sustainMinutes: 10 }).default({
+      ratePerSecond: 0.2,
+      windowMinutes: 5,
+      sustainMinutes: 10,
+    }),
+    slowBurn: burnSchema({ ratePerSecond: 0.05, windowMinutes: 60, sustainMinutes: 120 }).default({
+      ratePerSecond: 0.05,
+      windowMinutes: 60,
+      sustainMinutes: 120,
+    }),
+  })
+  .strict();
+
 const alarmSettingsSchema = z
   .object({
     /** Email addresses subscribed to the environment's critical topic (pages: DLQ, stuck lanes, worker errors). */
@@ -82,6 +125,8 @@ const alarmSettingsSchema = z
     needsReviewWindowMinutes: z.number().int().min(5).max(1440).default(60),
     /** A lane's p95 end-to-end latency (issuedAt → terminal state) above this, for 15 minutes, alarms (warning). */
     endToEndLatencyP95Seconds: z.number().positive().max(86_400).default(60),
+    /** Burn alarms on the stall rate the on-host agents report (`RunnerStalls`, all hosts). */
+    runnerStalls: runnerStallAlarmSettingsSchema.default(runnerStallAlarmSettingsSchema.parse({})),
   })
   .strict();
 
@@ -128,6 +173,8 @@ export type ApiSettings = z.infer<typeof apiSettingsSchema>;
 export type LifecycleSettings = z.infer<typeof lifecycleSettingsSchema>;
 export type CommandSettings = z.infer<typeof commandSettingsSchema>;
 export type AlarmSettings = z.infer<typeof alarmSettingsSchema>;
+export type RunnerStallAlarmSettings = z.infer<typeof runnerStallAlarmSettingsSchema>;
+export type BurnAlarmSettings = RunnerStallAlarmSettings['fastBurn'];
 
 /**
  * The schema defaults, read once so the constructs default to the same values

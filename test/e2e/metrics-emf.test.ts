@@ -1,19 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
 import type { LaneName } from '../../functions/core/lanes.js';
-import { METRICS, METRICS_NAMESPACE, type MetricDefinition } from '../../functions/core/metrics.js';
+import {
+  METRICS,
+  METRICS_NAMESPACE,
+  type MetricDefinition,
+  type MetricKey,
+  metricDimensionSets,
+  searchedDimensionSets,
+} from '../../functions/core/metrics.js';
+import type { RunnerEventIngestResult } from '../../functions/core/runner-event-ingest.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import { localSqsClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import type { LaneQueues } from '../../local/provision.js';
 import { toSqsRecord } from '../../local/sqs-event.js';
 import { environmentConfig, TEST_REGION, testApp } from '../infra/support.js';
-import { metricKey, parseDashboardBody, queriedMetrics } from '../support/dashboard-body.js';
+import { metricKey, parseDashboardBody, queriedMetrics, searchedSchemas } from '../support/dashboard-body.js';
 import { aLambdaContext, anEnvelope, anSqsRecord } from '../support/factories.js';
 import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import {
+  aBusEvent,
+  aRunSummaryEvent,
+  aStallEvent,
+  busEventOf,
+} from '../support/runner-event-ingest-fixtures.js';
 
 /**
  * The deployed entry points (module-scope setup, middy, Powertools Metrics)
@@ -46,18 +60,20 @@ interface Extracted {
   readonly values: readonly number[];
 }
 
+/** What CloudWatch extracts: every metric of the line under each of its dimension sets. */
 function extract(line: EmfLine): Extracted[] {
   const [directive] = line._aws.CloudWatchMetrics;
   if (!directive) throw new Error('EMF line without a metric directive');
   expect(directive.Namespace).toBe(METRICS_NAMESPACE);
-  expect(directive.Dimensions).toHaveLength(1);
-  const dimensionNames = directive.Dimensions[0] ?? [];
-  const dimensions = Object.fromEntries(dimensionNames.map((name) => [name, String(line[name])]));
-  return directive.Metrics.map((metric) => {
-    const raw = line[metric.Name];
-    const values = Array.isArray(raw) ? raw : [raw];
-    for (const value of values) expect(typeof value).toBe('number');
-    return { name: metric.Name, unit: metric.Unit, dimensions, values: values as number[] };
+  expect(directive.Dimensions.length).toBeGreaterThanOrEqual(1);
+  return directive.Dimensions.flatMap((dimensionNames) => {
+    const dimensions = Object.fromEntries(dimensionNames.map((name) => [name, String(line[name])]));
+    return directive.Metrics.map((metric) => {
+      const raw = line[metric.Name];
+      const values = Array.isArray(raw) ? raw : [raw];
+      for (const value of values) expect(typeof value).toBe('number');
+      return { name: metric.Name, unit: metric.Unit, dimensions, values: values as number[] };
+    });
   });
 }
 
@@ -68,6 +84,10 @@ describe('EMF printed by the deployed handlers', () => {
   let queues: Record<LaneName, LaneQueues>;
   let workerHandler: (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: unknown[] }>;
   let apiHandler: (event: APIGatewayProxyEventV2, context: Context) => Promise<{ statusCode?: number }>;
+  let ingestHandler: (
+    event: EventBridgeEvent<string, unknown>,
+    context: Context,
+  ) => Promise<RunnerEventIngestResult>;
   const sqs = localSqsClient(inject('sqsEndpoint'));
   const emitted: Extracted[] = [];
 
@@ -100,6 +120,7 @@ describe('EMF printed by the deployed handlers', () => {
     });
     workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
     apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
+    ingestHandler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
   });
   afterAll(async () => {
     stdout?.mockRestore();
@@ -226,13 +247,63 @@ describe('EMF printed by the deployed handlers', () => {
     expect(lines[0]).not.toHaveProperty('EndToEndLatency');
   });
 
+  it('runner event ingest: one line per stored stall, under its three dimension sets, at the stall’s ts', async () => {
+    const ts = new Date(Date.now() - 7 * 60_000);
+    const stall = aStallEvent({
+      environment: ENVIRONMENT,
+      ts: ts.toISOString(),
+      rootCause: 'cpu_starve',
+      commandType: 'reindex',
+      host: 'runner-12',
+    });
+    const lines = await emfOf(async () => {
+      await expect(ingestHandler(busEventOf(stall), aLambdaContext())).resolves.toMatchObject({
+        outcome: 'stored',
+      });
+    });
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line?._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [['Environment'], ['Environment', 'RootCause', 'CommandType'], ['Environment', 'Host']],
+        Metrics: [{ Name: 'RunnerStalls', Unit: 'Count' }],
+      },
+    ]);
+    expect(line?._aws.Timestamp).toBe(ts.getTime());
+    expect(line).toMatchObject({
+      Environment: ENVIRONMENT,
+      RootCause: 'cpu_starve',
+      CommandType: 'reindex',
+      Host: 'runner-12',
+      RunnerStalls: 1,
+    });
+    expect(line).not.toHaveProperty('service');
+
+    // A resend, a run summary and a poison event print no metric at all.
+    expect(
+      await emfOf(async () => {
+        await expect(ingestHandler(busEventOf({ ...stall }), aLambdaContext())).resolves.toMatchObject({
+          outcome: 'duplicate',
+        });
+        await ingestHandler(busEventOf(aRunSummaryEvent({ environment: ENVIRONMENT })), aLambdaContext());
+        await ingestHandler(aBusEvent({ nonsense: true }), aLambdaContext());
+      }),
+    ).toEqual([]);
+  });
+
   it('emits only metrics defined in METRICS, with their units, and only ones the dashboard of the environment queries', () => {
     const definitions = new Map<string, MetricDefinition>(Object.values(METRICS).map((d) => [d.name, d]));
+    const keyOf = new Map<string, MetricKey>(
+      (Object.keys(METRICS) as MetricKey[]).map((key) => [METRICS[key].name, key]),
+    );
     for (const metric of emitted) {
       const definition = definitions.get(metric.name);
       expect(definition, metric.name).toBeDefined();
       expect(metric.unit).toBe(definition?.unit);
-      expect(Object.keys(metric.dimensions)).toEqual(definition?.dimensions);
+      expect(metricDimensionSets(keyOf.get(metric.name) as MetricKey)).toContainEqual(
+        Object.keys(metric.dimensions),
+      );
     }
     // These runs print every defined metric (NeedsReviewResolved as a 0: nothing recovered here).
     expect(new Set(emitted.map((m) => m.name))).toEqual(new Set([...definitions.keys()]));
@@ -249,8 +320,31 @@ describe('EMF printed by the deployed handlers', () => {
         .filter((m) => m.namespace === METRICS_NAMESPACE)
         .map(metricKey),
     );
-    const notOnDashboard = [...new Set(emitted.map(metricKey))].filter((key) => !onDashboard.has(key));
+    // Sets whose values only agents know (host, command type) are on the dashboard as SEARCH over their schema.
+    const searched = searchedDimensionSets();
+    const isSearched = (metric: Extracted) =>
+      searched.some(
+        (set) =>
+          set.name === metric.name &&
+          [...set.dimensions].sort().join() === Object.keys(metric.dimensions).sort().join(),
+      );
+    const notOnDashboard = [...new Set(emitted.filter((m) => !isSearched(m)).map(metricKey))].filter(
+      (key) => !onDashboard.has(key),
+    );
     expect(notOnDashboard).toEqual([]);
+    const schemas = parseDashboardBody(dashboard?.Properties.DashboardBody).widgets.flatMap(searchedSchemas);
+    for (const metric of emitted.filter(isSearched)) {
+      expect(
+        schemas.some(
+          (schema) =>
+            schema.namespace === METRICS_NAMESPACE &&
+            schema.terms.MetricName === metric.name &&
+            schema.terms.Environment === metric.dimensions.Environment &&
+            schema.dimensions.join() === Object.keys(metric.dimensions).sort().join(),
+        ),
+        metricKey(metric),
+      ).toBe(true);
+    }
   });
 });
 

@@ -45,6 +45,10 @@ const THRESHOLDS = {
   needsReviewGrowth: 4,
   needsReviewWindowMinutes: 30,
   endToEndLatencyP95Seconds: 45,
+  runnerStalls: {
+    fastBurn: { ratePerSecond: 0.3, windowMinutes: 3, sustainMinutes: 15 },
+    slowBurn: { ratePerSecond: 0.04, windowMinutes: 30 },
+  },
 };
 
 describe('RunlaneAlarms in an environment', () => {
@@ -84,11 +88,13 @@ describe('RunlaneAlarms in an environment', () => {
     expect(props.AlarmDescription).toContain(`Runbook: ${runbookLink(kind)}`);
   }
 
-  it('creates five alarms per lane and one for the environment, and nothing else', () => {
+  it('creates five alarms per lane and four for the environment, and nothing else', () => {
     const kinds = Object.values(ALARM_CATALOG);
     const perLane = kinds.filter((k) => k.scope === 'lane').length;
+    const environmentWide = kinds.filter((k) => k.scope === 'environment').length;
     expect(perLane).toBe(5);
-    expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + 1);
+    expect(environmentWide).toBe(4);
+    expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + environmentWide);
     expect(Object.keys(alarms).every((name) => name.startsWith('runlane-staging-'))).toBe(true);
   });
 
@@ -229,12 +235,140 @@ describe('RunlaneAlarms in an environment', () => {
     }
     expectActions(props, 'needsReviewBacklog');
   });
+
+  /** The stall rate expression of a burn alarm and its one input, checked in full. */
+  function expectStallRate(props: CfnAlarm['Properties'], periodSeconds: number): void {
+    expect(props.MetricName).toBeUndefined();
+    expect(props.Metrics).toEqual([
+      {
+        Id: 'expr_1',
+        Expression: 'stalls / PERIOD(stalls)',
+        Label: expect.stringContaining('Runner stalls / s'),
+        // The expression's period is its input's: one window.
+        ReturnData: true,
+      },
+      {
+        Id: 'stalls',
+        MetricStat: {
+          Metric: {
+            Namespace: 'Runlane',
+            MetricName: 'RunnerStalls',
+            Dimensions: [{ Name: 'Environment', Value: 'staging' }],
+          },
+          Period: periodSeconds,
+          Stat: 'Sum',
+        },
+        ReturnData: false,
+      },
+    ]);
+  }
+
+  it('RunnerStallFastBurn (critical): stalls/s of all hosts over the configured window, every window of the sustain', () => {
+    const props = alarm('runlane-staging-RunnerStallFastBurn');
+    // From config: 0.3/s over 3 min, sustained 15 min = 5 windows.
+    expect(props).toMatchObject({
+      Threshold: 0.3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+    });
+    expectStallRate(props, 180);
+    expectActions(props, 'runnerStallFastBurn');
+    expect(props.AlarmDescription).toContain('above 0.3/s over 3 min, sustained 15 min');
+  });
+
+  it('RunnerStallSlowBurn (warning): the slow burn settings, defaults filling what the config leaves out', () => {
+    const props = alarm('runlane-staging-RunnerStallSlowBurn');
+    // From config: 0.04/s over 30 min; sustain left at its default 120 min = 4 windows.
+    expect(props).toMatchObject({
+      Threshold: 0.04,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 4,
+      DatapointsToAlarm: 4,
+    });
+    expectStallRate(props, 1800);
+    expectActions(props, 'runnerStallSlowBurn');
+  });
+
+  it('alarms (warning) when the runner event ingest DLQ holds any event', () => {
+    const props = alarm('runlane-staging-runner-events-dlq-messages');
+    expect(props).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [expect.stringMatching(/^RunnerEventsDeadLetterQueue/), 'QueueName'] },
+        },
+      ],
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expectActions(props, 'runnerEventDeadLetters');
+  });
+});
+
+describe('runner stall burn alarms with the default configuration (seed 002)', () => {
+  let alarms: Record<string, CfnAlarm['Properties']>;
+
+  beforeAll(() => {
+    const stack = new RunlaneStack(testApp(), 'Runlane-prod', {
+      environmentName: 'prod',
+      config: environmentConfig(),
+      env: { region: TEST_REGION },
+    });
+    alarms = Object.fromEntries(
+      Object.values(
+        Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm') as Record<string, CfnAlarm>,
+      ).map((entry) => [entry.Properties.AlarmName, entry.Properties]),
+    );
+  });
+
+  it('fast burn: above 0.2/s over 5 min, sustained 10 min (2 of 2 × 300 s), critical', () => {
+    expect(alarms['runlane-prod-RunnerStallFastBurn']).toMatchObject({
+      Threshold: 0.2,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      Metrics: [
+        { Expression: 'stalls / PERIOD(stalls)' },
+        { Id: 'stalls', MetricStat: { Period: 300, Stat: 'Sum' } },
+      ],
+    });
+    expect(alarms['runlane-prod-RunnerStallFastBurn']?.AlarmDescription).toContain('Severity critical');
+  });
+
+  it('slow burn: above 0.05/s over 1 h, sustained 2 h (2 of 2 × 3600 s), warning', () => {
+    expect(alarms['runlane-prod-RunnerStallSlowBurn']).toMatchObject({
+      Threshold: 0.05,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      Metrics: [
+        { Expression: 'stalls / PERIOD(stalls)' },
+        { Id: 'stalls', MetricStat: { Period: 3600, Stat: 'Sum' } },
+      ],
+    });
+    expect(alarms['runlane-prod-RunnerStallSlowBurn']?.AlarmDescription).toContain(
+      'Runbook: runbooks/runner-watchdog.md#incident-response-checklist',
+    );
+  });
 });
 
 describe('alarm catalog', () => {
   it('links every alarm kind to a runbook section anchor', () => {
     expect(runbookLink('deadLetterQueueMessages')).toBe(
       'runbooks/agentic-worker.md#queue-retry-and-dead-letter-workflow',
+    );
+    expect(runbookLink('runnerStallFastBurn')).toBe(
+      'runbooks/runner-watchdog.md#incident-response-checklist',
+    );
+    expect(runbookLink('runnerEventDeadLetters')).toBe(
+      'runbooks/runner-watchdog.md#runner-event-dead-letters',
     );
     for (const kind of Object.keys(ALARM_CATALOG) as AlarmKindName[]) {
       expect(runbookLink(kind)).toMatch(/^runbooks\/[a-z-]+\.md#[a-z0-9_-]+$/);
@@ -266,7 +400,37 @@ describe('alarm configuration', () => {
       needsReviewGrowth: 10,
       needsReviewWindowMinutes: 60,
       endToEndLatencyP95Seconds: 60,
+      runnerStalls: {
+        fastBurn: { ratePerSecond: 0.2, windowMinutes: 5, sustainMinutes: 10 },
+        slowBurn: { ratePerSecond: 0.05, windowMinutes: 60, sustainMinutes: 120 },
+      },
     });
+  });
+
+  it('names the field path of every bad runner stall burn setting', () => {
+    const error = configError(
+      rawConfig({
+        staging: {
+          alarms: {
+            runnerStalls: {
+              fastBurn: { ratePerSecond: 0, windowMinutes: 5, sustainMinutes: 12 },
+              slowBurn: { windowMinutes: 1.5, pages: true },
+            },
+          },
+        },
+        prod: { alarms: { runnerStalls: { mediumBurn: {} } } },
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'environments.prod.alarms.runnerStalls',
+      'environments.staging.alarms.runnerStalls.fastBurn.ratePerSecond',
+      'environments.staging.alarms.runnerStalls.fastBurn.sustainMinutes',
+      'environments.staging.alarms.runnerStalls.slowBurn',
+      'environments.staging.alarms.runnerStalls.slowBurn.windowMinutes',
+    ]);
+    expect(error.message).toContain(
+      'environments.staging.alarms.runnerStalls.fastBurn.sustainMinutes: must be a whole number of windows (a multiple of windowMinutes = 5), got 12',
+    );
   });
 
   it('names the field path of every bad alarm setting', () => {
@@ -308,6 +472,10 @@ describe('alarm configuration', () => {
               oldestMessageAgeSeconds: 5,
               needsReviewWindowMinutes: 0,
               endToEndLatencyP95Seconds: -1,
+              runnerStalls: {
+                fastBurn: { ratePerSecond: 0.2, windowMinutes: 4, sustainMinutes: 10 },
+                slowBurn: { ratePerSecond: 0, windowMinutes: 60, sustainMinutes: 120 },
+              },
             },
           },
           env: { region: TEST_REGION },
@@ -319,5 +487,9 @@ describe('alarm configuration', () => {
     );
     expect(message).toContain('thresholds.needsReviewWindowMinutes');
     expect(message).toContain('thresholds.endToEndLatencyP95Seconds');
+    expect(message).toContain(
+      'thresholds.runnerStalls.fastBurn.sustainMinutes: must be a multiple of windowMinutes (4), got 10',
+    );
+    expect(message).toContain('thresholds.runnerStalls.slowBurn.ratePerSecond: must be above 0, got 0');
   });
 });

@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
 import { LANES } from '../../functions/core/lanes.js';
-import { emittedMetrics, METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { emittedMetrics, METRICS_NAMESPACE, searchedDimensionSets } from '../../functions/core/metrics.js';
 import { RunlaneDashboard } from '../../lib/runlane-dashboard.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import {
@@ -12,6 +13,7 @@ import {
   parseDashboardBody,
   queriedExpressions,
   queriedMetrics,
+  searchedSchemas,
 } from '../support/dashboard-body.js';
 import { environmentConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
 
@@ -25,7 +27,12 @@ describe('RunlaneDashboard in an environment', () => {
     stack = new RunlaneStack(testApp(), 'Runlane-prod', {
       environmentName: 'prod',
       config: environmentConfig({
-        alarms: { oldestMessageAgeSeconds: 1200, endToEndLatencyP95Seconds: 30, needsReviewGrowth: 3 },
+        alarms: {
+          oldestMessageAgeSeconds: 1200,
+          endToEndLatencyP95Seconds: 30,
+          needsReviewGrowth: 3,
+          runnerStalls: { fastBurn: { ratePerSecond: 0.25, windowMinutes: 2, sustainMinutes: 10 } },
+        },
       }),
       env: { region: TEST_REGION },
     });
@@ -45,6 +52,86 @@ describe('RunlaneDashboard in an environment', () => {
     );
     const emitted = new Set(emittedMetrics('prod').map(metricKey));
     expect([...onDashboard].sort()).toEqual([...emitted].sort());
+  });
+
+  it('searches exactly the RunnerStalls dimension sets whose values only agents know', () => {
+    const searched = body.widgets.flatMap(searchedSchemas);
+    expect(searched.length).toBeGreaterThan(0);
+    for (const schema of searched) {
+      expect(schema).toMatchObject({
+        namespace: METRICS_NAMESPACE,
+        statistic: 'Sum',
+        terms: expect.objectContaining({ MetricName: 'RunnerStalls', Environment: 'prod' }),
+      });
+    }
+    const onDashboard = new Set(searched.map((schema) => schema.dimensions.join()));
+    const declared = new Set(searchedDimensionSets().map((set) => [...set.dimensions].sort().join()));
+    expect([...onDashboard].sort()).toEqual([...declared].sort());
+  });
+
+  it('has a runner stall row: the all-hosts rate with the fast burn threshold, then by root cause, host and command type', () => {
+    const row = titled('Runner stall rate');
+    const total = titled('Runner stalls / s, all hosts')[0] as DashboardWidget;
+    expect([total, ...row].map((w) => w.properties.title)).toEqual([
+      'Runner stalls / s, all hosts (2 min)',
+      'Runner stall rate by root cause',
+      'Runner stall rate by host',
+      'Runner stall rate by command type (× root cause)',
+    ]);
+    expect(new Set([total, ...row].map((w) => w.y)).size).toBe(1);
+    expect([total, ...row].reduce((sum, w) => sum + w.width, 0)).toBe(24);
+
+    // The burn alarm's own expression over the configured fast window, with its threshold.
+    expect(queriedExpressions(total)).toEqual(['stalls / PERIOD(stalls)']);
+    expect(queriedMetrics(total)).toEqual([
+      { namespace: 'Runlane', name: 'RunnerStalls', dimensions: { Environment: 'prod' }, stat: 'Sum' },
+    ]);
+    expect(total.properties.annotations?.horizontal?.[0]).toMatchObject({
+      value: 0.25,
+      label: 'RunnerStallFastBurn',
+    });
+
+    const [byRootCause, byHost, byCommandType] = row;
+    // One summed search per root cause the agent classifies, as a per-second rate over the window.
+    const rootCauseSearches = searchedSchemas(byRootCause as DashboardWidget);
+    expect(rootCauseSearches.map((search) => search.terms.RootCause)).toEqual([...STALL_ROOT_CAUSES]);
+    for (const search of rootCauseSearches) {
+      expect(search.dimensions).toEqual(['CommandType', 'Environment', 'RootCause']);
+      expect(search.periodSeconds).toBe(120);
+    }
+    for (const expression of queriedExpressions(byRootCause as DashboardWidget)) {
+      expect(expression).toMatch(/^SUM\(SEARCH\(.*\)\) \/ 120$/);
+    }
+    expect(searchedSchemas(byHost as DashboardWidget).map((s) => s.dimensions)).toEqual([
+      ['Environment', 'Host'],
+    ]);
+    expect(queriedExpressions(byHost as DashboardWidget)[0]).toMatch(/^SEARCH\(.*, 'Sum', 120\) \/ 120$/);
+    expect(searchedSchemas(byCommandType as DashboardWidget).map((s) => s.dimensions)).toEqual([
+      ['CommandType', 'Environment', 'RootCause'],
+    ]);
+  });
+
+  it('has a runner alarm row: both burn alarms against their thresholds and the runner event DLQ', () => {
+    const [fast, slow] = [titled('RunnerStallFastBurn')[0], titled('RunnerStallSlowBurn')[0]];
+    const dlq = titled('Runner event DLQ depth')[0];
+    expect(fast?.properties.title).toBe('RunnerStallFastBurn (critical)');
+    expect(slow?.properties.title).toBe('RunnerStallSlowBurn (warning)');
+    const alarmsOf = (w: DashboardWidget | undefined) =>
+      (w?.properties as { annotations?: { alarms?: string[] } } | undefined)?.annotations?.alarms;
+    expect(alarmsOf(fast)).toEqual([expect.stringMatching(/^\{GetAtt:AlarmsRunnerStallFastBurn\w+\.Arn\}$/)]);
+    expect(alarmsOf(slow)).toEqual([expect.stringMatching(/^\{GetAtt:AlarmsRunnerStallSlowBurn\w+\.Arn\}$/)]);
+    expect(queriedMetrics(dlq as DashboardWidget)).toEqual([
+      expect.objectContaining({
+        namespace: 'AWS/SQS',
+        name: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: expect.stringMatching(/^\{GetAtt:RunnerEventsDeadLetterQueue/) },
+      }),
+    ]);
+    const row = [fast, slow, dlq];
+    expect(new Set(row.map((w) => w?.y)).size).toBe(1);
+    expect(row.reduce((sum, w) => sum + (w?.width ?? 0), 0)).toBe(24);
+    // Below the stall row.
+    expect(fast?.y).toBeGreaterThan(titled('Runner stall rate by host')[0]?.y ?? Number.POSITIVE_INFINITY);
   });
 
   it('opens with the alarm → runbook table and a status widget of every alarm', () => {
@@ -135,6 +222,7 @@ describe('RunlaneDashboard in an environment', () => {
           lanes: [],
           api: stack.api,
           alarms: stack.alarms,
+          runnerEvents: stack.runnerEvents,
           dashboardName: 'no spaces allowed',
           defaultInterval: Duration.seconds(10),
         }),

@@ -25,7 +25,8 @@ describe('RunlaneStack', () => {
 
   it('assembles alarm topics, alarms and a dashboard, and outputs their names', () => {
     template.resourceCountIs('AWS::SNS::Topic', 2);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 1);
+    // Five per lane + NeedsReview backlog, RunnerStallFastBurn, RunnerStallSlowBurn, runner event DLQ.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 4);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
       expect.arrayContaining(['CriticalAlarmTopicArn', 'WarningAlarmTopicArn', 'DashboardName']),
@@ -36,11 +37,13 @@ describe('RunlaneStack', () => {
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
     template.resourceCountIs('AWS::Events::EventBus', 1);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', LANES.length);
-    // lane queues + lane DLQs + the schedule's delivery DLQ
-    template.resourceCountIs('AWS::SQS::Queue', LANES.length * 2 + 1);
-    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 2); // lane workers + API + replay drill dispatcher
+    // lane queues + lane DLQs + the schedule's delivery DLQ + the runner event DLQ
+    template.resourceCountIs('AWS::SQS::Queue', LANES.length * 2 + 2);
+    // lane workers + API + replay drill dispatcher + runner event ingest
+    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 3);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // the nightly sweep schedule + the runner events rule on the telemetry bus
+    template.resourceCountIs('AWS::Events::Rule', 2);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(15 4 * * ? *)' });
   });
 
@@ -52,8 +55,19 @@ describe('RunlaneStack', () => {
     const apis = Object.values(functions).filter((fn) =>
       variablesOf(fn).includes(RUNTIME_ENV.commandQueueUrls),
     );
+    const ingests = Object.values(functions).filter((fn) =>
+      variablesOf(fn).includes(RUNTIME_ENV.runnerEventDeadLetterQueueUrl),
+    );
     expect(workers).toHaveLength(LANES.length);
     expect(apis).toHaveLength(1);
+    expect(ingests).toHaveLength(1);
+    for (const fn of ingests) {
+      expect(variablesOf(fn)).toEqual(
+        expect.arrayContaining(REQUIRED_RUNTIME_ENV.runnerEventIngest.map((k) => RUNTIME_ENV[k])),
+      );
+      // The ingest keeps events as long as the lifecycle (config lifecycle.retentionDays).
+      expect(fn.Properties?.Environment?.Variables?.[RUNTIME_ENV.retentionDays]).toBe('90');
+    }
     for (const fn of workers) {
       expect(variablesOf(fn)).toEqual(
         expect.arrayContaining(REQUIRED_RUNTIME_ENV.laneWorker.map((k) => RUNTIME_ENV[k])),
@@ -88,6 +102,7 @@ describe('RunlaneStack', () => {
         'ApiUrl',
         'LifecycleTableName',
         'TelemetryBusName',
+        'RunnerEventDeadLetterQueueUrl',
         ...LANES.flatMap((definition) => [`${definition.id}QueueUrl`, `${definition.id}DeadLetterQueueUrl`]),
       ]),
     );
@@ -121,16 +136,19 @@ describe('RunlaneStack', () => {
       pointInTimeRecovery: true,
     });
     expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
-    // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning) + the backlog.
-    expect(summary.alarms).toBe(LANES.length * 5 + 1);
+    // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning), the
+    // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning).
+    expect(summary.alarms).toBe(LANES.length * 5 + 4);
     expect(summary.alarmTopics).toEqual([
-      { topic: 'runlane-prod-alarms-critical', alarms: LANES.length * 3, subscriptions: 0 },
-      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 1, subscriptions: 0 },
+      { topic: 'runlane-prod-alarms-critical', alarms: LANES.length * 3 + 1, subscriptions: 0 },
+      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 3, subscriptions: 0 },
     ]);
     expect(summary.dashboards).toEqual(['runlane-prod']);
     const printed = formatSummary(summary);
-    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 1}\n`);
-    expect(printed).toContain(`    ${LANES.length * 3} → runlane-prod-alarms-critical  (0 subscription(s))`);
+    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 4}\n`);
+    expect(printed).toContain(
+      `    ${LANES.length * 3 + 1} → runlane-prod-alarms-critical  (0 subscription(s))`,
+    );
     expect(printed).toContain('  dashboards: runlane-prod');
     expect(summary.routes).toHaveLength(5);
     expect(summary.routes.every((route) => route.authorization === 'AWS_IAM')).toBe(true);

@@ -1,0 +1,217 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
+import {
+  RunnerEventIngest,
+  type RunnerEventIngestProps,
+  toCdkEventPattern,
+} from '../../lib/runner-event-ingest.js';
+import { actionsOn, laneFixture, roleStatements, testStack, thrownMessage } from './support.js';
+
+describe('RunnerEventIngest', () => {
+  let template: Template;
+  let ids: { dlq: string; fn: string; rule: string; bus: string; table: string };
+
+  beforeAll(() => {
+    const fixture = laneFixture(testStack());
+    const ingest = new RunnerEventIngest(fixture.stack, 'RunnerEvents', {
+      environmentName: 'test',
+      lifecycle: fixture.lifecycle,
+      telemetry: fixture.telemetry,
+      retentionDays: 45,
+    });
+    template = Template.fromStack(fixture.stack);
+    const id = (construct: { node: { defaultChild?: unknown } }) =>
+      Stack.of(fixture.stack).getLogicalId(construct.node.defaultChild as never);
+    ids = {
+      dlq: id(ingest.deadLetterQueue),
+      fn: id(ingest.function),
+      rule: id(ingest.rule),
+      bus: id(fixture.telemetry.bus),
+      table: id(fixture.lifecycle.table),
+    };
+  });
+
+  it('routes both agent detail types from runlane.agent on the telemetry bus to the function', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'runlane-test-runner-events',
+      EventBusName: { Ref: ids.bus },
+      EventPattern: { source: ['runlane.agent'], 'detail-type': ['RunnerStall', 'RunnerRunSummary'] },
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [ids.fn, 'Arn'] },
+          Id: 'Target0',
+          // Undeliverable events: retried for a day, then the DLQ.
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86_400 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [ids.fn, 'Arn'] },
+      SourceArn: { 'Fn::GetAtt': [ids.rule, 'Arn'] },
+    });
+  });
+
+  it('gives the function its handler, runtime defaults and every variable it reads at cold start', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toEqual([ids.fn]);
+    const props = functions[ids.fn]?.Properties;
+    expect(props).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 10,
+      MemorySize: 256,
+      TracingConfig: { Mode: 'Active' },
+      Handler: 'index.handler',
+    });
+    const variables = props.Environment.Variables as Record<string, unknown>;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining(REQUIRED_RUNTIME_ENV.runnerEventIngest.map((key) => RUNTIME_ENV[key])),
+    );
+    expect(variables).toMatchObject({
+      RUNLANE_ENVIRONMENT: 'test',
+      POWERTOOLS_SERVICE_NAME: 'runlane-runner-event-ingest',
+      LIFECYCLE_TABLE_NAME: { Ref: ids.table },
+      RUNNER_EVENT_DLQ_URL: { Ref: ids.dlq },
+      RETENTION_DAYS: '45',
+    });
+  });
+
+  it('retries a failed invocation twice within 6 hours, then sends it to the DLQ (on-failure destination)', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.fn },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21_600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } } },
+    });
+  });
+
+  it('creates one encrypted, TLS-only DLQ kept 14 days, that only the rule and the function may send to', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'runlane-test-runner-events-dlq',
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    const policy = template.findResources('AWS::SQS::QueuePolicy');
+    const statements = Object.values(policy).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
+    );
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ids.rule, 'Arn'] } } },
+        }),
+      ]),
+    );
+  });
+
+  it('lets the function write table items and send to the DLQ, and read nothing', () => {
+    const statements = roleStatements(template, /^RunnerEventsFunctionRole/);
+    expect(actionsOn(statements, new RegExp(ids.table))).toEqual(
+      [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:DescribeTable',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ].sort(),
+    );
+    expect(actionsOn(statements, new RegExp(ids.dlq))).toEqual(
+      ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
+    );
+    const all = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(all.filter((action) => /dynamodb:(GetItem|Query|Scan)/.test(action))).toEqual([]);
+  });
+
+  it('takes the retry policies and sizes from its props', () => {
+    const fixture = laneFixture(testStack());
+    new RunnerEventIngest(fixture.stack, 'RunnerEvents', {
+      environmentName: 'dev',
+      lifecycle: fixture.lifecycle,
+      telemetry: fixture.telemetry,
+      namePrefix: 'rl-dev',
+      retryAttempts: 3,
+      maxEventAge: Duration.hours(2),
+      asyncRetryAttempts: 0,
+      asyncMaxEventAge: Duration.minutes(30),
+      functionTimeout: Duration.seconds(20),
+      memorySize: 512,
+    });
+    const custom = Template.fromStack(fixture.stack);
+    custom.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'rl-dev-runner-events',
+      Targets: [
+        Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 } }),
+      ],
+    });
+    custom.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 1800,
+    });
+    custom.hasResourceProperties('AWS::Lambda::Function', { Timeout: 20, MemorySize: 512 });
+    custom.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'rl-dev-runner-events-dlq' });
+  });
+
+  it('checks its props up front, listing every problem', () => {
+    const build = (props: Partial<RunnerEventIngestProps>) => () => {
+      const fixture = laneFixture(testStack());
+      new RunnerEventIngest(fixture.stack, 'RunnerEvents', {
+        environmentName: 'test',
+        lifecycle: fixture.lifecycle,
+        telemetry: fixture.telemetry,
+        ...props,
+      });
+    };
+    const message = thrownMessage(
+      build({
+        namePrefix: 'no spaces',
+        retryAttempts: 200,
+        maxEventAge: Duration.hours(25),
+        asyncRetryAttempts: 3,
+        asyncMaxEventAge: Duration.hours(7),
+        retentionDays: 0,
+      }),
+    );
+    expect(message).toContain('Invalid RunnerEventIngest props');
+    for (const expected of [
+      'namePrefix (rule name): "no spaces-runner-events"',
+      'namePrefix (dead-letter queue name)',
+      'retryAttempts: must be an integer from 0 to 185, got 200',
+      'maxEventAge: must be 1 minute to 24 hours',
+      'asyncRetryAttempts: must be an integer from 0 to 2, got 3',
+      'asyncMaxEventAge: must be 1 minute to 6 hours',
+      'retentionDays: must be an integer from 1 to 3650, got 0',
+    ]) {
+      expect(message).toContain(expected);
+    }
+  });
+
+  it('turns the wire-format pattern into the CDK’s, keeping nested fields', () => {
+    expect(
+      toCdkEventPattern({
+        source: ['runlane.agent'],
+        'detail-type': ['RunnerStall'],
+        detail: { rootCause: [{ prefix: 'net' }] },
+      }),
+    ).toEqual({
+      source: ['runlane.agent'],
+      detailType: ['RunnerStall'],
+      detail: { rootCause: [{ prefix: 'net' }] },
+    });
+  });
+});
