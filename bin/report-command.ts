@@ -40,7 +40,12 @@ makes it fail).
 Where to read:
   --evidence <file>  stall events (default ${RUNNER_EVIDENCE_FILES.stalls})
   --runs <file>      run summaries (default run-summaries.jsonl next to the evidence file)
-  --env <env>        a deployed environment's event store (not wired yet)
+  --env <env>        the control plane's store of an environment (dev, staging, prod): the events
+                     the ingest Lambda stored in the lifecycle table of stack Runlane-<env>
+                     (AWS credentials and the region from cdk.json)
+  --local            with --env: the local stack's store instead (npm start), events the agents
+                     sent to its bus under that environment
+  --api-url <url>    the local stack (default http://127.0.0.1:3000)
   runlane-agent creates each file at its first event: a default file may be missing when the
   other exists; a file named here must exist. Invalid lines and an unfinished last line are
   skipped and counted.
@@ -81,6 +86,8 @@ async function reportDaily(argv: readonly string[]): Promise<number> {
       evidence: { type: 'string' },
       runs: { type: 'string' },
       env: { type: 'string' },
+      local: { type: 'boolean', default: false },
+      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
       now: { type: 'string' },
       html: { type: 'string' },
       'require-data': { type: 'boolean', default: false },
@@ -100,6 +107,7 @@ async function reportDaily(argv: readonly string[]): Promise<number> {
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (values.local && values.env === undefined) throw new UsageError('--local needs --env <environment>');
   if (values.env !== undefined && (values.evidence !== undefined || values.runs !== undefined))
     throw new UsageError('--env reads the environment’s event store: drop --evidence/--runs');
   const now = parseNow(values.now);
@@ -109,8 +117,8 @@ async function reportDaily(argv: readonly string[]): Promise<number> {
   let source: RunnerEventSource;
   let sources: string[];
   if (values.env !== undefined) {
-    source = await loadEnvironmentSource(values.env);
-    sources = [`environment ${values.env}`];
+    source = await loadEnvironmentSource(values.env, { local: values.local, apiUrl: values['api-url'] });
+    sources = [`environment ${values.env}${values.local ? ` (local stack ${values['api-url']})` : ''}`];
   } else {
     source = new EvidenceFileSource({
       stallsFile,

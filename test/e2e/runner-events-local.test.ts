@@ -1,13 +1,25 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
+import { readEvidence } from '../../agent/runner/evidence.js';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
 import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from '../../functions/core/agent-events.js';
-import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '../../local/clients.js';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localDynamoDbClient,
+  localEventBridgeClient,
+  localSqsClient,
+} from '../../local/clients.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { environmentConfig } from '../infra/support.js';
+import { runCli } from '../support/local-cli.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
 
 /**
@@ -98,4 +110,79 @@ describe('runner events through the local stack', () => {
     expect(JSON.parse(letter?.Body ?? '{}')).toMatchObject({ detail: { id: 'not-a-uuid' } });
     sqs.destroy();
   });
+
+  it('runlane-agent run → local bus → ingest → store → runlane report daily --env staging --local', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'watchdog-e2e-'));
+    try {
+      const agentArgs = (...command: string[]) => [
+        'run',
+        '--command-type',
+        'deploy',
+        '--environment',
+        'staging',
+        '--metrics-port',
+        '0',
+        '--evidence-file',
+        join(dir, 'stall-events.jsonl'),
+        '--spool-dir',
+        join(dir, 'spool'),
+        '--host',
+        'e2e-host',
+        ...command,
+      ];
+      const env = {
+        AWS_ENDPOINT_URL_EVENTBRIDGE: stack.info.eventsEndpoint,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      };
+      const stalled = await runAgent(
+        agentArgs(
+          '--idle-ms',
+          '300',
+          '--',
+          process.execPath,
+          '-e',
+          'console.error("Error: connect ECONNREFUSED 10.0.0.1:443"); setInterval(() => {}, 1 << 30)',
+        ),
+        { env },
+      );
+      const ok = await runAgent(agentArgs('--', process.execPath, '-e', 'console.log("deployed")'), { env });
+      expect([stalled.status, ok.status]).toEqual([124, 0]);
+      const [stall] = (await readEvidence(join(dir, 'stall-events.jsonl'))).events;
+      expect(stall?.rootCause).toBe('network');
+
+      const html = join(dir, 'report.html');
+      const read = async () => {
+        const result = await runCli(stack, [
+          'report',
+          'daily',
+          '--env',
+          'staging',
+          '--local',
+          '--json',
+          '--html',
+          html,
+        ]);
+        return JSON.parse(result.stdout || '{}') as {
+          totals?: { stalls: number; runs: number };
+          breakdowns?: { rootCause?: { value: string; count: number }[] };
+        };
+      };
+      await expect
+        .poll(async () => (await read()).totals, { timeout: 20_000, interval: 500 })
+        .toMatchObject({
+          stalls: 1,
+          runs: 2,
+        });
+      const report = await read();
+      expect(JSON.stringify(report.breakdowns)).toContain('network');
+      expect(await readFile(html, 'utf8')).toContain('e2e-host');
+      expect(await readdir(join(dir, 'spool')).catch(() => [])).not.toContainEqual(
+        expect.stringMatching(/\.json$/),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

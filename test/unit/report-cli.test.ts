@@ -156,10 +156,22 @@ describe('runlane report daily', () => {
     expect(folder.stderr).toBe(`runlane: cannot read ${dir}: EISDIR`);
   });
 
-  it('exits 2 for --env until it is wired, for --env with files, a bad --now or an unknown report', async () => {
-    const env = await cli(['report', 'daily', '--env', 'prod']);
+  it('exits 2 for an unknown --env, --local without --env, --env with files, a bad --now or an unknown report', async () => {
+    const env = await cli(['report', 'daily', '--env', 'qa']);
     expect(env.status).toBe(2);
-    expect(env.stderr).toMatch(/^runlane report: --env prod is not wired yet/);
+    expect(env.stderr).toMatch(/^runlane report: --env must be one of dev, staging, prod/);
+    expect((await cli(['report', 'daily', '--local'])).stderr).toMatch(/--local needs --env/);
+    const noStack = await cli([
+      'report',
+      'daily',
+      '--env',
+      'dev',
+      '--local',
+      '--api-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(noStack).toMatchObject({ status: 1 });
+    expect(noStack.stderr).toMatch(/no local stack answers at http:\/\/127\.0\.0\.1:9/);
 
     expect((await cli(['report', 'daily', '--env', 'prod', '--evidence', stallsFile])).stderr).toMatch(
       /^runlane report: --env reads the environment’s event store/,
