@@ -191,6 +191,11 @@ export class RunlaneStack extends Stack {
       description:
         'Runner event ingest DLQ: refused agent events (with reason) and events not stored after retries',
     });
+    new CfnOutput(this, 'AgentReporterPolicyArn', {
+      value: this.runnerEvents.agentReporterPolicy.managedPolicyArn,
+      description:
+        'Managed policy for hosts running runlane-agent (PutEvents on the telemetry bus, source runlane.agent)',
+    });
     new CfnOutput(this, 'DashboardName', {
       value: this.dashboard.dashboard.dashboardName,
       description: 'CloudWatch dashboard of this environment',

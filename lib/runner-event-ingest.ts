@@ -1,11 +1,13 @@
 import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AGENT_EVENT_SOURCE } from '../functions/core/agent-events.js';
 import type { EventPattern } from '../functions/core/event-pattern.js';
 import { type EventRuleDefinition, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
 import { deadLetterQueueName } from '../functions/core/lanes.js';
@@ -108,7 +110,9 @@ export interface RunnerEventIngestProps {
  *   write items of the table and send to the DLQ, nothing else;
  * - its asynchronous invoke configuration: `asyncRetryAttempts` retries within
  *   `asyncMaxEventAge`, then the DLQ as on-failure destination;
- * - the DLQ `<prefix>-runner-events-dlq`: SQS-managed SSE, TLS-only, 14 days.
+ * - the DLQ `<prefix>-runner-events-dlq`: SQS-managed SSE, TLS-only, 14 days;
+ * - the managed policy `<prefix>-agent-reporter` for the hosts: `events:PutEvents` on the
+ *   telemetry bus with `events:source` = `runlane.agent` only.
  *
  * Poison and failure handling — no event is retried forever, none is lost:
  * - **Invalid event** (not an agent event, detail failing its zod schema,
@@ -137,6 +141,11 @@ export class RunnerEventIngest extends Construct {
   public readonly ingestFunction: RunlaneFunction;
   public readonly function: lambda.IFunction;
   public readonly deadLetterQueue: sqs.Queue;
+  /**
+   * For the hosts running `runlane-agent`: PutEvents on the telemetry bus, only with source
+   * `runlane.agent`. Attach it to the hosts' role (instance profile, IAM Roles Anywhere…).
+   */
+  public readonly agentReporterPolicy: iam.ManagedPolicy;
 
   public constructor(scope: Construct, id: string, props: RunnerEventIngestProps) {
     super(scope, id);
@@ -198,6 +207,19 @@ export class RunnerEventIngest extends Construct {
         maxEventAge: settings.maxEventAge,
       }),
     );
+
+    this.agentReporterPolicy = new iam.ManagedPolicy(this, 'AgentReporterPolicy', {
+      managedPolicyName: settings.agentReporterPolicyName,
+      description: `Runlane ${props.environmentName}: lets runlane-agent report stalls and run summaries to the telemetry bus`,
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['events:PutEvents'],
+          resources: [props.telemetry.bus.eventBusArn],
+          // Hosts can put agent events only: nothing that would look like a worker's batch summary.
+          conditions: { StringEquals: { 'events:source': [AGENT_EVENT_SOURCE] } },
+        }),
+      ],
+    });
   }
 }
 
@@ -226,6 +248,7 @@ interface ResolvedSettings {
   readonly asyncMaxEventAge: Duration;
   readonly functionTimeout: Duration;
   readonly memorySize: number;
+  readonly agentReporterPolicyName: string;
 }
 
 function resolveSettings(props: RunnerEventIngestProps): ResolvedSettings {
@@ -234,6 +257,7 @@ function resolveSettings(props: RunnerEventIngestProps): ResolvedSettings {
   return {
     rule,
     ruleName: `${prefix}-${rule.name}`,
+    agentReporterPolicyName: `${prefix}-agent-reporter`,
     deadLetterQueueName: deadLetterQueueName(`${prefix}-${rule.name}`),
     retentionDays: props.retentionDays ?? DEFAULT_LIFECYCLE_SETTINGS.retentionDays,
     retryAttempts: props.retryAttempts ?? RULE_TARGET_DEFAULTS.retryAttempts,

@@ -138,6 +138,25 @@ describe('RunnerEventIngest', () => {
     expect(all.filter((action) => /dynamodb:(GetItem|Query|Scan)/.test(action))).toEqual([]);
   });
 
+  it('offers hosts a managed policy: PutEvents on the telemetry bus only, with source runlane.agent only', () => {
+    const policies = template.findResources('AWS::IAM::ManagedPolicy');
+    expect(Object.keys(policies)).toHaveLength(1);
+    const [policy] = Object.values(policies) as { Properties: Record<string, unknown> }[];
+    expect(policy?.Properties.ManagedPolicyName).toBe('runlane-test-agent-reporter');
+    expect(policy?.Properties.PolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: { 'Fn::GetAtt': [ids.bus, 'Arn'] },
+          Condition: { StringEquals: { 'events:source': ['runlane.agent'] } },
+        },
+      ],
+    });
+    expect(policy?.Properties.Roles ?? policy?.Properties.Users ?? []).toEqual([]);
+  });
+
   it('takes the retry policies and sizes from its props', () => {
     const fixture = laneFixture(testStack());
     new RunnerEventIngest(fixture.stack, 'RunnerEvents', {
