@@ -73,23 +73,42 @@ export interface EvidenceReadResult {
   readonly tornTail: boolean;
 }
 
-/** Parses evidence file text: only newline-terminated lines that validate become events. */
-export function parseEvidence(text: string): EvidenceReadResult {
+/** Records of a JSON Lines text: only newline-terminated lines that validate count. */
+function parseJsonLines<T>(
+  text: string,
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+): { readonly records: T[]; readonly invalidLines: number; readonly tornTail: boolean } {
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
-  const events: RunnerStallEvent[] = [];
+  const records: T[] = [];
   let invalidLines = 0;
   for (const line of lines) {
     if (line.trim() === '') continue;
     try {
-      const parsed = runnerStallEventSchema.safeParse(JSON.parse(line));
-      if (parsed.success) events.push(parsed.data);
+      const parsed = schema.safeParse(JSON.parse(line));
+      if (parsed.success) records.push(parsed.data);
       else invalidLines++;
     } catch {
       invalidLines++;
     }
   }
-  return { events, invalidLines, tornTail: tail !== '' };
+  return { records, invalidLines, tornTail: tail !== '' };
+}
+
+/** The file's text, or '' when it does not exist. */
+async function readIfExists(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}
+
+/** Parses evidence file text: only newline-terminated lines that validate become events. */
+export function parseEvidence(text: string): EvidenceReadResult {
+  const { records, invalidLines, tornTail } = parseJsonLines(text, runnerStallEventSchema);
+  return { events: records, invalidLines, tornTail };
 }
 
 /**
@@ -99,15 +118,7 @@ export function parseEvidence(text: string): EvidenceReadResult {
  * const { events } = await readEvidence('evidence/runner/stall-events.jsonl');
  */
 export async function readEvidence(file: string): Promise<EvidenceReadResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      return { events: [], invalidLines: 0, tornTail: false };
-    throw error;
-  }
-  return parseEvidence(text);
+  return parseEvidence(await readIfExists(file));
 }
 
 export interface RunSummaryReadResult {
@@ -118,27 +129,9 @@ export interface RunSummaryReadResult {
 
 /** Reads every complete, valid run summary of a JSON Lines file (none when it does not exist). */
 export async function readRunSummaries(file: string): Promise<RunSummaryReadResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      return { summaries: [], invalidLines: 0, tornTail: false };
-    throw error;
-  }
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? '';
-  const summaries: RunnerRunSummaryEvent[] = [];
-  let invalidLines = 0;
-  for (const line of lines) {
-    if (line.trim() === '') continue;
-    try {
-      const parsed = runnerRunSummaryEventSchema.safeParse(JSON.parse(line));
-      if (parsed.success) summaries.push(parsed.data);
-      else invalidLines++;
-    } catch {
-      invalidLines++;
-    }
-  }
-  return { summaries, invalidLines, tornTail: tail !== '' };
+  const { records, invalidLines, tornTail } = parseJsonLines(
+    await readIfExists(file),
+    runnerRunSummaryEventSchema,
+  );
+  return { summaries: records, invalidLines, tornTail };
 }

@@ -21,15 +21,19 @@ export type StallTimeout = (typeof STALL_TIMEOUTS)[number];
  * const event = runnerStallEventSchema.parse(JSON.parse(line));
  * event.rootCause; // 'network'
  */
+/** Fields every agent event has: its id (receivers drop resends by it), when, where and what ran. */
+const agentEventFields = {
+  id: z.uuid(),
+  /** UTC, ISO 8601: when the stall was detected, or when the run ended. */
+  ts: z.iso.datetime({ offset: true }),
+  host: z.string().min(1),
+  environment: z.string().min(1),
+  commandType: z.string().min(1),
+};
+
 export const runnerStallEventSchema = z
   .object({
-    /** Unique per stall; receivers drop duplicates by it. */
-    id: z.uuid(),
-    /** When the stall was detected (UTC, ISO 8601). */
-    ts: z.iso.datetime({ offset: true }),
-    host: z.string().min(1),
-    environment: z.string().min(1),
-    commandType: z.string().min(1),
+    ...agentEventFields,
     rootCause: z.enum(STALL_ROOT_CAUSES),
     idleMs: z.number().int().positive(),
     hardMs: z.number().int().positive(),
@@ -56,13 +60,7 @@ export type RunOutcome = (typeof RUN_OUTCOMES)[number];
  */
 export const runnerRunSummaryEventSchema = z
   .object({
-    /** Unique per run; receivers drop duplicates by it. */
-    id: z.uuid(),
-    /** When the run ended (UTC, ISO 8601). */
-    ts: z.iso.datetime({ offset: true }),
-    host: z.string().min(1),
-    environment: z.string().min(1),
-    commandType: z.string().min(1),
+    ...agentEventFields,
     outcome: z.enum(RUN_OUTCOMES),
     /** The agent's exit code for the run (124 idle timeout, 125 hard timeout, 128+n signal). */
     exitCode: z.number().int().nonnegative(),
