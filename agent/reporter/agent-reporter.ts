@@ -3,6 +3,9 @@ import {
   type AgentBusEvent,
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
+  SUPERVISOR_DETAIL_TYPES,
+  supervisorChildEventSchema,
+  supervisorHealthEventSchema,
 } from '../../functions/core/agent-events.js';
 import type { ReportResult } from '../runner/metrics.js';
 import { type OfflineSpool, type ReplayLoop, type ReplayResult, SpoolWriteError } from '../spool/index.js';
@@ -13,6 +16,8 @@ import type { SendResult } from './event-bridge-sender.js';
 export const SPOOL_PAYLOAD_TYPES = {
   [AGENT_DETAIL_TYPES.stall]: 'stall',
   [AGENT_DETAIL_TYPES.runSummary]: 'run_summary',
+  [SUPERVISOR_DETAIL_TYPES.health]: 'supervisor_health',
+  [SUPERVISOR_DETAIL_TYPES.child]: 'supervisor_child',
 } as const;
 
 export interface AgentReporterOptions {
@@ -47,6 +52,7 @@ export interface ReportOutcome {
  */
 export class AgentReporter {
   private loop: ReplayLoop | undefined;
+  private lastDeliveredAtMs: number | undefined;
 
   public constructor(private readonly options: AgentReporterOptions) {}
 
@@ -65,7 +71,7 @@ export class AgentReporter {
   public async report(events: readonly AgentBusEvent[]): Promise<ReportOutcome> {
     if (events.length === 0) return { delivered: 0, spooled: 0, lost: 0 };
     const { deliveredIds, undelivered } = await this.options.sender.send(events);
-    this.options.record?.('delivered', deliveredIds.length);
+    this.noteDelivered(deliveredIds.length);
     let spooled = 0;
     let lost = 0;
     const byId = new Map(events.map((event) => [event.detail.id, event]));
@@ -118,6 +124,21 @@ export class AgentReporter {
     }
   }
 
+  /** When the bus last acknowledged an event (new or spooled), epoch ms; undefined before the first. */
+  public get lastDeliveredAt(): number | undefined {
+    return this.lastDeliveredAtMs;
+  }
+
+  /**
+   * Seed 001's `dashboard_link`: `connected` when the bus acknowledged an event within the
+   * last `windowMs`, else `disconnected`.
+   */
+  public dashboardLink(windowMs: number, now: number = Date.now()): 'connected' | 'disconnected' {
+    return this.lastDeliveredAtMs !== undefined && now - this.lastDeliveredAtMs <= windowMs
+      ? 'connected'
+      : 'disconnected';
+  }
+
   /** Stops the background loop (waiting for a round in flight). */
   public async close(): Promise<void> {
     await this.loop?.stop();
@@ -136,8 +157,13 @@ export class AgentReporter {
     }
     if (events.length === 0) return { deliveredIds: [] };
     const { deliveredIds } = await this.options.sender.send(events);
-    this.options.record?.('delivered', deliveredIds.length);
+    this.noteDelivered(deliveredIds.length);
     return { deliveredIds };
+  }
+
+  private noteDelivered(count: number): void {
+    this.options.record?.('delivered', count);
+    if (count > 0) this.lastDeliveredAtMs = Date.now();
   }
 
   private logRound(result: ReplayResult): void {
@@ -159,6 +185,14 @@ export function toBusEvent(body: unknown): AgentBusEvent | undefined {
   }
   if (detailType === AGENT_DETAIL_TYPES.runSummary) {
     const parsed = runnerRunSummaryEventSchema.safeParse(detail);
+    return parsed.success ? { detailType, detail: parsed.data } : undefined;
+  }
+  if (detailType === SUPERVISOR_DETAIL_TYPES.health) {
+    const parsed = supervisorHealthEventSchema.safeParse(detail);
+    return parsed.success ? { detailType, detail: parsed.data } : undefined;
+  }
+  if (detailType === SUPERVISOR_DETAIL_TYPES.child) {
+    const parsed = supervisorChildEventSchema.safeParse(detail);
     return parsed.success ? { detailType, detail: parsed.data } : undefined;
   }
   return undefined;

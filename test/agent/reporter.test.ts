@@ -335,4 +335,23 @@ describe('AgentReporter', () => {
     expect(bus.accepted.map((entry) => entry.id).sort()).toEqual([...ids(old), bus.accepted[0]?.id].sort());
     expect(bus.duplicatesDropped).toBe(0);
   });
+
+  it('dashboardLink is connected only while the bus acknowledged something within the window', async () => {
+    const { reporter } = reporterWith();
+    expect(reporter.dashboardLink(10_000)).toBe('disconnected'); // nothing delivered yet
+
+    bus.behave('fail500');
+    await reporter.report([summary()]);
+    expect(reporter.dashboardLink(10_000)).toBe('disconnected');
+
+    bus.behave('accept');
+    await reporter.report([summary()]);
+    const deliveredAt = reporter.lastDeliveredAt ?? 0;
+    expect(reporter.dashboardLink(10_000, deliveredAt + 10_000)).toBe('connected');
+    expect(reporter.dashboardLink(10_000, deliveredAt + 10_001)).toBe('disconnected');
+
+    bus.behave('drop');
+    await reporter.report([summary()]);
+    expect(reporter.lastDeliveredAt).toBe(deliveredAt); // a refusal does not count as contact
+  });
 });
