@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNNER_EVIDENCE_FILES } from '../../functions/core/agent-events.js';
+import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { projectRoot } from '../support/local-cli.js';
 import { ago, aRun, aStall, HOUR, jsonLines, MINUTE } from '../support/runner-events.js';
 
@@ -114,4 +115,53 @@ describe('runlane report daily / runlane stalls (real process, default evidence 
     for (const run of [report, tail]) expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(await readdir(empty)).toEqual([]);
   });
+
+  it('renders from the evidence a real runlane-agent wrote on this host (default paths)', async () => {
+    const agentHost = await mkdtemp(join(tmpdir(), 'report-agent-host-'));
+    try {
+      const run = (idleMs: string, ...command: string[]) =>
+        runAgent(
+          [
+            'run',
+            '--command-type',
+            'build',
+            '--environment',
+            'prod',
+            '--no-report',
+            '--metrics-port',
+            '0',
+            '--host',
+            'build-7',
+            '--idle-ms',
+            idleMs,
+            '--',
+            process.execPath,
+            ...command,
+          ],
+          { cwd: agentHost },
+        );
+      expect((await run('300', '-e', 'console.log("fetching"); setInterval(() => {}, 1 << 30)')).status).toBe(
+        124,
+      );
+      expect((await run('5000', '-e', 'console.log("ok")')).status).toBe(0);
+
+      const { status, stdout } = await runlane(agentHost, ['report', 'daily', '--json']);
+
+      // One stall in 5 min is 0.0033/s (pass); the stalled run alone makes a 100 % failure window (fail → exit 1).
+      expect(status).toBe(1);
+      const report = JSON.parse(stdout) as {
+        criteria: Record<string, { status: string }>;
+        totals: { stalls: number; runs: number; failedRuns: number };
+        breakdowns: { host: { value: string; count: number }[] };
+        html: string;
+      };
+      expect(report.totals).toMatchObject({ stalls: 1, runs: 2, failedRuns: 1 });
+      expect(report.criteria.stallRate?.status).toBe('pass');
+      expect(report.criteria.failureRate?.status).toBe('fail');
+      expect(report.breakdowns.host).toMatchObject([{ value: 'build-7', count: 1 }]);
+      expect(report.html.startsWith(join(agentHost, 'evidence/runner/daily-report-'))).toBe(true);
+    } finally {
+      await rm(agentHost, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
