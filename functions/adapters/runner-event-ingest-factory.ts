@@ -2,6 +2,7 @@ import { type Clock, type MetricsRecorder, systemClock } from '../core/ports.js'
 import { createRunnerEventIngest } from '../core/runner-event-ingest.js';
 import type { AwsClients } from './clients.js';
 import { DynamoDbRunnerEventStore } from './dynamodb-runner-event-store.js';
+import { DynamoDbSupervisorEventStore } from './dynamodb-supervisor-event-store.js';
 import { SqsRunnerEventDeadLetterSink } from './sqs-runner-event-dead-letter-sink.js';
 import type { StructuredLogger } from './structured-logger.js';
 
@@ -17,7 +18,7 @@ export interface RunnerEventIngestSettings {
 }
 
 /**
- * Wires the runner event ingest to DynamoDB and SQS (or the emulators): the one
+ * Wires the agent event ingest (runner and supervisor events) to DynamoDB and SQS (or the emulators): the one
  * place the Lambda handler, the local stack and the tests build it.
  *
  * @example
@@ -32,6 +33,12 @@ export function buildRunnerEventIngest(
 ) {
   return createRunnerEventIngest({
     store: new DynamoDbRunnerEventStore({
+      client: clients.documents,
+      tableName: settings.tableName,
+      retentionDays: settings.retentionDays,
+      clock: overrides.clock ?? systemClock,
+    }),
+    supervisorStore: new DynamoDbSupervisorEventStore({
       client: clients.documents,
       tableName: settings.tableName,
       retentionDays: settings.retentionDays,

@@ -1,4 +1,4 @@
-import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from './agent-events.js';
+import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE, SUPERVISOR_DETAIL_TYPES } from './agent-events.js';
 import type { EventPattern } from './event-pattern.js';
 
 /**
@@ -20,13 +20,24 @@ export interface EventRuleDefinition {
   readonly target: EventRuleTarget;
 }
 
-/** Stall events and run summaries of `runlane-agent run` → the runner event ingest. */
+/**
+ * Stall events and run summaries of `runlane-agent run`, and health reports and
+ * child events of `runlane-agent supervise` → the agent event ingest (one
+ * function, one DLQ). The rule keeps its first name, `runner-events`, so
+ * deployed rules and queues are not replaced.
+ */
 export const RUNNER_EVENTS_RULE: EventRuleDefinition = {
   name: 'runner-events',
-  description: 'Agent stall events and run summaries to the runner event ingest',
+  description:
+    'Agent stall events, run summaries, supervisor health and child events to the agent event ingest',
   pattern: {
     source: [AGENT_EVENT_SOURCE],
-    'detail-type': [AGENT_DETAIL_TYPES.stall, AGENT_DETAIL_TYPES.runSummary],
+    'detail-type': [
+      AGENT_DETAIL_TYPES.stall,
+      AGENT_DETAIL_TYPES.runSummary,
+      SUPERVISOR_DETAIL_TYPES.health,
+      SUPERVISOR_DETAIL_TYPES.child,
+    ],
   },
   target: 'runnerEventIngest',
 };

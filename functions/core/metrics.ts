@@ -18,7 +18,10 @@ import { FAILURE_CODES, type FailureCode } from './lifecycle.js';
  * under several dimension sets (`dimensionSets`): one EMF line per stall makes
  * CloudWatch aggregate the same value under each set, so the alarms read the
  * environment total and the dashboard breaks it down by root cause, command
- * type and host without a metric per combination of all four.
+ * type and host without a metric per combination of all four. The supervisor
+ * metrics (from `SupervisorHealth` and `SupervisorChild` events) follow the
+ * same pattern: [Environment] for the alarms, [Environment, Host] (and
+ * [Environment, ExitKind] for exits) for the dashboard, as SEARCH over the set.
  */
 export const METRICS_NAMESPACE = 'Runlane';
 
@@ -29,6 +32,7 @@ export const METRIC_DIMENSIONS = {
   rootCause: 'RootCause',
   commandType: 'CommandType',
   host: 'Host',
+  exitKind: 'ExitKind',
 } as const;
 
 export type MetricDimensionName = (typeof METRIC_DIMENSIONS)[keyof typeof METRIC_DIMENSIONS];
@@ -56,11 +60,18 @@ export interface MetricDefinition {
   readonly dimensionSets?: readonly (readonly MetricDimensionName[])[];
   readonly emittedBy: MetricEmitter;
   /** The statistic dashboards and alarms read it with by default. */
-  readonly statistic: 'Sum' | 'p95';
+  readonly statistic: 'Sum' | 'p95' | 'Maximum';
   readonly description: string;
 }
 
 const LANE_DIMENSIONS = [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.lane] as const;
+
+/** Supervisor metrics: every value carries its host; published as the environment total and per host. */
+const SUPERVISOR_HOST_DIMENSIONS = [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host] as const;
+const SUPERVISOR_HOST_SETS = [
+  [METRIC_DIMENSIONS.environment],
+  [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host],
+] as const;
 
 /**
  * The metrics. Per processed SQS record the worker counts exactly one outcome —
@@ -188,6 +199,60 @@ export const METRICS = {
     statistic: 'Sum',
     description:
       'Stalls the on-host agents reported (RunnerStall events), each counted once: a resend with the same id is dropped.',
+  },
+  supervisorHealthReports: {
+    name: 'SupervisorHealthReports',
+    unit: 'Count',
+    dimensions: SUPERVISOR_HOST_DIMENSIONS,
+    dimensionSets: SUPERVISOR_HOST_SETS,
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Sum',
+    description:
+      'SupervisorHealth reports received (the heartbeat of `runlane-agent supervise`), at their own ts: spooled reports count for the period they describe.',
+  },
+  supervisorDisconnectedReports: {
+    name: 'SupervisorDisconnectedReports',
+    unit: 'Count',
+    dimensions: SUPERVISOR_HOST_DIMENSIONS,
+    dimensionSets: SUPERVISOR_HOST_SETS,
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Sum',
+    description:
+      'Per SupervisorHealth report: 1 when its dashboard_link is disconnected, 0 when connected (so a connected period has data, not a gap).',
+  },
+  supervisorQuarantinedChildren: {
+    name: 'SupervisorQuarantinedChildren',
+    unit: 'Count',
+    dimensions: SUPERVISOR_HOST_DIMENSIONS,
+    dimensionSets: SUPERVISOR_HOST_SETS,
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Maximum',
+    description:
+      "Per SupervisorHealth report: children.quarantined, the supervisor's quarantined children at that moment (read as Maximum).",
+  },
+  supervisorChildExits: {
+    name: 'SupervisorChildExits',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.exitKind, METRIC_DIMENSIONS.host],
+    dimensionSets: [
+      [METRIC_DIMENSIONS.environment],
+      [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.exitKind],
+      [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host],
+    ],
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Sum',
+    description:
+      'Supervised children that exited (SupervisorChild `exited` events), by TaskExit kind (Exited, Failed, Panicked, Killed); a resend with the same id is dropped.',
+  },
+  supervisorChildQuarantines: {
+    name: 'SupervisorChildQuarantines',
+    unit: 'Count',
+    dimensions: SUPERVISOR_HOST_DIMENSIONS,
+    dimensionSets: SUPERVISOR_HOST_SETS,
+    emittedBy: 'runnerEventIngest',
+    statistic: 'Sum',
+    description:
+      'Children the supervisor quarantined (SupervisorChild `quarantined` events: restart budget exhausted, or an operator); a resend with the same id is dropped.',
   },
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -2,36 +2,53 @@ import type { z } from 'zod';
 import {
   AGENT_DETAIL_TYPES,
   AGENT_EVENT_SOURCE,
-  type AgentDetailType,
+  type RunnerRunSummaryEvent,
+  type RunnerStallEvent,
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
+  SUPERVISOR_DETAIL_TYPES,
+  type SupervisorChildEvent,
+  type SupervisorHealthEvent,
+  supervisorChildEventSchema,
+  supervisorHealthEventSchema,
 } from './agent-events.js';
 import type { WorkerLogger } from './lane-worker.js';
-import { metricDimensionValue } from './metrics.js';
+import { type MetricDimensionValues, type MetricKey, metricDimensionValue } from './metrics.js';
 import {
   type Clock,
   type MetricsRecorder,
   noopMetricsRecorder,
-  type RunnerEvent,
   type RunnerEventDeadLetterSink,
   type RunnerEventStore,
+  type SupervisorEventStore,
   systemClock,
 } from './ports.js';
 
 /**
- * Ingest of the events on-host agents put on the telemetry bus (`RunnerStall`,
- * `RunnerRunSummary`): validate, store once, count stalls.
+ * Ingest of the events on-host agents put on the telemetry bus: the runner's
+ * (`RunnerStall`, `RunnerRunSummary`) and the supervisor's
+ * (`SupervisorHealth`, `SupervisorChild`): validate, store, count.
  *
  * - A bus event that is not an agent event, or whose detail fails its zod
  *   schema, or that belongs to another environment, is **refused**: sent to
  *   the ingest DLQ with its reason and acknowledged. Retrying it could never
  *   succeed.
- * - A valid event is stored (`RunnerEventStore.put`); a resend with the same id
- *   is a `duplicate`: stored once, counted once.
+ * - A valid runner or child event is stored (`put`, `putChildEvent`); a resend
+ *   with the same id is a `duplicate`: stored once, counted once.
  * - A stored stall adds 1 to `RunnerStalls` (Environment, RootCause,
  *   CommandType, Host). The count follows the store: a duplicate is never
  *   counted, and a crash after the put and before the metrics flush loses that
  *   one count rather than counting a resend twice.
+ * - A health report becomes its host's latest only if it is newer than the
+ *   stored one (`stored`); an older one (a spool replay after an outage) is
+ *   `stale`: not kept, but still counted — `SupervisorHealthReports`,
+ *   `SupervisorDisconnectedReports`, `SupervisorQuarantinedChildren` at its own
+ *   ts — because it describes the period it was sampled in. Only a resend of
+ *   the latest report itself is a `duplicate` (not counted); a resend of an
+ *   older report counts again, which the supervisor alarms (`> 0`, `Maximum`)
+ *   do not notice.
+ * - A stored child event counts `SupervisorChildExits` (by TaskExit kind) when
+ *   it is an exit and `SupervisorChildQuarantines` when it is a quarantine.
  * - A store (or DLQ) failure is thrown, so Lambda's asynchronous retries apply
  *   and, after them, the function's on-failure destination keeps the event.
  */
@@ -52,11 +69,19 @@ export type RunnerEventRejectReason =
   (typeof RUNNER_EVENT_REJECT_REASONS)[keyof typeof RUNNER_EVENT_REJECT_REASONS];
 
 /** Which agent event a detail type carries. */
-export type RunnerEventKind = 'stall' | 'run';
+export type RunnerEventKind = 'stall' | 'run' | 'health' | 'child';
+
+/** An agent event with its kind, as the ingest parsed it. */
+export type ParsedAgentEvent =
+  | { readonly kind: 'stall'; readonly detail: RunnerStallEvent }
+  | { readonly kind: 'run'; readonly detail: RunnerRunSummaryEvent }
+  | { readonly kind: 'health'; readonly detail: SupervisorHealthEvent }
+  | { readonly kind: 'child'; readonly detail: SupervisorChildEvent };
 
 export type RunnerEventIngestResult =
   | {
-      readonly outcome: 'stored' | 'duplicate';
+      /** `stale`: a health report older than its host's latest (kept out of the latest, still counted). */
+      readonly outcome: 'stored' | 'duplicate' | 'stale';
       readonly kind: RunnerEventKind;
       readonly eventId: string;
     }
@@ -68,8 +93,10 @@ export type RunnerEventIngestResult =
 
 export interface RunnerEventIngestOptions {
   readonly store: RunnerEventStore;
+  /** Where supervisor health (latest per host) and child events go. */
+  readonly supervisorStore: SupervisorEventStore;
   readonly deadLetters: RunnerEventDeadLetterSink;
-  /** Where `RunnerStalls` goes. @default no metrics */
+  /** Where `RunnerStalls` and the supervisor metrics go. @default no metrics */
   readonly metrics?: MetricsRecorder;
   readonly logger: WorkerLogger;
   /**
@@ -90,11 +117,18 @@ export const STALL_METRIC_TIME_LIMITS = {
   maxAheadMs: 2 * 60 * 60 * 1000 - 5 * 60 * 1000,
 } as const;
 
-const SCHEMAS: Readonly<Record<AgentDetailType, { kind: RunnerEventKind; schema: z.ZodType<RunnerEvent> }>> =
-  {
-    [AGENT_DETAIL_TYPES.stall]: { kind: 'stall', schema: runnerStallEventSchema },
-    [AGENT_DETAIL_TYPES.runSummary]: { kind: 'run', schema: runnerRunSummaryEventSchema },
-  };
+/** Detail types the ingest takes, each with its kind and schema. */
+const SCHEMAS: Readonly<
+  Record<string, { kind: RunnerEventKind; schema: z.ZodType<ParsedAgentEvent['detail']> }>
+> = {
+  [AGENT_DETAIL_TYPES.stall]: { kind: 'stall', schema: runnerStallEventSchema },
+  [AGENT_DETAIL_TYPES.runSummary]: { kind: 'run', schema: runnerRunSummaryEventSchema },
+  [SUPERVISOR_DETAIL_TYPES.health]: { kind: 'health', schema: supervisorHealthEventSchema },
+  [SUPERVISOR_DETAIL_TYPES.child]: { kind: 'child', schema: supervisorChildEventSchema },
+};
+
+/** Every detail type the ingest takes (the rule's pattern lists the same). */
+export const INGESTED_DETAIL_TYPES: readonly string[] = Object.keys(SCHEMAS);
 
 /** Longest rationale kept: it is evidence for an operator, not a dump. */
 const MAX_RATIONALE_CHARS = 900;
@@ -131,40 +165,67 @@ export function createRunnerEventIngest(
     }
 
     const { kind, detail } = parsed;
-    const stored = await store.put(detail);
-    if (stored === 'duplicate') {
-      logger.info('runner event duplicate dropped', { kind, eventId: detail.id });
-      return { outcome: 'duplicate', kind, eventId: detail.id };
-    }
-    if ('rootCause' in detail) {
+    // A refused metric value must never make Lambda retry a stored event: warn instead.
+    const count = <K extends MetricKey>(metric: K, value: number, dimensions: MetricDimensionValues<K>) => {
       const timestamp = stallMetricTimestamp(detail.ts, clock.now());
+      if (!timestamp) {
+        logger.warn('event too old to count', { metric, eventId: detail.id, ts: detail.ts });
+        return;
+      }
       try {
-        if (timestamp) {
-          metrics.record(
-            'runnerStalls',
-            1,
-            {
-              RootCause: detail.rootCause,
-              CommandType: metricDimensionValue(detail.commandType),
-              Host: metricDimensionValue(detail.host),
-            },
-            { timestamp },
-          );
-        } else {
-          logger.warn('stall too old to count', { eventId: detail.id, ts: detail.ts });
-        }
+        metrics.record(metric, value, dimensions, { timestamp });
       } catch (error) {
-        // The event is stored; a refused metric value must not make Lambda retry it.
-        logger.warn('metric not recorded', { metric: 'runnerStalls', error: String(error) });
+        logger.warn('metric not recorded', { metric, error: String(error) });
+      }
+    };
+
+    let outcome: 'stored' | 'duplicate' | 'stale';
+    if (parsed.kind === 'health') {
+      const health = parsed.detail;
+      outcome = await options.supervisorStore.putHealth(health);
+      if (outcome !== 'duplicate') {
+        const Host = metricDimensionValue(health.host);
+        count('supervisorHealthReports', 1, { Host });
+        count('supervisorDisconnectedReports', health.dashboardLink === 'disconnected' ? 1 : 0, { Host });
+        count('supervisorQuarantinedChildren', health.children.quarantined, { Host });
+      }
+    } else if (parsed.kind === 'child') {
+      const child = parsed.detail;
+      outcome = await options.supervisorStore.putChildEvent(child);
+      if (outcome === 'stored') {
+        const Host = metricDimensionValue(child.host);
+        if (child.event === 'exited') {
+          if (child.exit) count('supervisorChildExits', 1, { ExitKind: child.exit.kind, Host });
+          else logger.warn('exit without a TaskExit not counted', { eventId: child.id });
+        }
+        if (child.event === 'quarantined') count('supervisorChildQuarantines', 1, { Host });
+      }
+    } else {
+      const event = parsed;
+      outcome = await store.put(event.detail);
+      if (outcome === 'stored' && event.kind === 'stall') {
+        count('runnerStalls', 1, {
+          RootCause: event.detail.rootCause,
+          CommandType: metricDimensionValue(event.detail.commandType),
+          Host: metricDimensionValue(event.detail.host),
+        });
       }
     }
-    logger.info('runner event stored', { kind, eventId: detail.id, environment: detail.environment });
-    return { outcome: 'stored', kind, eventId: detail.id };
+    if (outcome === 'duplicate') {
+      logger.info('agent event duplicate dropped', { kind, eventId: detail.id });
+    } else {
+      logger.info(outcome === 'stale' ? 'agent event older than the latest' : 'agent event stored', {
+        kind,
+        eventId: detail.id,
+        environment: detail.environment,
+      });
+    }
+    return { outcome, kind, eventId: detail.id };
   };
 }
 
 type ParsedBusEvent =
-  | { readonly outcome: 'valid'; readonly kind: RunnerEventKind; readonly detail: RunnerEvent }
+  | ({ readonly outcome: 'valid' } & ParsedAgentEvent)
   | {
       readonly outcome: 'rejected';
       readonly reason: RunnerEventRejectReason;
@@ -191,13 +252,11 @@ export function parseBusEvent(event: unknown, expectedEnvironment?: string): Par
     return reject(RUNNER_EVENT_REJECT_REASONS.invalidEvent, `event has no ${missing.join(', ')}`);
   }
   const entry =
-    typeof detailType === 'string' && Object.hasOwn(SCHEMAS, detailType)
-      ? SCHEMAS[detailType as AgentDetailType]
-      : undefined;
+    typeof detailType === 'string' && Object.hasOwn(SCHEMAS, detailType) ? SCHEMAS[detailType] : undefined;
   if (event.source !== AGENT_EVENT_SOURCE || !entry) {
     return reject(
       RUNNER_EVENT_REJECT_REASONS.unknownDetailType,
-      `source ${JSON.stringify(event.source)} with detail-type ${JSON.stringify(detailType)} is not an agent event (${AGENT_EVENT_SOURCE}: ${Object.values(AGENT_DETAIL_TYPES).join(', ')})`,
+      `source ${JSON.stringify(event.source)} with detail-type ${JSON.stringify(detailType)} is not an agent event (${AGENT_EVENT_SOURCE}: ${INGESTED_DETAIL_TYPES.join(', ')})`,
     );
   }
   const result = entry.schema.safeParse(event.detail);
@@ -215,11 +274,11 @@ export function parseBusEvent(event: unknown, expectedEnvironment?: string): Par
       `detail.environment: "${result.data.environment}" sent to the bus of environment "${expectedEnvironment}"`,
     );
   }
-  return { outcome: 'valid', kind: entry.kind, detail: result.data };
+  return { outcome: 'valid', ...({ kind: entry.kind, detail: result.data } as ParsedAgentEvent) };
 }
 
 /**
- * When a stall is counted: its own `ts`; now when `ts` is too far ahead (a
+ * When an agent event is counted (a stall, a health report, a child event): its own `ts`; now when `ts` is too far ahead (a
  * skewed agent clock); undefined when CloudWatch would drop it as too old.
  *
  * @example

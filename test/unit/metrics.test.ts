@@ -55,11 +55,39 @@ describe('metric definitions', () => {
     expect(isMetricDimensionSet('commandsCompleted', ['Environment'])).toBe(false);
   });
 
-  it('lists the runner sets whose values only agents know, for the dashboard to SEARCH', () => {
+  it('lists the agent sets whose values only agents know, for the dashboard to SEARCH', () => {
+    const byHost = (key: string, name: string) => ({ key, name, dimensions: ['Environment', 'Host'] });
     expect(searchedDimensionSets()).toEqual([
       { key: 'runnerStalls', name: 'RunnerStalls', dimensions: ['Environment', 'RootCause', 'CommandType'] },
-      { key: 'runnerStalls', name: 'RunnerStalls', dimensions: ['Environment', 'Host'] },
+      byHost('runnerStalls', 'RunnerStalls'),
+      byHost('supervisorHealthReports', 'SupervisorHealthReports'),
+      byHost('supervisorDisconnectedReports', 'SupervisorDisconnectedReports'),
+      byHost('supervisorQuarantinedChildren', 'SupervisorQuarantinedChildren'),
+      { key: 'supervisorChildExits', name: 'SupervisorChildExits', dimensions: ['Environment', 'ExitKind'] },
+      byHost('supervisorChildExits', 'SupervisorChildExits'),
+      byHost('supervisorChildQuarantines', 'SupervisorChildQuarantines'),
     ]);
+  });
+
+  it('publishes every supervisor metric as the environment total (the alarms) and per host, read with its statistic', () => {
+    const supervisor = definitions.filter((d) => d.name.startsWith('Supervisor'));
+    expect(supervisor.map((d) => d.name)).toEqual([
+      'SupervisorHealthReports',
+      'SupervisorDisconnectedReports',
+      'SupervisorQuarantinedChildren',
+      'SupervisorChildExits',
+      'SupervisorChildQuarantines',
+    ]);
+    for (const definition of supervisor) {
+      expect(definition.emittedBy).toBe('runnerEventIngest');
+      expect(definition.dimensionSets).toContainEqual(['Environment']);
+      expect(definition.dimensionSets).toContainEqual(['Environment', 'Host']);
+    }
+    // A quarantine count is a level, not an event count: summing reports would scale with the report rate.
+    expect(METRICS.supervisorQuarantinedChildren.statistic).toBe('Maximum');
+    expect(METRICS.supervisorDisconnectedReports.statistic).toBe('Sum');
+    expect(isMetricDimensionSet('supervisorChildExits', ['Environment', 'ExitKind'])).toBe(true);
+    expect(isMetricDimensionSet('supervisorChildExits', ['Environment', 'ExitKind', 'Host'])).toBe(false);
   });
 
   it('makes agent strings valid dimension values', () => {
@@ -83,8 +111,8 @@ describe('metric definitions', () => {
     const emitted = emittedMetrics('prod');
     const workerMetrics = definitions.filter((d) => d.emittedBy === 'laneWorker');
     const perLane = workerMetrics.length - 1 + DEAD_LETTER_REASONS.length;
-    // + CommandsAccepted on the one API lane + the RunnerStalls environment total.
-    expect(emitted).toHaveLength(LANES.length * perLane + 1 + 1);
+    // + CommandsAccepted on the one API lane + the environment totals of RunnerStalls and the 5 supervisor metrics.
+    expect(emitted).toHaveLength(LANES.length * perLane + 1 + 1 + 5);
     expect(emitted.filter((m) => m.name === 'RunnerStalls')).toEqual([
       { key: 'runnerStalls', name: 'RunnerStalls', dimensions: { Environment: 'prod' } },
     ]);

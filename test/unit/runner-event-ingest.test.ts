@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_DETAIL_TYPES, STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
+import {
+  AGENT_DETAIL_TYPES,
+  STALL_ROOT_CAUSES,
+  SUPERVISOR_DETAIL_TYPES,
+  TASK_EXIT_KINDS,
+} from '../../functions/core/agent-events.js';
 import { matchesEventPattern } from '../../functions/core/event-pattern.js';
 import { EVENT_RULES, RUNNER_EVENTS_RULE } from '../../functions/core/event-rules.js';
 import {
   createRunnerEventIngest,
+  INGESTED_DETAIL_TYPES,
   parseBusEvent,
   RUNNER_EVENT_REJECT_REASONS,
   STALL_METRIC_TIME_LIMITS,
@@ -19,23 +25,32 @@ import {
   InMemoryRunnerEventStore,
   RecordingRunnerEventDeadLetters,
 } from '../support/runner-event-ingest-fixtures.js';
+import {
+  aChildEvent,
+  aHealthEvent,
+  childBusEvent,
+  healthBusEvent,
+  InMemorySupervisorEventStore,
+} from '../support/supervisor-event-fixtures.js';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 
 function anIngest(options: { expectedEnvironment?: string } = {}) {
   const store = new InMemoryRunnerEventStore();
+  const supervisorStore = new InMemorySupervisorEventStore();
   const deadLetters = new RecordingRunnerEventDeadLetters();
   const metrics = new RecordingMetrics();
   const logger = aRecordingLogger();
   const ingest = createRunnerEventIngest({
     store,
+    supervisorStore,
     deadLetters,
     metrics,
     logger,
     clock: { now: () => NOW },
     ...options,
   });
-  return { ingest, store, deadLetters, metrics, logger };
+  return { ingest, store, supervisorStore, deadLetters, metrics, logger };
 }
 
 describe('runner event ingest', () => {
@@ -199,13 +214,151 @@ describe('runner event ingest', () => {
     await expect(ingest(busEventOf(old))).resolves.toMatchObject({ outcome: 'stored' });
     expect(store.events.size).toBe(1);
     expect(metrics.points).toEqual([]);
-    expect(logger.lines.map((l) => l.message)).toContain('stall too old to count');
+    expect(logger.lines.map((l) => l.message)).toContain('event too old to count');
   });
 
   it('lets every root cause through the schema to the metric', async () => {
     const { ingest, metrics } = anIngest();
     for (const rootCause of STALL_ROOT_CAUSES) await ingest(busEventOf(aStallEvent({ rootCause })));
     expect(metrics.points.map((p) => p.dimensions.RootCause)).toEqual([...STALL_ROOT_CAUSES]);
+  });
+});
+
+describe('supervisor events in the ingest', () => {
+  it('keeps a health report as its host’s latest and counts it at its own ts under Host', async () => {
+    const { ingest, supervisorStore, metrics } = anIngest({ expectedEnvironment: 'prod' });
+    const health = aHealthEvent({
+      ts: '2025-06-01T11:59:00.000Z',
+      dashboardLink: 'disconnected',
+      children: { running: 2, failed: 1, quarantined: 1, targetCount: 3 },
+    });
+
+    await expect(ingest(healthBusEvent(health))).resolves.toEqual({
+      outcome: 'stored',
+      kind: 'health',
+      eventId: health.id,
+    });
+    expect(await supervisorStore.listSupervisorHealth('prod')).toEqual([health]);
+    const at = new Date('2025-06-01T11:59:00.000Z');
+    expect(metrics.points).toEqual([
+      { metric: 'supervisorHealthReports', value: 1, dimensions: { Host: 'sup-01' }, timestamp: at },
+      { metric: 'supervisorDisconnectedReports', value: 1, dimensions: { Host: 'sup-01' }, timestamp: at },
+      { metric: 'supervisorQuarantinedChildren', value: 1, dimensions: { Host: 'sup-01' }, timestamp: at },
+    ]);
+  });
+
+  it('records 0 disconnected and 0 quarantined for a healthy report, so a healthy period has data', async () => {
+    const { ingest, metrics } = anIngest();
+    await ingest(healthBusEvent(aHealthEvent({ ts: NOW.toISOString() })));
+    expect(metrics.values('supervisorDisconnectedReports')).toEqual([0]);
+    expect(metrics.values('supervisorQuarantinedChildren')).toEqual([0]);
+    expect(metrics.sum('supervisorHealthReports')).toBe(1);
+  });
+
+  it('does not let an older report replace a newer one, yet counts it for the period it describes', async () => {
+    const { ingest, supervisorStore, metrics } = anIngest();
+    const newer = aHealthEvent({ ts: '2025-06-01T11:59:00.000Z' });
+    // Sampled while the link was down, spooled, replayed after the newer one arrived.
+    const older = aHealthEvent({ ts: '2025-06-01T11:40:00.000Z', dashboardLink: 'disconnected' });
+    await ingest(healthBusEvent(newer));
+    metrics.clear();
+
+    await expect(ingest(healthBusEvent(older))).resolves.toMatchObject({ outcome: 'stale', kind: 'health' });
+    expect(await supervisorStore.listSupervisorHealth('prod')).toEqual([newer]);
+    expect(metrics.points.find((p) => p.metric === 'supervisorDisconnectedReports')).toEqual({
+      metric: 'supervisorDisconnectedReports',
+      value: 1,
+      dimensions: { Host: 'sup-01' },
+      timestamp: new Date('2025-06-01T11:40:00.000Z'),
+    });
+  });
+
+  it('drops a resend of the latest report without counting it again', async () => {
+    const { ingest, metrics } = anIngest();
+    const health = aHealthEvent({ ts: NOW.toISOString() });
+    await ingest(healthBusEvent(health));
+    await expect(ingest(healthBusEvent({ ...health }))).resolves.toMatchObject({ outcome: 'duplicate' });
+    expect(metrics.sum('supervisorHealthReports')).toBe(1);
+  });
+
+  it('keeps one latest report per host and environment', async () => {
+    const { ingest, supervisorStore } = anIngest();
+    const a = aHealthEvent({ host: 'sup-a', ts: '2025-06-01T11:00:00.000Z' });
+    const b = aHealthEvent({ host: 'sup-b', ts: '2025-06-01T10:00:00.000Z' });
+    const aLater = aHealthEvent({ host: 'sup-a', ts: '2025-06-01T11:01:00.000Z', status: 'degraded' });
+    const staging = aHealthEvent({ host: 'sup-a', environment: 'staging' });
+    for (const event of [a, b, aLater, staging]) await ingest(healthBusEvent(event));
+    expect(await supervisorStore.listSupervisorHealth('prod')).toEqual([aLater, b]);
+    expect(await supervisorStore.listSupervisorHealth('staging')).toEqual([staging]);
+  });
+
+  it('stores child events once and counts exits by TaskExit kind and quarantines', async () => {
+    const { ingest, supervisorStore, metrics } = anIngest();
+    const ts = '2025-06-01T11:30:00.000Z';
+    const exits = TASK_EXIT_KINDS.map((kind) => aChildEvent({ ts, exit: { kind } }));
+    const quarantine = aChildEvent({ ts, event: 'quarantined', tokensLeft: 0, restartCount: 3 });
+    const restarted = aChildEvent({ ts, event: 'restarted', exit: undefined });
+    for (const event of [...exits, quarantine, restarted]) {
+      await expect(ingest(childBusEvent(event))).resolves.toMatchObject({ outcome: 'stored', kind: 'child' });
+    }
+    await expect(ingest(childBusEvent({ ...quarantine }))).resolves.toMatchObject({ outcome: 'duplicate' });
+
+    expect(supervisorStore.children.size).toBe(6);
+    expect(
+      metrics.points.filter((p) => p.metric === 'supervisorChildExits').map((p) => p.dimensions),
+    ).toEqual(TASK_EXIT_KINDS.map((kind) => ({ ExitKind: kind, Host: 'sup-01' })));
+    expect(metrics.points.filter((p) => p.metric === 'supervisorChildQuarantines')).toEqual([
+      {
+        metric: 'supervisorChildQuarantines',
+        value: 1,
+        dimensions: { Host: 'sup-01' },
+        timestamp: new Date(ts),
+      },
+    ]);
+    expect(metrics.points).toHaveLength(TASK_EXIT_KINDS.length + 1);
+  });
+
+  it('does not count an exit that carries no TaskExit, and says so', async () => {
+    const { ingest, metrics, logger } = anIngest();
+    const { exit: _exit, ...bare } = aChildEvent();
+    await expect(ingest(childBusEvent(bare))).resolves.toMatchObject({ outcome: 'stored' });
+    expect(metrics.points).toEqual([]);
+    expect(logger.lines.map((l) => l.message)).toContain('exit without a TaskExit not counted');
+  });
+
+  it('dead-letters invalid supervisor events with their field paths, never storing them', async () => {
+    const { ingest, supervisorStore, deadLetters, metrics } = anIngest({ expectedEnvironment: 'prod' });
+    await ingest(healthBusEvent({ ...aHealthEvent(), dashboardLink: 'flaky' } as never));
+    await ingest(childBusEvent({ ...aChildEvent(), exit: { kind: 'Crashed' } } as never));
+    await ingest(aBusEvent(aHealthEvent(), SUPERVISOR_DETAIL_TYPES.child));
+    await ingest(healthBusEvent(aHealthEvent({ environment: 'dev' })));
+    expect(deadLetters.sent.map((d) => [d.reason, d.detailType])).toEqual([
+      ['invalid_detail', 'SupervisorHealth'],
+      ['invalid_detail', 'SupervisorChild'],
+      ['invalid_detail', 'SupervisorChild'],
+      ['environment_mismatch', 'SupervisorHealth'],
+    ]);
+    expect(deadLetters.sent[0]?.rationale).toContain('detail.dashboardLink:');
+    expect(deadLetters.sent[1]?.rationale).toContain('detail.exit.kind:');
+    expect(supervisorStore.latest.size + supervisorStore.children.size).toBe(0);
+    expect(metrics.points).toEqual([]);
+  });
+
+  it('throws when the supervisor store fails, so Lambda retries', async () => {
+    const { ingest, supervisorStore, metrics } = anIngest();
+    supervisorStore.failWith = new Error('ThrottlingException');
+    await expect(ingest(healthBusEvent(aHealthEvent()))).rejects.toThrow('ThrottlingException');
+    await expect(ingest(childBusEvent(aChildEvent()))).rejects.toThrow('ThrottlingException');
+    expect(metrics.points).toEqual([]);
+  });
+
+  it('stores but does not count a report replayed after CloudWatch’s 14 days', async () => {
+    const { ingest, metrics, logger } = anIngest();
+    await expect(
+      ingest(healthBusEvent(aHealthEvent({ ts: '2025-05-10T00:00:00.000Z' }))),
+    ).resolves.toMatchObject({ outcome: 'stored' });
+    expect(metrics.points).toEqual([]);
+    expect(logger.lines.map((l) => l.message)).toContain('event too old to count');
   });
 });
 
@@ -226,10 +379,16 @@ describe('parseBusEvent', () => {
 });
 
 describe('the runner events rule', () => {
-  it('is declared once in EVENT_RULES, routing both agent detail types to the ingest', () => {
+  it('is declared once in EVENT_RULES, routing the runner and supervisor detail types to the ingest', () => {
     expect(EVENT_RULES).toContain(RUNNER_EVENTS_RULE);
     expect(RUNNER_EVENTS_RULE.target).toBe('runnerEventIngest');
-    for (const detailType of [AGENT_DETAIL_TYPES.stall, AGENT_DETAIL_TYPES.runSummary]) {
+    expect(RUNNER_EVENTS_RULE.pattern['detail-type']).toEqual([...INGESTED_DETAIL_TYPES]);
+    for (const detailType of [
+      AGENT_DETAIL_TYPES.stall,
+      AGENT_DETAIL_TYPES.runSummary,
+      SUPERVISOR_DETAIL_TYPES.health,
+      SUPERVISOR_DETAIL_TYPES.child,
+    ]) {
       expect(matchesEventPattern(RUNNER_EVENTS_RULE.pattern, aBusEvent({}, detailType))).toBe(true);
     }
     expect(matchesEventPattern(RUNNER_EVENTS_RULE.pattern, aBusEvent({}, 'LaneBatchProcessed'))).toBe(false);
