@@ -40,6 +40,9 @@ export const AGENTIC_WORKER_RUNBOOK = 'runbooks/agentic-worker.md';
 /** The runner watchdog runbook (seed 002, rewritten for Runlane). */
 export const RUNNER_WATCHDOG_RUNBOOK = 'runbooks/runner-watchdog.md';
 
+/** The supervisor runbook (seed 001, rewritten for Runlane). */
+export const SUPERVISOR_RUNBOOK = 'runbooks/supervisor.md';
+
 /**
  * Alarm kind → evaluation and runbook section. The headings of seed 003 are
  * kept where one exists ("Queue Retry And Dead-Letter Workflow"); the others
@@ -137,6 +140,27 @@ export const ALARM_CATALOG = {
     evaluationPeriods: 1,
     datapointsToAlarm: 1,
     runbook: { file: RUNNER_WATCHDOG_RUNBOOK, heading: 'Runner Event Dead Letters' },
+  },
+  // Seed 001's procedures: P1-003 Dashboard IPC Disconnected, P1-002 Child Task Crash Loop.
+  supervisorDashboardDisconnected: {
+    slug: 'SupervisorDashboardDisconnected',
+    title: 'Supervisor dashboard link disconnected',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: null,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: SUPERVISOR_RUNBOOK, heading: 'P1-003: Dashboard IPC Disconnected' },
+  },
+  supervisorChildrenQuarantined: {
+    slug: 'SupervisorChildrenQuarantined',
+    title: 'Supervisor children quarantined',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: null,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: SUPERVISOR_RUNBOOK, heading: 'P1-002: Child Task Crash Loop' },
   },
 } as const satisfies Record<string, AlarmKind>;
 

@@ -16,6 +16,7 @@ import {
   type AlarmSettings,
   type BurnAlarmSettings,
   DEFAULT_ALARM_SETTINGS,
+  type SustainedAlarmSettings,
 } from './config/environment-config.js';
 import { namePrefixFor } from './defaults.js';
 import { throwIfProblems } from './errors.js';
@@ -85,11 +86,32 @@ export interface RunlaneAlarm {
  *   5 min for 10 min; 0.05/s over 1 h for 2 h;
  * - `<prefix>-runner-events-dlq-messages` (warning): the runner event ingest
  *   DLQ holds a message (a refused event, or one whose store failed after
- *   Lambda's retries), 1 × 1 min.
+ *   Lambda's retries), 1 × 1 min;
+ * - `<prefix>-SupervisorDashboardDisconnected` (warning): `SupervisorDisconnectedReports`
+ *   [Environment] Sum per `supervisor.dashboardDisconnected.windowMinutes` above
+ *   `threshold` (default 0) in every window of `sustainMinutes` (defaults 5 and 15);
+ * - `<prefix>-SupervisorChildrenQuarantined` (warning): `SupervisorQuarantinedChildren`
+ *   [Environment] Maximum per window above `threshold` in every window of the
+ *   sustain (defaults 0, 5 and 30 min).
+ *
+ * What the supervisor alarms see, and what they cannot: they read the
+ * environment totals, so they need no host names at synth time; "sustained"
+ * means some host breached in every window (the dashboard's per-host SEARCH
+ * says which). Health reports are counted at their own `ts`. A host whose
+ * reporter cannot reach the bus spools its reports (they say `disconnected`)
+ * and delivers them when the bus answers again: the alarm fires only for the
+ * part of that backlog that still falls inside its evaluation range (a flapping
+ * link, a reporter window shorter than the report interval, a short outage);
+ * an outage longer than that is on the dashboard afterwards, not an alarm. A
+ * host that sends nothing at all (supervisor or host down, link down with the
+ * spool not yet replayed) has no data points and never breaches — missing data
+ * is not breaching, as a dev environment without supervisors must stay quiet.
+ * Spotting a silent host needs the latest report's age per host
+ * (`listSupervisorHealth`), which these metric alarms cannot compute.
  *
  * @example
  * const alarms = new RunlaneAlarms(this, 'Alarms', { environmentName: 'prod', lanes, topics });
- * alarms.alarms.length; // 5 per lane + 4
+ * alarms.alarms.length; // 5 per lane + 6
  */
 export class RunlaneAlarms extends Construct {
   public readonly alarms: readonly RunlaneAlarm[];
@@ -237,6 +259,31 @@ export class RunlaneAlarms extends Construct {
       cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       'the runner event ingest DLQ holds at least one event (refused, or not stored after retries)',
     );
+    for (const [kind, settings, metric, what] of [
+      [
+        'supervisorDashboardDisconnected',
+        t.supervisor.dashboardDisconnected,
+        'supervisorDisconnectedReports',
+        'health reports with dashboard_link "disconnected" (all hosts, Sum)',
+      ],
+      [
+        'supervisorChildrenQuarantined',
+        t.supervisor.childrenQuarantined,
+        'supervisorQuarantinedChildren',
+        'quarantined children of a supervisor (any host, Maximum)',
+      ],
+    ] as const) {
+      const windows = settings.sustainMinutes / settings.windowMinutes;
+      add(
+        kind,
+        undefined,
+        runlaneMetric(metric, env, {}, { period: Duration.minutes(settings.windowMinutes) }),
+        settings.threshold,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        `${what} above ${settings.threshold} in every ${settings.windowMinutes}-min window for ${settings.sustainMinutes} min`,
+        { evaluationPeriods: windows, datapointsToAlarm: windows },
+      );
+    }
     this.alarms = alarms;
   }
 
@@ -339,22 +386,39 @@ function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<Alarm
   for (const [name, burn] of Object.entries(t.runnerStalls) as [string, BurnAlarmSettings][]) {
     problems.push(...burnProblems(`thresholds.runnerStalls.${name}`, burn));
   }
+  for (const [name, sustained] of Object.entries(t.supervisor) as [string, SustainedAlarmSettings][]) {
+    problems.push(...sustainedProblems(`thresholds.supervisor.${name}`, sustained));
+  }
   throwIfProblems('RunlaneAlarms', problems);
+}
+
+function sustainedProblems(path: string, alarm: SustainedAlarmSettings): string[] {
+  const problems: string[] = [];
+  if (!(Number.isInteger(alarm.threshold) && alarm.threshold >= 0)) {
+    problems.push(`${path}.threshold: must be an integer of at least 0, got ${alarm.threshold}`);
+  }
+  return [...problems, ...windowProblems(path, alarm)];
 }
 
 function burnProblems(path: string, burn: BurnAlarmSettings): string[] {
   const problems: string[] = [];
   if (!(burn.ratePerSecond > 0))
     problems.push(`${path}.ratePerSecond: must be above 0, got ${burn.ratePerSecond}`);
+  return [...problems, ...windowProblems(path, burn)];
+}
+
+/** A window (the alarm period) and a sustain of whole windows, both 1–1440 minutes. */
+function windowProblems(path: string, alarm: { windowMinutes: number; sustainMinutes: number }): string[] {
+  const problems: string[] = [];
   for (const field of ['windowMinutes', 'sustainMinutes'] as const) {
-    const value = burn[field];
+    const value = alarm[field];
     if (!(Number.isInteger(value) && value >= 1 && value <= 1440)) {
       problems.push(`${path}.${field}: must be an integer from 1 to 1440, got ${value}`);
     }
   }
-  if (burn.windowMinutes > 0 && burn.sustainMinutes % burn.windowMinutes !== 0) {
+  if (alarm.windowMinutes > 0 && alarm.sustainMinutes % alarm.windowMinutes !== 0) {
     problems.push(
-      `${path}.sustainMinutes: must be a multiple of windowMinutes (${burn.windowMinutes}), got ${burn.sustainMinutes}`,
+      `${path}.sustainMinutes: must be a multiple of windowMinutes (${alarm.windowMinutes}), got ${alarm.sustainMinutes}`,
     );
   }
   return problems;

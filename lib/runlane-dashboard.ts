@@ -60,7 +60,13 @@ const FULL_WIDTH = 24;
  *   cause (one `SUM(SEARCH(…))` per root cause), by host and by command type
  *   (× root cause), SEARCH over the `RunnerStalls` dimension sets;
  * - a runner alarm row: the fast and slow burn alarms (graph against
- *   threshold) and the runner event DLQ depth.
+ *   threshold) and the runner event DLQ depth;
+ * - a supervisor row (`runlane-agent supervise`): health reports by host (the
+ *   heartbeat: a host that stops reporting drops out of it), disconnected
+ *   reports and quarantined children (the environment total the alarms read,
+ *   with their thresholds, and by host), child exits by TaskExit kind and by
+ *   host, child quarantines by host — SEARCH over the supervisor metrics'
+ *   dimension sets.
  *
  * @example
  * new RunlaneDashboard(this, 'Dashboard', { environmentName: 'prod', lanes, api, alarms });
@@ -84,6 +90,7 @@ export class RunlaneDashboard extends Construct {
         apiRow(props.api),
         runnerStallRow(props),
         runnerAlarmRow(props),
+        supervisorRow(props),
       ],
     });
   }
@@ -391,6 +398,104 @@ function runnerAlarmRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
         }),
       ],
       leftAnnotations: [{ value: 1, label: 'alarm (> 0)', color: cloudwatch.Color.ORANGE }],
+      width,
+      height: ROW_HEIGHT,
+    }),
+  ];
+}
+
+function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
+  const env = props.environmentName;
+  const width = FULL_WIDTH / 6;
+  const { dashboardDisconnected, childrenQuarantined } = props.alarms.thresholds.supervisor;
+  const fiveMinutes = Duration.minutes(5);
+  const byHost = [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host] as const;
+  const hostSearch = (key: Parameters<typeof runlaneSearch>[0], period: Duration) =>
+    runlaneSearch(key, env, byHost, { period, label: '' });
+  const disconnectedWindow = Duration.minutes(dashboardDisconnected.windowMinutes);
+  const quarantinedWindow = Duration.minutes(childrenQuarantined.windowMinutes);
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Supervisor health reports by host / 5 min',
+      left: [hostSearch('supervisorHealthReports', fiveMinutes)],
+      right: [runlaneMetric('supervisorHealthReports', env, {}, { period: fiveMinutes, label: 'all hosts' })],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `Supervisor dashboard_link disconnected reports / ${dashboardDisconnected.windowMinutes} min`,
+      left: [
+        runlaneMetric(
+          'supervisorDisconnectedReports',
+          env,
+          {},
+          { period: disconnectedWindow, label: 'all hosts' },
+        ),
+        hostSearch('supervisorDisconnectedReports', disconnectedWindow),
+      ],
+      leftAnnotations: [
+        {
+          value: dashboardDisconnected.threshold,
+          label: ALARM_CATALOG.supervisorDashboardDisconnected.slug,
+          color: cloudwatch.Color.ORANGE,
+        },
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `Supervisor quarantined children (max / ${childrenQuarantined.windowMinutes} min)`,
+      left: [
+        runlaneMetric(
+          'supervisorQuarantinedChildren',
+          env,
+          {},
+          { period: quarantinedWindow, label: 'any host' },
+        ),
+        hostSearch('supervisorQuarantinedChildren', quarantinedWindow),
+      ],
+      leftAnnotations: [
+        {
+          value: childrenQuarantined.threshold,
+          label: ALARM_CATALOG.supervisorChildrenQuarantined.slug,
+          color: cloudwatch.Color.ORANGE,
+        },
+      ],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Supervisor child exits by TaskExit kind / 5 min',
+      stacked: true,
+      left: [
+        runlaneSearch(
+          'supervisorChildExits',
+          env,
+          [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.exitKind],
+          {
+            period: fiveMinutes,
+            label: '',
+          },
+        ),
+      ],
+      right: [runlaneMetric('supervisorChildExits', env, {}, { period: fiveMinutes, label: 'all exits' })],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Supervisor child exits by host / 5 min',
+      stacked: true,
+      left: [hostSearch('supervisorChildExits', fiveMinutes)],
+      width,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Supervisor child quarantines by host / 5 min',
+      stacked: true,
+      left: [hostSearch('supervisorChildQuarantines', fiveMinutes)],
+      right: [
+        runlaneMetric('supervisorChildQuarantines', env, {}, { period: fiveMinutes, label: 'all hosts' }),
+      ],
       width,
       height: ROW_HEIGHT,
     }),

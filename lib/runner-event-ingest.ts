@@ -29,7 +29,7 @@ import type { TelemetryBus } from './telemetry-bus.js';
 export interface RunnerEventIngestProps {
   /** Runlane environment name: `RUNLANE_ENVIRONMENT`, and the only `detail.environment` the ingest accepts. */
   readonly environmentName: string;
-  /** The table the events are stored in (single-table, `RUNNER#<env>#<day>` partitions). */
+  /** The table the events are stored in (single-table: `RUNNER#<env>#<day>`, `SUPERVISOR#<env>`, `SUPERVISOR#<env>#<day>` partitions). */
   readonly lifecycle: LifecycleStorage;
   /** The bus the agents send to; the rule is created on it. */
   readonly telemetry: TelemetryBus;
@@ -96,13 +96,16 @@ export interface RunnerEventIngestProps {
 }
 
 /**
- * The control-plane end of the runner watchdog (issue 6): agent stall events
- * and run summaries from the telemetry bus into the lifecycle table and the
- * `RunnerStalls` metric.
+ * The control-plane end of the runner watchdog (issue 6) and of the supervisor
+ * (issue 7): agent stall events, run summaries, supervisor health reports and
+ * child events from the telemetry bus into the lifecycle table (health: the
+ * latest per host; the others appended) and the `RunnerStalls` and
+ * `Supervisor*` metrics.
  *
  * Creates:
  * - the rule `<prefix>-runner-events` on the telemetry bus: `source`
- *   `runlane.agent`, `detail-type` `RunnerStall` or `RunnerRunSummary`,
+ *   `runlane.agent`, `detail-type` `RunnerStall`, `RunnerRunSummary`,
+ *   `SupervisorHealth` or `SupervisorChild`,
  *   targeting the function, with a retry policy (`retryAttempts`,
  *   `maxEventAge`) and the DLQ as the target's dead-letter queue;
  * - the ingest function (`RunlaneFunction`, runner-event-ingest handler) with
@@ -168,7 +171,7 @@ export class RunnerEventIngest extends Construct {
       entry: props.entry ?? HANDLER_ENTRIES.runnerEventIngest,
       environmentName: props.environmentName,
       serviceName: 'runlane-runner-event-ingest',
-      description: `Runlane ${props.environmentName}: agent stall events and run summaries into the lifecycle table and RunnerStalls`,
+      description: `Runlane ${props.environmentName}: agent stall events, run summaries and supervisor events into the lifecycle table and metrics`,
       timeout: settings.functionTimeout,
       memorySize: settings.memorySize,
       ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
@@ -210,7 +213,7 @@ export class RunnerEventIngest extends Construct {
 
     this.agentReporterPolicy = new iam.ManagedPolicy(this, 'AgentReporterPolicy', {
       managedPolicyName: settings.agentReporterPolicyName,
-      description: `Runlane ${props.environmentName}: lets runlane-agent report stalls and run summaries to the telemetry bus`,
+      description: `Runlane ${props.environmentName}: lets runlane-agent report stalls, run summaries and supervisor events to the telemetry bus`,
       statements: [
         new iam.PolicyStatement({
           actions: ['events:PutEvents'],

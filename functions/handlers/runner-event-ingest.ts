@@ -16,7 +16,8 @@ import { requireNumber, requireString } from './env.js';
 
 /**
  * Target of the `runner-events` rule (invoked asynchronously by EventBridge):
- * validates the agent event, stores it once and counts stalls. A refused event
+ * validates the agent event (runner or supervisor), stores it (health: the
+ * host's latest, if newer) and counts stalls and the supervisor metrics. A refused event
  * goes to the ingest DLQ and the invocation succeeds; a store failure throws,
  * so Lambda retries it and then sends it to the on-failure destination.
  */
@@ -30,7 +31,7 @@ const settings = {
 const SERVICE_NAME = 'runlane-runner-event-ingest';
 const logger = new Logger({ serviceName: SERVICE_NAME });
 logger.appendPersistentKeys({ environment: settings.environment });
-// One event per invocation: RunnerStalls is written as its own EMF line with all its dimension sets.
+// One event per invocation: each metric is written as its own EMF line with all its dimension sets, at the event's ts.
 const metrics = new PowertoolsMetricsRecorder({
   metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
   environment: settings.environment,

@@ -103,6 +103,53 @@ const runnerStallAlarmSettingsSchema = z
   })
   .strict();
 
+/**
+ * A supervisor alarm: the environment's value per window of `windowMinutes`
+ * (one alarm period) above `threshold` in every window of `sustainMinutes`.
+ */
+function sustainedSchema(defaults: { threshold: number; windowMinutes: number; sustainMinutes: number }) {
+  return z
+    .object({
+      /** The window breaches when the value is above this (0: any). */
+      threshold: z.number().int().min(0).max(10_000).default(defaults.threshold),
+      /** Window the value is read over, in minutes (the alarm period). */
+      windowMinutes: z.number().int().min(1).max(1440).default(defaults.windowMinutes),
+      /** How long every window must breach, in minutes: a multiple of `windowMinutes`, at most 1440. */
+      sustainMinutes: z.number().int().min(1).max(1440).default(defaults.sustainMinutes),
+    })
+    .strict()
+    .superRefine((alarm, context) => {
+      if (alarm.sustainMinutes % alarm.windowMinutes !== 0) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sustainMinutes'],
+          message: `must be a whole number of windows (a multiple of windowMinutes = ${alarm.windowMinutes}), got ${alarm.sustainMinutes}`,
+        });
+      }
+    });
+}
+
+const DASHBOARD_DISCONNECTED_DEFAULTS = { threshold: 0, windowMinutes: 5, sustainMinutes: 15 };
+const CHILDREN_QUARANTINED_DEFAULTS = { threshold: 0, windowMinutes: 5, sustainMinutes: 30 };
+
+/**
+ * Alarms on what `runlane-agent supervise` reports (seed 001, P1-003 and P1-002).
+ * Defaults: some host reports `dashboard_link` disconnected in every 5-minute
+ * window for 15 minutes; some host keeps a quarantined child for 30 minutes.
+ */
+const supervisorAlarmSettingsSchema = z
+  .object({
+    /** `SupervisorDisconnectedReports` Sum per window (all hosts) above `threshold`, sustained. */
+    dashboardDisconnected: sustainedSchema(DASHBOARD_DISCONNECTED_DEFAULTS).default(
+      DASHBOARD_DISCONNECTED_DEFAULTS,
+    ),
+    /** `SupervisorQuarantinedChildren` Maximum per window (any host) above `threshold`, sustained. */
+    childrenQuarantined: sustainedSchema(CHILDREN_QUARANTINED_DEFAULTS).default(
+      CHILDREN_QUARANTINED_DEFAULTS,
+    ),
+  })
+  .strict();
+
 const alarmSettingsSchema = z
   .object({
     /** Email addresses subscribed to the environment's critical topic (pages: DLQ, stuck lanes, worker errors). */
@@ -127,6 +174,8 @@ const alarmSettingsSchema = z
     endToEndLatencyP95Seconds: z.number().positive().max(86_400).default(60),
     /** Burn alarms on the stall rate the on-host agents report (`RunnerStalls`, all hosts). */
     runnerStalls: runnerStallAlarmSettingsSchema.default(runnerStallAlarmSettingsSchema.parse({})),
+    /** Alarms on supervisor health reports: a disconnected dashboard link, quarantined children. */
+    supervisor: supervisorAlarmSettingsSchema.default(supervisorAlarmSettingsSchema.parse({})),
   })
   .strict();
 
@@ -175,6 +224,8 @@ export type CommandSettings = z.infer<typeof commandSettingsSchema>;
 export type AlarmSettings = z.infer<typeof alarmSettingsSchema>;
 export type RunnerStallAlarmSettings = z.infer<typeof runnerStallAlarmSettingsSchema>;
 export type BurnAlarmSettings = RunnerStallAlarmSettings['fastBurn'];
+export type SupervisorAlarmSettings = z.infer<typeof supervisorAlarmSettingsSchema>;
+export type SustainedAlarmSettings = SupervisorAlarmSettings['dashboardDisconnected'];
 
 /**
  * The schema defaults, read once so the constructs default to the same values

@@ -28,6 +28,12 @@ import {
   aStallEvent,
   busEventOf,
 } from '../support/runner-event-ingest-fixtures.js';
+import {
+  aChildEvent,
+  aHealthEvent,
+  childBusEvent,
+  healthBusEvent,
+} from '../support/supervisor-event-fixtures.js';
 
 /**
  * The deployed entry points (module-scope setup, middy, Powertools Metrics)
@@ -288,6 +294,77 @@ describe('EMF printed by the deployed handlers', () => {
         });
         await ingestHandler(busEventOf(aRunSummaryEvent({ environment: ENVIRONMENT })), aLambdaContext());
         await ingestHandler(aBusEvent({ nonsense: true }), aLambdaContext());
+      }),
+    ).toEqual([]);
+  });
+
+  it('runner event ingest: supervisor health and child events, each metric at the event’s ts under its dimension sets', async () => {
+    const ts = new Date(Date.now() - 4 * 60_000);
+    const health = aHealthEvent({
+      environment: ENVIRONMENT,
+      ts: ts.toISOString(),
+      host: 'sup-7',
+      dashboardLink: 'disconnected',
+      children: { running: 1, failed: 1, quarantined: 2, targetCount: 3 },
+    });
+    const healthLines = await emfOf(async () => {
+      await expect(ingestHandler(healthBusEvent(health), aLambdaContext())).resolves.toMatchObject({
+        outcome: 'stored',
+      });
+    });
+    expect(healthLines.map((line) => line._aws.CloudWatchMetrics)).toEqual(
+      [
+        ['SupervisorHealthReports', 'Count'],
+        ['SupervisorDisconnectedReports', 'Count'],
+        ['SupervisorQuarantinedChildren', 'Count'],
+      ].map(([name, unit]) => [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [['Environment'], ['Environment', 'Host']],
+          Metrics: [{ Name: name, Unit: unit }],
+        },
+      ]),
+    );
+    for (const line of healthLines) {
+      expect(line._aws.Timestamp).toBe(ts.getTime());
+      expect(line).toMatchObject({ Environment: ENVIRONMENT, Host: 'sup-7' });
+      expect(line).not.toHaveProperty('service');
+    }
+    expect(healthLines.map((line) => ({ ...line, _aws: undefined }))).toMatchObject([
+      { SupervisorHealthReports: 1 },
+      { SupervisorDisconnectedReports: 1 },
+      { SupervisorQuarantinedChildren: 2 },
+    ]);
+
+    const exit = aChildEvent({
+      environment: ENVIRONMENT,
+      ts: ts.toISOString(),
+      host: 'sup-7',
+      exit: { kind: 'Panicked' },
+    });
+    const quarantine = aChildEvent({
+      environment: ENVIRONMENT,
+      host: 'sup-7',
+      event: 'quarantined',
+      tokensLeft: 0,
+    });
+    const childLines = await emfOf(async () => {
+      await ingestHandler(childBusEvent(exit), aLambdaContext());
+      await ingestHandler(childBusEvent(quarantine), aLambdaContext());
+    });
+    expect(childLines.map((line) => line._aws.CloudWatchMetrics[0]?.Dimensions)).toEqual([
+      [['Environment'], ['Environment', 'ExitKind'], ['Environment', 'Host']],
+      [['Environment'], ['Environment', 'Host']],
+    ]);
+    expect(childLines[0]).toMatchObject({ ExitKind: 'Panicked', Host: 'sup-7', SupervisorChildExits: 1 });
+    expect(childLines[0]?._aws.Timestamp).toBe(ts.getTime());
+    expect(childLines[1]).toMatchObject({ Host: 'sup-7', SupervisorChildQuarantines: 1 });
+
+    // A resend of the latest report and of a child event print nothing.
+    expect(
+      await emfOf(async () => {
+        await ingestHandler(healthBusEvent({ ...health }), aLambdaContext());
+        await ingestHandler(childBusEvent({ ...exit }), aLambdaContext());
       }),
     ).toEqual([]);
   });

@@ -49,6 +49,10 @@ const THRESHOLDS = {
     fastBurn: { ratePerSecond: 0.3, windowMinutes: 3, sustainMinutes: 15 },
     slowBurn: { ratePerSecond: 0.04, windowMinutes: 30 },
   },
+  supervisor: {
+    dashboardDisconnected: { threshold: 2, windowMinutes: 10, sustainMinutes: 30 },
+    childrenQuarantined: { windowMinutes: 15 },
+  },
 };
 
 describe('RunlaneAlarms in an environment', () => {
@@ -88,12 +92,12 @@ describe('RunlaneAlarms in an environment', () => {
     expect(props.AlarmDescription).toContain(`Runbook: ${runbookLink(kind)}`);
   }
 
-  it('creates five alarms per lane and four for the environment, and nothing else', () => {
+  it('creates five alarms per lane and six for the environment, and nothing else', () => {
     const kinds = Object.values(ALARM_CATALOG);
     const perLane = kinds.filter((k) => k.scope === 'lane').length;
     const environmentWide = kinds.filter((k) => k.scope === 'environment').length;
     expect(perLane).toBe(5);
-    expect(environmentWide).toBe(4);
+    expect(environmentWide).toBe(6);
     expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + environmentWide);
     expect(Object.keys(alarms).every((name) => name.startsWith('runlane-staging-'))).toBe(true);
   });
@@ -290,6 +294,43 @@ describe('RunlaneAlarms in an environment', () => {
     expectActions(props, 'runnerStallSlowBurn');
   });
 
+  function expectSupervisorMetric(
+    props: CfnAlarm['Properties'],
+    metricName: string,
+    statistic: string,
+    periodSeconds: number,
+  ): void {
+    // The environment total: no host names needed when the stack is synthesized.
+    expect(props).toMatchObject({
+      Namespace: 'Runlane',
+      MetricName: metricName,
+      Dimensions: [{ Name: 'Environment', Value: 'staging' }],
+      Statistic: statistic,
+      Period: periodSeconds,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(props.Metrics).toBeUndefined();
+  }
+
+  it('SupervisorDashboardDisconnected (warning): disconnected reports of all hosts above the threshold in every window of the sustain', () => {
+    const props = alarm('runlane-staging-SupervisorDashboardDisconnected');
+    // From config: > 2 per 10 min, sustained 30 min = 3 windows.
+    expectSupervisorMetric(props, 'SupervisorDisconnectedReports', 'Sum', 600);
+    expect(props).toMatchObject({ Threshold: 2, EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+    expectActions(props, 'supervisorDashboardDisconnected');
+    expect(props.AlarmDescription).toContain('runbooks/supervisor.md#p1-003-dashboard-ipc-disconnected');
+    expect(props.AlarmDescription).toContain('above 2 in every 10-min window for 30 min');
+  });
+
+  it('SupervisorChildrenQuarantined (warning): quarantined children Maximum above 0, defaults filling the rest', () => {
+    const props = alarm('runlane-staging-SupervisorChildrenQuarantined');
+    // From config: 15-min windows; threshold 0 and sustain 30 min (2 windows) are defaults.
+    expectSupervisorMetric(props, 'SupervisorQuarantinedChildren', 'Maximum', 900);
+    expect(props).toMatchObject({ Threshold: 0, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
+    expectActions(props, 'supervisorChildrenQuarantined');
+    expect(props.AlarmDescription).toContain('runbooks/supervisor.md#p1-002-child-task-crash-loop');
+  });
+
   it('alarms (warning) when the runner event ingest DLQ holds any event', () => {
     const props = alarm('runlane-staging-runner-events-dlq-messages');
     expect(props).toMatchObject({
@@ -367,6 +408,12 @@ describe('alarm catalog', () => {
     expect(runbookLink('runnerStallFastBurn')).toBe(
       'runbooks/runner-watchdog.md#incident-response-checklist',
     );
+    expect(runbookLink('supervisorDashboardDisconnected')).toBe(
+      'runbooks/supervisor.md#p1-003-dashboard-ipc-disconnected',
+    );
+    expect(runbookLink('supervisorChildrenQuarantined')).toBe(
+      'runbooks/supervisor.md#p1-002-child-task-crash-loop',
+    );
     expect(runbookLink('runnerEventDeadLetters')).toBe(
       'runbooks/runner-watchdog.md#runner-event-dead-letters',
     );
@@ -404,7 +451,37 @@ describe('alarm configuration', () => {
         fastBurn: { ratePerSecond: 0.2, windowMinutes: 5, sustainMinutes: 10 },
         slowBurn: { ratePerSecond: 0.05, windowMinutes: 60, sustainMinutes: 120 },
       },
+      supervisor: {
+        dashboardDisconnected: { threshold: 0, windowMinutes: 5, sustainMinutes: 15 },
+        childrenQuarantined: { threshold: 0, windowMinutes: 5, sustainMinutes: 30 },
+      },
     });
+  });
+
+  it('names the field path of every bad supervisor alarm setting', () => {
+    const error = configError(
+      rawConfig({
+        dev: {
+          alarms: {
+            supervisor: {
+              dashboardDisconnected: { threshold: -1, windowMinutes: 10, sustainMinutes: 25 },
+              childrenQuarantined: { windowMinutes: 2.5, sustainMinutes: 2000 },
+            },
+          },
+        },
+        prod: { alarms: { supervisor: { heartbeatMissing: {} } } },
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'environments.dev.alarms.supervisor.childrenQuarantined.sustainMinutes',
+      'environments.dev.alarms.supervisor.childrenQuarantined.windowMinutes',
+      'environments.dev.alarms.supervisor.dashboardDisconnected.sustainMinutes',
+      'environments.dev.alarms.supervisor.dashboardDisconnected.threshold',
+      'environments.prod.alarms.supervisor',
+    ]);
+    expect(error.message).toContain(
+      'environments.dev.alarms.supervisor.dashboardDisconnected.sustainMinutes: must be a whole number of windows (a multiple of windowMinutes = 10), got 25',
+    );
   });
 
   it('names the field path of every bad runner stall burn setting', () => {
@@ -476,6 +553,10 @@ describe('alarm configuration', () => {
                 fastBurn: { ratePerSecond: 0.2, windowMinutes: 4, sustainMinutes: 10 },
                 slowBurn: { ratePerSecond: 0, windowMinutes: 60, sustainMinutes: 120 },
               },
+              supervisor: {
+                dashboardDisconnected: { threshold: 1.5, windowMinutes: 5, sustainMinutes: 15 },
+                childrenQuarantined: { threshold: 0, windowMinutes: 7, sustainMinutes: 30 },
+              },
             },
           },
           env: { region: TEST_REGION },
@@ -491,5 +572,11 @@ describe('alarm configuration', () => {
       'thresholds.runnerStalls.fastBurn.sustainMinutes: must be a multiple of windowMinutes (4), got 10',
     );
     expect(message).toContain('thresholds.runnerStalls.slowBurn.ratePerSecond: must be above 0, got 0');
+    expect(message).toContain(
+      'thresholds.supervisor.dashboardDisconnected.threshold: must be an integer of at least 0, got 1.5',
+    );
+    expect(message).toContain(
+      'thresholds.supervisor.childrenQuarantined.sustainMinutes: must be a multiple of windowMinutes (7), got 30',
+    );
   });
 });

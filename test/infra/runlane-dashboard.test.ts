@@ -3,7 +3,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
 import { LANES } from '../../functions/core/lanes.js';
-import { emittedMetrics, METRICS_NAMESPACE, searchedDimensionSets } from '../../functions/core/metrics.js';
+import {
+  emittedMetrics,
+  METRICS,
+  METRICS_NAMESPACE,
+  searchedDimensionSets,
+} from '../../functions/core/metrics.js';
 import { RunlaneDashboard } from '../../lib/runlane-dashboard.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import {
@@ -32,6 +37,7 @@ describe('RunlaneDashboard in an environment', () => {
           endToEndLatencyP95Seconds: 30,
           needsReviewGrowth: 3,
           runnerStalls: { fastBurn: { ratePerSecond: 0.25, windowMinutes: 2, sustainMinutes: 10 } },
+          supervisor: { dashboardDisconnected: { threshold: 1, windowMinutes: 10, sustainMinutes: 30 } },
         },
       }),
       env: { region: TEST_REGION },
@@ -54,19 +60,71 @@ describe('RunlaneDashboard in an environment', () => {
     expect([...onDashboard].sort()).toEqual([...emitted].sort());
   });
 
-  it('searches exactly the RunnerStalls dimension sets whose values only agents know', () => {
+  it('searches exactly the agent metrics’ dimension sets whose values only agents know, each with its statistic', () => {
     const searched = body.widgets.flatMap(searchedSchemas);
     expect(searched.length).toBeGreaterThan(0);
+    const statisticOf = new Map(Object.values(METRICS).map((m) => [m.name as string, m.statistic as string]));
     for (const schema of searched) {
       expect(schema).toMatchObject({
         namespace: METRICS_NAMESPACE,
-        statistic: 'Sum',
-        terms: expect.objectContaining({ MetricName: 'RunnerStalls', Environment: 'prod' }),
+        terms: expect.objectContaining({ Environment: 'prod' }),
       });
+      expect(schema.statistic).toBe(statisticOf.get(schema.terms.MetricName ?? ''));
     }
-    const onDashboard = new Set(searched.map((schema) => schema.dimensions.join()));
-    const declared = new Set(searchedDimensionSets().map((set) => [...set.dimensions].sort().join()));
+    const onDashboard = new Set(
+      searched.map((schema) => `${schema.terms.MetricName}:${schema.dimensions.join()}`),
+    );
+    const declared = new Set(
+      searchedDimensionSets().map((set) => `${set.name}:${[...set.dimensions].sort().join()}`),
+    );
     expect([...onDashboard].sort()).toEqual([...declared].sort());
+  });
+
+  it('has a supervisor row: reports by host, disconnected and quarantined with their alarm thresholds, exits by kind and host, quarantines', () => {
+    const row = titled('Supervisor');
+    expect(row.map((w) => w.properties.title)).toEqual([
+      'Supervisor health reports by host / 5 min',
+      'Supervisor dashboard_link disconnected reports / 10 min',
+      'Supervisor quarantined children (max / 5 min)',
+      'Supervisor child exits by TaskExit kind / 5 min',
+      'Supervisor child exits by host / 5 min',
+      'Supervisor child quarantines by host / 5 min',
+    ]);
+    expect(new Set(row.map((w) => w.y)).size).toBe(1);
+    expect(row.reduce((sum, w) => sum + w.width, 0)).toBe(24);
+    const [reports, disconnected, quarantined, exitsByKind] = row as DashboardWidget[];
+    expect(searchedSchemas(reports as DashboardWidget)).toEqual([
+      expect.objectContaining({ dimensions: ['Environment', 'Host'], statistic: 'Sum' }),
+    ]);
+    // The alarm's own metric (environment total, its window) and its threshold, then by host.
+    expect(queriedMetrics(disconnected as DashboardWidget)).toEqual([
+      {
+        namespace: 'Runlane',
+        name: 'SupervisorDisconnectedReports',
+        dimensions: { Environment: 'prod' },
+        stat: 'Sum',
+      },
+    ]);
+    expect(disconnected?.properties.annotations?.horizontal?.[0]).toMatchObject({
+      value: 1,
+      label: 'SupervisorDashboardDisconnected',
+    });
+    expect(searchedSchemas(disconnected as DashboardWidget)[0]?.periodSeconds).toBe(600);
+    expect(queriedMetrics(quarantined as DashboardWidget)).toEqual([
+      {
+        namespace: 'Runlane',
+        name: 'SupervisorQuarantinedChildren',
+        dimensions: { Environment: 'prod' },
+        stat: 'Maximum',
+      },
+    ]);
+    expect(quarantined?.properties.annotations?.horizontal?.[0]).toMatchObject({
+      value: 0,
+      label: 'SupervisorChildrenQuarantined',
+    });
+    expect(searchedSchemas(exitsByKind as DashboardWidget)).toEqual([
+      expect.objectContaining({ dimensions: ['Environment', 'ExitKind'], statistic: 'Sum' }),
+    ]);
   });
 
   it('has a runner stall row: the all-hosts rate with the fast burn threshold, then by root cause, host and command type', () => {

@@ -25,8 +25,9 @@ describe('RunlaneStack', () => {
 
   it('assembles alarm topics, alarms and a dashboard, and outputs their names', () => {
     template.resourceCountIs('AWS::SNS::Topic', 2);
-    // Five per lane + NeedsReview backlog, RunnerStallFastBurn, RunnerStallSlowBurn, runner event DLQ.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 4);
+    // Five per lane + NeedsReview backlog, RunnerStallFastBurn, RunnerStallSlowBurn, runner event DLQ,
+    // SupervisorDashboardDisconnected, SupervisorChildrenQuarantined.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 6);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
       expect.arrayContaining(['CriticalAlarmTopicArn', 'WarningAlarmTopicArn', 'DashboardName']),
@@ -137,15 +138,16 @@ describe('RunlaneStack', () => {
     });
     expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
     // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning), the
-    // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning).
-    expect(summary.alarms).toBe(LANES.length * 5 + 4);
+    // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning),
+    // the two supervisor alarms (warning).
+    expect(summary.alarms).toBe(LANES.length * 5 + 6);
     expect(summary.alarmTopics).toEqual([
       { topic: 'runlane-prod-alarms-critical', alarms: LANES.length * 3 + 1, subscriptions: 0 },
-      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 3, subscriptions: 0 },
+      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 5, subscriptions: 0 },
     ]);
     expect(summary.dashboards).toEqual(['runlane-prod']);
     const printed = formatSummary(summary);
-    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 4}\n`);
+    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 6}\n`);
     expect(printed).toContain(
       `    ${LANES.length * 3 + 1} → runlane-prod-alarms-critical  (0 subscription(s))`,
     );

@@ -33,12 +33,15 @@ describe('RunnerEventIngest', () => {
     };
   });
 
-  it('routes both agent detail types from runlane.agent on the telemetry bus to the function', () => {
+  it('routes the runner and supervisor detail types from runlane.agent on the telemetry bus to the function', () => {
     template.resourceCountIs('AWS::Events::Rule', 1);
     template.hasResourceProperties('AWS::Events::Rule', {
       Name: 'runlane-test-runner-events',
       EventBusName: { Ref: ids.bus },
-      EventPattern: { source: ['runlane.agent'], 'detail-type': ['RunnerStall', 'RunnerRunSummary'] },
+      EventPattern: {
+        source: ['runlane.agent'],
+        'detail-type': ['RunnerStall', 'RunnerRunSummary', 'SupervisorHealth', 'SupervisorChild'],
+      },
       State: 'ENABLED',
       Targets: [
         {
