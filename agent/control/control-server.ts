@@ -51,8 +51,6 @@ export class ControlServer {
   readonly #log: (line: string) => void;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
-  /** Inode of the socket file this server bound, so `close()` never removes another server's file. */
-  #inode: number | undefined;
 
   public constructor(options: ControlServerOptions) {
     this.#path = options.path;
@@ -113,7 +111,6 @@ export class ControlServer {
     // Only where the umask cannot be set (a worker thread): the folder (0700 when created here) guards the gap.
     if (!umaskSet) await chmod(path, 0o600);
     server.on('error', (error) => this.#log(`control socket ${path}: ${error.message}`));
-    this.#inode = (await lstat(path)).ino;
   }
 
   /** Stops listening, ends every connection and removes the socket file. Safe to call twice. */
@@ -123,14 +120,8 @@ export class ControlServer {
     this.#server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
+    // Closing the bound pipe unlinks its path (libuv), so the socket file goes with the server.
     await closed;
-    const inode = this.#inode;
-    this.#inode = undefined;
-    try {
-      if ((await lstat(this.#path)).ino === inode) await unlink(this.#path);
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
-    }
   }
 
   /** Whatever sits at the path: nothing (fine), a live server (refused), a stale socket (removed). */

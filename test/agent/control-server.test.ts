@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { lstatSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ControlClientError,
   ControlServer,
@@ -165,13 +166,14 @@ describe('requests that are not the protocol’s', () => {
     await startServer();
     const connection = await RawConnection.open(socketPath);
     const huge = JSON.stringify({ command: 'remove-child', name: 'x'.repeat(70 * 1024) });
-    // In pieces, so the limit is hit before the newline arrives.
-    for (let offset = 0; offset < huge.length; offset += 8 * 1024)
-      connection.write(huge.slice(offset, offset + 8 * 1024));
+    // In pieces, so the limit is hit before the newline arrives; the line's tail comes with the next request.
+    const tail = huge.length - 100;
+    for (let offset = 0; offset < tail; offset += 8 * 1024)
+      connection.write(huge.slice(offset, Math.min(offset + 8 * 1024, tail)));
     const answer = (await connection.next()) as { ok: boolean; error: string };
     expect(answer).toMatchObject({ ok: false, field_path: 'command' });
     expect(answer.error).toContain('65536 bytes');
-    connection.write('\n{"command":"health"}\n');
+    connection.write(`${huge.slice(tail)}\n{"command":"health"}\n`);
     expect(await connection.next()).toEqual({ ok: true, health: HEALTH });
     expect(handle.executed).toEqual([]);
     connection.destroy();
@@ -236,14 +238,27 @@ describe('requests that are not the protocol’s', () => {
 });
 
 describe('socket file', () => {
-  it('is created 0600 even under umask 0, in a folder created 0700', async () => {
+  it('is 0600 from the moment it is bound, even under umask 0, in a folder created 0700', async () => {
     socketPath = join(temp.directory, 'run', 'runlane', 'supervisor.sock');
+    // bind(2) happens inside listen(): look at the file right then, before any later chmod could narrow it.
+    let modeAtBind: number | undefined;
+    const listen = Server.prototype.listen;
+    const spy = vi.spyOn(Server.prototype, 'listen').mockImplementation(function (
+      this: Server,
+      ...args: unknown[]
+    ) {
+      const result = (listen as (...a: unknown[]) => Server).apply(this, args);
+      modeAtBind = lstatSync(socketPath).mode & 0o777;
+      return result;
+    });
     const previous = process.umask(0);
     try {
       await startServer();
     } finally {
       process.umask(previous);
+      spy.mockRestore();
     }
+    expect(modeAtBind).toBe(0o600);
     const socket = await lstat(socketPath);
     expect(socket.isSocket()).toBe(true);
     expect(socket.mode & 0o777).toBe(0o600);
