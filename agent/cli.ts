@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { AGENT_DETAIL_TYPES } from '../functions/core/agent-events.js';
+import { runCtlCli } from './control/ctl-cli.js';
 import { AgentUsageError, CommandSpawnError, RunnerConfigError } from './errors.js';
 import { createAgentReporter } from './reporter/setup.js';
 import { type Clock, sleep, systemClock } from './runner/clock.js';
@@ -24,6 +25,8 @@ import { runSpoolCli } from './spool-cli.js';
 
 export const USAGE = `usage: runlane-agent run --command-type <type> --environment <env> [options] -- <command> [args...]
        runlane-agent spool status|flush [options]   (runlane-agent spool --help)
+       runlane-agent ctl health|state|remove-child|add-child|quarantine-child|release-child|restart-child
+                                                    (runlane-agent ctl --help)
 
 Runs <command> with an idle timeout (no stdout/stderr output) and a hard timeout.
 On either, the whole process tree gets SIGTERM, then SIGKILL after the grace period;
@@ -108,6 +111,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
       return 0;
     }
     if (argv[0] === 'spool') return await runSpoolCli(argv.slice(1), io);
+    if (argv[0] === 'ctl') return await runCtlCli(argv.slice(1), io);
     flags = parseRunFlags(argv);
   } catch (error) {
     if (!(error instanceof AgentUsageError)) throw error;
@@ -232,7 +236,7 @@ function spawnFailure(error: Error, log: (line: string) => void): number {
 export function parseRunFlags(argv: readonly string[]): RunFlags {
   const [subcommand, ...rest] = argv;
   if (subcommand !== 'run')
-    throw new AgentUsageError(`unknown command ${subcommand ?? '(none)'}; expected run or spool`);
+    throw new AgentUsageError(`unknown command ${subcommand ?? '(none)'}; expected run, spool or ctl`);
   const separator = rest.indexOf('--');
   if (separator < 0 || separator === rest.length - 1) {
     throw new AgentUsageError('missing the command to run: put it after --');
