@@ -3,13 +3,23 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PidFile } from '../../agent/supervisor/pid-file.js';
+import { PidFile, processStartTime } from '../../agent/supervisor/pid-file.js';
 import { fixture } from './fixtures/runner-harness.js';
 import { child, cleanupHarnesses, harness, isAlive, record } from './fixtures/supervisor-harness.js';
 
 /** Folder of a test that runs the supervisor in a process of its own. */
 let dir: string | undefined;
+/** Processes a test left on purpose (an orphan): SIGKILLed afterwards should the test fail midway. */
+const leftovers: { pid: number; startTime: string }[] = [];
 afterEach(async () => {
+  for (const { pid, startTime } of leftovers.splice(0)) {
+    if ((await processStartTime(pid)) !== startTime) continue; // gone (or the pid was reused)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
   await cleanupHarnesses();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   dir = undefined;
@@ -115,6 +125,7 @@ describe('Supervisor: pid file and orphans', () => {
       .toBe(1);
     const contents = await recorded.read();
     const orphanPid = contents?.children[0]?.pid ?? 0;
+    leftovers.push({ pid: orphanPid, startTime: contents?.children[0]?.startTime ?? '' });
     expect(contents).toMatchObject({
       version: 1,
       supervisor: { pid: first.proc.pid },
@@ -144,7 +155,6 @@ describe('Supervisor: pid file and orphans', () => {
 
   it('a pid file whose supervisor is alive refuses a second supervisor (field_path="pidFile")', async () => {
     const h = await harness([child('relay', ['sleep'])]);
-    const { processStartTime } = await import('../../agent/supervisor/pid-file.js');
     // The vitest worker's parent stands in for a live supervisor.
     const ppid = process.ppid;
     await new PidFile(h.config.pidFile).write({
