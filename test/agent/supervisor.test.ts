@@ -401,3 +401,53 @@ describe('Supervisor: control commands', () => {
     await expect.poll(() => isAlive(pid), { timeout: 5_000 }).toBe(false); // SIGKILL after the grace
   });
 });
+
+describe('Seed 001 procedures against the handle', () => {
+  it('P1-002 crash loop: failed > 0 with restart_count rising, Failed with reason, quarantined at tokens == 0, remove leaves running == target_count', async () => {
+    const h = await harness([
+      child('worker', ['fail', '1', 'cannot open /var/lib/worker.db'], {
+        backoff: { initialMs: 150, maxMs: 150, multiplier: 1 },
+        restartBudget: { tokens: 2, refillWindowMs: 600_000 },
+      }),
+      child('relay', ['sleep']),
+    ]);
+    await h.supervisor.start();
+    // Step 1: while it loops, the child counts as failed and its restart_count climbs.
+    await expect.poll(() => h.supervisor.currentState().children.failed, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => record(h, 'worker')?.restart_count, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    // Step 2: the journal has the exit reason.
+    expect(h.log).toContainEqual(
+      expect.stringMatching(/^TaskExit::Failed child=worker .*reason="cannot open \/var\/lib\/worker.db"$/),
+    );
+    // Step 3: budget exhausted, quarantined automatically.
+    await expect.poll(() => record(h, 'worker')?.state, { timeout: 5_000 }).toBe('quarantined');
+    expect(record(h, 'worker')?.restart_budget.tokens).toBe(0);
+    // Steps 4-5.
+    await expect(h.supervisor.execute({ command: 'remove-child', name: 'worker' })).resolves.toEqual({
+      result: 'Accepted',
+    });
+    const { children } = h.supervisor.currentState();
+    expect(children.running).toBe(children.target_count);
+    expect(children).toMatchObject({ running: 1, failed: 0, quarantined: 0 });
+  });
+
+  it('P1-004 starvation check: iterations advance; a blocking child quarantined; iterations still advance', async () => {
+    const h = await harness([
+      child('blocker', ['stubborn'], { killGraceMs: 1_000 }),
+      child('relay', ['sleep']),
+    ]);
+    await h.supervisor.start();
+    const first = h.supervisor.health().control_loop_iterations;
+    await expect.poll(() => h.supervisor.health().control_loop_iterations).toBeGreaterThan(first + 3);
+    await expect(h.supervisor.execute({ command: 'quarantine-child', name: 'blocker' })).resolves.toEqual({
+      result: 'Accepted',
+    });
+    expect(record(h, 'blocker')?.state).toBe('quarantined');
+    const during = h.supervisor.health().control_loop_iterations;
+    await expect.poll(() => h.supervisor.health().control_loop_iterations).toBeGreaterThan(during + 3);
+    expect(h.supervisor.health()).toMatchObject({
+      status: 'degraded',
+      children: { quarantined: 1, running: 1 },
+    });
+  });
+});
