@@ -22,9 +22,11 @@ import { MetricsServer, RunnerMetrics } from './runner/metrics.js';
 import { runCommand } from './runner/run-command.js';
 import type { Spawner } from './runner/watchdog.js';
 import { runSpoolCli } from './spool-cli.js';
+import { runSuperviseCli } from './supervise-cli.js';
 
 export const USAGE = `usage: runlane-agent run --command-type <type> --environment <env> [options] -- <command> [args...]
        runlane-agent spool status|flush [options]   (runlane-agent spool --help)
+       runlane-agent supervise --config <file>        (runlane-agent supervise --help)
        runlane-agent ctl health|state|remove-child|add-child|quarantine-child|release-child|restart-child
                                                     (runlane-agent ctl --help)
 
@@ -112,6 +114,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
     }
     if (argv[0] === 'spool') return await runSpoolCli(argv.slice(1), io);
     if (argv[0] === 'ctl') return await runCtlCli(argv.slice(1), io);
+    if (argv[0] === 'supervise') return await runSuperviseCli(argv.slice(1), io);
     flags = parseRunFlags(argv);
   } catch (error) {
     if (!(error instanceof AgentUsageError)) throw error;
@@ -236,7 +239,9 @@ function spawnFailure(error: Error, log: (line: string) => void): number {
 export function parseRunFlags(argv: readonly string[]): RunFlags {
   const [subcommand, ...rest] = argv;
   if (subcommand !== 'run')
-    throw new AgentUsageError(`unknown command ${subcommand ?? '(none)'}; expected run, spool or ctl`);
+    throw new AgentUsageError(
+      `unknown command ${subcommand ?? '(none)'}; expected run, supervise, spool or ctl`,
+    );
   const separator = rest.indexOf('--');
   if (separator < 0 || separator === rest.length - 1) {
     throw new AgentUsageError('missing the command to run: put it after --');
