@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ControlServer } from './control/control-server.js';
@@ -5,7 +6,7 @@ import { ControlSocketError } from './control/errors.js';
 import { EXIT_CODES } from './runner/exit-codes.js';
 import { loadSupervisorConfig } from './supervisor/config.js';
 import { SupervisorConfigError } from './supervisor/errors.js';
-import { installPanicHandlers } from './supervisor/panic.js';
+import { installPanicHandlers, writeCrashReport } from './supervisor/panic.js';
 import { startSupervisor } from './supervisor/start.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 
@@ -17,6 +18,10 @@ idle/hard watchdogs; serves health, current_state and control commands on the ow
 Unix socket dashboard.path (runlane-agent ctl); reports health and child events to the
 environment's bus with the offline spool behind it. Logs one line per event to stderr
 (TaskExit::…, quarantined …, ShutdownPhase::Draining|Terminating|Completed, Panic: …).
+
+The process is named processTitle (default "supervisor": pgrep -x supervisor). A panic writes
+a crash report (Node diagnostic report, environment left out) to crashReportDirectory (default
+the temporary directory) and names it in the Panic line.
 
 SIGTERM / SIGINT: drain, terminate every child's process tree, exit 0.
 exit: 0 after a shutdown; 2 bad usage or config (every error names its field_path, e.g. a
@@ -60,7 +65,13 @@ export async function runSuperviseCli(argv: readonly string[], io: SuperviseIo):
   let server: ControlServer | undefined;
   try {
     const config = await loadSupervisorConfig(resolve(cwd, values.config));
-    installPanicHandlers({ log, beforeExit: () => supervisor?.signalChildrenNow() });
+    process.title = config.processTitle; // `pgrep -x supervisor` (seed 001 P1-001 step 1)
+    const crashReportDirectory = resolve(cwd, config.crashReportDirectory ?? tmpdir());
+    installPanicHandlers({
+      log,
+      beforeExit: () => supervisor?.signalChildrenNow(),
+      writeReport: (error) => writeCrashReport(crashReportDirectory, error),
+    });
     const started = await startSupervisor(config, {
       log,
       cwd,

@@ -95,6 +95,19 @@ export const supervisorConfigSchema = z
     dashboardLinkWindowMs: ms.default(90_000),
     /** Period of the control loop's tick (it also wakes on every exit). */
     controlLoopIntervalMs: z.number().int().min(10).max(10_000).default(100),
+    /**
+     * The supervisor's process name (`/proc/<pid>/comm`, what `pgrep -x` matches; at most 15
+     * characters). Seed 001 P1-001 step 1 checks `pgrep -x supervisor`.
+     */
+    processTitle: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,15}$/, 'must be 1-15 letters, digits, ".", "_" or "-" (the kernel keeps 15)')
+      .default('supervisor'),
+    /**
+     * Where a panic writes its crash report (Node's diagnostic report: JavaScript and native
+     * stacks, heap, handles, resource usage), seed 001 P1-001 step 3. @default os.tmpdir()
+     */
+    crashReportDirectory: z.string().min(1).optional(),
     /** Same fields and defaults as the runner config's `reporting`. */
     reporting: runnerConfigSchema.shape.reporting,
     children: z.array(childSpecSchema).superRefine((children, ctx) => {

@@ -11,7 +11,13 @@ export {
 export { SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
 export type * from './handle.js';
 export { CHILD_STATES } from './handle.js';
-export { createPanicHandler, formatPanic, installPanicHandlers, PANIC_EXIT_CODE } from './panic.js';
+export {
+  createPanicHandler,
+  formatPanic,
+  installPanicHandlers,
+  PANIC_EXIT_CODE,
+  writeCrashReport,
+} from './panic.js';
 export { PidFile, processStartTime } from './pid-file.js';
 export { backoffDelay, RestartBudget } from './restart-budget.js';
 export { type StartedSupervisor, type StartSupervisorDeps, startSupervisor } from './start.js';

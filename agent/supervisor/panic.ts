@@ -1,9 +1,11 @@
 /**
- * An unexpected error in the supervisor (a bug) ends it: one `Panic: <error>` line (seed 001
- * P1-001 step 2 looks for it at the end of the journal), the children's process groups get
- * SIGTERM, and the process exits 70 (EX_SOFTWARE). The pid file stays, so the next start
- * finds and terminates any child that survived.
+ * An unexpected error in the supervisor (a bug) ends it: a crash report is written (seed 001
+ * P1-001 step 3: Node has no core dump of JavaScript state, its diagnostic report is the
+ * backtrace), the children's process groups get SIGTERM, one `Panic: <error>` line is the last
+ * log line (P1-001 step 2 looks for it at the end of the journal), and the process exits 70
+ * (EX_SOFTWARE). The pid file stays, so the next start finds and terminates any child that survived.
  */
+import { join } from 'node:path';
 
 /** Exit code after a panic (sysexits EX_SOFTWARE). */
 export const PANIC_EXIT_CODE = 70;
@@ -22,6 +24,11 @@ export function formatPanic(error: unknown): string {
 
 export interface PanicHandlerOptions {
   readonly log: (line: string) => void;
+  /**
+   * Writes the crash report for `error`, returns its path (or undefined when none was written).
+   * See {@link writeCrashReport}. Must not throw.
+   */
+  readonly writeReport?: (error: unknown) => string | undefined;
   /** @default process.exit */
   readonly exit?: (code: number) => void;
   /** Called before exiting, e.g. `() => supervisor.signalChildrenNow()`. Must not throw. */
@@ -41,12 +48,18 @@ export function createPanicHandler(options: PanicHandlerOptions): (error: unknow
   return (error) => {
     if (panicked) return;
     panicked = true;
-    options.log(formatPanic(error));
+    let report: string | undefined;
+    try {
+      report = options.writeReport?.(error);
+    } catch {
+      // the report is a help, not a condition of exiting
+    }
     try {
       options.beforeExit?.();
     } catch {
       // already failing; exit regardless
     }
+    options.log(`${formatPanic(error)}${report === undefined ? '' : ` crash_report=${report}`}`);
     (options.exit ?? ((code: number) => process.exit(code)))(PANIC_EXIT_CODE);
   };
 }
@@ -63,4 +76,32 @@ export function installPanicHandlers(
     proc.off('uncaughtException', handler);
     proc.off('unhandledRejection', handler);
   };
+}
+
+/**
+ * Node's diagnostic report of the running process for `error` (JavaScript and native stacks,
+ * heap statistics, open handles, resource usage) as
+ * `<directory>/runlane-supervisor-panic-<yyyymmddThhmmss>-<pid>.json`; returns that path, or
+ * undefined when it could not be written (a full disk must not stop the exit). The process is
+ * about to exit, so the report settings are not restored.
+ */
+export function writeCrashReport(
+  directory: string,
+  error: unknown,
+  now: Date = new Date(),
+): string | undefined {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const name = `runlane-supervisor-panic-${stamp}-${process.pid}.json`;
+  try {
+    process.report.directory = directory;
+    // The environment holds credentials (AWS_SECRET_ACCESS_KEY …): keep it out of a file in /tmp.
+    process.report.excludeEnv = true;
+    const written = process.report.writeReport(
+      name,
+      error instanceof Error ? error : new Error(String(error)),
+    );
+    return written === '' ? undefined : join(directory, name); // '' = could not open the file
+  } catch {
+    return undefined;
+  }
 }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { agentBin, fixture, isAlive, projectRoot, runAgent } from './fixtures/runner-harness.js';
+import { fixture, isAlive, runAgent } from './fixtures/runner-harness.js';
+import { ctlClient, startSupervise } from './fixtures/supervise-process.js';
 
 /**
  * `runlane-agent supervise` as an operator runs it (the real bin, its control socket) and
@@ -41,23 +41,7 @@ async function writeConfig(): Promise<string> {
   return file;
 }
 
-function startSupervise(config: string) {
-  const child = spawn(process.execPath, [agentBin, 'supervise', '--config', config], {
-    cwd: projectRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
-}
-
-const ctl = async (...args: string[]) => {
-  const result = await runAgent(['ctl', ...args, '--socket', join(dir, 'supervisor.sock'), '--json']);
-  return { status: result.status, body: JSON.parse(result.stdout.toString() || 'null') };
-};
+const ctl = (...args: string[]) => ctlClient(join(dir, 'supervisor.sock'))(...args);
 
 describe('runlane-agent supervise + ctl (real processes)', () => {
   it('reaches ready, answers ctl, refuses a second supervisor on dashboard.path, and shuts down in three phases', async () => {

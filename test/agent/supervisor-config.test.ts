@@ -34,8 +34,10 @@ describe('supervisor config', () => {
       healthIntervalMs: 30_000,
       dashboardLinkWindowMs: 90_000,
       controlLoopIntervalMs: 100,
+      processTitle: 'supervisor',
       reporting: { enabled: true, eventBus: 'runlane-{environment}-telemetry' },
     });
+    expect(config.crashReportDirectory).toBeUndefined(); // the CLI then uses os.tmpdir()
     expect(config.children[0]).toEqual({
       name: 'relay',
       command: 'relay',
@@ -110,6 +112,15 @@ describe('supervisor config', () => {
       'children.0.name',
       'children.0.watchdog',
       'dashboard.path',
+    ]);
+  });
+
+  it('a process title the kernel would cut (over 15 characters) is refused by field path', () => {
+    expect(issuesOf({ ...base, processTitle: 'runlane-supervisor' })).toEqual([
+      expect.objectContaining({ fieldPath: 'processTitle' }),
+    ]);
+    expect(issuesOf({ ...base, crashReportDirectory: '' })).toEqual([
+      expect.objectContaining({ fieldPath: 'crashReportDirectory' }),
     ]);
   });
 

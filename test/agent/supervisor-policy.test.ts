@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
@@ -7,6 +10,7 @@ import {
   formatTaskExit,
   panicText,
   RestartBudget,
+  writeCrashReport,
 } from '../../agent/supervisor/index.js';
 
 const at = new Date('2026-01-01T00:00:00.000Z');
@@ -174,5 +178,51 @@ describe('Panic', () => {
     expect(log[0]).toMatch(/^Panic: RangeError: bad/);
     expect(codes).toEqual([70]);
     expect(signalled).toBe(1);
+  });
+
+  it('writes the crash report first and names it at the end of the Panic line; a failing report does not stop the exit', () => {
+    const log: string[] = [];
+    const codes: number[] = [];
+    const order: string[] = [];
+    createPanicHandler({
+      log: (line) => log.push(line),
+      exit: (code) => codes.push(code),
+      writeReport: () => {
+        order.push('report');
+        return '/tmp/runlane-supervisor-panic-x.json';
+      },
+      beforeExit: () => {
+        order.push('children');
+      },
+    })(new Error('boom'));
+    expect(order).toEqual(['report', 'children']);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatch(/^Panic: Error: boom at .+ crash_report=\/tmp\/runlane-supervisor-panic-x\.json$/);
+
+    createPanicHandler({
+      log: (line) => log.push(line),
+      exit: (code) => codes.push(code),
+      writeReport: () => {
+        throw new Error('disk full');
+      },
+    })(new Error('second'));
+    expect(log[1]).toMatch(/^Panic: Error: second at /);
+    expect(log[1]).not.toContain('crash_report=');
+    expect(codes).toEqual([70, 70]);
+  });
+
+  it('writeCrashReport writes the diagnostic report (stacks, no environment) or returns undefined', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crash-report-'));
+    try {
+      const file = writeCrashReport(dir, new TypeError('wedged'), new Date('2026-11-25T09:08:07Z'));
+      expect(file).toBe(join(dir, `runlane-supervisor-panic-20261125T090807-${process.pid}.json`));
+      const report = JSON.parse(await readFile(file as string, 'utf8'));
+      expect(report.javascriptStack.message).toContain('wedged');
+      expect(report.nativeStack.length).toBeGreaterThan(0);
+      expect(report).not.toHaveProperty('environmentVariables');
+      expect(writeCrashReport(join(dir, 'missing', 'dir'), new Error('x'))).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
