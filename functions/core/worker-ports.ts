@@ -1,0 +1,100 @@
+import type {
+  WorkerHeartbeatEvent,
+  WorkerResultEnvelope,
+  WorkerStatus,
+  WorkerTaskMessage,
+  WorkerTaskStatus,
+} from './worker-contract.js';
+
+/**
+ * Ports of worker delegation (seed 004) for the control plane. Adapters:
+ * `functions/adapters/dynamodb-worker-*.ts`; the core that uses them has no AWS imports.
+ */
+
+/** A task record (the seed's `worker_tasks` row). */
+export interface WorkerTaskRecord {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly site: string;
+  readonly status: WorkerTaskStatus;
+  readonly message: WorkerTaskMessage;
+  readonly queuedAt: string;
+  /** Set by the claim. */
+  readonly claimedBy?: string;
+  readonly claimedAt?: string;
+  /** Set by the reconciled `execution_result`. */
+  readonly finishedAt?: string;
+  readonly errorCode?: string;
+  /** The idempotency key of the result that finished it (seed: "matching idempotency key"). */
+  readonly resultKey?: string;
+}
+
+export type ClaimOutcome =
+  | { readonly outcome: 'claimed'; readonly task: WorkerTaskRecord }
+  | {
+      readonly outcome: 'already_claimed';
+      readonly claimedBy: string | undefined;
+      readonly status: WorkerTaskStatus;
+    }
+  | { readonly outcome: 'wrong_site'; readonly site: string }
+  | { readonly outcome: 'not_found' };
+
+export type RecordResultOutcome =
+  /** First time this key was seen: stored (and, for an execution_result, the task finished). */
+  | { readonly outcome: 'recorded'; readonly task?: WorkerTaskRecord }
+  /** Same key seen before: nothing changed (the sender may delete its spool file). */
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'unknown_task' };
+
+export interface WorkerTaskStore {
+  /** Writes the `queued` record (conditional: a task id is written once). */
+  createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord>;
+  /** `queued` → `executing` for `workerId`, conditional on `queued` and the site; a second claimer loses. */
+  claim(input: { taskId: string; workerId: string; site: string; now: Date }): Promise<ClaimOutcome>;
+  /**
+   * Stores a result envelope once per `resultIdempotencyKey`; an `execution_result` moves the
+   * task `executing` → `succeeded` | `failed`.
+   */
+  recordResult(envelope: WorkerResultEnvelope, now: Date): Promise<RecordResultOutcome>;
+  get(taskId: string): Promise<WorkerTaskRecord | undefined>;
+  /** Tasks in `status` (newest first), e.g. `executing` for the stuck check. */
+  listByStatus(status: WorkerTaskStatus, limit?: number): Promise<WorkerTaskRecord[]>;
+}
+
+/** A registry entry: the newest registration / heartbeat of a worker. */
+export interface WorkerRegistryEntry {
+  readonly workerId: string;
+  readonly site: string;
+  readonly host: string;
+  readonly version: string;
+  readonly capabilities: WorkerHeartbeatEvent['capabilities'];
+  readonly intervalMs: number;
+  readonly lastSeen: string;
+  readonly registeredAt: string;
+  readonly offlineBacklog: WorkerHeartbeatEvent['offline_backlog'];
+  readonly executing: number;
+}
+
+export interface WorkerRegistryView extends WorkerRegistryEntry {
+  readonly status: WorkerStatus;
+  readonly heartbeatAgeMs: number;
+}
+
+export interface WorkerRegistry {
+  /** Keeps the newest per worker (an older, replayed heartbeat never overwrites a newer one). */
+  recordHeartbeat(event: WorkerHeartbeatEvent): Promise<void>;
+  list(): Promise<WorkerRegistryEntry[]>;
+}
+
+/** Sends a task message to its site's lane. */
+export interface WorkerTaskQueue {
+  send(message: WorkerTaskMessage): Promise<void>;
+  /** Messages waiting per site (approximate, as SQS reports it). */
+  depth(): Promise<Record<string, { readonly visible: number; readonly inFlight: number }>>;
+}
+
+/** The runtime switch behind `WORKER_DELEGATION_ENABLED` (the env var is the deploy-time default). */
+export interface DelegationFlagStore {
+  get(): Promise<{ readonly enabled: boolean; readonly changedAt?: string; readonly changedBy?: string }>;
+  set(input: { enabled: boolean; changedBy: string; now: Date }): Promise<void>;
+}
