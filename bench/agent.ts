@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +21,7 @@ import { OfflineSpool } from '../agent/spool/index.js';
 import { AGENT_DETAIL_TYPES, type AgentBusEvent } from '../functions/core/agent-events.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/clients.js';
 import { startLocalEventBus } from '../local/event-bus.js';
+import { cpuTicks, delay, percentile, round, rss } from './proc.js';
 
 const agentBin = fileURLToPath(new URL('../agent/bin/runlane-agent.mjs', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -287,25 +288,6 @@ async function measureSpool(events: number): Promise<AgentBenchResult['spool']> 
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
-async function rss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-const round = (n: number, digits: number) => Number(n.toFixed(digits));
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const result = await measureAgent({ log: console.log });

@@ -26,6 +26,7 @@ import { type InvocationReport, LocalEventSourceMapping } from '../local/event-s
 import { provisionLanes, provisionLifecycleTable } from '../local/provision.js';
 import { type AgentBenchResult, measureAgent } from './agent.js';
 import { RequestMeter } from './request-meter.js';
+import { measureSupervisor, type SupervisorBenchResult } from './supervisor.js';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help')) {
@@ -35,7 +36,9 @@ Measures, per successful command on the happy path: AWS requests by service and
 operation, DynamoDB write units, EventBridge entries, local throughput, bundle
 size and import time of each function, and the cost per million commands from
 bench/prices.json; then runlane-agent: RSS and CPU while idle-watching a quiet child,
-stall detection latency past the idle deadline (median, p99), spool write and replay rates. Writes bench/results/bench-<timestamp>.json.`);
+stall detection latency past the idle deadline (median, p99), spool write and replay rates;
+then runlane-agent supervise: RSS and CPU with 50 quiet children, restart latency after a crash
+(median, p99). Writes bench/results/bench-<timestamp>.json.`);
   process.exit(0);
 }
 const commandsArg = process.argv.indexOf('--commands');
@@ -102,6 +105,7 @@ async function main() {
     const localStartup = await measureLocalStartup();
     log('measuring runlane-agent …');
     const agent = await measureAgent({ log });
+    const supervisor = await measureSupervisor({ log });
     const report = {
       measuredAt: new Date().toISOString(),
       node: process.version,
@@ -111,6 +115,7 @@ async function main() {
       bundles,
       localStartup,
       agent,
+      supervisor,
       targets: {
         billableRequestsPerCommand: 4,
         dynamodbWriteUnitsPerCommand: 3,
@@ -127,6 +132,7 @@ async function main() {
     else {
       printReport(scenarios, bundles, localStartup, file.pathname);
       printAgentReport(agent);
+      printSupervisorReport(supervisor);
     }
   } finally {
     await bus.stop();
@@ -530,6 +536,18 @@ function printAgentReport(agent: AgentBenchResult) {
   );
   log(
     `    offline spool (${agent.spool.events} events): ${agent.spool.writesPerSecond} atomic writes/s, replay to a local PutEvents endpoint ${agent.spool.replayToBusPerSecond} events/s`,
+  );
+}
+
+function printSupervisorReport(supervisor: SupervisorBenchResult) {
+  const { idle, restart } = supervisor;
+  const cpu = (percent: number) => (percent === 0 ? '< 0.2 %' : `${percent} %`); // 1 tick (10 ms) over 5 s
+  log('\n■ runlane-agent supervise');
+  log(
+    `    ${idle.children} quiet children (${idle.windowMs / 1000} s, reporting on): supervisor RSS ${idle.rssMiB} MiB (children ${idle.childrenRssMiB} MiB in total); CPU ${cpu(idle.cpuPercentOfOneCore)} of one core; control loop ${idle.controlLoopIterationsPerSecond} iterations/s (tick ${idle.controlLoopIntervalMs} ms)`,
+  );
+  log(
+    `    restart latency after a crash (${restart.crashes} SIGKILLs, no backoff): median ${restart.latencyMs.median} ms, p99 ${restart.latencyMs.p99} ms, max ${restart.latencyMs.max} ms`,
   );
 }
 
