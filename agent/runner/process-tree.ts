@@ -37,11 +37,25 @@ export function parseProcStat(text: string): ProcessInfo | undefined {
   return { pid, ppid, pgid, startTime, state };
 }
 
-/** The Linux process table from `/proc` (empty where there is no `/proc`). */
+/**
+ * The Linux process table from `/proc` (empty where there is no `/proc`). Calls made while a
+ * scan is running share it: a supervisor stopping 50 children at once runs 50 tree kills that
+ * each poll the table, and separate scans (50 × every process on the host, every 20 ms)
+ * made its shutdown take seconds.
+ */
 export class ProcFsProcessTable implements ProcessTable {
+  private scanning: Promise<readonly ProcessInfo[]> | undefined;
+
   public constructor(private readonly procRoot = '/proc') {}
 
-  public async list(): Promise<readonly ProcessInfo[]> {
+  public list(): Promise<readonly ProcessInfo[]> {
+    this.scanning ??= this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async scan(): Promise<readonly ProcessInfo[]> {
     let entries: string[];
     try {
       entries = await readdir(this.procRoot);

@@ -1,7 +1,10 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLoadAvg, parsePressureSomeAvg10, procHostSampler } from '../../agent/runner/host-signals.js';
 import { OutputTail } from '../../agent/runner/output-tail.js';
-import { parseProcStat } from '../../agent/runner/process-tree.js';
+import { ProcFsProcessTable, parseProcStat } from '../../agent/runner/process-tree.js';
 import { type ClassifyInput, classifyStall } from '../../agent/runner/root-cause.js';
 import { fixture, QUIET_HOST, THRESHOLDS } from './fixtures/runner-harness.js';
 
@@ -126,6 +129,33 @@ describe('parseProcStat', () => {
       startTime: '987654',
       state: 'S',
     });
+  });
+});
+
+describe('ProcFsProcessTable', () => {
+  it('reads every /proc/<pid>/stat; calls during a scan share it, a later call scans again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'proc-'));
+    const addProcess = async (pid: number) => {
+      await mkdir(join(root, String(pid)));
+      await writeFile(
+        join(root, String(pid), 'stat'),
+        `${pid} (node) S 1 ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${pid}00 0 0`,
+      );
+    };
+    try {
+      await addProcess(10);
+      await writeFile(join(root, 'uptime'), '1 1');
+      const table = new ProcFsProcessTable(root);
+      const first = table.list();
+      expect(table.list()).toBe(first); // one scan for concurrent callers
+      expect((await first).map((p) => [p.pid, p.startTime])).toEqual([[10, '1000']]);
+      await addProcess(11);
+      const second = table.list();
+      expect(second).not.toBe(first);
+      expect((await second).map((p) => p.pid).sort()).toEqual([10, 11]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
