@@ -23,10 +23,12 @@ import { runCommand } from './runner/run-command.js';
 import type { Spawner } from './runner/watchdog.js';
 import { runSpoolCli } from './spool-cli.js';
 import { runSuperviseCli } from './supervise-cli.js';
+import { runWorkerCli } from './worker-cli.js';
 
 export const USAGE = `usage: runlane-agent run --command-type <type> --environment <env> [options] -- <command> [args...]
        runlane-agent spool status|flush [options]   (runlane-agent spool --help)
        runlane-agent supervise --config <file>        (runlane-agent supervise --help)
+       runlane-agent worker [status] --config <file>  (runlane-agent worker --help)
        runlane-agent ctl health|state|remove-child|add-child|quarantine-child|release-child|restart-child
                                                     (runlane-agent ctl --help)
 
@@ -115,6 +117,7 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
     if (argv[0] === 'spool') return await runSpoolCli(argv.slice(1), io);
     if (argv[0] === 'ctl') return await runCtlCli(argv.slice(1), io);
     if (argv[0] === 'supervise') return await runSuperviseCli(argv.slice(1), io);
+    if (argv[0] === 'worker') return await runWorkerCli(argv.slice(1), io);
     flags = parseRunFlags(argv);
   } catch (error) {
     if (!(error instanceof AgentUsageError)) throw error;

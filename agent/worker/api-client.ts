@@ -1,0 +1,253 @@
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { WorkerHeartbeatEvent, WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
+import { WorkerApiUnreachableError } from './errors.js';
+
+/** AWS credentials as the SDK's providers resolve them. */
+export interface ApiCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+function toBuffer(data: SourceData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+/** SHA-256 (and HMAC-SHA-256 with a secret) over node:crypto, in the shape SignatureV4 takes. */
+export class NodeSha256 {
+  private hash: Hash | Hmac;
+
+  public constructor(private readonly secret?: SourceData) {
+    this.hash = this.create();
+  }
+
+  public update(data: SourceData): void {
+    this.hash.update(toBuffer(data));
+  }
+
+  public async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+
+  public reset(): void {
+    this.hash = this.create();
+  }
+
+  private create(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(this.secret));
+  }
+}
+
+/** An answer of the API: status and JSON body (undefined when it is not JSON). */
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface WorkerApiClientOptions {
+  /** The control plane's base URL; paths are appended (`/api/workers/…`). */
+  readonly baseUrl: string;
+  /** Region of the SigV4 signature (service `execute-api`). */
+  readonly region: () => Promise<string>;
+  /** The SDK's default credential chain (or fixed credentials in tests). */
+  readonly credentials: () => Promise<ApiCredentials>;
+  readonly timeoutMs: number;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/** `POST /api/workers/tasks/{taskId}/claim`: what the worker does next. */
+export type ClaimResult =
+  /** 200 `{ "claimed": true }`: execute it. */
+  | { readonly outcome: 'claimed' }
+  /** 409 `already_claimed`: another worker has it. */
+  | { readonly outcome: 'already_claimed'; readonly claimedBy?: string }
+  /** 403 `wrong_site` / 404 `task_not_found`: never executable here. */
+  | { readonly outcome: 'wrong_site' | 'task_not_found'; readonly message?: string }
+  /** No usable answer (network, timeout, 5xx, anything else): leave the message for a later receive. */
+  | { readonly outcome: 'unavailable'; readonly reason: string };
+
+/** `POST /api/workers/results` (and heartbeats): acknowledged, refused for good, or not answered. */
+export type SubmitResult =
+  | { readonly outcome: 'acknowledged'; readonly duplicate: boolean }
+  | {
+      readonly outcome: 'refused';
+      readonly status: number;
+      readonly errorCode: string;
+      readonly message?: string;
+    }
+  | { readonly outcome: 'failed'; readonly reason: string };
+
+/** Status codes that say "not now", not "never": retried from the spool like a 5xx. */
+const TRANSIENT_4XX = new Set([408, 425, 429]);
+
+/**
+ * The control plane's `/api/workers/*` over HTTPS, SigV4-signed (service `execute-api`) with
+ * the SDK's default credentials, each request with a timeout. Never throws on an answer:
+ * the status decides the result.
+ *
+ * @example
+ * const api = new WorkerApiClient({ baseUrl, region: sqs.config.region, credentials: () => sqs.config.credentials(), timeoutMs: 5_000 });
+ * const claim = await api.claim(taskId, { worker_id: 'web-1', site: 'lab', attempt: 1 });
+ */
+export class WorkerApiClient {
+  private signer: SignatureV4 | undefined;
+  private readonly fetch: typeof fetch;
+
+  public constructor(private readonly options: WorkerApiClientOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  public async claim(
+    taskId: string,
+    body: { readonly worker_id: string; readonly site: string; readonly attempt: number },
+  ): Promise<ClaimResult> {
+    let response: ApiResponse;
+    try {
+      response = await this.post(`/api/workers/tasks/${encodeURIComponent(taskId)}/claim`, body);
+    } catch (error) {
+      return { outcome: 'unavailable', reason: describe(error) };
+    }
+    const code = errorCode(response.body);
+    if (response.status === 200 && (response.body as { claimed?: unknown } | undefined)?.claimed === true) {
+      return { outcome: 'claimed' };
+    }
+    if (response.status === 409 && code === 'already_claimed') {
+      const claimedBy = (response.body as { claimed_by?: unknown }).claimed_by;
+      return { outcome: 'already_claimed', ...(typeof claimedBy === 'string' ? { claimedBy } : {}) };
+    }
+    // Only the control plane's own answers count: a gateway's 403/404 (bad signature, no route) is not final.
+    if (response.status === 403 && code === 'wrong_site')
+      return { outcome: 'wrong_site', message: message(response.body) };
+    if (response.status === 404 && code === 'task_not_found') {
+      return { outcome: 'task_not_found', message: message(response.body) };
+    }
+    return {
+      outcome: 'unavailable',
+      reason: `HTTP ${response.status}${code === undefined ? '' : ` ${code}`}`,
+    };
+  }
+
+  /** A result envelope; 2xx acknowledged, 4xx refused (except 408/425/429 and a gateway's 401/403), else failed. */
+  public async submitResult(envelope: WorkerResultEnvelope): Promise<SubmitResult> {
+    return this.submit('/api/workers/results', envelope);
+  }
+
+  /** A registration or heartbeat; same outcomes as {@link submitResult}. */
+  public async sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult> {
+    return this.submit('/api/workers/heartbeats', event);
+  }
+
+  private async submit(path: string, body: unknown): Promise<SubmitResult> {
+    let response: ApiResponse;
+    try {
+      response = await this.post(path, body);
+    } catch (error) {
+      return { outcome: 'failed', reason: describe(error) };
+    }
+    if (response.status >= 200 && response.status < 300) {
+      return {
+        outcome: 'acknowledged',
+        duplicate: (response.body as { duplicate?: unknown } | undefined)?.duplicate === true,
+      };
+    }
+    const code = errorCode(response.body);
+    const gatewayAuth = (response.status === 401 || response.status === 403) && code === undefined;
+    if (
+      response.status >= 400 &&
+      response.status < 500 &&
+      !TRANSIENT_4XX.has(response.status) &&
+      !gatewayAuth
+    ) {
+      return {
+        outcome: 'refused',
+        status: response.status,
+        errorCode: code ?? `http_${response.status}`,
+        ...(message(response.body) === undefined ? {} : { message: message(response.body) }),
+      };
+    }
+    return { outcome: 'failed', reason: `HTTP ${response.status}${code === undefined ? '' : ` ${code}`}` };
+  }
+
+  /**
+   * One signed JSON POST. Rejects with {@link WorkerApiUnreachableError} when there is no answer
+   * (network, timeout, no credentials); resolves with any status otherwise.
+   */
+  public async post(path: string, body: unknown): Promise<ApiResponse> {
+    const url = new URL(`${this.options.baseUrl}${path}`);
+    const text = JSON.stringify(body);
+    let headers: Record<string, string>;
+    try {
+      const signed = await (await this.getSigner()).sign({
+        method: 'POST',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port === '' ? {} : { port: Number(url.port) }),
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: { host: url.host, 'content-type': 'application/json' },
+        body: text,
+      });
+      headers = signed.headers;
+    } catch (error) {
+      throw new WorkerApiUnreachableError(url.href, `cannot sign the request: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    let response: Response;
+    let raw: string;
+    try {
+      response = await this.fetch(url, {
+        method: 'POST',
+        headers,
+        body: text,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      raw = await response.text();
+    } catch (error) {
+      throw new WorkerApiUnreachableError(url.href, describe(error), { cause: error });
+    }
+    let parsed: unknown;
+    try {
+      parsed = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  private async getSigner(): Promise<SignatureV4> {
+    this.signer ??= new SignatureV4({
+      service: 'execute-api',
+      region: await this.options.region(),
+      credentials: () => this.options.credentials(),
+      sha256: NodeSha256,
+    });
+    return this.signer;
+  }
+}
+
+function errorCode(body: unknown): string | undefined {
+  const code = (body as { error?: unknown } | undefined)?.error;
+  return typeof code === 'string' && code !== '' ? code : undefined;
+}
+
+function message(body: unknown): string | undefined {
+  const text = (body as { message?: unknown } | undefined)?.message;
+  return typeof text === 'string' ? text : undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof WorkerApiUnreachableError) return error.message;
+  if (error instanceof Error) {
+    const cause = error.cause as NodeJS.ErrnoException | undefined;
+    const code = cause?.code ?? (error as NodeJS.ErrnoException).code;
+    return [error.name, code, error.message].filter((part) => part !== undefined && part !== '').join(': ');
+  }
+  return String(error);
+}

@@ -1,0 +1,78 @@
+import type { AgentBusEvent } from '../../functions/core/agent-events.js';
+import {
+  WORKER_DETAIL_TYPES,
+  type WorkerHeartbeatEvent,
+  type WorkerResultEnvelope,
+} from '../../functions/core/worker-contract.js';
+import type { SendResult } from '../reporter/event-bridge-sender.js';
+import type { SubmitResult, WorkerApiClient } from './api-client.js';
+
+/**
+ * How a worker hands results and heartbeats to the control plane. `acknowledged` is the only
+ * success; `refused` means "never" (kept aside, not retried); `failed` means "not now" (spooled).
+ */
+export interface WorkerTransport {
+  /** For logs: `api <url>` or `bus <name>`. */
+  readonly description: string;
+  sendResult(envelope: WorkerResultEnvelope): Promise<SubmitResult>;
+  sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult>;
+}
+
+/** `transport: api`: `POST /api/workers/results` and `/api/workers/heartbeats`. */
+export class ApiWorkerTransport implements WorkerTransport {
+  public readonly description: string;
+
+  public constructor(
+    private readonly api: WorkerApiClient,
+    baseUrl: string,
+  ) {
+    this.description = `api ${baseUrl}`;
+  }
+
+  public sendResult(envelope: WorkerResultEnvelope): Promise<SubmitResult> {
+    return this.api.submitResult(envelope);
+  }
+
+  public sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult> {
+    return this.api.sendHeartbeat(event);
+  }
+}
+
+/** What the bus transport needs from `EventBridgeSender` (agent/reporter). */
+export interface BusSender {
+  readonly busName: string;
+  send(events: readonly AgentBusEvent[]): Promise<SendResult>;
+}
+
+/**
+ * `transport: bus`: PutEvents to the telemetry bus through the agent's `EventBridgeSender`
+ * (source `runlane.agent`, detail types `WorkerResult` / `WorkerHeartbeat`). Only an entry that
+ * came back with an EventId is acknowledged; the bus never refuses for good.
+ */
+export class BusWorkerTransport implements WorkerTransport {
+  public readonly description: string;
+
+  public constructor(private readonly sender: BusSender) {
+    this.description = `bus ${sender.busName}`;
+  }
+
+  public sendResult(envelope: WorkerResultEnvelope): Promise<SubmitResult> {
+    return this.put(WORKER_DETAIL_TYPES.result, envelope);
+  }
+
+  public sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult> {
+    return this.put(WORKER_DETAIL_TYPES.heartbeat, event);
+  }
+
+  private async put(
+    detailType: string,
+    detail: { readonly id: string; readonly ts: string },
+  ): Promise<SubmitResult> {
+    // The sender reads only detailType, detail.id and detail.ts, and sends detail as JSON; its
+    // AgentBusEvent union (functions/core/agent-events.ts) does not list the worker's detail types yet.
+    const event = { detailType, detail } as unknown as AgentBusEvent;
+    const { deliveredIds, undelivered } = await this.sender.send([event]);
+    if (deliveredIds.includes(detail.id)) return { outcome: 'acknowledged', duplicate: false };
+    return { outcome: 'failed', reason: undelivered[0]?.reason ?? 'no event id returned' };
+  }
+}

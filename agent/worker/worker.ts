@@ -1,0 +1,386 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  type ExecutionResultPayload,
+  type WorkerResultEnvelope,
+  type WorkerTaskMessage,
+  workerResultEnvelopeSchema,
+  workerTaskMessageSchema,
+} from '../../functions/core/worker-contract.js';
+import { type Clock, sleep, systemClock } from '../runner/clock.js';
+import type { Spawner } from '../runner/watchdog.js';
+import type { ClaimResult, WorkerApiClient } from './api-client.js';
+import type { WorkerConfig } from './config.js';
+import { type ExecutingTask, type ExecutionOutcome, TaskExecutor } from './executor.js';
+import type { HostFacts } from './facts.js';
+import { HeartbeatLoop } from './heartbeat.js';
+import { type LogValue, taskLogFields, type WorkerLog } from './log.js';
+import type { ResultOutbox } from './result-outbox.js';
+import type { WorkerTransport } from './transport.js';
+
+export interface WorkerDeps {
+  readonly sqs: SQSClient;
+  readonly api: Pick<WorkerApiClient, 'claim'>;
+  readonly transport: WorkerTransport;
+  readonly outbox: ResultOutbox;
+  readonly log: WorkerLog;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly host: string;
+  readonly version: string;
+  readonly clock?: Clock;
+  readonly spawner?: Spawner;
+}
+
+/** What a run did, for `--once` and the logs. */
+export interface WorkerRunSummary {
+  readonly received: number;
+  readonly executed: number;
+  readonly skipped: number;
+  readonly deleted: number;
+}
+
+/** Pause after a failed receive, doubled per failure in a row. */
+const RECEIVE_BACKOFF_MS = { initial: 1_000, max: 30_000 } as const;
+
+/**
+ * `runlane-agent worker` (seed 004, host side): long-polls the site's task lane; for each valid
+ * task of this site (and this worker, when it names one), claims it through the control plane
+ * — exactly one worker wins — executes it within what the host allows, hands the result
+ * envelopes over (acknowledged or spooled) and only then deletes the message. A message it
+ * cannot use is left alone (the lane's DLQ takes it after maxReceiveCount); a claim the
+ * control plane could not answer leaves the message for a later receive.
+ *
+ * @example
+ * const worker = new Worker(config, deps);
+ * process.once('SIGTERM', () => worker.stop('SIGTERM'));
+ * await worker.run({ once: false });
+ */
+export class Worker {
+  private readonly clock: Clock;
+  private readonly executor: TaskExecutor;
+  private readonly heartbeats: HeartbeatLoop;
+  private readonly stopController = new AbortController();
+  private current: ExecutingTask | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private stopSignal: NodeJS.Signals | undefined;
+  private readonly counts = { received: 0, executed: 0, skipped: 0, deleted: 0 };
+
+  public constructor(
+    private readonly config: WorkerConfig,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.executor = new TaskExecutor(config, {
+      log: deps.log,
+      env: deps.env,
+      clock: this.clock,
+      spawner: deps.spawner,
+    });
+    this.heartbeats = new HeartbeatLoop({
+      config,
+      transport: deps.transport,
+      log: deps.log,
+      host: deps.host,
+      version: deps.version,
+      backlog: () => deps.outbox.backlog(),
+      executing: () => (this.current === undefined ? 0 : 1),
+    });
+  }
+
+  /** Heartbeat counters (acknowledged / failed). */
+  public get heartbeatCounts(): { readonly sent: number; readonly failed: number } {
+    return { ...this.heartbeats.counts };
+  }
+
+  /**
+   * Polls until {@link stop} (or, with `once`, for one receive round), then stops the heartbeat
+   * and the spool replay. Resolves when the task in hand, if any, was handed over.
+   */
+  public async run(options: { readonly once: boolean }): Promise<WorkerRunSummary> {
+    const { log, outbox } = this.deps;
+    log.event('worker_started', {
+      worker_id: this.config.workerId,
+      site: this.config.site,
+      environment: this.config.environment,
+      queue_url: this.config.taskQueueUrl,
+      transport: this.deps.transport.description,
+      scripts: Object.keys(this.config.scripts),
+      plugins: [...this.config.enabledPlugins.keys()],
+      once: options.once || undefined,
+    });
+    outbox.start();
+    this.heartbeats.start();
+    let failures = 0;
+    try {
+      while (!this.stopping) {
+        let messages: Message[];
+        try {
+          messages = await this.receive();
+          failures = 0;
+        } catch (error) {
+          if (this.stopping) break;
+          failures++;
+          const pauseMs = Math.min(RECEIVE_BACKOFF_MS.max, RECEIVE_BACKOFF_MS.initial * 2 ** (failures - 1));
+          log.event('receive_failed', {
+            error: describe(error),
+            retry_in_ms: options.once ? undefined : pauseMs,
+          });
+          if (options.once) break;
+          await Promise.race([sleep(this.clock, pauseMs), this.stopped()]);
+          continue;
+        }
+        for (const [index, message] of messages.entries()) {
+          if (this.stopping) {
+            await this.release(messages.slice(index));
+            break;
+          }
+          this.counts.received++;
+          await this.handle(message);
+        }
+        if (options.once) break;
+      }
+    } finally {
+      clearTimeout(this.graceTimer);
+      await this.heartbeats.stop();
+      await outbox.close();
+    }
+    const summary = { ...this.counts };
+    log.event('worker_stopped', { ...summary, signal: this.stopSignal });
+    return summary;
+  }
+
+  /**
+   * SIGTERM / SIGINT: stop polling now; the task in hand may finish within `shutdownGraceMs`,
+   * then its tree is killed (`worker_shutdown`). A second signal kills it at once.
+   */
+  public stop(signal: NodeJS.Signals): void {
+    const first = this.stopSignal === undefined;
+    this.stopSignal ??= signal;
+    this.stopController.abort();
+    if (first) this.armGrace();
+    else this.current?.abort(signal);
+  }
+
+  /** Kills the task in hand once `shutdownGraceMs` has passed since the stop. */
+  private armGrace(): void {
+    const current = this.current;
+    const signal = this.stopSignal;
+    if (current === undefined || signal === undefined || this.graceTimer !== undefined) return;
+    this.deps.log.event('shutdown_waiting_for_task', { grace_ms: this.config.shutdownGraceMs, signal });
+    this.graceTimer = setTimeout(() => current.abort(signal), this.config.shutdownGraceMs);
+  }
+
+  private get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  private stopped(): Promise<void> {
+    const signal = this.stopController.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  private async receive(): Promise<Message[]> {
+    const response = await this.deps.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.config.taskQueueUrl,
+        MaxNumberOfMessages: this.config.receiveBatchSize,
+        WaitTimeSeconds: this.config.pollWaitSeconds,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+      { abortSignal: this.stopController.signal },
+    );
+    return response.Messages ?? [];
+  }
+
+  private async handle(message: Message): Promise<void> {
+    const { log } = this.deps;
+    const messageFields = {
+      message_id: message.MessageId,
+      receive_count: Number(message.Attributes?.ApproximateReceiveCount ?? 0) || undefined,
+    };
+    const task = this.parse(message, messageFields);
+    if (task === undefined) {
+      this.counts.skipped++;
+      return;
+    }
+    const fields = { ...taskLogFields(task), ...messageFields };
+    if (task.site !== this.config.site || task.environment !== this.config.environment) {
+      // Never executed here, never claimed: the lane's DLQ takes it after maxReceiveCount.
+      log.event('task_wrong_site', {
+        ...fields,
+        task_site: task.site,
+        task_environment: task.environment,
+        site: this.config.site,
+        environment: this.config.environment,
+      });
+      this.counts.skipped++;
+      return;
+    }
+    if (task.workerId !== undefined && task.workerId !== this.config.workerId) {
+      log.event('task_for_other_worker', { ...fields, task_worker_id: task.workerId });
+      this.counts.skipped++;
+      return;
+    }
+
+    const claim: ClaimResult = await this.deps.api.claim(task.taskId, {
+      worker_id: this.config.workerId,
+      site: this.config.site,
+      attempt: task.attempt,
+    });
+    if (claim.outcome === 'unavailable') {
+      log.event('claim_failed', { ...fields, reason: claim.reason });
+      this.counts.skipped++;
+      return;
+    }
+    if (claim.outcome !== 'claimed') {
+      log.event(claim.outcome === 'already_claimed' ? 'task_already_claimed' : `claim_${claim.outcome}`, {
+        ...fields,
+        claimed_by: claim.outcome === 'already_claimed' ? claim.claimedBy : undefined,
+        message: claim.outcome === 'already_claimed' ? undefined : claim.message,
+      });
+      this.counts.skipped++;
+      await this.delete(message, fields);
+      return;
+    }
+    log.event('task_claimed', { ...fields, worker_id: this.config.workerId });
+
+    const deadline = Date.parse(task.queuedAt) + task.timeoutMs;
+    let outcome: ExecutionOutcome;
+    if (Date.now() > deadline) {
+      log.event('task_expired', { ...fields, queued_at: task.queuedAt, timeout_ms: task.timeoutMs });
+      outcome = {
+        result: {
+          status: 'failed',
+          errorCode: 'task_expired',
+          error: `not started: queued at ${task.queuedAt}, its ${task.timeoutMs} ms ran out at ${new Date(deadline).toISOString()}`,
+          durationMs: 0,
+        },
+      };
+    } else {
+      const running = this.executor.execute(task);
+      this.current = running;
+      // A stop that came while the claim was in flight still gets its grace.
+      this.armGrace();
+      try {
+        outcome = await running.outcome;
+      } finally {
+        this.current = undefined;
+        clearTimeout(this.graceTimer);
+        this.graceTimer = undefined;
+      }
+      this.counts.executed++;
+    }
+    log.event('task_finished', {
+      ...fields,
+      status: outcome.result.status,
+      error_code: outcome.result.errorCode,
+      exit_code: outcome.result.exitCode ?? undefined,
+      duration_ms: outcome.result.durationMs,
+    });
+
+    const handOver = await this.deps.outbox.submit(this.envelopes(task, outcome), fields);
+    if (!handOver.durable) {
+      log.event('message_kept', { ...fields, reason: 'a result could be neither delivered nor spooled' });
+      return;
+    }
+    await this.delete(message, fields);
+  }
+
+  private parse(message: Message, fields: Readonly<Record<string, LogValue>>): WorkerTaskMessage | undefined {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message.Body ?? '');
+    } catch {
+      this.deps.log.event('task_invalid', { ...fields, field_path: '(body)', error: 'is not valid JSON' });
+      return undefined;
+    }
+    const parsed = workerTaskMessageSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const known = raw as { taskId?: unknown; commandId?: unknown; correlationId?: unknown } | null;
+    this.deps.log.event('task_invalid', {
+      ...fields,
+      task_id: typeof known?.taskId === 'string' ? known.taskId : undefined,
+      command_id: typeof known?.commandId === 'string' ? known.commandId : undefined,
+      correlation_id: typeof known?.correlationId === 'string' ? known.correlationId : undefined,
+      field_path: issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.join('.'),
+      error: issue?.message ?? 'invalid',
+      issues: parsed.error.issues.length,
+    });
+    return undefined;
+  }
+
+  /** The task's envelopes, in the order they are sent: facts first, then the execution_result. */
+  private envelopes(task: WorkerTaskMessage, outcome: ExecutionOutcome): WorkerResultEnvelope[] {
+    const base = () => ({
+      schemaVersion: 1 as const,
+      id: randomUUID(),
+      environment: this.config.environment,
+      worker_id: this.config.workerId,
+      site: this.config.site,
+      ts: new Date().toISOString(),
+      task_id: task.taskId,
+      attempt: task.attempt,
+    });
+    const envelopes: unknown[] = [];
+    if (outcome.facts !== undefined) {
+      envelopes.push({ ...base(), payload_type: 'facts', payload: outcome.facts satisfies HostFacts });
+    }
+    envelopes.push({
+      ...base(),
+      payload_type: 'execution_result',
+      payload: outcome.result satisfies ExecutionResultPayload,
+    });
+    return envelopes.map((envelope) => workerResultEnvelopeSchema.parse(envelope));
+  }
+
+  private async delete(message: Message, fields: Readonly<Record<string, LogValue>>): Promise<void> {
+    try {
+      await this.deps.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: this.config.taskQueueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+        }),
+      );
+      this.counts.deleted++;
+      this.deps.log.event('message_deleted', fields);
+    } catch (error) {
+      // The message comes back; its claim then answers already_claimed and the next receiver deletes it.
+      this.deps.log.event('message_delete_failed', { ...fields, error: describe(error) });
+    }
+  }
+
+  /** Messages received but not started because of a shutdown: visible again at once for another worker. */
+  private async release(messages: readonly Message[]): Promise<void> {
+    for (const message of messages) {
+      try {
+        await this.deps.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: this.config.taskQueueUrl,
+            ReceiptHandle: message.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      } catch (error) {
+        this.deps.log.event('message_release_failed', {
+          message_id: message.MessageId,
+          error: describe(error),
+        });
+      }
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
