@@ -67,6 +67,8 @@ export type ClaimResult =
   | { readonly outcome: 'claimed' }
   /** 409 `already_claimed`: another worker has it. */
   | { readonly outcome: 'already_claimed'; readonly claimedBy?: string }
+  /** 409 `stale_attempt`: the task was re-delegated; this message is an older attempt's. */
+  | { readonly outcome: 'stale_attempt'; readonly message?: string }
   /** 403 `wrong_site` / 404 `task_not_found`: never executable here. */
   | { readonly outcome: 'wrong_site' | 'task_not_found'; readonly message?: string }
   /** No usable answer (network, timeout, 5xx, anything else): leave the message for a later receive. */
@@ -118,10 +120,15 @@ export class WorkerApiClient {
       return { outcome: 'claimed' };
     }
     if (response.status === 409 && code === 'already_claimed') {
-      const claimedBy = (response.body as { claimed_by?: unknown }).claimed_by;
+      const body = response.body as { claimedBy?: unknown; claimed_by?: unknown };
+      const claimedBy = body.claimedBy ?? body.claimed_by;
       return { outcome: 'already_claimed', ...(typeof claimedBy === 'string' ? { claimedBy } : {}) };
     }
-    // Only the control plane's own answers count: a gateway's 403/404 (bad signature, no route) is not final.
+    if (response.status === 409 && code === 'stale_attempt') {
+      return { outcome: 'stale_attempt', message: message(response.body) };
+    }
+    // Only the control plane's own answers count: a gateway's 403/404 (bad signature, no route) is not final,
+    // nor is 403 wrong_worker (the task is for another worker of this site: leave it to that one).
     if (response.status === 403 && code === 'wrong_site')
       return { outcome: 'wrong_site', message: message(response.body) };
     if (response.status === 404 && code === 'task_not_found') {

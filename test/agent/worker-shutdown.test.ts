@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
+import { isAlive } from './fixtures/runner-harness.js';
+import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
+import {
+  baseConfig,
+  createTaskQueue,
+  fixture,
+  queueDepth,
+  type Sqs,
+  sendTask,
+  spawnAgent,
+  startSqs,
+  taskMessage,
+  tempDir,
+  workerEnv,
+  writeConfig,
+} from './fixtures/worker-harness.js';
+
+const ENV = 'test';
+
+let sqs: Sqs;
+let plane: FakeControlPlane;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+
+beforeAll(async () => {
+  [sqs, plane, dir] = await Promise.all([startSqs(), startFakeControlPlane(), tempDir()]);
+});
+afterAll(async () => {
+  await Promise.all([sqs?.stop(), plane?.stop(), dir?.cleanup()]);
+});
+
+function executionResult(taskId: string) {
+  return (
+    plane.uniqueResults().find((e) => e.task_id === taskId && e.payload_type === 'execution_result') as
+      | Extract<WorkerResultEnvelope, { payload_type: 'execution_result' }>
+      | undefined
+  )?.payload;
+}
+
+async function startWorker(site: string, shutdownGraceMs: number) {
+  const queueUrl = await createTaskQueue(sqs, ENV, site);
+  const config = await writeConfig(
+    dir.path,
+    baseConfig({
+      environment: ENV,
+      site,
+      queueUrl,
+      apiUrl: plane.url,
+      spoolDirectory: join(dir.path, `spool-${site}`),
+      extra: {
+        shutdownGraceMs,
+        scripts: {
+          slow: {
+            path: fixture('worker-tree.sh'),
+            args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' },
+            timeoutMs: 60_000,
+            killGraceMs: 300,
+          },
+          marker: { path: fixture('worker-marker.sh'), args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } },
+        },
+      },
+    }),
+    `${site}.json`,
+  );
+  const worker = spawnAgent(['worker', '--config', config], { env: workerEnv(sqs.emulator.endpoint) });
+  return { queueUrl, worker };
+}
+
+describe('runlane-agent worker: SIGTERM', () => {
+  it('lets the task in hand finish within shutdownGraceMs, hands its result over, exits 0', async () => {
+    const { queueUrl, worker } = await startWorker('graceful', 10_000);
+    const markerFile = join(dir.path, 'graceful-marker');
+    const task = taskMessage(ENV, 'graceful', {
+      kind: 'execute_script',
+      script: 'marker',
+      args: [markerFile],
+    });
+    await sendTask(sqs, queueUrl, task);
+    await worker.waitForLog(/task_claimed/);
+    worker.child.kill('SIGTERM');
+    const exit = await worker.done;
+    expect(exit.status).toBe(0);
+    expect(exit.stderr).toMatch(/shutdown_waiting_for_task grace_ms=10000 signal=SIGTERM/);
+    expect(executionResult(task.taskId)).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect((await readFile(markerFile, 'utf8')).startsWith(task.taskId)).toBe(true);
+    expect(exit.stderr).toMatch(new RegExp(`message_deleted task_id=${task.taskId}`));
+    expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('kills the tree of a task that outlasts the grace, reports worker_shutdown, exits 0', async () => {
+    const { queueUrl, worker } = await startWorker('impatient', 300);
+    const pidFile = join(dir.path, 'impatient-pids');
+    const task = taskMessage(ENV, 'impatient', { kind: 'execute_script', script: 'slow', args: [pidFile] });
+    await sendTask(sqs, queueUrl, task);
+    await worker.waitForLog(/task_claimed/);
+    await plane.waitFor(() => existsSync(pidFile) && readFileLines(pidFile) >= 4, 5_000, 'the script tree');
+    const exit = await worker.stop('SIGTERM');
+    expect(exit.status).toBe(0);
+    expect(executionResult(task.taskId)).toMatchObject({ status: 'failed', errorCode: 'worker_shutdown' });
+    const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
+    expect(pids.filter((pid) => isAlive(pid))).toEqual([]);
+    expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+});
+
+function readFileLines(file: string): number {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').length;
+  } catch {
+    return 0;
+  }
+}
