@@ -121,6 +121,11 @@ export const workerConfigFileSchema = z
     heartbeatIntervalMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
     /** SQS long-poll wait of one receive. */
     pollWaitSeconds: z.number().int().min(0).max(20).default(20),
+    /**
+     * A received message stays invisible this long, renewed every half of it while its task runs and
+     * its result is handed over, so a long task is not received again (nor counted toward the DLQ).
+     */
+    visibilityTimeoutSeconds: z.number().int().min(2).max(43_200).default(60),
     /** Messages taken per receive; they run one after another. */
     receiveBatchSize: z.number().int().min(1).max(10).default(1),
     /** Timeout of one request to the API (claim, result, heartbeat). */

@@ -194,6 +194,7 @@ export class Worker {
         QueueUrl: this.config.taskQueueUrl,
         MaxNumberOfMessages: this.config.receiveBatchSize,
         WaitTimeSeconds: this.config.pollWaitSeconds,
+        VisibilityTimeout: this.config.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
       }),
       { abortSignal: this.stopController.signal },
@@ -252,6 +253,25 @@ export class Worker {
       return;
     }
     log.event('task_claimed', { ...fields, worker_id: this.config.workerId });
+    const renewal = this.keepInvisible(message, fields);
+    let handedOver: boolean;
+    try {
+      handedOver = await this.finishClaimed(task, fields);
+    } finally {
+      await renewal.stop();
+    }
+    if (handedOver) await this.delete(message, fields);
+  }
+
+  /**
+   * Executes a claimed task (or reports it expired) and hands its result over; true when every
+   * envelope is acknowledged, spooled or kept aside, so the message may be deleted.
+   */
+  private async finishClaimed(
+    task: WorkerTaskMessage,
+    fields: Readonly<Record<string, LogValue>>,
+  ): Promise<boolean> {
+    const { log } = this.deps;
 
     const deadline = Date.parse(task.queuedAt) + task.timeoutMs;
     let outcome: ExecutionOutcome;
@@ -290,9 +310,8 @@ export class Worker {
     const handOver = await this.deps.outbox.submit(this.envelopes(task, outcome), fields);
     if (!handOver.durable) {
       log.event('message_kept', { ...fields, reason: 'a result could be neither delivered nor spooled' });
-      return;
     }
-    await this.delete(message, fields);
+    return handOver.durable;
   }
 
   private parse(message: Message, fields: Readonly<Record<string, LogValue>>): WorkerTaskMessage | undefined {
@@ -357,6 +376,43 @@ export class Worker {
       // The message comes back; its claim then answers already_claimed and the next receiver deletes it.
       this.deps.log.event('message_delete_failed', { ...fields, error: describe(error) });
     }
+  }
+
+  /**
+   * Renews the message's invisibility every half `visibilityTimeoutSeconds` until the returned
+   * function is called: a task longer than the timeout is not received again meanwhile.
+   */
+  private keepInvisible(
+    message: Message,
+    fields: Readonly<Record<string, LogValue>>,
+  ): { stop(): Promise<void> } {
+    const seconds = this.config.visibilityTimeoutSeconds;
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(
+      () => {
+        renewing = this.deps.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.config.taskQueueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: seconds,
+            }),
+          )
+          .then(
+            () => this.deps.log.event('message_visibility_extended', { ...fields, seconds }),
+            (error: unknown) =>
+              this.deps.log.event('message_visibility_extend_failed', { ...fields, error: describe(error) }),
+          );
+      },
+      (seconds * 1_000) / 2,
+    );
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await renewing; // never a renewal after the delete
+      },
+    };
   }
 
   /** Messages received but not started because of a shutdown: visible again at once for another worker. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
@@ -41,7 +42,11 @@ function executionResult(taskId: string) {
   )?.payload;
 }
 
-async function startWorker(site: string, shutdownGraceMs: number) {
+async function startWorker(
+  site: string,
+  shutdownGraceMs: number,
+  options: { readonly slowTimeoutMs?: number; readonly extra?: Record<string, unknown> } = {},
+) {
   const queueUrl = await createTaskQueue(sqs, ENV, site);
   const config = await writeConfig(
     dir.path,
@@ -57,16 +62,22 @@ async function startWorker(site: string, shutdownGraceMs: number) {
           slow: {
             path: fixture('worker-tree.sh'),
             args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' },
-            timeoutMs: 60_000,
+            timeoutMs: options.slowTimeoutMs ?? 60_000,
             killGraceMs: 300,
           },
           marker: { path: fixture('worker-marker.sh'), args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } },
         },
+        ...options.extra,
       },
     }),
     `${site}.json`,
   );
-  const worker = spawnAgent(['worker', '--config', config], { env: workerEnv(sqs.emulator.endpoint) });
+  const worker = spawnAgent(
+    ['worker', '--config', config, ...(options.extra === undefined ? [] : ['--json'])],
+    {
+      env: workerEnv(sqs.emulator.endpoint),
+    },
+  );
   return { queueUrl, worker };
 }
 
@@ -104,6 +115,33 @@ describe('runlane-agent worker: SIGTERM', () => {
     const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
     expect(pids.filter((pid) => isAlive(pid))).toEqual([]);
     expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+});
+
+describe('runlane-agent worker: long tasks', () => {
+  it('keeps the message of a task longer than visibilityTimeoutSeconds invisible until it is done', async () => {
+    const { queueUrl, worker } = await startWorker('long', 10_000, {
+      slowTimeoutMs: 3_000,
+      extra: { visibilityTimeoutSeconds: 2 },
+    });
+    const pidFile = join(dir.path, 'long-pids');
+    const task = taskMessage(ENV, 'long', { kind: 'execute_script', script: 'slow', args: [pidFile] });
+    await sendTask(sqs, queueUrl, task);
+    await worker.waitForEvents('task_claimed', 1);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Past the 2 s visibility timeout, another consumer still cannot receive the message.
+    const stolen = await sqs.client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    expect(stolen.Messages ?? []).toEqual([]);
+    expect(
+      worker.events().filter((e) => e.event === 'message_visibility_extended').length,
+    ).toBeGreaterThanOrEqual(2);
+    await worker.waitForEvents('message_deleted', 1, 10_000);
+    expect(executionResult(task.taskId)).toMatchObject({ status: 'failed', errorCode: 'timeout' });
+    expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+    expect(worker.events().filter((e) => e.event === 'task_claimed')).toHaveLength(1);
+    expect((await worker.stop('SIGTERM')).status).toBe(0);
   });
 });
 
