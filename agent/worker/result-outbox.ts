@@ -70,6 +70,11 @@ export class ResultOutbox {
     this.refusedDirectory = join(options.spool.directory, REFUSED_FOLDER);
   }
 
+  /** Opens the spool (indexes what earlier runs left), so {@link backlog} counts it from the start. */
+  public async open(): Promise<void> {
+    await this.options.spool.open();
+  }
+
   /** Starts the background replay (first round now). */
   public start(): this {
     this.loop ??= this.options.spool.startReplayLoop({

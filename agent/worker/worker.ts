@@ -114,6 +114,8 @@ export class Worker {
       plugins: [...this.config.enabledPlugins.keys()],
       once: options.once || undefined,
     });
+    // The registration's offline_backlog counts what earlier runs left in the spool.
+    await outbox.open();
     outbox.start();
     this.heartbeats.start();
     let failures = 0;

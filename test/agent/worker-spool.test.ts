@@ -191,12 +191,17 @@ describe('runlane-agent worker: offline spool', () => {
       earlierEnvelope,
       Date.now() - 1_000,
     );
-    // Heartbeats cannot be sent during this test: they are counted, never spooled.
-    plane.setMode('heartbeats', 'down');
-
     const worker = spawnAgent(['worker', '--config', config, '--json'], {
       env: workerEnv(sqs.emulator.endpoint),
     });
+    // The registration counts what the earlier run left in the spool.
+    await worker.waitForEvents('worker_registered', 1);
+    expect(plane.heartbeats.find((h) => h.site === site)).toMatchObject({
+      kind: 'registration',
+      offline_backlog: { files: 2 },
+    });
+    // From now on heartbeats cannot be sent: they are counted, never spooled.
+    plane.setMode('heartbeats', 'down');
     await plane.waitFor(
       () => plane.results.some((r) => r.envelope.id === earlierEnvelope.id),
       10_000,
