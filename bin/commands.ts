@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
 import { type EnvironmentConfig, parseRunlaneConfig } from '../lib/config/environment-config.js';
 
 const HELP = `runlane — Runlane's command line
@@ -14,6 +15,7 @@ Usage:
   runlane gate              run seed 003's four release-gate scenarios and write evidence/<timestamp>/
   runlane report daily      seed 002's success criteria over the last 24 h, breakdowns and an HTML report
   runlane stalls tail|by    the runner's latest stalls, or counts by root cause, environment, host, command type
+  runlane supervisors health  each supervisor host's latest health report; exit 1 when a host is silent
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -32,6 +34,9 @@ Options (environment variable in brackets):
   --reset                    delete the data folder first
   --visibility-timeout <s>   lane visibility timeout, seconds (default 5; AWS uses 6 × timeout + window)
   --sweep-interval <min>     enqueue anomaly.sweep every N minutes, 0 = only on demand (default 1440)
+  --supervisor-check-interval <min>
+                             run the supervisor silent-host check (dev, staging, prod) every N minutes,
+                             0 = off (default 5, as deployed)
   --pretty                   render logs for people instead of JSON lines
   --json                     print one JSON line with the endpoints when ready
   --help`;
@@ -93,6 +98,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await (await import('./report-command.js')).runReport(rest);
       case 'stalls':
         return await (await import('./stalls-command.js')).runStalls(rest);
+      case 'supervisors':
+        return await (await import('./supervisors-command.js')).runSupervisors(rest);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -142,6 +149,7 @@ async function runLocal(argv: readonly string[]): Promise<number> {
       reset: { type: 'boolean', default: false },
       'visibility-timeout': { type: 'string' },
       'sweep-interval': { type: 'string' },
+      'supervisor-check-interval': { type: 'string' },
       pretty: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -168,6 +176,12 @@ async function runLocal(argv: readonly string[]): Promise<number> {
     reset: values.reset,
     visibilityTimeoutSeconds: numberOption(values['visibility-timeout'], '--visibility-timeout', 5, 0),
     sweepIntervalMinutes: numberOption(values['sweep-interval'], '--sweep-interval', 1440, 0),
+    silentHostsCheckIntervalMinutes: numberOption(
+      values['supervisor-check-interval'],
+      '--supervisor-check-interval',
+      SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
+      0,
+    ),
     pretty: values.pretty,
   });
   const { info } = stack;
@@ -186,6 +200,7 @@ async function runLocal(argv: readonly string[]): Promise<number> {
         .join(' '),
     `  Data         ${info.dataDir ?? 'in memory (--ephemeral)'}${info.dataDir ? '   (persists; --reset clears it)' : ''}`,
     `  Sweep        POST ${info.apiUrl}/_local/sweep  or  npx runlane sweep`,
+    '  Supervisors  npx runlane supervisors health --env dev --local',
     '  Try          npm run demo',
     '  Stop         Ctrl-C',
   ].join('\n');

@@ -1,3 +1,5 @@
+import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
+
 /**
  * Every kind of alarm an environment has, declared once: its severity (which
  * SNS topic it notifies), how it evaluates, and the runbook section an on-call
@@ -31,6 +33,14 @@ export interface AlarmKind {
   readonly evaluationPeriods: number | null;
   /** Breaching periods that alarm; `null` when it comes from the configuration (all evaluated periods). */
   readonly datapointsToAlarm: number | null;
+  /**
+   * How a period without data counts. `notBreaching` for metrics that are only
+   * emitted when something happens (an idle lane, an environment without
+   * supervisors); `breaching` for a metric a schedule emits every period, 0
+   * included, whose absence means the check itself stopped.
+   * @default 'notBreaching'
+   */
+  readonly missingData?: 'notBreaching' | 'breaching';
   readonly runbook: RunbookSection;
 }
 
@@ -161,6 +171,21 @@ export const ALARM_CATALOG = {
     evaluationPeriods: null,
     datapointsToAlarm: null,
     runbook: { file: SUPERVISOR_RUNBOOK, heading: 'P1-002: Child Task Crash Loop' },
+  },
+  // A host that stopped reporting: its link to the bus stays down (P1-003's symptom, seen from
+  // the control plane), or its supervisor is down (then P1-001 from its step 1). The check
+  // publishes a value every period, 0 included: no data means the check did not run, and a
+  // check that does not run cannot vouch for the hosts, so that alarms too.
+  supervisorSilentHosts: {
+    slug: 'SupervisorSilentHosts',
+    title: 'Supervisor host silent',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: SILENT_HOSTS_CHECK_INTERVAL_MINUTES * 60,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    missingData: 'breaching',
+    runbook: { file: SUPERVISOR_RUNBOOK, heading: 'P1-003: Dashboard IPC Disconnected' },
   },
 } as const satisfies Record<string, AlarmKind>;
 

@@ -113,6 +113,9 @@ export const HANDLER_ENTRIES = {
   api: fileURLToPath(new URL('../functions/handlers/api.ts', import.meta.url)),
   replayDrill: fileURLToPath(new URL('../functions/handlers/replay-drill.ts', import.meta.url)),
   runnerEventIngest: fileURLToPath(new URL('../functions/handlers/runner-event-ingest.ts', import.meta.url)),
+  supervisorSilentHosts: fileURLToPath(
+    new URL('../functions/handlers/supervisor-silent-hosts.ts', import.meta.url),
+  ),
 } as const;
 
 /**
@@ -125,6 +128,17 @@ export const RUNNER_EVENT_INGEST_DEFAULTS = {
   memorySize: 256,
   asyncRetryAttempts: 2,
   asyncMaxEventAge: Duration.hours(6),
+} as const;
+
+/**
+ * The supervisor silent-host check: one Query of the hosts' partition per run,
+ * every 5 minutes. A run that fails is not retried and a schedule event older
+ * than 4 minutes is dropped: the next run is due and does the same work.
+ */
+export const SUPERVISOR_SILENT_HOSTS_DEFAULTS = {
+  timeout: Duration.seconds(30),
+  memorySize: 256,
+  maxEventAge: Duration.minutes(4),
 } as const;
 
 /** Lock file that pins the bundled dependencies; also marks the project root for esbuild. */

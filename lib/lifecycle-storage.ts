@@ -1,6 +1,6 @@
 import { type CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { LIFECYCLE_KEY_ATTRIBUTE_TYPES, LIFECYCLE_TABLE } from '../functions/core/tables.js';
 import { TABLE_DEFAULTS } from './defaults.js';
@@ -101,6 +101,26 @@ export class LifecycleStorage extends Construct {
     const grant = this.table.grantReadWriteData(grantee);
     this.acknowledgeIndexWildcard(grantee);
     return grant;
+  }
+
+  /**
+   * Lets `grantee` Query the table — not its indexes, no GetItem, Scan or
+   * writes — and only in the partitions named (`dynamodb:LeadingKeys`), e.g. a
+   * reader of one environment's supervisor health (`SUPERVISOR#<env>`).
+   *
+   * @example
+   * storage.grantQueryPartitions(check.function, ['SUPERVISOR#prod']);
+   */
+  public grantQueryPartitions(grantee: iam.IGrantable, partitionKeys: readonly string[]): iam.Grant {
+    if (partitionKeys.length === 0) {
+      throw new Error('LifecycleStorage.grantQueryPartitions: name at least one partition');
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...partitionKeys] } },
+    });
   }
 
   /**

@@ -4,6 +4,10 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  MAX_STALE_MINUTES,
+  SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
+} from '../functions/core/supervisor-silent-hosts.js';
+import {
   ALARM_CATALOG,
   type AlarmKind,
   type AlarmKindName,
@@ -16,6 +20,7 @@ import {
   type AlarmSettings,
   type BurnAlarmSettings,
   DEFAULT_ALARM_SETTINGS,
+  type SilentHostsAlarmSettings,
   type SustainedAlarmSettings,
 } from './config/environment-config.js';
 import { namePrefixFor } from './defaults.js';
@@ -61,7 +66,9 @@ export interface RunlaneAlarm {
 /**
  * The alarms of one environment, built from `ALARM_CATALOG`: each notifies its
  * severity's topic on ALARM and on OK, and its description names the runbook
- * section to open. Missing data never alarms (an idle lane emits nothing).
+ * section to open. Missing data does not alarm (an idle lane emits nothing),
+ * except for `SupervisorSilentHosts`, whose check emits every period: there,
+ * no data means the check stopped, which alarms (`ALARM_CATALOG` `missingData`).
  *
  * Creates, per lane:
  * - `<prefix>-<lane>-dlq-messages` (critical): DLQ `ApproximateNumberOfMessagesVisible` Maximum > 0, 1 × 1 min;
@@ -92,7 +99,11 @@ export interface RunlaneAlarm {
  *   `threshold` (default 0) in every window of `sustainMinutes` (defaults 5 and 15);
  * - `<prefix>-SupervisorChildrenQuarantined` (warning): `SupervisorQuarantinedChildren`
  *   [Environment] Maximum per window above `threshold` in every window of the
- *   sustain (defaults 0, 5 and 30 min).
+ *   sustain (defaults 0, 5 and 30 min);
+ * - `<prefix>-SupervisorSilentHosts` (warning): `SupervisorSilentHosts`
+ *   [Environment] Maximum per 5-minute check above 0 in every check of
+ *   `supervisor.silentHosts.sustainMinutes` (default 15): some host has sent no
+ *   report for more than `staleMinutes` (default 15), a planned shutdown excepted.
  *
  * What the supervisor alarms see, and what they cannot: they read the
  * environment totals, so they need no host names at synth time; "sustained"
@@ -107,11 +118,16 @@ export interface RunlaneAlarm {
  * spool not yet replayed) has no data points and never breaches — missing data
  * is not breaching, as a dev environment without supervisors must stay quiet.
  * Spotting a silent host needs the latest report's age per host
- * (`listSupervisorHealth`), which these metric alarms cannot compute.
+ * (`listSupervisorHealth`), which these metric alarms cannot compute: the
+ * scheduled check (`SupervisorSilentHostsCheck`) computes it every 5 minutes and
+ * publishes the count, 0 included, which `SupervisorSilentHosts` reads. Its
+ * missing data (the check not running) is breaching: a check that does not run
+ * cannot vouch for the hosts. The check's invocations and errors are on the
+ * dashboard's supervisor row.
  *
  * @example
  * const alarms = new RunlaneAlarms(this, 'Alarms', { environmentName: 'prod', lanes, topics });
- * alarms.alarms.length; // 5 per lane + 6
+ * alarms.alarms.length; // 5 per lane + 7
  */
 export class RunlaneAlarms extends Construct {
   public readonly alarms: readonly RunlaneAlarm[];
@@ -154,7 +170,10 @@ export class RunlaneAlarms extends Construct {
           comparisonOperator,
           evaluationPeriods,
           datapointsToAlarm,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          treatMissingData:
+            (entry.missingData ?? 'notBreaching') === 'breaching'
+              ? cloudwatch.TreatMissingData.BREACHING
+              : cloudwatch.TreatMissingData.NOT_BREACHING,
         },
       );
       const action = new actions.SnsAction(props.topics.topicFor(entry.severity));
@@ -284,6 +303,22 @@ export class RunlaneAlarms extends Construct {
         { evaluationPeriods: windows, datapointsToAlarm: windows },
       );
     }
+    const silent = t.supervisor.silentHosts;
+    const checks = silent.sustainMinutes / SILENT_HOSTS_CHECK_INTERVAL_MINUTES;
+    add(
+      'supervisorSilentHosts',
+      undefined,
+      runlaneMetric(
+        'supervisorSilentHosts',
+        env,
+        {},
+        { period: period('supervisorSilentHosts', Duration.minutes(SILENT_HOSTS_CHECK_INTERVAL_MINUTES)) },
+      ),
+      0,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `hosts with no SupervisorHealth report for more than ${silent.staleMinutes} min (the scheduled check, a planned shutdown excepted) above 0 in every ${SILENT_HOSTS_CHECK_INTERVAL_MINUTES}-min check for ${silent.sustainMinutes} min; the check's log names them, \`runlane supervisors health\` lists them; if the supervisor is not running, P1-001. No data (the check did not run) counts as breaching`,
+      { evaluationPeriods: checks, datapointsToAlarm: checks },
+    );
     this.alarms = alarms;
   }
 
@@ -386,10 +421,41 @@ function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<Alarm
   for (const [name, burn] of Object.entries(t.runnerStalls) as [string, BurnAlarmSettings][]) {
     problems.push(...burnProblems(`thresholds.runnerStalls.${name}`, burn));
   }
-  for (const [name, sustained] of Object.entries(t.supervisor) as [string, SustainedAlarmSettings][]) {
+  const { silentHosts, ...sustainedAlarms } = t.supervisor;
+  for (const [name, sustained] of Object.entries(sustainedAlarms) as [string, SustainedAlarmSettings][]) {
     problems.push(...sustainedProblems(`thresholds.supervisor.${name}`, sustained));
   }
+  problems.push(...silentHostsProblems('thresholds.supervisor.silentHosts', silentHosts));
   throwIfProblems('RunlaneAlarms', problems);
+}
+
+function silentHostsProblems(path: string, alarm: SilentHostsAlarmSettings): string[] {
+  const problems: string[] = [];
+  if (
+    !(
+      Number.isInteger(alarm.staleMinutes) &&
+      alarm.staleMinutes >= 1 &&
+      alarm.staleMinutes <= MAX_STALE_MINUTES
+    )
+  ) {
+    problems.push(
+      `${path}.staleMinutes: must be an integer from 1 to ${MAX_STALE_MINUTES}, got ${alarm.staleMinutes}`,
+    );
+  }
+  const every = SILENT_HOSTS_CHECK_INTERVAL_MINUTES;
+  if (
+    !(
+      Number.isInteger(alarm.sustainMinutes) &&
+      alarm.sustainMinutes >= every &&
+      alarm.sustainMinutes <= 1440 &&
+      alarm.sustainMinutes % every === 0
+    )
+  ) {
+    problems.push(
+      `${path}.sustainMinutes: must be a multiple of the check interval (${every}) from ${every} to 1440, got ${alarm.sustainMinutes}`,
+    );
+  }
+  return problems;
 }
 
 function sustainedProblems(path: string, alarm: SustainedAlarmSettings): string[] {

@@ -1,9 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { STALL_ROOT_CAUSES } from '../functions/core/agent-events.js';
 import { DEAD_LETTER_REASONS, isApiLane, METRIC_DIMENSIONS } from '../functions/core/metrics.js';
+import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
 import { ALARM_CATALOG, type AlarmKindName, runbookLink } from './alarm-catalog.js';
 import type { CommandApi } from './command-api.js';
 import type { CommandLane } from './command-lane.js';
@@ -23,6 +25,8 @@ export interface RunlaneDashboardProps {
   readonly alarms: RunlaneAlarms;
   /** The runner event ingest, whose DLQ the runner rows show. */
   readonly runnerEvents: { readonly deadLetterQueue: sqs.IQueue };
+  /** The supervisor silent-host check: its threshold, and its function's invocations and errors. */
+  readonly silentHostsCheck: { readonly function: lambda.IFunction; readonly staleMinutes: number };
   /**
    * Dashboard name.
    * @default `runlane-<environmentName>`
@@ -62,11 +66,12 @@ const FULL_WIDTH = 24;
  * - a runner alarm row: the fast and slow burn alarms (graph against
  *   threshold) and the runner event DLQ depth;
  * - a supervisor row (`runlane-agent supervise`): health reports by host (the
- *   heartbeat: a host that stops reporting drops out of it), disconnected
- *   reports and quarantined children (the environment total the alarms read,
- *   with their thresholds, and by host), child exits by TaskExit kind and by
- *   host, child quarantines by host — SEARCH over the supervisor metrics'
- *   dimension sets.
+ *   heartbeat: a host that stops reporting drops out of it), silent hosts (the
+ *   scheduled check's `SupervisorSilentHosts`, its alarm threshold, and the
+ *   check function's invocations and errors), disconnected reports and
+ *   quarantined children (the environment total the alarms read, with their
+ *   thresholds, and by host), child exits by TaskExit kind and by host, child
+ *   quarantines by host — SEARCH over the supervisor metrics' dimension sets.
  *
  * @example
  * new RunlaneDashboard(this, 'Dashboard', { environmentName: 'prod', lanes, api, alarms });
@@ -406,8 +411,9 @@ function runnerAlarmRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
 
 function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
   const env = props.environmentName;
-  const width = FULL_WIDTH / 6;
-  const { dashboardDisconnected, childrenQuarantined } = props.alarms.thresholds.supervisor;
+  // Seven graphs in 24 units: the heartbeat, its absence and the disconnections wider.
+  const [wide, narrow] = [4, 3];
+  const { dashboardDisconnected, childrenQuarantined, silentHosts } = props.alarms.thresholds.supervisor;
   const fiveMinutes = Duration.minutes(5);
   const byHost = [METRIC_DIMENSIONS.environment, METRIC_DIMENSIONS.host] as const;
   const hostSearch = (key: Parameters<typeof runlaneSearch>[0], period: Duration) =>
@@ -419,7 +425,40 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
       title: 'Supervisor health reports by host / 5 min',
       left: [hostSearch('supervisorHealthReports', fiveMinutes)],
       right: [runlaneMetric('supervisorHealthReports', env, {}, { period: fiveMinutes, label: 'all hosts' })],
-      width,
+      width: wide,
+      height: ROW_HEIGHT,
+    }),
+    new cloudwatch.GraphWidget({
+      title: `Supervisor silent hosts (no report for > ${props.silentHostsCheck.staleMinutes} min)`,
+      left: [
+        runlaneMetric(
+          'supervisorSilentHosts',
+          env,
+          {},
+          { period: Duration.minutes(SILENT_HOSTS_CHECK_INTERVAL_MINUTES), label: 'silent hosts' },
+        ),
+      ],
+      leftAnnotations: [
+        {
+          value: 0,
+          label: `${ALARM_CATALOG.supervisorSilentHosts.slug} (> 0 for ${silentHosts.sustainMinutes} min)`,
+          color: cloudwatch.Color.ORANGE,
+        },
+      ],
+      // A gap on the left is a check that did not run: its invocations and errors say why.
+      right: [
+        props.silentHostsCheck.function.metricInvocations({
+          period: fiveMinutes,
+          statistic: 'Sum',
+          label: 'check runs',
+        }),
+        props.silentHostsCheck.function.metricErrors({
+          period: fiveMinutes,
+          statistic: 'Sum',
+          label: 'check errors',
+        }),
+      ],
+      width: wide,
       height: ROW_HEIGHT,
     }),
     new cloudwatch.GraphWidget({
@@ -440,7 +479,7 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
           color: cloudwatch.Color.ORANGE,
         },
       ],
-      width,
+      width: wide,
       height: ROW_HEIGHT,
     }),
     new cloudwatch.GraphWidget({
@@ -461,7 +500,7 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
           color: cloudwatch.Color.ORANGE,
         },
       ],
-      width,
+      width: narrow,
       height: ROW_HEIGHT,
     }),
     new cloudwatch.GraphWidget({
@@ -479,14 +518,14 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
         ),
       ],
       right: [runlaneMetric('supervisorChildExits', env, {}, { period: fiveMinutes, label: 'all exits' })],
-      width,
+      width: narrow,
       height: ROW_HEIGHT,
     }),
     new cloudwatch.GraphWidget({
       title: 'Supervisor child exits by host / 5 min',
       stacked: true,
       left: [hostSearch('supervisorChildExits', fiveMinutes)],
-      width,
+      width: narrow,
       height: ROW_HEIGHT,
     }),
     new cloudwatch.GraphWidget({
@@ -496,7 +535,7 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
       right: [
         runlaneMetric('supervisorChildQuarantines', env, {}, { period: fiveMinutes, label: 'all hosts' }),
       ],
-      width,
+      width: narrow,
       height: ROW_HEIGHT,
     }),
   ];

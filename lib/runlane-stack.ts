@@ -14,6 +14,7 @@ import { ReplayDrill } from './replay-drill.js';
 import { RunlaneAlarms } from './runlane-alarms.js';
 import { RunlaneDashboard } from './runlane-dashboard.js';
 import { RunnerEventIngest } from './runner-event-ingest.js';
+import { SupervisorSilentHostsCheck } from './supervisor-silent-hosts-check.js';
 import { TelemetryBus } from './telemetry-bus.js';
 
 export interface RunlaneStackProps extends StackProps {
@@ -33,6 +34,9 @@ export interface RunlaneStackProps extends StackProps {
  * - `ReplayDrill` (Step Functions state machine + dispatcher) over every lane;
  * - `RunnerEventIngest`: the bus rule for agent stall events and run
  *   summaries, the ingest function and its DLQ;
+ * - `SupervisorSilentHostsCheck`: every 5 minutes, the count of supervisor
+ *   hosts whose latest health report is older than
+ *   `alarms.supervisor.silentHosts.staleMinutes`;
  * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
  *   `RunlaneAlarms` (thresholds from `config.alarms`) and `RunlaneDashboard`;
  * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
@@ -51,6 +55,7 @@ export class RunlaneStack extends Stack {
   public readonly nightlySweep: NightlySweepSchedule;
   public readonly replayDrill: ReplayDrill;
   public readonly runnerEvents: RunnerEventIngest;
+  public readonly supervisorSilentHosts: SupervisorSilentHostsCheck;
   public readonly alarmTopics: AlarmTopics;
   public readonly alarms: RunlaneAlarms;
   public readonly dashboard: RunlaneDashboard;
@@ -136,6 +141,14 @@ export class RunlaneStack extends Stack {
       logRemovalPolicy,
     });
 
+    this.supervisorSilentHosts = new SupervisorSilentHostsCheck(this, 'SupervisorSilentHosts', {
+      environmentName,
+      lifecycle: this.lifecycle,
+      staleMinutes: config.alarms.supervisor.silentHosts.staleMinutes,
+      logRetention,
+      logRemovalPolicy,
+    });
+
     const { criticalEmails, warningEmails, ...thresholds } = config.alarms;
     this.alarmTopics = new AlarmTopics(this, 'AlarmTopics', {
       environmentName,
@@ -156,6 +169,7 @@ export class RunlaneStack extends Stack {
       api: this.api,
       alarms: this.alarms,
       runnerEvents: this.runnerEvents,
+      silentHostsCheck: this.supervisorSilentHosts,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });

@@ -3,7 +3,8 @@
  * PutEvents endpoint whose rules (`EVENT_RULES`) invoke the same handler code
  * as their Lambda targets (agent events → the runner event ingest), one
  * event-source-mapping poller per lane running the same worker code as Lambda,
- * and the API behind a local HTTP API gateway.
+ * the API behind a local HTTP API gateway, and timers standing in for the
+ * schedules (the anomaly sweep, the supervisor silent-host check).
  * Lanes, queues and the table come from the same definitions as the CDK stack.
  */
 
@@ -21,12 +22,14 @@ import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
 import { PowertoolsMetricsRecorder } from '../functions/adapters/powertools-metrics-recorder.js';
 import { buildRunnerEventIngest } from '../functions/adapters/runner-event-ingest-factory.js';
 import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
+import { buildSupervisorSilentHostsCheck } from '../functions/adapters/supervisor-silent-hosts-factory.js';
 import { EVENT_RULES, type EventRuleTarget, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
 import { deadLetterQueueName, LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
-import { systemClock } from '../functions/core/ports.js';
-import type { EnvironmentConfig } from '../lib/config/environment-config.js';
+import { noopMetricsRecorder, systemClock } from '../functions/core/ports.js';
+import type { SilentHostsResult } from '../functions/core/supervisor-silent-hosts.js';
+import { ENVIRONMENT_NAMES, type EnvironmentConfig } from '../lib/config/environment-config.js';
 import { startLocalApiGateway } from './api-gateway.js';
 import {
   LOCAL_CREDENTIALS,
@@ -72,6 +75,13 @@ export interface LocalStackOptions {
   readonly visibilityTimeoutSeconds: number;
   /** Enqueue `anomaly.sweep` this often; 0 turns the schedule off (on demand still works). */
   readonly sweepIntervalMinutes: number;
+  /**
+   * Run the supervisor silent-host check (as the deployed schedule does every
+   * 5 minutes) this often, for each of dev, staging and prod; 0 turns the
+   * schedule off (`checkSilentHostsNow` still works).
+   * @default 0
+   */
+  readonly silentHostsCheckIntervalMinutes?: number;
   readonly pretty?: boolean;
 }
 
@@ -96,6 +106,12 @@ export interface LocalStack {
   readonly startupMs: number;
   /** Enqueues an `anomaly.sweep` now; returns its commandId. */
   sweepNow(): Promise<string>;
+  /**
+   * Runs the supervisor silent-host check now for each of dev, staging and prod
+   * (the environments agents name when they report to the local stack), with
+   * the dev config's `alarms.supervisor.silentHosts.staleMinutes`.
+   */
+  checkSilentHostsNow(): Promise<SilentHostsResult[]>;
   /** Stops polling, lets in-flight batches finish (bounded), stops the servers and emulators. */
   stop(): Promise<void>;
 }
@@ -308,6 +324,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return commandId;
     };
 
+    // The deployed check serves one environment; the local stack stands in for all of them.
+    const silentHostChecks = ENVIRONMENT_NAMES.map((environment) => {
+      const metrics = options.pretty
+        ? undefined
+        : new PowertoolsMetricsRecorder({
+            metrics: new Metrics({
+              namespace: METRICS_NAMESPACE,
+              serviceName: 'runlane-supervisor-silent-hosts',
+            }),
+            environment,
+          });
+      const check = buildSupervisorSilentHostsCheck(
+        {
+          environment,
+          tableName: LOCAL_TABLE_NAME,
+          staleMinutes: options.config.alarms.supervisor.silentHosts.staleMinutes,
+        },
+        { documents },
+        log('runlane-supervisor-silent-hosts'),
+        metrics ?? noopMetricsRecorder,
+      );
+      return async () => {
+        try {
+          return await check();
+        } finally {
+          metrics?.flush();
+        }
+      };
+    });
+    const checkSilentHostsNow = async (): Promise<SilentHostsResult[]> => {
+      const results: SilentHostsResult[] = [];
+      for (const check of silentHostChecks) results.push(await check());
+      return results;
+    };
+
     let info: LocalStackInfo;
     const gateway = await startLocalApiGateway({
       port: options.apiPort,
@@ -338,6 +389,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       timer.unref();
       cleanups.push(async () => clearInterval(timer));
     }
+    const checkMinutes = options.silentHostsCheckIntervalMinutes ?? 0;
+    if (checkMinutes > 0) {
+      const timer = setInterval(() => {
+        checkSilentHostsNow().catch((error: unknown) =>
+          stackLog.error('scheduled supervisor silent-host check failed', { error: String(error) }),
+        );
+      }, checkMinutes * 60_000);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
 
     info = {
       apiUrl: gateway.url,
@@ -357,6 +418,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       info,
       startupMs: Math.round(performance.now() - startedAt),
       sweepNow,
+      checkSilentHostsNow,
       stop: () => {
         stopping ??= stopAll();
         return stopping;

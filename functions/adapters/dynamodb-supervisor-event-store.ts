@@ -14,6 +14,7 @@ import {
   type SupervisorHealthPutResult,
   systemClock,
 } from '../core/ports.js';
+import { SUPERVISOR_PARTITION_PREFIX, supervisorHealthPartition } from '../core/tables.js';
 import type { Item } from './dynamodb-items.js';
 import {
   DEFAULT_RUNNER_EVENT_RETENTION_DAYS,
@@ -44,13 +45,13 @@ import {
  * `expiresAt` (TTL, `retentionDays` after receipt: a host silent that long
  * drops out of `listSupervisorHealth`). None carries an index attribute.
  */
-export const SUPERVISOR_PARTITION_PREFIX = 'SUPERVISOR#';
+export { SUPERVISOR_PARTITION_PREFIX };
 
 const HOST_SORT_KEY_PREFIX = 'HOST#';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const supervisorKeys = {
-  latestPartition: (environment: string) => `${SUPERVISOR_PARTITION_PREFIX}${environment}`,
+  latestPartition: (environment: string) => supervisorHealthPartition(environment),
   latestHealth: (event: Pick<SupervisorHealthEvent, 'environment' | 'host'>) => ({
     pk: supervisorKeys.latestPartition(event.environment),
     sk: `${HOST_SORT_KEY_PREFIX}${event.host}`,

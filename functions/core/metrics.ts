@@ -22,6 +22,9 @@ import { FAILURE_CODES, type FailureCode } from './lifecycle.js';
  * metrics (from `SupervisorHealth` and `SupervisorChild` events) follow the
  * same pattern: [Environment] for the alarms, [Environment, Host] (and
  * [Environment, ExitKind] for exits) for the dashboard, as SEARCH over the set.
+ * `SupervisorSilentHosts` comes from the scheduled silent-host check, not from
+ * an event: one [Environment] value per run, so it has no per-host set (the
+ * check logs the silent hosts by name instead).
  */
 export const METRICS_NAMESPACE = 'Runlane';
 
@@ -41,7 +44,7 @@ export type MetricDimensionName = (typeof METRIC_DIMENSIONS)[keyof typeof METRIC
 export type MetricUnitName = 'Count' | 'Milliseconds';
 
 /** Which Lambda entry point emits a metric. */
-export type MetricEmitter = 'api' | 'laneWorker' | 'runnerEventIngest';
+export type MetricEmitter = 'api' | 'laneWorker' | 'runnerEventIngest' | 'supervisorSilentHosts';
 
 export interface MetricDefinition {
   /** CloudWatch metric name. */
@@ -254,6 +257,15 @@ export const METRICS = {
     description:
       'Children the supervisor quarantined (SupervisorChild `quarantined` events: restart budget exhausted, or an operator); a resend with the same id is dropped.',
   },
+  supervisorSilentHosts: {
+    name: 'SupervisorSilentHosts',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment],
+    emittedBy: 'supervisorSilentHosts',
+    statistic: 'Maximum',
+    description:
+      'Per run of the scheduled silent-host check (every 5 min): hosts whose latest SupervisorHealth report is older than alarms.supervisor.silentHosts.staleMinutes, a planned shutdown (status stopping) excepted; 0 when none (read as Maximum).',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -345,7 +357,8 @@ export interface MetricIdentity {
  * Every metric the handlers of one environment emit whose dimension values are
  * known before deployment: the worker's metrics for each lane (dead letters
  * once per reason), `CommandsAccepted` for each lane the API feeds, and the
- * environment total of `RunnerStalls`. The runner's per-host, per-command-type
+ * environment totals of the agent event ingest's metrics (`RunnerStalls`, the
+ * supervisor metrics) and of `SupervisorSilentHosts`. The runner's per-host, per-command-type
  * and per-root-cause series take values only agents know; see
  * {@link searchedDimensionSets}.
  *
@@ -357,7 +370,7 @@ export function emittedMetrics(
   lanes: readonly Pick<LaneDefinition, 'name' | 'commandTypes'>[] = LANES,
 ): MetricIdentity[] {
   const environmentTotals: MetricIdentity[] = (Object.keys(METRICS) as MetricKey[])
-    .filter((key) => METRICS[key].emittedBy === 'runnerEventIngest')
+    .filter((key) => isEnvironmentEmitter(METRICS[key].emittedBy))
     .map((key) => ({ key, name: METRICS[key].name, dimensions: { Environment: environment } }));
   return [...laneMetrics(environment, lanes), ...environmentTotals];
 }
@@ -381,6 +394,11 @@ export function searchedDimensionSets(): {
         .filter((set) => set.length > 1)
         .map((dimensions) => ({ key, name: METRICS[key].name, dimensions })),
     );
+}
+
+/** Emitters whose metrics are not per lane: the agent event ingest and the silent-host check. */
+function isEnvironmentEmitter(emitter: MetricEmitter): boolean {
+  return emitter === 'runnerEventIngest' || emitter === 'supervisorSilentHosts';
 }
 
 function laneMetrics(

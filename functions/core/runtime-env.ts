@@ -25,6 +25,8 @@ export const RUNTIME_ENV = {
   ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
   stuckRunningMinutes: 'SWEEP_STUCK_RUNNING_MINUTES',
   staleReviewHours: 'SWEEP_STALE_REVIEW_HOURS',
+  /** Supervisor silent-host check: a host whose latest report is older than this many minutes is silent. */
+  supervisorStaleMinutes: 'SUPERVISOR_STALE_MINUTES',
 } as const;
 
 export type RuntimeEnvKey = keyof typeof RUNTIME_ENV;
@@ -49,4 +51,5 @@ export const REQUIRED_RUNTIME_ENV = {
     'runnerEventDeadLetterQueueUrl',
     'retentionDays',
   ],
+  supervisorSilentHosts: ['environmentName', 'lifecycleTableName', 'supervisorStaleMinutes'],
 } as const satisfies Record<string, readonly RuntimeEnvKey[]>;

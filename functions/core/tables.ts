@@ -35,3 +35,21 @@ export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
   reviewQueue: 'S',
   needsReviewSince: 'S',
 };
+
+/**
+ * Prefix of the supervisor partitions (`DynamoDbSupervisorEventStore`):
+ * `SUPERVISOR#<environment>` holds each host's latest health report,
+ * `SUPERVISOR#<environment>#<yyyy-mm-dd>` a day of child events.
+ */
+export const SUPERVISOR_PARTITION_PREFIX = 'SUPERVISOR#';
+
+/**
+ * The partition of an environment's latest supervisor health, one item per
+ * host: what the silent-host check queries, and all its role may read.
+ *
+ * @example
+ * supervisorHealthPartition('prod'); // 'SUPERVISOR#prod'
+ */
+export function supervisorHealthPartition(environment: string): string {
+  return `${SUPERVISOR_PARTITION_PREFIX}${environment}`;
+}

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import {
+  MAX_STALE_MINUTES,
+  SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
+} from '../../functions/core/supervisor-silent-hosts.js';
 
 /**
  * Per-environment configuration, read from `cdk.json` context key `runlane`.
@@ -129,13 +133,38 @@ function sustainedSchema(defaults: { threshold: number; windowMinutes: number; s
     });
 }
 
+/**
+ * The silent-host alarm: the scheduled check (every
+ * {@link SILENT_HOSTS_CHECK_INTERVAL_MINUTES} minutes) counts hosts whose
+ * latest report is older than `staleMinutes`; the alarm fires when that count
+ * is above 0 in every check period of `sustainMinutes`.
+ */
+const silentHostsSchema = z
+  .object({
+    /** A host whose latest SupervisorHealth report is older than this many minutes is silent (reports come every 30 s by default). */
+    staleMinutes: z.number().int().min(1).max(MAX_STALE_MINUTES).default(15),
+    /** How long some host must stay silent, in minutes: a multiple of the check interval (5), at most 1440. */
+    sustainMinutes: z.number().int().min(SILENT_HOSTS_CHECK_INTERVAL_MINUTES).max(1440).default(15),
+  })
+  .strict()
+  .superRefine((alarm, context) => {
+    if (alarm.sustainMinutes % SILENT_HOSTS_CHECK_INTERVAL_MINUTES !== 0) {
+      context.addIssue({
+        code: 'custom',
+        path: ['sustainMinutes'],
+        message: `must be a whole number of check periods (a multiple of ${SILENT_HOSTS_CHECK_INTERVAL_MINUTES} minutes), got ${alarm.sustainMinutes}`,
+      });
+    }
+  });
+
 const DASHBOARD_DISCONNECTED_DEFAULTS = { threshold: 0, windowMinutes: 5, sustainMinutes: 15 };
 const CHILDREN_QUARANTINED_DEFAULTS = { threshold: 0, windowMinutes: 5, sustainMinutes: 30 };
 
 /**
  * Alarms on what `runlane-agent supervise` reports (seed 001, P1-003 and P1-002).
  * Defaults: some host reports `dashboard_link` disconnected in every 5-minute
- * window for 15 minutes; some host keeps a quarantined child for 30 minutes.
+ * window for 15 minutes; some host keeps a quarantined child for 30 minutes;
+ * some host has sent no report for more than 15 minutes, for 15 minutes.
  */
 const supervisorAlarmSettingsSchema = z
   .object({
@@ -147,6 +176,8 @@ const supervisorAlarmSettingsSchema = z
     childrenQuarantined: sustainedSchema(CHILDREN_QUARANTINED_DEFAULTS).default(
       CHILDREN_QUARANTINED_DEFAULTS,
     ),
+    /** Hosts whose latest report is older than `staleMinutes` (the scheduled check's `SupervisorSilentHosts`), sustained. */
+    silentHosts: silentHostsSchema.default(silentHostsSchema.parse({})),
   })
   .strict();
 
@@ -226,6 +257,7 @@ export type RunnerStallAlarmSettings = z.infer<typeof runnerStallAlarmSettingsSc
 export type BurnAlarmSettings = RunnerStallAlarmSettings['fastBurn'];
 export type SupervisorAlarmSettings = z.infer<typeof supervisorAlarmSettingsSchema>;
 export type SustainedAlarmSettings = SupervisorAlarmSettings['dashboardDisconnected'];
+export type SilentHostsAlarmSettings = SupervisorAlarmSettings['silentHosts'];
 
 /**
  * The schema defaults, read once so the constructs default to the same values

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { APIGatewayProxyEventV2, Context, EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  Context,
+  EventBridgeEvent,
+  ScheduledEvent,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
 import type { LaneName } from '../../functions/core/lanes.js';
 import {
@@ -94,6 +101,7 @@ describe('EMF printed by the deployed handlers', () => {
     event: EventBridgeEvent<string, unknown>,
     context: Context,
   ) => Promise<RunnerEventIngestResult>;
+  let silentHostsHandler: (event: ScheduledEvent, context: Context) => Promise<unknown>;
   const sqs = localSqsClient(inject('sqsEndpoint'));
   const emitted: Extracted[] = [];
 
@@ -127,6 +135,8 @@ describe('EMF printed by the deployed handlers', () => {
     workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
     apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
     ingestHandler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
+    silentHostsHandler = (await import('../../functions/handlers/supervisor-silent-hosts.js'))
+      .handler as never;
   });
   afterAll(async () => {
     stdout?.mockRestore();
@@ -367,6 +377,25 @@ describe('EMF printed by the deployed handlers', () => {
         await ingestHandler(childBusEvent({ ...exit }), aLambdaContext());
       }),
     ).toEqual([]);
+  });
+
+  it('supervisor silent-host check: one [Environment] line per run, the silent count (0 here: the hosts above just reported)', async () => {
+    const lines = await emfOf(() =>
+      silentHostsHandler(
+        { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent,
+        aLambdaContext(),
+      ),
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [['Environment']],
+        Metrics: [{ Name: 'SupervisorSilentHosts', Unit: 'Count' }],
+      },
+    ]);
+    expect(lines[0]).toMatchObject({ Environment: ENVIRONMENT, SupervisorSilentHosts: 0 });
+    expect(lines[0]).not.toHaveProperty('service');
   });
 
   it('emits only metrics defined in METRICS, with their units, and only ones the dashboard of the environment queries', () => {

@@ -97,6 +97,22 @@ describe('LifecycleStorage options', () => {
     Template.fromStack(stack).hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Delete' });
   });
 
+  it('grants Query on named partitions only, and refuses to grant it on none', () => {
+    const stack = testStack();
+    const storage = new LifecycleStorage(stack, 'Lifecycle');
+    const reader = new iam.Role(stack, 'PartitionReader', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    storage.grantQueryPartitions(reader, ['SUPERVISOR#dev']);
+    expect(roleStatements(Template.fromStack(stack), /PartitionReader/)).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SUPERVISOR#dev'] } },
+      }),
+    ]);
+    expect(() => storage.grantQueryPartitions(reader, [])).toThrow(/at least one partition/);
+  });
+
   it('rejects an invalid table name', () => {
     expect(
       thrownMessage(() => new LifecycleStorage(testStack(), 'Lifecycle', { tableName: 'a b' })),

@@ -73,6 +73,8 @@ describe('cdk-nag on the full app', () => {
       new Set([
         'AwsSolutions-IAM5',
         'Serverless-LambdaDLQ',
+        'Serverless-LambdaAsyncFailureDestination',
+        'Serverless-EventBusDLQ',
         'Serverless-LambdaEventSourceMappingDestination',
         'Serverless-SQSRedrivePolicy',
         'AwsSolutions-SQS3',

@@ -2,7 +2,13 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LANES } from '../../functions/core/lanes.js';
-import { ALARM_CATALOG, type AlarmKindName, headingAnchor, runbookLink } from '../../lib/alarm-catalog.js';
+import {
+  ALARM_CATALOG,
+  type AlarmKind,
+  type AlarmKindName,
+  headingAnchor,
+  runbookLink,
+} from '../../lib/alarm-catalog.js';
 import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import { environmentConfig, rawConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
@@ -52,6 +58,7 @@ const THRESHOLDS = {
   supervisor: {
     dashboardDisconnected: { threshold: 2, windowMinutes: 10, sustainMinutes: 30 },
     childrenQuarantined: { windowMinutes: 15 },
+    silentHosts: { staleMinutes: 20, sustainMinutes: 25 },
   },
 };
 
@@ -88,16 +95,16 @@ describe('RunlaneAlarms in an environment', () => {
     const topic = topicIds[ALARM_CATALOG[kind].severity];
     expect(props.AlarmActions).toEqual([{ Ref: topic }]);
     expect(props.OKActions).toEqual([{ Ref: topic }]);
-    expect(props.TreatMissingData).toBe('notBreaching');
+    expect(props.TreatMissingData).toBe((ALARM_CATALOG[kind] as AlarmKind).missingData ?? 'notBreaching');
     expect(props.AlarmDescription).toContain(`Runbook: ${runbookLink(kind)}`);
   }
 
-  it('creates five alarms per lane and six for the environment, and nothing else', () => {
+  it('creates five alarms per lane and seven for the environment, and nothing else', () => {
     const kinds = Object.values(ALARM_CATALOG);
     const perLane = kinds.filter((k) => k.scope === 'lane').length;
     const environmentWide = kinds.filter((k) => k.scope === 'environment').length;
     expect(perLane).toBe(5);
-    expect(environmentWide).toBe(6);
+    expect(environmentWide).toBe(7);
     expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + environmentWide);
     expect(Object.keys(alarms).every((name) => name.startsWith('runlane-staging-'))).toBe(true);
   });
@@ -331,6 +338,25 @@ describe('RunlaneAlarms in an environment', () => {
     expect(props.AlarmDescription).toContain('runbooks/supervisor.md#p1-002-child-task-crash-loop');
   });
 
+  it('SupervisorSilentHosts (warning): the check’s silent count above 0 in every 5-min check of the configured sustain; no data breaches', () => {
+    const props = alarm('runlane-staging-SupervisorSilentHosts');
+    // From config: sustained 25 min = 5 checks of 5 minutes; staleMinutes 20 is the check's, named in the description.
+    expectSupervisorMetric(props, 'SupervisorSilentHosts', 'Maximum', 300);
+    expect(props).toMatchObject({
+      Threshold: 0,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      // The check emits every period, 0 included: no data means it stopped, which must not look healthy.
+      TreatMissingData: 'breaching',
+    });
+    expectActions(props, 'supervisorSilentHosts');
+    expect(props.AlarmDescription).toContain('runbooks/supervisor.md#p1-003-dashboard-ipc-disconnected');
+    expect(props.AlarmDescription).toContain('no SupervisorHealth report for more than 20 min');
+    expect(props.AlarmDescription).toContain('in every 5-min check for 25 min');
+    expect(props.AlarmDescription).toContain('Severity warning');
+    expect(props.AlarmDescription.length).toBeLessThanOrEqual(1024);
+  });
+
   it('alarms (warning) when the runner event ingest DLQ holds any event', () => {
     const props = alarm('runlane-staging-runner-events-dlq-messages');
     expect(props).toMatchObject({
@@ -414,6 +440,9 @@ describe('alarm catalog', () => {
     expect(runbookLink('supervisorChildrenQuarantined')).toBe(
       'runbooks/supervisor.md#p1-002-child-task-crash-loop',
     );
+    expect(runbookLink('supervisorSilentHosts')).toBe(
+      'runbooks/supervisor.md#p1-003-dashboard-ipc-disconnected',
+    );
     expect(runbookLink('runnerEventDeadLetters')).toBe(
       'runbooks/runner-watchdog.md#runner-event-dead-letters',
     );
@@ -454,8 +483,30 @@ describe('alarm configuration', () => {
       supervisor: {
         dashboardDisconnected: { threshold: 0, windowMinutes: 5, sustainMinutes: 15 },
         childrenQuarantined: { threshold: 0, windowMinutes: 5, sustainMinutes: 30 },
+        silentHosts: { staleMinutes: 15, sustainMinutes: 15 },
       },
     });
+  });
+
+  it('names the field path of every bad silent-host setting', () => {
+    const error = configError(
+      rawConfig({
+        dev: { alarms: { supervisor: { silentHosts: { staleMinutes: 0, sustainMinutes: 12 } } } },
+        staging: { alarms: { supervisor: { silentHosts: { staleMinutes: 2.5, sustainMinutes: 1445 } } } },
+        prod: { alarms: { supervisor: { silentHosts: { windowMinutes: 5 } } } },
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'environments.dev.alarms.supervisor.silentHosts.staleMinutes',
+      'environments.dev.alarms.supervisor.silentHosts.sustainMinutes',
+      'environments.prod.alarms.supervisor.silentHosts',
+      'environments.staging.alarms.supervisor.silentHosts.staleMinutes',
+      'environments.staging.alarms.supervisor.silentHosts.sustainMinutes',
+    ]);
+    expect(error.message).toContain(
+      'environments.dev.alarms.supervisor.silentHosts.sustainMinutes: must be a whole number of check periods (a multiple of 5 minutes), got 12',
+    );
+    expect(error.message).toMatch(/environments\.prod\.alarms\.supervisor\.silentHosts: .*windowMinutes/);
   });
 
   it('names the field path of every bad supervisor alarm setting', () => {
@@ -556,6 +607,8 @@ describe('alarm configuration', () => {
               supervisor: {
                 dashboardDisconnected: { threshold: 1.5, windowMinutes: 5, sustainMinutes: 15 },
                 childrenQuarantined: { threshold: 0, windowMinutes: 7, sustainMinutes: 30 },
+                // (A bad staleMinutes stops the stack earlier, at SupervisorSilentHostsCheck.)
+                silentHosts: { staleMinutes: 15, sustainMinutes: 12 },
               },
             },
           },
@@ -577,6 +630,9 @@ describe('alarm configuration', () => {
     );
     expect(message).toContain(
       'thresholds.supervisor.childrenQuarantined.sustainMinutes: must be a multiple of windowMinutes (7), got 30',
+    );
+    expect(message).toContain(
+      'thresholds.supervisor.silentHosts.sustainMinutes: must be a multiple of the check interval (5) from 5 to 1440, got 12',
     );
   });
 });

@@ -37,7 +37,10 @@ describe('RunlaneDashboard in an environment', () => {
           endToEndLatencyP95Seconds: 30,
           needsReviewGrowth: 3,
           runnerStalls: { fastBurn: { ratePerSecond: 0.25, windowMinutes: 2, sustainMinutes: 10 } },
-          supervisor: { dashboardDisconnected: { threshold: 1, windowMinutes: 10, sustainMinutes: 30 } },
+          supervisor: {
+            dashboardDisconnected: { threshold: 1, windowMinutes: 10, sustainMinutes: 30 },
+            silentHosts: { staleMinutes: 20, sustainMinutes: 10 },
+          },
         },
       }),
       env: { region: TEST_REGION },
@@ -80,10 +83,11 @@ describe('RunlaneDashboard in an environment', () => {
     expect([...onDashboard].sort()).toEqual([...declared].sort());
   });
 
-  it('has a supervisor row: reports by host, disconnected and quarantined with their alarm thresholds, exits by kind and host, quarantines', () => {
+  it('has a supervisor row: reports by host, silent hosts, disconnected and quarantined with their alarm thresholds, exits by kind and host, quarantines', () => {
     const row = titled('Supervisor');
     expect(row.map((w) => w.properties.title)).toEqual([
       'Supervisor health reports by host / 5 min',
+      'Supervisor silent hosts (no report for > 20 min)',
       'Supervisor dashboard_link disconnected reports / 10 min',
       'Supervisor quarantined children (max / 5 min)',
       'Supervisor child exits by TaskExit kind / 5 min',
@@ -92,7 +96,30 @@ describe('RunlaneDashboard in an environment', () => {
     ]);
     expect(new Set(row.map((w) => w.y)).size).toBe(1);
     expect(row.reduce((sum, w) => sum + w.width, 0)).toBe(24);
-    const [reports, disconnected, quarantined, exitsByKind] = row as DashboardWidget[];
+    const [reports, silent, disconnected, quarantined, exitsByKind] = row as DashboardWidget[];
+    // The scheduled check's count, the alarm's threshold, and the check's own runs and errors.
+    expect(queriedMetrics(silent as DashboardWidget)).toEqual([
+      {
+        namespace: 'Runlane',
+        name: 'SupervisorSilentHosts',
+        dimensions: { Environment: 'prod' },
+        stat: 'Maximum',
+      },
+      expect.objectContaining({
+        namespace: 'AWS/Lambda',
+        name: 'Invocations',
+        dimensions: { FunctionName: expect.stringMatching(/^\{Ref:SupervisorSilentHostsFunction/) },
+      }),
+      expect.objectContaining({
+        namespace: 'AWS/Lambda',
+        name: 'Errors',
+        dimensions: { FunctionName: expect.stringMatching(/^\{Ref:SupervisorSilentHostsFunction/) },
+      }),
+    ]);
+    expect(silent?.properties.annotations?.horizontal?.[0]).toMatchObject({
+      value: 0,
+      label: 'SupervisorSilentHosts (> 0 for 10 min)',
+    });
     expect(searchedSchemas(reports as DashboardWidget)).toEqual([
       expect.objectContaining({ dimensions: ['Environment', 'Host'], statistic: 'Sum' }),
     ]);
@@ -281,6 +308,7 @@ describe('RunlaneDashboard in an environment', () => {
           api: stack.api,
           alarms: stack.alarms,
           runnerEvents: stack.runnerEvents,
+          silentHostsCheck: stack.supervisorSilentHosts,
           dashboardName: 'no spaces allowed',
           defaultInterval: Duration.seconds(10),
         }),

@@ -17,6 +17,7 @@ describe('RunlaneStack', () => {
         lifecycle: { retainOnDelete: true, retentionDays: 90 },
         logRetentionDays: 365,
         sweepSchedule: 'cron(15 4 * * ? *)',
+        alarms: { supervisor: { silentHosts: { staleMinutes: 25 } } },
       }),
       env: { region: TEST_REGION },
     });
@@ -26,8 +27,8 @@ describe('RunlaneStack', () => {
   it('assembles alarm topics, alarms and a dashboard, and outputs their names', () => {
     template.resourceCountIs('AWS::SNS::Topic', 2);
     // Five per lane + NeedsReview backlog, RunnerStallFastBurn, RunnerStallSlowBurn, runner event DLQ,
-    // SupervisorDashboardDisconnected, SupervisorChildrenQuarantined.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 6);
+    // SupervisorDashboardDisconnected, SupervisorChildrenQuarantined, SupervisorSilentHosts.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', LANES.length * 5 + 7);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
       expect.arrayContaining(['CriticalAlarmTopicArn', 'WarningAlarmTopicArn', 'DashboardName']),
@@ -40,12 +41,16 @@ describe('RunlaneStack', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', LANES.length);
     // lane queues + lane DLQs + the schedule's delivery DLQ + the runner event DLQ
     template.resourceCountIs('AWS::SQS::Queue', LANES.length * 2 + 2);
-    // lane workers + API + replay drill dispatcher + runner event ingest
-    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 3);
+    // lane workers + API + replay drill dispatcher + runner event ingest + supervisor silent-host check
+    template.resourceCountIs('AWS::Lambda::Function', LANES.length + 4);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
-    // the nightly sweep schedule + the runner events rule on the telemetry bus
-    template.resourceCountIs('AWS::Events::Rule', 2);
+    // the nightly sweep schedule + the runner events rule on the telemetry bus + the silent-host schedule
+    template.resourceCountIs('AWS::Events::Rule', 3);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(15 4 * * ? *)' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'runlane-prod-supervisor-silent-hosts',
+      ScheduleExpression: 'rate(5 minutes)',
+    });
   });
 
   it('sets every variable each handler needs at cold start', () => {
@@ -59,9 +64,20 @@ describe('RunlaneStack', () => {
     const ingests = Object.values(functions).filter((fn) =>
       variablesOf(fn).includes(RUNTIME_ENV.runnerEventDeadLetterQueueUrl),
     );
+    const checks = Object.values(functions).filter((fn) =>
+      variablesOf(fn).includes(RUNTIME_ENV.supervisorStaleMinutes),
+    );
     expect(workers).toHaveLength(LANES.length);
     expect(apis).toHaveLength(1);
     expect(ingests).toHaveLength(1);
+    expect(checks).toHaveLength(1);
+    for (const fn of checks) {
+      expect(variablesOf(fn)).toEqual(
+        expect.arrayContaining(REQUIRED_RUNTIME_ENV.supervisorSilentHosts.map((k) => RUNTIME_ENV[k])),
+      );
+      // The threshold of config alarms.supervisor.silentHosts.staleMinutes.
+      expect(fn.Properties?.Environment?.Variables?.[RUNTIME_ENV.supervisorStaleMinutes]).toBe('25');
+    }
     for (const fn of ingests) {
       expect(variablesOf(fn)).toEqual(
         expect.arrayContaining(REQUIRED_RUNTIME_ENV.runnerEventIngest.map((k) => RUNTIME_ENV[k])),
@@ -139,15 +155,15 @@ describe('RunlaneStack', () => {
     expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
     // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning), the
     // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning),
-    // the two supervisor alarms (warning).
-    expect(summary.alarms).toBe(LANES.length * 5 + 6);
+    // the three supervisor alarms (warning).
+    expect(summary.alarms).toBe(LANES.length * 5 + 7);
     expect(summary.alarmTopics).toEqual([
       { topic: 'runlane-prod-alarms-critical', alarms: LANES.length * 3 + 1, subscriptions: 0 },
-      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 5, subscriptions: 0 },
+      { topic: 'runlane-prod-alarms-warning', alarms: LANES.length * 2 + 6, subscriptions: 0 },
     ]);
     expect(summary.dashboards).toEqual(['runlane-prod']);
     const printed = formatSummary(summary);
-    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 6}\n`);
+    expect(printed).toContain(`  alarms: ${LANES.length * 5 + 7}\n`);
     expect(printed).toContain(
       `    ${LANES.length * 3 + 1} → runlane-prod-alarms-critical  (0 subscription(s))`,
     );

@@ -61,6 +61,7 @@ export async function prepareDeployedHandlerEnvironment(options: {
     ),
     API_MAX_BODY_BYTES: '32768',
     RUNNER_EVENT_DLQ_URL: runnerEventDeadLetterQueue.queueUrl,
+    SUPERVISOR_STALE_MINUTES: '15',
   });
   sqs.destroy();
   return { tableName, queues, runnerEventDeadLetterQueue };

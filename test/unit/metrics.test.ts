@@ -26,7 +26,7 @@ describe('metric definitions', () => {
     for (const definition of definitions) {
       expect(Object.values(MetricUnit)).toContain(definition.unit);
       expect(definition.dimensions[0]).toBe('Environment');
-      if (definition.emittedBy !== 'runnerEventIngest') {
+      if (definition.emittedBy === 'api' || definition.emittedBy === 'laneWorker') {
         expect(definition.dimensions.slice(0, 2)).toEqual(['Environment', 'Lane']);
         expect(definition.dimensionSets).toBeUndefined();
       }
@@ -70,7 +70,9 @@ describe('metric definitions', () => {
   });
 
   it('publishes every supervisor metric as the environment total (the alarms) and per host, read with its statistic', () => {
-    const supervisor = definitions.filter((d) => d.name.startsWith('Supervisor'));
+    const supervisor = definitions.filter(
+      (d) => d.name.startsWith('Supervisor') && d.emittedBy === 'runnerEventIngest',
+    );
     expect(supervisor.map((d) => d.name)).toEqual([
       'SupervisorHealthReports',
       'SupervisorDisconnectedReports',
@@ -88,6 +90,19 @@ describe('metric definitions', () => {
     expect(METRICS.supervisorDisconnectedReports.statistic).toBe('Sum');
     expect(isMetricDimensionSet('supervisorChildExits', ['Environment', 'ExitKind'])).toBe(true);
     expect(isMetricDimensionSet('supervisorChildExits', ['Environment', 'ExitKind', 'Host'])).toBe(false);
+  });
+
+  it('publishes SupervisorSilentHosts from the scheduled check: the environment only, a level read as Maximum', () => {
+    expect(METRICS.supervisorSilentHosts).toMatchObject({
+      name: 'SupervisorSilentHosts',
+      unit: 'Count',
+      dimensions: ['Environment'],
+      emittedBy: 'supervisorSilentHosts',
+      statistic: 'Maximum',
+    });
+    expect(metricDimensionSets('supervisorSilentHosts')).toEqual([['Environment']]);
+    // No per-host set: the check names the silent hosts in its log, not in metrics.
+    expect(searchedDimensionSets().map((set) => set.name)).not.toContain('SupervisorSilentHosts');
   });
 
   it('makes agent strings valid dimension values', () => {
@@ -111,8 +126,12 @@ describe('metric definitions', () => {
     const emitted = emittedMetrics('prod');
     const workerMetrics = definitions.filter((d) => d.emittedBy === 'laneWorker');
     const perLane = workerMetrics.length - 1 + DEAD_LETTER_REASONS.length;
-    // + CommandsAccepted on the one API lane + the environment totals of RunnerStalls and the 5 supervisor metrics.
-    expect(emitted).toHaveLength(LANES.length * perLane + 1 + 1 + 5);
+    // + CommandsAccepted on the one API lane + the environment totals of RunnerStalls, the 5 supervisor
+    // metrics of the ingest and SupervisorSilentHosts of the scheduled check.
+    expect(emitted).toHaveLength(LANES.length * perLane + 1 + 1 + 5 + 1);
+    expect(emitted.filter((m) => m.name === 'SupervisorSilentHosts')).toEqual([
+      { key: 'supervisorSilentHosts', name: 'SupervisorSilentHosts', dimensions: { Environment: 'prod' } },
+    ]);
     expect(emitted.filter((m) => m.name === 'RunnerStalls')).toEqual([
       { key: 'runnerStalls', name: 'RunnerStalls', dimensions: { Environment: 'prod' } },
     ]);

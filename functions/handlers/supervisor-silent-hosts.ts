@@ -1,0 +1,51 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { awsClients } from '../adapters/clients.js';
+import {
+  flushMetricsAfterEachInvocation,
+  PowertoolsMetricsRecorder,
+} from '../adapters/powertools-metrics-recorder.js';
+import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
+import { buildSupervisorSilentHostsCheck } from '../adapters/supervisor-silent-hosts-factory.js';
+import { METRICS_NAMESPACE } from '../core/metrics.js';
+import type { SilentHostsResult } from '../core/supervisor-silent-hosts.js';
+import { requireNumber, requireString } from './env.js';
+
+/**
+ * Target of the `<prefix>-supervisor-silent-hosts` schedule (every 5 minutes):
+ * reads every supervisor host's latest health report of this environment,
+ * records `SupervisorSilentHosts` (0 when none) and logs each silent host with
+ * its `host` and `last_seen`. Returns the counts (for a manual invoke). A read
+ * failure throws: the run fails and the next one checks again, nothing to keep.
+ */
+const settings = {
+  environment: requireString('environmentName'),
+  tableName: requireString('lifecycleTableName'),
+  staleMinutes: requireNumber('supervisorStaleMinutes'),
+};
+
+const SERVICE_NAME = 'runlane-supervisor-silent-hosts';
+const logger = new Logger({ serviceName: SERVICE_NAME });
+logger.appendPersistentKeys({ environment: settings.environment });
+// One value per run, [Environment] only: buffered and flushed after the invocation as one EMF line.
+const metrics = new PowertoolsMetricsRecorder({
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  environment: settings.environment,
+});
+const check = buildSupervisorSilentHostsCheck(settings, awsClients(), fromPowertoolsLogger(logger), metrics);
+
+export type SupervisorSilentHostsHandlerResult = SilentHostsResult['counts'] & {
+  readonly environment: string;
+  readonly staleMinutes: number;
+};
+
+export const handler = middy<ScheduledEvent, SupervisorSilentHostsHandlerResult, Error, Context>()
+  .use(injectLambdaContext(logger))
+  .use(flushMetricsAfterEachInvocation(metrics))
+  .handler(async () => {
+    const result = await check();
+    return { environment: settings.environment, staleMinutes: result.staleMinutes, ...result.counts };
+  });
