@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -6,19 +5,13 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import {
-  type ExecutionResultPayload,
-  type WorkerResultEnvelope,
-  type WorkerTaskMessage,
-  workerResultEnvelopeSchema,
-  workerTaskMessageSchema,
-} from '../../functions/core/worker-contract.js';
+import { type WorkerTaskMessage, workerTaskMessageSchema } from '../../functions/core/worker-contract.js';
 import { type Clock, sleep, systemClock } from '../runner/clock.js';
 import type { Spawner } from '../runner/watchdog.js';
 import type { ClaimResult, WorkerApiClient } from './api-client.js';
 import type { WorkerConfig } from './config.js';
+import { buildResultEnvelopes } from './envelopes.js';
 import { type ExecutingTask, type ExecutionOutcome, TaskExecutor } from './executor.js';
-import type { HostFacts } from './facts.js';
 import { HeartbeatLoop } from './heartbeat.js';
 import { type LogValue, taskLogFields, type WorkerLog } from './log.js';
 import type { ResultOutbox } from './result-outbox.js';
@@ -309,7 +302,12 @@ export class Worker {
       duration_ms: outcome.result.durationMs,
     });
 
-    const handOver = await this.deps.outbox.submit(this.envelopes(task, outcome), fields);
+    const envelopes = buildResultEnvelopes(
+      { environment: this.config.environment, workerId: this.config.workerId, site: this.config.site },
+      task,
+      outcome,
+    );
+    const handOver = await this.deps.outbox.submit(envelopes, fields);
     if (!handOver.durable) {
       log.event('message_kept', { ...fields, reason: 'a result could be neither delivered nor spooled' });
     }
@@ -338,30 +336,6 @@ export class Worker {
       issues: parsed.error.issues.length,
     });
     return undefined;
-  }
-
-  /** The task's envelopes, in the order they are sent: facts first, then the execution_result. */
-  private envelopes(task: WorkerTaskMessage, outcome: ExecutionOutcome): WorkerResultEnvelope[] {
-    const base = () => ({
-      schemaVersion: 1 as const,
-      id: randomUUID(),
-      environment: this.config.environment,
-      worker_id: this.config.workerId,
-      site: this.config.site,
-      ts: new Date().toISOString(),
-      task_id: task.taskId,
-      attempt: task.attempt,
-    });
-    const envelopes: unknown[] = [];
-    if (outcome.facts !== undefined) {
-      envelopes.push({ ...base(), payload_type: 'facts', payload: outcome.facts satisfies HostFacts });
-    }
-    envelopes.push({
-      ...base(),
-      payload_type: 'execution_result',
-      payload: outcome.result satisfies ExecutionResultPayload,
-    });
-    return envelopes.map((envelope) => workerResultEnvelopeSchema.parse(envelope));
   }
 
   private async delete(message: Message, fields: Readonly<Record<string, LogValue>>): Promise<void> {
