@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ActionExecutor } from '../core/ports.js';
+import type { WorkerActionHistoryEntry } from '../core/worker-reconcile.js';
 import { keys } from './dynamodb-items.js';
 
 export interface ActionHistoryEntry {
@@ -9,6 +10,11 @@ export interface ActionHistoryEntry {
   readonly commandId: string;
   readonly action: string;
   readonly executedAt: string;
+  /**
+   * Set when a worker carried the action out (seed 004): the task, who ran it and how it ended,
+   * written when its `execution_result` was reconciled (`DynamoDbWorkerTaskStore`).
+   */
+  readonly worker?: WorkerActionHistoryEntry['worker'];
 }
 
 /**
@@ -66,6 +72,7 @@ export class DynamoDbActionExecutor implements ActionExecutor {
       commandId: String(item.commandId),
       action: String(item.action),
       executedAt: String(item.executedAt),
+      ...(item.worker ? { worker: item.worker as WorkerActionHistoryEntry['worker'] } : {}),
     }));
   }
 }

@@ -29,7 +29,35 @@ export const keys = {
     sk: `EXEC#${idempotencyKey}`,
   }),
   clientKey: (key: string) => ({ pk: `CLIENTKEY#${key}`, sk: 'CLIENTKEY' }),
+  /** A delegated task (seed 004's `worker_tasks` row); its stored results share its partition. */
+  workerTask: (taskId: string) => ({ pk: keys.workerTaskPartition(taskId), sk: WORKER_TASK_SORT_KEY }),
+  workerTaskPartition: (taskId: string) => `WTASK#${taskId}`,
+  /** One per task in its current status (`queuedAt` first, so a partition lists oldest → newest). */
+  workerTaskStatus: (environment: string, status: string, queuedAt: string, taskId: string) => ({
+    pk: keys.workerTaskStatusPartition(environment, status),
+    sk: `${queuedAt}#${taskId}`,
+  }),
+  workerTaskStatusPartition: (environment: string, status: string) => `WTASKS#${environment}#${status}`,
+  /**
+   * A stored result envelope (seed 004's `worker_results`), once per idempotency key: in its task's
+   * partition when it names a task, else (a health envelope) a partition of its own.
+   */
+  workerResult: (key: string, taskId: string | undefined) =>
+    taskId === undefined
+      ? { pk: `WRESULT#${key}`, sk: 'WRESULT' }
+      : { pk: keys.workerTaskPartition(taskId), sk: `${WORKER_RESULT_SORT_KEY_PREFIX}${key}` },
+  /** The registry: one item per worker of an environment, all in one partition. */
+  worker: (environment: string, workerId: string) => ({
+    pk: keys.workerRegistryPartition(environment),
+    sk: `WORKER#${workerId}`,
+  }),
+  workerRegistryPartition: (environment: string) => `WORKERS#${environment}`,
+  /** The runtime delegation flag of an environment. */
+  delegationFlag: (environment: string) => ({ pk: `WCONFIG#${environment}`, sk: 'DELEGATION' }),
 } as const;
+
+export const WORKER_TASK_SORT_KEY = 'WTASK';
+export const WORKER_RESULT_SORT_KEY_PREFIX = 'WRESULT#';
 
 export type Item = Record<string, unknown>;
 

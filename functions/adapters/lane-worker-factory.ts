@@ -3,6 +3,7 @@ import type { CommandSettings } from '../core/commands/types.js';
 import { createLaneWorker, type LaneWorkerOptions } from '../core/lane-worker.js';
 import { laneByName } from '../core/lanes.js';
 import { type Clock, type MetricsRecorder, systemClock, type TelemetryPublisher } from '../core/ports.js';
+import type { WorkerSettings } from '../core/worker-settings.js';
 import type { AwsClients } from './clients.js';
 import { DynamoDbActionExecutor } from './dynamodb-action-executor.js';
 import { DynamoDbApprovalStore } from './dynamodb-approval-store.js';
@@ -10,6 +11,7 @@ import { DynamoDbLifecycleStore } from './dynamodb-lifecycle-store.js';
 import { EventBridgeTelemetryPublisher } from './eventbridge-telemetry-publisher.js';
 import { SqsDeadLetterSink } from './sqs-dead-letter-sink.js';
 import type { StructuredLogger } from './structured-logger.js';
+import { buildWorkerAdapters } from './worker-factory.js';
 
 export interface LaneWorkerSettings {
   readonly environment: string;
@@ -21,6 +23,12 @@ export interface LaneWorkerSettings {
   readonly fallbackLockMs: number;
   readonly retentionDays: number;
   readonly commandSettings: CommandSettings;
+  /**
+   * Worker delegation settings (`WORKER_*`, worker-settings.ts): approved worker-eligible actions
+   * go to a site's task lane while the delegation flag is on.
+   * @default readWorkerSettings(process.env)
+   */
+  readonly workers?: WorkerSettings;
 }
 
 /**
@@ -65,6 +73,15 @@ export function buildLaneWorker(
       actions: new DynamoDbActionExecutor(table),
       lifecycle: store,
       settings: settings.commandSettings,
+      workers: buildWorkerAdapters(
+        {
+          environment: settings.environment,
+          tableName: settings.tableName,
+          retentionDays: settings.retentionDays,
+          ...(settings.workers ? { settings: settings.workers } : {}),
+        },
+        clients,
+      ).delegationPorts,
     },
     clock: overrides.clock ?? systemClock,
     logger,

@@ -21,6 +21,12 @@ export const SIGNAL_TYPES = {
   anomalyExpiredAttemptLock: 'anomaly_expired_attempt_lock',
   anomalyStaleReview: 'anomaly_stale_review',
   anomalySweepSummary: 'anomaly_sweep_summary',
+  /** A delegated task's `execution_result` said `failed` (seed 004). */
+  workerTaskFailed: 'worker_task_failed',
+  /** Delegation is on but no worker of the action's site is online. */
+  noWorkerOnline: 'no_worker_online',
+  /** The approved action names a site but cannot become a worker task. */
+  workerActionInvalid: 'worker_action_invalid',
 } as const;
 export type SignalType = (typeof SIGNAL_TYPES)[keyof typeof SIGNAL_TYPES];
 

@@ -7,6 +7,12 @@ import type {
 import type { CommandEnvelope } from './envelope.js';
 import type { ApprovalRequestFields, DomainRecord, ProposedAction, RunRecord, Signal } from './lifecycle.js';
 import type { MetricDimensionValues, MetricKey } from './metrics.js';
+import type {
+  DelegationFlagStore,
+  WorkerRegistry,
+  WorkerTaskQueue,
+  WorkerTaskStore,
+} from './worker-ports.js';
 
 /**
  * Interfaces the domain core depends on. Adapters in `functions/adapters`
@@ -116,6 +122,27 @@ export interface ActionExecutor {
     readonly commandId: string;
     readonly now: Date;
   }): Promise<{ readonly executed: boolean }>;
+}
+
+/**
+ * What the delegation branch of `agent.approval.decided` needs (seed 004): the task store, the
+ * site lanes, the registry (is a worker of the site online?) and the delegation flag. Without
+ * it, approved actions always run in-process.
+ */
+export interface WorkerDelegationPorts {
+  /** The control plane's environment, written into each task message. */
+  readonly environment: string;
+  readonly tasks: Pick<WorkerTaskStore, 'createQueued' | 'get'>;
+  readonly queue: Pick<WorkerTaskQueue, 'send'>;
+  readonly registry: Pick<WorkerRegistry, 'list'>;
+  readonly flag: Pick<DelegationFlagStore, 'get'>;
+  /** Missed heartbeats before a worker counts as offline. */
+  readonly staleMultiple: number;
+  /**
+   * The task's start deadline (`timeoutMs` of the message).
+   * @default 300_000
+   */
+  readonly taskTimeoutMs?: number;
 }
 
 export interface SendResult {

@@ -7,6 +7,13 @@
  * "Cost shape"). Other entities (conversation messages, approval requests,
  * action history, client idempotency keys) share the table under their own
  * partition prefixes.
+ *
+ * Worker delegation (seed 004) adds no index: task records (`WTASK#<taskId>`),
+ * results (`WRESULT#<key>` in the task's partition), registry entries
+ * (`WORKERS#<env>`), the delegation flag (`WCONFIG#<env>`) and, in place of a
+ * status index, one small item per task in a per-status partition
+ * (`WTASKS#<env>#<status>`), moved in the same transaction as the status. See
+ * `functions/adapters/dynamodb-worker-task-store.ts`.
  */
 export const LIFECYCLE_TABLE = {
   partitionKey: 'pk',

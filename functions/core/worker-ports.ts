@@ -37,20 +37,49 @@ export type ClaimOutcome =
       readonly status: WorkerTaskStatus;
     }
   | { readonly outcome: 'wrong_site'; readonly site: string }
+  /** The message names another worker (`workerId`): only that one may claim it. */
+  | { readonly outcome: 'wrong_worker'; readonly workerId: string }
+  /** The claimer holds a message of another attempt than the record's (a superseded delegation). */
+  | { readonly outcome: 'stale_attempt'; readonly attempt: number }
   | { readonly outcome: 'not_found' };
 
 export type RecordResultOutcome =
   /** First time this key was seen: stored (and, for an execution_result, the task finished). */
-  | { readonly outcome: 'recorded'; readonly task?: WorkerTaskRecord }
+  | {
+      readonly outcome: 'recorded';
+      readonly task?: WorkerTaskRecord;
+      /**
+       * True when this envelope finished the task and was reconciled into the run; false when it was
+       * only stored (a non-final payload type, or a result the task's state does not accept).
+       */
+      readonly reconciled?: boolean;
+    }
   /** Same key seen before: nothing changed (the sender may delete its spool file). */
   | { readonly outcome: 'duplicate' }
-  | { readonly outcome: 'unknown_task' };
+  | { readonly outcome: 'unknown_task' }
+  /**
+   * The task's command is still being executed by its lane worker (its run is not saved yet):
+   * nothing was stored; send again later.
+   */
+  | { readonly outcome: 'run_in_progress' };
 
 export interface WorkerTaskStore {
-  /** Writes the `queued` record (conditional: a task id is written once). */
+  /**
+   * Writes the `queued` record (conditional: a task id is written once). For a task id that
+   * exists already (a retried delegation) it writes nothing and returns the stored record.
+   */
   createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord>;
-  /** `queued` → `executing` for `workerId`, conditional on `queued` and the site; a second claimer loses. */
-  claim(input: { taskId: string; workerId: string; site: string; now: Date }): Promise<ClaimOutcome>;
+  /**
+   * `queued` → `executing` for `workerId`, conditional on `queued` and the site (and `attempt`,
+   * when given); a second claimer loses.
+   */
+  claim(input: {
+    taskId: string;
+    workerId: string;
+    site: string;
+    now: Date;
+    attempt?: number;
+  }): Promise<ClaimOutcome>;
   /**
    * Stores a result envelope once per `resultIdempotencyKey`; an `execution_result` moves the
    * task `executing` → `succeeded` | `failed`.
@@ -59,6 +88,10 @@ export interface WorkerTaskStore {
   get(taskId: string): Promise<WorkerTaskRecord | undefined>;
   /** Tasks in `status` (newest first), e.g. `executing` for the stuck check. */
   listByStatus(status: WorkerTaskStatus, limit?: number): Promise<WorkerTaskRecord[]>;
+  /** How many tasks are in `status` (e.g. `failed` for the metrics). */
+  countByStatus(status: WorkerTaskStatus): Promise<number>;
+  /** The idempotency keys of the results stored for a task (seed: "Check worker_results for matching idempotency key"). */
+  listResultKeys(taskId: string): Promise<string[]>;
 }
 
 /** A registry entry: the newest registration / heartbeat of a worker. */

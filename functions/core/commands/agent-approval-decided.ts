@@ -1,5 +1,7 @@
 import * as z from 'zod';
-import { SIGNAL_TYPES } from '../lifecycle.js';
+import { type CommandOutcome, type ProposedAction, SIGNAL_TYPES } from '../lifecycle.js';
+import type { WorkerDelegationPorts } from '../ports.js';
+import { delegateApprovedAction } from '../worker-delegation.js';
 import { APPROVAL_ID_PATTERN } from './proposals.js';
 import type { CommandDefinition } from './types.js';
 
@@ -17,6 +19,12 @@ export const approvalDecisionPayloadSchema = z
  * idempotent action port (recorded in action history); reject closes the
  * request with its rationale. An unknown approval or a second decision fails
  * closed to NeedsReview with a signal — retrying would not change the answer.
+ *
+ * With worker delegation (seed 004) on and a worker-eligible action
+ * (`worker-delegation.ts`), the action is not executed here: a `queued` task
+ * goes to its site's lane and the command completes as `action_delegated`
+ * with the task id; the worker's result is reconciled into this run later.
+ * No worker of the site online fails closed (`no_worker_online`).
  */
 export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayloadSchema> = {
   commandType: 'agent.approval.decided',
@@ -70,6 +78,18 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
         result: { approvalId: approval.approvalId, action: approval.action.action },
       };
     }
+    if (deps.workers) {
+      const delegated = await delegate(deps.workers, {
+        commandId: envelope.commandId,
+        correlationId: envelope.correlationId,
+        householdId: envelope.householdId,
+        approvalId: approval.approvalId,
+        action: approval.action,
+        decidedBy: payload.decidedBy,
+        now,
+      });
+      if (delegated) return delegated;
+    }
     const execution = await deps.actions.execute({
       idempotencyKey: `${envelope.commandId}:${approval.approvalId}`,
       householdId: envelope.householdId,
@@ -90,3 +110,64 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
     };
   },
 };
+
+/** The delegation branch: an outcome, or undefined to execute in-process. */
+async function delegate(
+  ports: WorkerDelegationPorts,
+  request: {
+    readonly commandId: string;
+    readonly correlationId: string;
+    readonly householdId: string;
+    readonly approvalId: string;
+    readonly action: ProposedAction;
+    readonly decidedBy: string;
+    readonly now: Date;
+  },
+): Promise<CommandOutcome | undefined> {
+  const decision = await delegateApprovedAction(ports, request);
+  switch (decision.outcome) {
+    case 'in_process':
+      return undefined;
+    case 'invalid':
+      return {
+        status: 'NeedsReview',
+        outcomeCode: SIGNAL_TYPES.workerActionInvalid,
+        rationale: `${request.action.action} names a site but is not a valid worker task: ${decision.rationale}`,
+        signals: [
+          {
+            type: SIGNAL_TYPES.workerActionInvalid,
+            RequiresHumanReview: true,
+            code: SIGNAL_TYPES.workerActionInvalid,
+            rationale: `${decision.fieldPath}: ${decision.rationale}`,
+          },
+        ],
+      };
+    case 'no_worker_online':
+      return {
+        status: 'NeedsReview',
+        outcomeCode: SIGNAL_TYPES.noWorkerOnline,
+        rationale: `delegation is on but no worker of site ${decision.site} is online; ${request.action.action} was not executed`,
+        signals: [
+          {
+            type: SIGNAL_TYPES.noWorkerOnline,
+            RequiresHumanReview: true,
+            code: SIGNAL_TYPES.noWorkerOnline,
+            rationale: `no online worker for site ${decision.site}`,
+          },
+        ],
+      };
+    case 'delegated':
+      return {
+        status: 'Completed',
+        outcomeCode: 'action_delegated',
+        rationale: `${request.action.action} delegated to site ${decision.task.site} as task ${decision.task.taskId} (${decision.task.message.input.kind}) after approval by ${request.decidedBy}`,
+        result: {
+          approvalId: request.approvalId,
+          action: request.action.action,
+          taskId: decision.task.taskId,
+          site: decision.task.site,
+          kind: decision.task.message.input.kind,
+        },
+      };
+  }
+}

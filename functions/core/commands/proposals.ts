@@ -35,6 +35,27 @@ const RULES: readonly ProposalRule[] = [
     pattern: /\bcancel\b[^.]*\bsubscription\b/i,
     describe: () => ({ summary: 'cancel a subscription', parameters: {} }),
   },
+  // Host work on a site's worker (seed 004): high impact, so an approval always comes first;
+  // the site parameter makes them worker actions (worker-delegation.ts).
+  {
+    action: 'collect_facts',
+    impact: 'high',
+    pattern: /\bcollect\s+(?:host\s+)?facts\s+(?:on|from|at)\s+(?:site\s+)?([a-z0-9][a-z0-9-]{0,31})\b/i,
+    describe: (m) => ({
+      summary: `collect host facts on site ${String(m[1]).toLowerCase()}`,
+      parameters: { site: String(m[1]).toLowerCase() },
+    }),
+  },
+  {
+    action: 'run_script',
+    impact: 'high',
+    pattern:
+      /\brun\s+(?:the\s+)?script\s+([A-Za-z0-9][A-Za-z0-9._-]{0,63})\s+(?:on|at)\s+(?:site\s+)?([a-z0-9][a-z0-9-]{0,31})\b/i,
+    describe: (m) => ({
+      summary: `run script ${m[1]} on site ${String(m[2]).toLowerCase()}`,
+      parameters: { script: String(m[1]), site: String(m[2]).toLowerCase() },
+    }),
+  },
   {
     action: 'create_reminder',
     impact: 'low',

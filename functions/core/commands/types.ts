@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import type { CommandEnvelope } from '../envelope.js';
 import type { CommandOutcome } from '../lifecycle.js';
-import type { ActionExecutor, ApprovalStore, LifecycleStore } from '../ports.js';
+import type { ActionExecutor, ApprovalStore, LifecycleStore, WorkerDelegationPorts } from '../ports.js';
 
 /** Thresholds the command handlers read, from the environment config. */
 export interface CommandSettings {
@@ -21,6 +21,11 @@ export interface CommandDependencies {
   readonly actions: ActionExecutor;
   readonly lifecycle: Pick<LifecycleStore, 'scanForAnomalies'>;
   readonly settings: CommandSettings;
+  /**
+   * Worker delegation (seed 004). Without it, approved actions always run in-process.
+   * @default undefined
+   */
+  readonly workers?: WorkerDelegationPorts;
 }
 
 export interface CommandContext<P> {

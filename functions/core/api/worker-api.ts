@@ -1,0 +1,377 @@
+import * as z from 'zod';
+import type { Clock } from '../ports.js';
+import { resultIdempotencyKey, workerIdSchema, workerSiteSchema } from '../worker-contract.js';
+import { onlineWorkersOf } from '../worker-delegation.js';
+import {
+  delegationChange,
+  findStuckTasks,
+  stuckCandidates,
+  workerHealth,
+  workerMetrics,
+} from '../worker-observability.js';
+import type {
+  DelegationFlagStore,
+  WorkerRegistry,
+  WorkerTaskQueue,
+  WorkerTaskRecord,
+  WorkerTaskStore,
+} from '../worker-ports.js';
+import { parseWorkerHeartbeat, parseWorkerResultEnvelope } from '../worker-validation.js';
+import { ApiRequestError } from './api-errors.js';
+import {
+  type ApiRequest,
+  type ApiResponse,
+  clientError,
+  json,
+  pathParam,
+  readJson,
+  validate,
+} from './http.js';
+
+/**
+ * `/api/workers/*` (seed 004): the claim and result endpoints workers call, the heartbeat
+ * endpoint (the bus is the usual path), the health and metrics read models operators triage
+ * with, and the delegation switch. Same error shape as the rest of the API; bad input is always
+ * a 4xx naming its field path.
+ */
+export interface WorkerApiOptions {
+  /** The control plane's environment: envelopes and heartbeats of another one are refused. */
+  readonly environment: string;
+  readonly tasks: WorkerTaskStore;
+  readonly registry: WorkerRegistry;
+  readonly queue: Pick<WorkerTaskQueue, 'depth'>;
+  readonly delegation: DelegationFlagStore;
+  /** Missed heartbeats before a worker is offline (`WORKER_HEARTBEAT_STALE_MULTIPLE`). */
+  readonly staleMultiple: number;
+  /** `executing` longer than this is stuck (`WORKER_STUCK_TASK_MINUTES`). */
+  readonly stuckTaskAfterMs: number;
+  /**
+   * Result envelopes carry captured output, so their limit is their own.
+   * @default 262_144
+   */
+  readonly maxResultBodyBytes?: number;
+  /**
+   * Newest finished tasks the average latency is taken over.
+   * @default 500
+   */
+  readonly latencySampleSize?: number;
+}
+
+export type WorkerRouteName =
+  | 'claimWorkerTask'
+  | 'postWorkerResult'
+  | 'postWorkerHeartbeat'
+  | 'workerHealth'
+  | 'workerMetrics'
+  | 'getWorkerDelegation'
+  | 'putWorkerDelegation';
+
+type Handler = (request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+
+interface WorkerApiContext {
+  readonly clock: Clock;
+  /** Limit of the small JSON bodies (claim, heartbeat, delegation). */
+  readonly maxBodyBytes: number;
+  readonly logger: {
+    info(message: string, extra?: Record<string, unknown>): void;
+  };
+}
+
+const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DEFAULT_MAX_RESULT_BODY_BYTES = 262_144;
+const DEFAULT_LATENCY_SAMPLE_SIZE = 500;
+/** Executing tasks examined for the stuck check. */
+const EXECUTING_SAMPLE_SIZE = 500;
+/** How long a sender should wait before resending a result whose run is still being saved. */
+const RUN_IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
+
+const claimBodySchema = z
+  .object({ worker_id: workerIdSchema, site: workerSiteSchema, attempt: z.number().int().min(1).max(100) })
+  .strict();
+
+const delegationBodySchema = z
+  .object({ enabled: z.boolean(), changed_by: z.string().min(1).max(128).optional() })
+  .strict();
+
+/**
+ * The worker routes' handlers, by route name (`API_ROUTES`), for the command API's router.
+ *
+ * @example
+ * const handlers = createWorkerApi(workerOptions, { clock, maxBodyBytes: 32_768, logger });
+ * await handlers.workerHealth(request, {});
+ */
+export function createWorkerApi(
+  options: WorkerApiOptions,
+  context: WorkerApiContext,
+): Record<WorkerRouteName, Handler> {
+  const maxResultBodyBytes = options.maxResultBodyBytes ?? DEFAULT_MAX_RESULT_BODY_BYTES;
+  const latencySampleSize = options.latencySampleSize ?? DEFAULT_LATENCY_SAMPLE_SIZE;
+
+  return {
+    async claimWorkerTask(request, params) {
+      const taskId = pathParam(params, 'taskId', TASK_ID_PATTERN).toLowerCase();
+      const body = validate(claimBodySchema, readJson(request, context.maxBodyBytes), 'body');
+      const claim = await options.tasks.claim({
+        taskId,
+        workerId: body.worker_id,
+        site: body.site,
+        attempt: body.attempt,
+        now: context.clock.now(),
+      });
+      switch (claim.outcome) {
+        case 'claimed':
+          context.logger.info('worker task claimed', {
+            requestId: request.requestId,
+            taskId,
+            workerId: body.worker_id,
+            site: body.site,
+            commandId: claim.task.message.commandId,
+          });
+          return json(200, { claimed: true, task: renderTask(claim.task) });
+        case 'already_claimed':
+          return clientError(
+            ApiRequestError.single(
+              409,
+              'already_claimed',
+              'path.taskId',
+              claim.claimedBy
+                ? `task ${taskId} is ${claim.status}, claimed by ${claim.claimedBy}`
+                : `task ${taskId} is ${claim.status}`,
+            ),
+            { claimedBy: claim.claimedBy ?? null, status: claim.status },
+          );
+        case 'wrong_site':
+          return clientError(
+            ApiRequestError.single(
+              403,
+              'wrong_site',
+              'body.site',
+              `task ${taskId} is not for site ${body.site}`,
+            ),
+          );
+        case 'wrong_worker':
+          return clientError(
+            ApiRequestError.single(
+              403,
+              'wrong_worker',
+              'body.worker_id',
+              `task ${taskId} may only be claimed by ${claim.workerId}`,
+            ),
+          );
+        case 'stale_attempt':
+          return clientError(
+            ApiRequestError.single(
+              409,
+              'stale_attempt',
+              'body.attempt',
+              `task ${taskId} is at attempt ${claim.attempt}, not ${body.attempt}`,
+            ),
+            { attempt: claim.attempt },
+          );
+        case 'not_found':
+          throw ApiRequestError.single(404, 'task_not_found', 'path.taskId', `no task ${taskId}`);
+      }
+    },
+
+    async postWorkerResult(request) {
+      const parsed = parseWorkerResultEnvelope(
+        readJson(request, maxResultBodyBytes),
+        'body',
+        options.environment,
+      );
+      if (!parsed.ok) {
+        throw new ApiRequestError(
+          400,
+          parsed.code === 'unknown_payload_type' ? parsed.code : 'invalid_envelope',
+          parsed.issues,
+        );
+      }
+      const envelope = parsed.value;
+      const key = resultIdempotencyKey(envelope);
+      const recorded = await options.tasks.recordResult(envelope, context.clock.now());
+      switch (recorded.outcome) {
+        case 'recorded':
+          context.logger.info('worker result recorded', {
+            requestId: request.requestId,
+            key,
+            workerId: envelope.worker_id,
+            payloadType: envelope.payload_type,
+            reconciled: recorded.reconciled ?? false,
+            ...(recorded.task
+              ? { commandId: recorded.task.message.commandId, taskStatus: recorded.task.status }
+              : {}),
+          });
+          return json(202, {
+            accepted: true,
+            duplicate: false,
+            key,
+            reconciled: recorded.reconciled ?? false,
+          });
+        case 'duplicate':
+          return json(202, { accepted: true, duplicate: true, key });
+        case 'unknown_task':
+          throw ApiRequestError.single(
+            404,
+            'unknown_task',
+            'body.task_id',
+            `no task ${envelope.task_id ?? ''}`,
+          );
+        case 'run_in_progress':
+          // Not the sender's mistake and nothing was stored: the run is still being saved. Send it again.
+          return json(
+            503,
+            {
+              error: 'run_in_progress',
+              message: 'the task’s command is still being recorded; send the result again',
+              key,
+              retryAfterSeconds: RUN_IN_PROGRESS_RETRY_AFTER_SECONDS,
+            },
+            { 'retry-after': String(RUN_IN_PROGRESS_RETRY_AFTER_SECONDS) },
+          );
+      }
+    },
+
+    async postWorkerHeartbeat(request) {
+      const parsed = parseWorkerHeartbeat(
+        readJson(request, context.maxBodyBytes),
+        'body',
+        options.environment,
+      );
+      if (!parsed.ok) throw new ApiRequestError(400, 'invalid_heartbeat', parsed.issues);
+      await options.registry.recordHeartbeat(parsed.value);
+      return json(202, { accepted: true, worker_id: parsed.value.worker_id });
+    },
+
+    async workerHealth() {
+      const [entries, depth, flag] = await Promise.all([
+        options.registry.list(),
+        options.queue.depth(),
+        options.delegation.get(),
+      ]);
+      return json(
+        200,
+        workerHealth({
+          entries,
+          depth,
+          delegationEnabled: flag.enabled,
+          now: context.clock.now(),
+          staleMultiple: options.staleMultiple,
+        }),
+      );
+    },
+
+    async workerMetrics() {
+      const now = context.clock.now();
+      const [entries, depth, failureCount, succeeded, failed, executing] = await Promise.all([
+        options.registry.list(),
+        options.queue.depth(),
+        options.tasks.countByStatus('failed'),
+        options.tasks.listByStatus('succeeded', latencySampleSize),
+        options.tasks.listByStatus('failed', latencySampleSize),
+        options.tasks.listByStatus('executing', EXECUTING_SAMPLE_SIZE),
+      ]);
+      const finished = [...succeeded, ...failed]
+        .sort((a, b) => b.queuedAt.localeCompare(a.queuedAt))
+        .slice(0, latencySampleSize);
+      const candidates = stuckCandidates(executing, now, options.stuckTaskAfterMs);
+      const resultKeys = new Map(
+        await Promise.all(
+          candidates.map(
+            async (task) => [task.taskId, await options.tasks.listResultKeys(task.taskId)] as const,
+          ),
+        ),
+      );
+      return json(
+        200,
+        workerMetrics({
+          entries,
+          depth,
+          failureCount,
+          finished,
+          stuck: findStuckTasks(candidates, resultKeys, now, options.stuckTaskAfterMs),
+          now,
+          staleMultiple: options.staleMultiple,
+        }),
+      );
+    },
+
+    async getWorkerDelegation() {
+      const [flag, entries] = await Promise.all([options.delegation.get(), options.registry.list()]);
+      return json(
+        200,
+        renderFlag(
+          flag,
+          onlineWorkersOf(entries, undefined, context.clock.now(), options.staleMultiple).length,
+        ),
+      );
+    },
+
+    async putWorkerDelegation(request) {
+      const body = validate(delegationBodySchema, readJson(request, context.maxBodyBytes), 'body');
+      const now = context.clock.now();
+      const entries = await options.registry.list();
+      const change = delegationChange({
+        enable: body.enabled,
+        entries,
+        now,
+        staleMultiple: options.staleMultiple,
+      });
+      if (!change.allowed) {
+        return clientError(
+          ApiRequestError.single(
+            409,
+            change.reason,
+            'body.enabled',
+            'no worker is online: start a worker and wait for its heartbeat before enabling delegation',
+          ),
+          { enabled: (await options.delegation.get()).enabled },
+        );
+      }
+      const changedBy = body.changed_by ?? `api:${request.requestId}`;
+      await options.delegation.set({ enabled: body.enabled, changedBy, now });
+      context.logger.info('worker delegation switched', {
+        requestId: request.requestId,
+        enabled: body.enabled,
+        changedBy,
+      });
+      return json(
+        200,
+        renderFlag(
+          { enabled: body.enabled, changedAt: now.toISOString(), changedBy },
+          onlineWorkersOf(entries, undefined, now, options.staleMultiple).length,
+        ),
+      );
+    },
+  };
+}
+
+/** A task record as the worker API shows it (snake_case like the rest of the worker contract). */
+export function renderTask(task: WorkerTaskRecord) {
+  return {
+    task_id: task.taskId,
+    attempt: task.attempt,
+    site: task.site,
+    status: task.status,
+    queued_at: task.queuedAt,
+    ...(task.claimedBy !== undefined ? { claimed_by: task.claimedBy } : {}),
+    ...(task.claimedAt !== undefined ? { claimed_at: task.claimedAt } : {}),
+    ...(task.finishedAt !== undefined ? { finished_at: task.finishedAt } : {}),
+    ...(task.errorCode !== undefined ? { error_code: task.errorCode } : {}),
+    ...(task.resultKey !== undefined ? { result_key: task.resultKey } : {}),
+    message: task.message,
+  };
+}
+
+function renderFlag(
+  flag: { readonly enabled: boolean; readonly changedAt?: string; readonly changedBy?: string },
+  onlineWorkers: number,
+) {
+  return {
+    enabled: flag.enabled,
+    /** `flag` once someone switched it; `default` while WORKER_DELEGATION_ENABLED decides. */
+    source: flag.changedAt === undefined ? 'default' : 'flag',
+    ...(flag.changedAt !== undefined ? { changed_at: flag.changedAt } : {}),
+    ...(flag.changedBy !== undefined ? { changed_by: flag.changedBy } : {}),
+    online_workers: onlineWorkers,
+  };
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
+import { type CommandOutcome, completeRun, type RunRecord } from '../../functions/core/lifecycle.js';
+import { workerTaskQueueName } from '../../functions/core/worker-contract.js';
+import { anEnvelope } from './factories.js';
+
+/** Emulator helpers shared by the worker integration tests. */
+
+/** One task lane per site on the SQS emulator, named as in AWS; `remove()` deletes them. */
+export async function createSiteLanes(sqs: SQSClient, environment: string, sites: readonly string[]) {
+  const urls: Record<string, string> = {};
+  for (const site of sites) {
+    const created = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: workerTaskQueueName(environment, site),
+        Attributes: { VisibilityTimeout: '30' },
+      }),
+    );
+    urls[site] = created.QueueUrl ?? '';
+  }
+  return {
+    urls,
+    remove: () =>
+      Promise.allSettled(
+        Object.values(urls).map((QueueUrl) => sqs.send(new DeleteQueueCommand({ QueueUrl }))),
+      ),
+  };
+}
+
+/**
+ * A run of an `agent.approval.decided` command in the lifecycle store, as its lane worker leaves
+ * it: Reserved (attempt in progress) or Completed as `action_delegated`.
+ */
+export async function aDelegatedRun(
+  store: DynamoDbLifecycleStore,
+  options: { readonly commandId?: string; readonly finished?: boolean; readonly now?: Date } = {},
+): Promise<{ run: RunRecord; finish: () => Promise<RunRecord> }> {
+  const now = options.now ?? new Date('2026-01-01T00:00:00.000Z');
+  const envelope = anEnvelope({
+    commandId: options.commandId ?? randomUUID(),
+    commandType: 'agent.approval.decided',
+    payload: {},
+  });
+  const attemptId = `attempt-${randomUUID()}`;
+  const reserved = await store.reserveAttempt({
+    envelope,
+    attemptId,
+    lockExpiresAt: now.getTime() + 60_000,
+    expiresAt: Math.floor(now.getTime() / 1000) + 86_400,
+    now,
+  });
+  if (reserved.outcome !== 'reserved') throw new Error('run exists already');
+  const outcome: CommandOutcome = {
+    status: 'Completed',
+    outcomeCode: 'action_delegated',
+    rationale: 'delegated',
+    result: { action: 'collect_facts' },
+  };
+  const finish = async () => {
+    const completed = completeRun(reserved.run, outcome, new Date(now.getTime() + 500));
+    await store.saveAttemptResult(completed, attemptId);
+    return completed;
+  };
+  if (options.finished === false) return { run: reserved.run, finish };
+  return { run: await finish(), finish };
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT_STALE_MULTIPLE } from '../../functions/core/worker-contract.js';
+import { WorkerSettingsError } from '../../functions/core/worker-errors.js';
+import { DEFAULT_WORKER_SETTINGS, readWorkerSettings } from '../../functions/core/worker-settings.js';
+
+describe('readWorkerSettings', () => {
+  it('defaults to delegation off, the contract’s stale multiple and no lanes', () => {
+    expect(readWorkerSettings({})).toEqual(DEFAULT_WORKER_SETTINGS);
+    expect(DEFAULT_WORKER_SETTINGS).toMatchObject({
+      delegationEnabledDefault: false,
+      heartbeatStaleMultiple: DEFAULT_HEARTBEAT_STALE_MULTIPLE,
+      taskQueueUrls: {},
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      readWorkerSettings({
+        WORKER_DELEGATION_ENABLED: 'true',
+        WORKER_HEARTBEAT_STALE_MULTIPLE: '2.5',
+        WORKER_TASK_QUEUE_URLS: '{"lab":"http://127.0.0.1:1/q/runlane-dev-worker-tasks-lab"}',
+        WORKER_STUCK_TASK_MINUTES: '5',
+      }),
+    ).toEqual({
+      delegationEnabledDefault: true,
+      heartbeatStaleMultiple: 2.5,
+      taskQueueUrls: { lab: 'http://127.0.0.1:1/q/runlane-dev-worker-tasks-lab' },
+      stuckTaskAfterMs: 300_000,
+    });
+    expect(readWorkerSettings({ WORKER_DELEGATION_ENABLED: 'false' }).delegationEnabledDefault).toBe(false);
+  });
+
+  it.each([
+    ['WORKER_DELEGATION_ENABLED', 'yes'],
+    ['WORKER_HEARTBEAT_STALE_MULTIPLE', '0'],
+    ['WORKER_HEARTBEAT_STALE_MULTIPLE', 'many'],
+    ['WORKER_TASK_QUEUE_URLS', 'not json'],
+    ['WORKER_TASK_QUEUE_URLS', '["x"]'],
+    ['WORKER_TASK_QUEUE_URLS', '{"Bad Site":"u"}'],
+    ['WORKER_TASK_QUEUE_URLS', '{"lab":3}'],
+    ['WORKER_STUCK_TASK_MINUTES', '-1'],
+  ])('throws naming %s when it is %s', (name, value) => {
+    expect(() => readWorkerSettings({ [name]: value })).toThrow(WorkerSettingsError);
+    expect(() => readWorkerSettings({ [name]: value })).toThrow(name);
+  });
+});
