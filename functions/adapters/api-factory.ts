@@ -1,16 +1,28 @@
 import type { ApiLogger } from '../core/api/command-api.js';
 import { createCommandApi } from '../core/api/command-api.js';
 import { type Clock, type MetricsRecorder, noopMetricsRecorder, systemClock } from '../core/ports.js';
+import type { WorkerSettings } from '../core/worker-settings.js';
 import type { AwsClients } from './clients.js';
 import { DynamoDbClientKeyStore } from './dynamodb-client-key-store.js';
 import { DynamoDbLifecycleStore, InvalidCursorError } from './dynamodb-lifecycle-store.js';
 import { SqsCommandQueue } from './sqs-command-queue.js';
+import { buildWorkerAdapters } from './worker-factory.js';
 
 export interface ApiSettings {
   readonly tableName: string;
   /** Lane name → queue URL. */
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly maxBodyBytes: number;
+  /**
+   * The environment's name (`RUNLANE_ENVIRONMENT`): worker envelopes and heartbeats must name it.
+   * @default 'local'
+   */
+  readonly environment?: string;
+  /**
+   * Worker delegation settings (`WORKER_*`, worker-settings.ts).
+   * @default readWorkerSettings(process.env)
+   */
+  readonly workers?: WorkerSettings;
 }
 
 /**
@@ -25,6 +37,14 @@ export function buildCommandApi(
   metrics: MetricsRecorder = noopMetricsRecorder,
 ) {
   const table = { client: clients.documents, tableName: settings.tableName };
+  const workers = buildWorkerAdapters(
+    {
+      environment: settings.environment ?? 'local',
+      tableName: settings.tableName,
+      ...(settings.workers ? { settings: settings.workers } : {}),
+    },
+    clients,
+  );
   return createCommandApi({
     queue: new SqsCommandQueue({ client: clients.sqs, queueUrls: settings.queueUrls }),
     clientKeys: new DynamoDbClientKeyStore(table),
@@ -34,5 +54,6 @@ export function buildCommandApi(
     maxBodyBytes: settings.maxBodyBytes,
     isInvalidCursorError: (error) => error instanceof InvalidCursorError,
     metrics,
+    workers: workers.api,
   });
 }

@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatSummary, summarizeTemplate } from '../../bin/synth-summary.js';
+import { API_ROUTES } from '../../functions/core/api/routes.js';
 import { LANES } from '../../functions/core/lanes.js';
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
@@ -168,7 +169,7 @@ describe('RunlaneStack', () => {
       `    ${LANES.length * 3 + 1} → runlane-prod-alarms-critical  (0 subscription(s))`,
     );
     expect(printed).toContain('  dashboards: runlane-prod');
-    expect(summary.routes).toHaveLength(5);
+    expect(summary.routes).toHaveLength(Object.keys(API_ROUTES).length);
     expect(summary.routes.every((route) => route.authorization === 'AWS_IAM')).toBe(true);
   });
 });

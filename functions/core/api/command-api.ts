@@ -15,25 +15,21 @@ import {
   type MetricsRecorder,
   noopMetricsRecorder,
 } from '../ports.js';
-import { ApiRequestError, type FieldIssue } from './api-errors.js';
-import { API_ROUTES, compileRoutePath, type RouteName } from './routes.js';
+import { ApiRequestError } from './api-errors.js';
+import {
+  type ApiRequest,
+  type ApiResponse,
+  clientError,
+  json,
+  pathParam,
+  readJson,
+  validate,
+} from './http.js';
+import { API_ROUTES, type ApiMethod, compileRoutePath, type RouteName } from './routes.js';
+import { createWorkerApi, type WorkerApiOptions } from './worker-api.js';
 
 /** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */
-export interface ApiRequest {
-  readonly method: string;
-  readonly path: string;
-  /** Header names in lower case. */
-  readonly headers: Readonly<Record<string, string | undefined>>;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  readonly body?: string;
-  readonly requestId: string;
-}
-
-export interface ApiResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
+export type { ApiRequest, ApiResponse } from './http.js';
 
 export interface ApiLogger {
   info(message: string, extra?: Record<string, unknown>): void;
@@ -56,6 +52,8 @@ export interface CommandApiOptions {
    * @default noopMetricsRecorder
    */
   readonly metrics?: MetricsRecorder;
+  /** The `/api/workers/*` routes' stores, queue and settings (seed 004). */
+  readonly workers: WorkerApiOptions;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -78,7 +76,7 @@ const reviewQueueQuerySchema = z.object({
 });
 
 interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: ApiMethod;
   readonly pattern: RegExp;
   readonly params: readonly string[];
   readonly handle: (request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
@@ -90,7 +88,7 @@ interface Route {
  * path; anything else is a 500 that carries the request id and nothing more.
  *
  * @example
- * const api = createCommandApi({ queue, clientKeys, runs, clock: systemClock, logger, maxBodyBytes: 32_768 });
+ * const api = createCommandApi({ queue, clientKeys, runs, clock: systemClock, logger, maxBodyBytes: 32_768, workers });
  * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1' });
  */
 export function createCommandApi(options: CommandApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
@@ -101,6 +99,11 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     getRun,
     listRuns: listRunsByCorrelation,
     reviewQueue: getReviewQueue,
+    ...createWorkerApi(options.workers, {
+      clock: options.clock,
+      maxBodyBytes: options.maxBodyBytes,
+      logger: options.logger,
+    }),
   };
   const routes: Route[] = (Object.keys(API_ROUTES) as RouteName[]).map((name) => ({
     method: API_ROUTES[name].method,
@@ -322,47 +325,8 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
   }
 
   function readJsonBody<S extends ZodType>(request: ApiRequest, schema: S): z.infer<S> {
-    const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-    if (contentType !== 'application/json') {
-      throw ApiRequestError.single(
-        415,
-        'unsupported_media_type',
-        'headers.content-type',
-        'must be application/json',
-      );
-    }
-    const body = request.body ?? '';
-    if (Buffer.byteLength(body, 'utf8') > options.maxBodyBytes) {
-      throw ApiRequestError.single(413, 'body_too_large', 'body', `at most ${options.maxBodyBytes} bytes`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (error) {
-      throw ApiRequestError.single(400, 'invalid_json', 'body', (error as Error).message);
-    }
-    return validate(schema, parsed, 'body');
+    return validate(schema, readJson(request, options.maxBodyBytes), 'body');
   }
-}
-
-function validate<S extends ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues: FieldIssue[] = result.error.issues.flatMap((issue) => {
-    const base = [root, ...issue.path.map(String)].join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ fieldPath: `${base}.${key}`, message: 'unknown field' }));
-    }
-    return [{ fieldPath: base, message: issue.message }];
-  });
-  throw new ApiRequestError(400, 'validation_failed', issues);
-}
-
-function pathParam(params: Record<string, string>, name: string, pattern: RegExp): string {
-  const value = params[name] ?? '';
-  if (!pattern.test(value))
-    throw ApiRequestError.single(400, 'validation_failed', `path.${name}`, `malformed ${name}`);
-  return value;
 }
 
 function accepted(commandId: string, correlationId: string, lane: string, replayed: boolean): ApiResponse {
@@ -380,24 +344,6 @@ function accepted(commandId: string, correlationId: string, lane: string, replay
     },
     { location: runUrl },
   );
-}
-
-function clientError(error: ApiRequestError): ApiResponse {
-  const first = error.issues[0];
-  return json(error.statusCode, {
-    error: error.code,
-    fieldPath: first?.fieldPath ?? '',
-    message: first?.message ?? error.message,
-    issues: error.issues,
-  });
-}
-
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  };
 }
 
 /** The read model of a run: run, stages, signals and its idempotency key. */

@@ -19,7 +19,18 @@ export const API_ROUTES = {
   getRun: { method: 'GET', path: '/api/v1/runs/{runId}' },
   listRuns: { method: 'GET', path: '/api/v1/runs' },
   reviewQueue: { method: 'GET', path: '/api/v1/review-queue' },
-} as const satisfies Record<string, { method: 'GET' | 'POST'; path: string; commandType?: CommandType }>;
+  // Worker delegation (seed 004): worker-api.ts.
+  claimWorkerTask: { method: 'POST', path: '/api/workers/tasks/{taskId}/claim' },
+  postWorkerResult: { method: 'POST', path: '/api/workers/results' },
+  postWorkerHeartbeat: { method: 'POST', path: '/api/workers/heartbeats' },
+  workerHealth: { method: 'GET', path: '/api/workers/health' },
+  workerMetrics: { method: 'GET', path: '/api/workers/metrics' },
+  getWorkerDelegation: { method: 'GET', path: '/api/workers/delegation' },
+  putWorkerDelegation: { method: 'PUT', path: '/api/workers/delegation' },
+} as const satisfies Record<string, { method: ApiMethod; path: string; commandType?: CommandType }>;
+
+/** The HTTP methods the API serves. */
+export type ApiMethod = 'GET' | 'POST' | 'PUT';
 
 /** Command types the API enqueues (its POST routes). */
 export const API_COMMAND_TYPES: readonly CommandType[] = Object.values(API_ROUTES).flatMap((route) =>
