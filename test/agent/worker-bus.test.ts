@@ -54,7 +54,7 @@ describe('runlane-agent worker: transport bus', () => {
         queueUrl,
         apiUrl: plane.url,
         spoolDirectory,
-        extra: { transport: 'bus', reporting: { maxAttempts: 1, requestTimeoutMs: 1_000 } },
+        extra: { transport: 'bus', reporting: { maxAttempts: 1, requestTimeoutMs: 5_000 } },
       }),
     );
     const facts = taskMessage(ENV, site, { kind: 'collect_facts', facts: ['hostname'] });
@@ -63,6 +63,7 @@ describe('runlane-agent worker: transport bus', () => {
       env: workerEnv(sqs.emulator.endpoint, { AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint }),
     });
     await worker.waitForEvents('message_deleted', 1);
+    await worker.waitForEvents('worker_registered', 1);
 
     const results = bus.accepted.filter((entry) => entry.detailType === WORKER_DETAIL_TYPES.result);
     expect(results.map((entry) => [entry.source, entry.eventBusName, entry.detail.payload_type])).toEqual([
