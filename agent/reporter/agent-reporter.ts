@@ -7,6 +7,11 @@ import {
   supervisorChildEventSchema,
   supervisorHealthEventSchema,
 } from '../../functions/core/agent-events.js';
+import {
+  WORKER_DETAIL_TYPES,
+  workerHeartbeatEventSchema,
+  workerResultEnvelopeSchema,
+} from '../../functions/core/worker-contract.js';
 import type { ReportResult } from '../runner/metrics.js';
 import { type OfflineSpool, type ReplayLoop, type ReplayResult, SpoolWriteError } from '../spool/index.js';
 import type { SpoolEntry } from '../spool/types.js';
@@ -18,6 +23,9 @@ export const SPOOL_PAYLOAD_TYPES = {
   [AGENT_DETAIL_TYPES.runSummary]: 'run_summary',
   [SUPERVISOR_DETAIL_TYPES.health]: 'supervisor_health',
   [SUPERVISOR_DETAIL_TYPES.child]: 'supervisor_child',
+  // The worker spools its own results under their payload_type (agent/worker/result-outbox.ts).
+  [WORKER_DETAIL_TYPES.heartbeat]: 'worker_heartbeat',
+  [WORKER_DETAIL_TYPES.result]: 'worker_result',
 } as const;
 
 export interface AgentReporterOptions {
@@ -193,6 +201,14 @@ export function toBusEvent(body: unknown): AgentBusEvent | undefined {
   }
   if (detailType === SUPERVISOR_DETAIL_TYPES.child) {
     const parsed = supervisorChildEventSchema.safeParse(detail);
+    return parsed.success ? { detailType, detail: parsed.data } : undefined;
+  }
+  if (detailType === WORKER_DETAIL_TYPES.heartbeat) {
+    const parsed = workerHeartbeatEventSchema.safeParse(detail);
+    return parsed.success ? { detailType, detail: parsed.data } : undefined;
+  }
+  if (detailType === WORKER_DETAIL_TYPES.result) {
+    const parsed = workerResultEnvelopeSchema.safeParse(detail);
     return parsed.success ? { detailType, detail: parsed.data } : undefined;
   }
   return undefined;

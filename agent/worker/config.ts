@@ -28,9 +28,9 @@ export const WORKER_CONFIG_ENV = {
   /** Default of `site`. */
   siteName: WORKER_ENV.siteName,
   /** Overrides `taskQueueUrl`. */
-  queueUrl: 'RUNLANE_WORKER_QUEUE_URL',
+  queueUrl: WORKER_ENV.queueUrl,
   /** Overrides `apiUrl`. */
-  apiUrl: 'RUNLANE_API_URL',
+  apiUrl: WORKER_ENV.apiUrl,
 } as const;
 
 /** Largest `maxOutputBytes`: stdout and stderr both at the cap still fit one EventBridge entry (256 KB). */

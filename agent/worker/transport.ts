@@ -57,22 +57,16 @@ export class BusWorkerTransport implements WorkerTransport {
   }
 
   public sendResult(envelope: WorkerResultEnvelope): Promise<SubmitResult> {
-    return this.put(WORKER_DETAIL_TYPES.result, envelope);
+    return this.put({ detailType: WORKER_DETAIL_TYPES.result, detail: envelope });
   }
 
   public sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult> {
-    return this.put(WORKER_DETAIL_TYPES.heartbeat, event);
+    return this.put({ detailType: WORKER_DETAIL_TYPES.heartbeat, detail: event });
   }
 
-  private async put(
-    detailType: string,
-    detail: { readonly id: string; readonly ts: string },
-  ): Promise<SubmitResult> {
-    // The sender reads only detailType, detail.id and detail.ts, and sends detail as JSON; its
-    // AgentBusEvent union (functions/core/agent-events.ts) does not list the worker's detail types yet.
-    const event = { detailType, detail } as unknown as AgentBusEvent;
+  private async put(event: AgentBusEvent): Promise<SubmitResult> {
     const { deliveredIds, undelivered } = await this.sender.send([event]);
-    if (deliveredIds.includes(detail.id)) return { outcome: 'acknowledged', duplicate: false };
+    if (deliveredIds.includes(event.detail.id)) return { outcome: 'acknowledged', duplicate: false };
     return { outcome: 'failed', reason: undelivered[0]?.reason ?? 'no event id returned' };
   }
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { WORKER_DETAIL_TYPES, WorkerHeartbeatEvent, WorkerResultEnvelope } from './worker-contract.js';
 
 /**
  * Events the on-host agent (`runlane-agent`) emits. One definition, shared by the
@@ -180,4 +181,6 @@ export type AgentBusEvent =
   | { readonly detailType: typeof AGENT_DETAIL_TYPES.stall; readonly detail: RunnerStallEvent }
   | { readonly detailType: typeof AGENT_DETAIL_TYPES.runSummary; readonly detail: RunnerRunSummaryEvent }
   | { readonly detailType: typeof SUPERVISOR_DETAIL_TYPES.health; readonly detail: SupervisorHealthEvent }
-  | { readonly detailType: typeof SUPERVISOR_DETAIL_TYPES.child; readonly detail: SupervisorChildEvent };
+  | { readonly detailType: typeof SUPERVISOR_DETAIL_TYPES.child; readonly detail: SupervisorChildEvent }
+  | { readonly detailType: typeof WORKER_DETAIL_TYPES.heartbeat; readonly detail: WorkerHeartbeatEvent }
+  | { readonly detailType: typeof WORKER_DETAIL_TYPES.result; readonly detail: WorkerResultEnvelope };

@@ -19,6 +19,10 @@ export const WORKER_ENV = {
   defaultId: 'WORKER_DEFAULT_ID',
   /** Agent: this worker's site when its config names none. */
   siteName: 'WORKER_SITE_NAME',
+  /** Agent: the site's task lane URL, over the config's `taskQueueUrl`. */
+  queueUrl: 'RUNLANE_WORKER_QUEUE_URL',
+  /** Agent: the control-plane API base URL, over the config's `apiUrl`. */
+  apiUrl: 'RUNLANE_API_URL',
 } as const;
 
 /** What a worker can be asked to do. */
