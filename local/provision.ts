@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { deadLetterQueueName, LANES, type LaneDefinition } from '../functions/core/lanes.js';
 import { LIFECYCLE_KEY_ATTRIBUTE_TYPES, LIFECYCLE_TABLE } from '../functions/core/tables.js';
+import { workerSiteSchema, workerTaskQueueName } from '../functions/core/worker-contract.js';
 import { InvalidOptionsError, ProvisioningMismatchError } from './errors.js';
 
 /** 14 days, the SQS maximum: dead letters wait for an operator. */
@@ -253,6 +254,56 @@ function checkLaneOptions(
     }
   }
   if (problems.length > 0) throw new InvalidOptionsError('provisionLanes', problems);
+}
+
+/**
+ * Creates one worker task lane per site (seed 004), named as in AWS
+ * (`workerTaskQueueName(environment, site)` = `runlane-<env>-worker-tasks-<site>`), each with its
+ * dead-letter queue (`…-dlq`, 14 days) after `maxReceiveCount` receives. Workers long-poll these
+ * queues themselves; nothing in the local stack consumes them. Idempotent.
+ *
+ * @example
+ * const sites = await provisionWorkerTaskLanes(sqs, { environment: 'local', sites: ['lab'], maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
+ * sites.lab.queueUrl; // http://127.0.0.1:4566/000000000000/runlane-local-worker-tasks-lab
+ */
+export async function provisionWorkerTaskLanes(
+  sqs: SQSClient,
+  options: {
+    readonly environment: string;
+    readonly sites: readonly string[];
+    readonly maxReceiveCount: number;
+    readonly visibilityTimeoutSeconds: number;
+  },
+): Promise<Record<string, LaneQueues>> {
+  const problems: string[] = [];
+  for (const site of options.sites) {
+    const checked = workerSiteSchema.safeParse(site);
+    if (!checked.success) problems.push(`site "${site}" ${checked.error.issues[0]?.message ?? 'is invalid'}`);
+    else if (!QUEUE_NAME.test(deadLetterQueueName(workerTaskQueueName(options.environment, site)))) {
+      problems.push(`queue name of site "${site}" is not a valid SQS name (1-80 of A-Z a-z 0-9 _ -)`);
+    }
+  }
+  if (new Set(options.sites).size !== options.sites.length) problems.push('sites must not repeat');
+  if (problems.length > 0) throw new InvalidOptionsError('provisionWorkerTaskLanes', problems);
+  const entries = await Promise.all(
+    options.sites.map(async (site): Promise<[string, LaneQueues]> => {
+      const queueName = workerTaskQueueName(options.environment, site);
+      const dlqName = deadLetterQueueName(queueName);
+      const dlq = await ensureQueue(sqs, dlqName, { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
+      const queue = await ensureQueue(sqs, queueName, {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlq.arn,
+          maxReceiveCount: options.maxReceiveCount,
+        }),
+      });
+      return [
+        site,
+        { queueName, queueUrl: queue.url, queueArn: queue.arn, dlqName, dlqUrl: dlq.url, dlqArn: dlq.arn },
+      ];
+    }),
+  );
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export interface ProvisionedQueue {

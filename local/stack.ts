@@ -4,7 +4,10 @@
  * as their Lambda targets (agent events → the runner event ingest), one
  * event-source-mapping poller per lane running the same worker code as Lambda,
  * the API behind a local HTTP API gateway, and timers standing in for the
- * schedules (the anomaly sweep, the supervisor silent-host check).
+ * schedules (the anomaly sweep, the supervisor silent-host check). Worker
+ * delegation (seed 004): one task lane per site for `runlane-agent worker`, the
+ * `WORKER_*` settings for the API and lane workers, and worker bus events
+ * (WorkerHeartbeat, WorkerResult) routed to the worker ingest.
  * Lanes, queues and the table come from the same definitions as the CDK stack.
  */
 
@@ -21,14 +24,19 @@ import { toApiRequest } from '../functions/adapters/http-api-request.js';
 import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
 import { PowertoolsMetricsRecorder } from '../functions/adapters/powertools-metrics-recorder.js';
 import { buildRunnerEventIngest } from '../functions/adapters/runner-event-ingest-factory.js';
+import { SqsRunnerEventDeadLetterSink } from '../functions/adapters/sqs-runner-event-dead-letter-sink.js';
 import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
 import { buildSupervisorSilentHostsCheck } from '../functions/adapters/supervisor-silent-hosts-factory.js';
-import { EVENT_RULES, type EventRuleTarget, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
+import { buildWorkerAdapters } from '../functions/adapters/worker-factory.js';
+import { AGENT_EVENT_SOURCE } from '../functions/core/agent-events.js';
+import { matchesEventPattern } from '../functions/core/event-pattern.js';
+import { EVENT_RULES, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
 import { deadLetterQueueName, LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
 import { noopMetricsRecorder, systemClock } from '../functions/core/ports.js';
 import type { SilentHostsResult } from '../functions/core/supervisor-silent-hosts.js';
+import { WORKER_DETAIL_TYPES } from '../functions/core/worker-contract.js';
 import { ENVIRONMENT_NAMES, type EnvironmentConfig } from '../lib/config/environment-config.js';
 import { startLocalApiGateway } from './api-gateway.js';
 import {
@@ -50,12 +58,25 @@ import {
   provisionDeadLetterQueue,
   provisionLanes,
   provisionLifecycleTable,
+  provisionWorkerTaskLanes,
 } from './provision.js';
+import {
+  createLocalWorkerEventIngest,
+  LOCAL_WORKER_EVENTS_PATTERN,
+  LOCAL_WORKER_TASK_VISIBILITY_SECONDS,
+  type LocalWorkerOptions,
+  type LocalWorkersInfo,
+  localWorkerSettings,
+  resolveLocalWorkerOptions,
+  workerRuntimeEnvironment,
+} from './workers.js';
 
 export const LOCAL_ENVIRONMENT = 'local';
 export const LOCAL_TABLE_NAME = 'runlane-local-lifecycle';
 export const LOCAL_QUEUE_PREFIX = 'runlane-local-';
 export const LOCAL_BUS_NAME = 'runlane-local-telemetry';
+/** Rule name of the worker bus events when `EVENT_RULES` has none (its DLQ: `runlane-local-worker-events-dlq`). */
+export const LOCAL_WORKER_EVENTS_RULE_NAME = 'worker-events';
 
 export interface LocalStackOptions {
   /** Lane, API and command settings: the `dev` environment of cdk.json. */
@@ -82,6 +103,12 @@ export interface LocalStackOptions {
    * @default 0
    */
   readonly silentHostsCheckIntervalMinutes?: number;
+  /**
+   * Worker delegation: sites (one task lane each), `WORKER_DELEGATION_ENABLED`, the heartbeat
+   * stale multiple and the stuck-task threshold.
+   * @default cdk.json's `workers` of the environment, else site `lab`, delegation off, 3, 15 min
+   */
+  readonly workers?: LocalWorkerOptions;
   readonly pretty?: boolean;
 }
 
@@ -99,6 +126,8 @@ export interface LocalStackInfo {
   readonly maxReceiveCount: number;
   /** Where the runner event ingest puts the agent events it refuses, with their reason. */
   readonly runnerEventDeadLetterQueueUrl: string;
+  /** Worker delegation (seed 004): the environment name, each site's task lane, the `WORKER_*` settings. */
+  readonly workers: LocalWorkersInfo;
 }
 
 export interface LocalStack {
@@ -178,8 +207,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sqs = localSqsClient(emulators.sqsEndpoint);
     const documents = createDocumentClient(dynamo);
     const { lanes: laneSettings } = options.config;
+    const workerOptions = resolveLocalWorkerOptions(options.config, options.workers);
     let queues: Record<LaneName, LaneQueues>;
     let runnerEventDlq: ProvisionedQueue;
+    let workerLanes: Record<string, LaneQueues>;
+    let workerEventDlq: ProvisionedQueue;
     try {
       await provisionLifecycleTable(dynamo, LOCAL_TABLE_NAME);
       queues = await provisionLanes(sqs, {
@@ -191,12 +223,38 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         sqs,
         deadLetterQueueName(`${LOCAL_QUEUE_PREFIX}${RUNNER_EVENTS_RULE.name}`),
       );
+      workerLanes = await provisionWorkerTaskLanes(sqs, {
+        environment: LOCAL_ENVIRONMENT,
+        sites: workerOptions.sites,
+        maxReceiveCount: workerOptions.maxReceiveCount,
+        visibilityTimeoutSeconds: LOCAL_WORKER_TASK_VISIBILITY_SECONDS,
+      });
+      workerEventDlq = await provisionDeadLetterQueue(
+        sqs,
+        deadLetterQueueName(`${LOCAL_QUEUE_PREFIX}${LOCAL_WORKER_EVENTS_RULE_NAME}`),
+      );
     } catch (error) {
       if (error instanceof ProvisioningMismatchError && dataDir) {
         throw new DataFolderError(dataDir, error.message, { cause: error });
       }
       throw error;
     }
+
+    // Worker delegation: the WORKER_* variables a deployed API and lane worker get, read the same way.
+    const workerRuntimeEnv = workerRuntimeEnvironment(
+      workerOptions,
+      Object.fromEntries(Object.entries(workerLanes).map(([site, lane]) => [site, lane.queueUrl])),
+    );
+    const workerSettings = localWorkerSettings(workerRuntimeEnv);
+    const workerAdapters = buildWorkerAdapters(
+      {
+        environment: LOCAL_ENVIRONMENT,
+        tableName: LOCAL_TABLE_NAME,
+        retentionDays: options.config.lifecycle.retentionDays,
+        settings: workerSettings,
+      },
+      { documents, sqs },
+    );
 
     // The rules' targets run the deployed handlers' code, as EventBridge would invoke them.
     // The local ingest accepts every environment: one local stack stands in for dev, staging and prod,
@@ -219,7 +277,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ingestLog,
       ingestMetrics ? { metrics: ingestMetrics } : {},
     );
-    const ruleTargets: Record<EventRuleTarget, (event: BusEvent) => Promise<void>> = {
+    const workerIngest = createLocalWorkerEventIngest({
+      environment: LOCAL_ENVIRONMENT,
+      tasks: workerAdapters.tasks,
+      registry: workerAdapters.registry,
+      deadLetters: new SqsRunnerEventDeadLetterSink({ client: sqs, queueUrl: workerEventDlq.queueUrl }),
+      clock: systemClock,
+      logger: log('runlane-worker-ingest'),
+    });
+    cleanups.push(async () => workerIngest.stop());
+    const deliverWorkerEvent = async (event: BusEvent) => {
+      await workerIngest(event);
+    };
+    const ruleTargets: Partial<Record<string, (event: BusEvent) => Promise<void>>> = {
       runnerEventIngest: async (event) => {
         try {
           await ingest(event);
@@ -228,13 +298,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }
       },
     };
+    const isWorkerEventRule = (pattern: (typeof EVENT_RULES)[number]['pattern']) =>
+      Object.values(WORKER_DETAIL_TYPES).every((detailType) =>
+        matchesEventPattern(pattern, { source: AGENT_EVENT_SOURCE, 'detail-type': detailType, detail: {} }),
+      );
+    const rules = EVENT_RULES.map((rule) => {
+      const deliver =
+        ruleTargets[rule.target] ?? (isWorkerEventRule(rule.pattern) ? deliverWorkerEvent : undefined);
+      if (!deliver) {
+        throw new LocalRuntimeError(
+          `the local stack has no target for event rule ${rule.name} (${rule.target})`,
+        );
+      }
+      return { name: rule.name, pattern: rule.pattern, deliver };
+    });
+    if (!EVENT_RULES.some((rule) => isWorkerEventRule(rule.pattern))) {
+      rules.push({
+        name: LOCAL_WORKER_EVENTS_RULE_NAME,
+        pattern: LOCAL_WORKER_EVENTS_PATTERN,
+        deliver: deliverWorkerEvent,
+      });
+    }
     const bus = await startLocalEventBus({
       port: options.eventsPort,
-      rules: EVENT_RULES.map((rule) => ({
-        name: rule.name,
-        pattern: rule.pattern,
-        deliver: ruleTargets[rule.target],
-      })),
+      rules,
       onDeliveryError: (rule, error) =>
         stackLog.warn('event delivery failed', { rule, error: String(error) }),
     });
@@ -263,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           fallbackLockMs: laneSettings.functionTimeoutSeconds * 1000,
           retentionDays: options.config.lifecycle.retentionDays,
           commandSettings: options.config.commands,
+          workers: workerSettings,
         },
         { documents, sqs, eventBridge },
         log('runlane-lane-worker'),
@@ -305,6 +393,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         tableName: LOCAL_TABLE_NAME,
         queueUrls: Object.fromEntries(LANES.map((l) => [l.name, queues[l.name].queueUrl])),
         maxBodyBytes: options.config.api.maxBodyBytes,
+        environment: LOCAL_ENVIRONMENT,
+        workers: workerSettings,
       },
       { documents, sqs },
       apiLogger,
@@ -412,6 +502,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       lanes: queues,
       maxReceiveCount: laneSettings.maxReceiveCount,
       runnerEventDeadLetterQueueUrl: runnerEventDlq.queueUrl,
+      workers: {
+        environment: LOCAL_ENVIRONMENT,
+        sites: workerLanes,
+        delegationEnabledDefault: workerSettings.delegationEnabledDefault,
+        heartbeatStaleMultiple: workerSettings.heartbeatStaleMultiple,
+        stuckTaskMinutes: workerOptions.stuckTaskMinutes,
+        runtimeEnvironment: workerRuntimeEnv,
+        eventsDeadLetterQueueUrl: workerEventDlq.queueUrl,
+      },
     };
     let stopping: Promise<void> | undefined;
     return {
