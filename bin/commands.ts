@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
 import { type EnvironmentConfig, parseRunlaneConfig } from '../lib/config/environment-config.js';
+import type { LocalStackInfo } from '../local/stack.js';
 
 const HELP = `runlane — Runlane's command line
 
@@ -16,6 +17,9 @@ Usage:
   runlane report daily      seed 002's success criteria over the last 24 h, breakdowns and an HTML report
   runlane stalls tail|by    the runner's latest stalls, or counts by root cause, environment, host, command type
   runlane supervisors health  each supervisor host's latest health report; exit 1 when a host is silent
+  runlane workers health|metrics|delegation
+                            worker registry, queue depth and task figures; switch worker delegation
+  runlane tasks stuck       delegated tasks executing past a threshold, with their result key if one arrived
   runlane --help | --version
 
 Run \`runlane <command> --help\` for a command's options.
@@ -37,6 +41,10 @@ Options (environment variable in brackets):
   --supervisor-check-interval <min>
                              run the supervisor silent-host check (dev, staging, prod) every N minutes,
                              0 = off (default 5, as deployed)
+  --worker-sites <a,b>       sites with a worker task lane (default: cdk.json's workers.sites of dev, else lab)
+  --worker-delegation        start with worker delegation on (WORKER_DELEGATION_ENABLED=true; default:
+                             cdk.json's workers.delegationEnabled, else off); at runtime:
+                             npx runlane workers delegation on|off
   --pretty                   render logs for people instead of JSON lines
   --json                     print one JSON line with the endpoints when ready
   --help`;
@@ -100,6 +108,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await (await import('./stalls-command.js')).runStalls(rest);
       case 'supervisors':
         return await (await import('./supervisors-command.js')).runSupervisors(rest);
+      case 'workers':
+        return await (await import('./workers-command.js')).runWorkers(rest);
+      case 'tasks':
+        return await (await import('./tasks-command.js')).runTasks(rest);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -150,6 +162,8 @@ async function runLocal(argv: readonly string[]): Promise<number> {
       'visibility-timeout': { type: 'string' },
       'sweep-interval': { type: 'string' },
       'supervisor-check-interval': { type: 'string' },
+      'worker-sites': { type: 'string' },
+      'worker-delegation': { type: 'boolean' },
       pretty: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -182,6 +196,10 @@ async function runLocal(argv: readonly string[]): Promise<number> {
       SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
       0,
     ),
+    workers: {
+      ...(values['worker-sites'] === undefined ? {} : { sites: siteList(values['worker-sites']) }),
+      ...(values['worker-delegation'] ? { delegationEnabled: true } : {}),
+    },
     pretty: values.pretty,
   });
   const { info } = stack;
@@ -201,6 +219,7 @@ async function runLocal(argv: readonly string[]): Promise<number> {
     `  Data         ${info.dataDir ?? 'in memory (--ephemeral)'}${info.dataDir ? '   (persists; --reset clears it)' : ''}`,
     `  Sweep        POST ${info.apiUrl}/_local/sweep  or  npx runlane sweep`,
     '  Supervisors  npx runlane supervisors health --env dev --local',
+    ...workerBanner(info),
     '  Try          npm run demo',
     '  Stop         Ctrl-C',
   ].join('\n');
@@ -230,6 +249,32 @@ async function runLocal(argv: readonly string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+function siteList(value: string): string[] {
+  const sites = value
+    .split(',')
+    .map((site) => site.trim())
+    .filter((site) => site !== '');
+  if (sites.length === 0)
+    throw new UsageError('--worker-sites needs at least one site, e.g. --worker-sites lab,edge');
+  return sites;
+}
+
+/** The banner's worker lines: each site's task lane, the delegation default and how to start a worker. */
+function workerBanner(info: LocalStackInfo): string[] {
+  const { workers } = info;
+  const sites = Object.entries(workers.sites);
+  const [firstSite, firstLane] = sites[0] ?? ['lab', undefined];
+  return [
+    `  Workers      environment ${workers.environment}, delegation ${workers.delegationEnabledDefault ? 'on' : 'off'} ` +
+      `(WORKER_DELEGATION_ENABLED=${workers.delegationEnabledDefault}; switch: npx runlane workers delegation on|off)`,
+    ...sites.map(([site, lane]) => `               site ${site}   ${lane.queueUrl} (+ -dlq)`),
+    `               start one: echo '{"environment":"${workers.environment}","plugins":["echo"]}' > worker.json &&`,
+    `                 WORKER_SITE_NAME=${firstSite} RUNLANE_WORKER_QUEUE_URL=${firstLane?.queueUrl ?? '<site queue url>'} ` +
+      `RUNLANE_API_URL=${info.apiUrl} <SDK / agent variables above> npm run agent -- worker --config worker.json`,
+    '               then: npx runlane workers health | metrics,  npx runlane tasks stuck',
+  ];
 }
 
 async function runDemoCommand(argv: readonly string[]): Promise<number> {
