@@ -1,5 +1,6 @@
 import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE, SUPERVISOR_DETAIL_TYPES } from './agent-events.js';
 import type { EventPattern } from './event-pattern.js';
+import { WORKER_DETAIL_TYPES } from './worker-contract.js';
 
 /**
  * EventBridge rules on the telemetry bus, declared once for the CDK stack and
@@ -9,15 +10,15 @@ import type { EventPattern } from './event-pattern.js';
  */
 
 /** Functions an event rule can invoke (keys of the handler entries). */
-export type EventRuleTarget = 'runnerEventIngest';
+export type EventRuleTarget = 'runnerEventIngest' | 'workerEventIngest';
 
-export interface EventRuleDefinition {
+export interface EventRuleDefinition<Target extends string = EventRuleTarget> {
   /** Rule name after the environment prefix: `runlane-<env>-<name>`. */
   readonly name: string;
   readonly description: string;
   /** EventBridge pattern, in the wire format (`detail-type`, not `detailType`). */
   readonly pattern: EventPattern;
-  readonly target: EventRuleTarget;
+  readonly target: Target;
 }
 
 /**
@@ -42,4 +43,20 @@ export const RUNNER_EVENTS_RULE: EventRuleDefinition = {
   target: 'runnerEventIngest',
 };
 
-export const EVENT_RULES: readonly EventRuleDefinition[] = [RUNNER_EVENTS_RULE];
+/**
+ * Registrations and heartbeats (`WorkerHeartbeat`) and result envelopes (`WorkerResult`) of
+ * `runlane-agent worker` with `transport: bus` → the worker event ingest (registry, task store
+ * and reconcile; seed 004). Deployed by `WorkerDelegation` in environments with worker sites;
+ * the local stack routes it to the same ingest code.
+ */
+export const WORKER_EVENTS_RULE: EventRuleDefinition<'workerEventIngest'> = {
+  name: 'worker-events',
+  description: 'Worker heartbeats and result envelopes to the worker event ingest',
+  pattern: {
+    source: [AGENT_EVENT_SOURCE],
+    'detail-type': [WORKER_DETAIL_TYPES.heartbeat, WORKER_DETAIL_TYPES.result],
+  },
+  target: 'workerEventIngest',
+};
+
+export const EVENT_RULES: readonly EventRuleDefinition[] = [RUNNER_EVENTS_RULE, WORKER_EVENTS_RULE];

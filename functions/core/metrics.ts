@@ -24,7 +24,9 @@ import { FAILURE_CODES, type FailureCode } from './lifecycle.js';
  * [Environment, ExitKind] for exits) for the dashboard, as SEARCH over the set.
  * `SupervisorSilentHosts` comes from the scheduled silent-host check, not from
  * an event: one [Environment] value per run, so it has no per-host set (the
- * check logs the silent hosts by name instead).
+ * check logs the silent hosts by name instead). The worker metrics (`Workers*`,
+ * `WorkerTasksStuckExecuting`, `WorkerOfflineBacklog`) come from the scheduled worker sweep
+ * the same way: one [Environment] value per run, 0 included, in environments with worker sites.
  */
 export const METRICS_NAMESPACE = 'Runlane';
 
@@ -44,7 +46,12 @@ export type MetricDimensionName = (typeof METRIC_DIMENSIONS)[keyof typeof METRIC
 export type MetricUnitName = 'Count' | 'Milliseconds';
 
 /** Which Lambda entry point emits a metric. */
-export type MetricEmitter = 'api' | 'laneWorker' | 'runnerEventIngest' | 'supervisorSilentHosts';
+export type MetricEmitter =
+  | 'api'
+  | 'laneWorker'
+  | 'runnerEventIngest'
+  | 'supervisorSilentHosts'
+  | 'workerSweep';
 
 export interface MetricDefinition {
   /** CloudWatch metric name. */
@@ -266,6 +273,42 @@ export const METRICS = {
     description:
       'Per run of the scheduled silent-host check (every 5 min): hosts whose latest SupervisorHealth report is older than alarms.supervisor.silentHosts.staleMinutes, a planned shutdown (status stopping) excepted; 0 when none (read as Maximum).',
   },
+  workersOnline: {
+    name: 'WorkersOnline',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment],
+    emittedBy: 'workerSweep',
+    statistic: 'Maximum',
+    description:
+      'Per run of the scheduled worker sweep (every 5 min): workers whose last heartbeat is at most workers.heartbeatStaleMultiple × their interval old (read as Maximum).',
+  },
+  workersOffline: {
+    name: 'WorkersOffline',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment],
+    emittedBy: 'workerSweep',
+    statistic: 'Maximum',
+    description:
+      'Per run of the worker sweep: workers of the registry whose last heartbeat is stale (older than workers.heartbeatStaleMultiple × their interval); 0 when none.',
+  },
+  workerTasksStuckExecuting: {
+    name: 'WorkerTasksStuckExecuting',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment],
+    emittedBy: 'workerSweep',
+    statistic: 'Maximum',
+    description:
+      'Per run of the worker sweep: delegated tasks executing for longer than workers.stuckTaskMinutes since their claim; 0 when none.',
+  },
+  workerOfflineBacklog: {
+    name: 'WorkerOfflineBacklog',
+    unit: 'Count',
+    dimensions: [METRIC_DIMENSIONS.environment],
+    emittedBy: 'workerSweep',
+    statistic: 'Maximum',
+    description:
+      'Per run of the worker sweep: result envelopes waiting in the workers’ offline spools, summed over the registry as each worker last reported (offline_backlog.files).',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -358,7 +401,8 @@ export interface MetricIdentity {
  * known before deployment: the worker's metrics for each lane (dead letters
  * once per reason), `CommandsAccepted` for each lane the API feeds, and the
  * environment totals of the agent event ingest's metrics (`RunnerStalls`, the
- * supervisor metrics) and of `SupervisorSilentHosts`. The runner's per-host, per-command-type
+ * supervisor metrics) and of `SupervisorSilentHosts`, and — with `workerSweep`, for an
+ * environment that has worker sites and so deploys the sweep — the worker sweep's metrics. The runner's per-host, per-command-type
  * and per-root-cause series take values only agents know; see
  * {@link searchedDimensionSets}.
  *
@@ -368,9 +412,14 @@ export interface MetricIdentity {
 export function emittedMetrics(
   environment: string,
   lanes: readonly Pick<LaneDefinition, 'name' | 'commandTypes'>[] = LANES,
+  options: { readonly workerSweep?: boolean } = {},
 ): MetricIdentity[] {
   const environmentTotals: MetricIdentity[] = (Object.keys(METRICS) as MetricKey[])
-    .filter((key) => isEnvironmentEmitter(METRICS[key].emittedBy))
+    .filter(
+      (key) =>
+        isEnvironmentEmitter(METRICS[key].emittedBy) ||
+        (options.workerSweep === true && METRICS[key].emittedBy === 'workerSweep'),
+    )
     .map((key) => ({ key, name: METRICS[key].name, dimensions: { Environment: environment } }));
   return [...laneMetrics(environment, lanes), ...environmentTotals];
 }

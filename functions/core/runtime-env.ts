@@ -27,6 +27,11 @@ export const RUNTIME_ENV = {
   staleReviewHours: 'SWEEP_STALE_REVIEW_HOURS',
   /** Supervisor silent-host check: a host whose latest report is older than this many minutes is silent. */
   supervisorStaleMinutes: 'SUPERVISOR_STALE_MINUTES',
+  /**
+   * Worker event ingest: where refused worker events go, with their reason. The worker
+   * delegation settings (`WORKER_*`) are declared in `worker-settings.ts`.
+   */
+  workerEventDeadLetterQueueUrl: 'WORKER_EVENT_DLQ_URL',
 } as const;
 
 export type RuntimeEnvKey = keyof typeof RUNTIME_ENV;
@@ -52,4 +57,11 @@ export const REQUIRED_RUNTIME_ENV = {
     'retentionDays',
   ],
   supervisorSilentHosts: ['environmentName', 'lifecycleTableName', 'supervisorStaleMinutes'],
+  workerEventIngest: [
+    'environmentName',
+    'lifecycleTableName',
+    'workerEventDeadLetterQueueUrl',
+    'retentionDays',
+  ],
+  workerSweep: ['environmentName', 'lifecycleTableName'],
 } as const satisfies Record<string, readonly RuntimeEnvKey[]>;

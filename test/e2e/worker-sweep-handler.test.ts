@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
+import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
+import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
+import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
+import type { WorkerSweepHandlerResult } from '../../functions/handlers/worker-sweep.js';
+import { localDynamoDbClient } from '../../local/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { aLambdaContext } from '../support/factories.js';
+import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
+
+/**
+ * `functions/handlers/worker-sweep.ts` exactly as deployed: settings read from the environment
+ * at load (`WORKER_HEARTBEAT_STALE_MULTIPLE` = 3, `WORKER_STUCK_TASK_MINUTES` = 15 as the stack
+ * sets them), the SDK pointed at DynamoDB Local, middy + Powertools, invoked with the event the
+ * `rate(5 minutes)` rule sends. Its output is captured: the EMF line is what CloudWatch turns
+ * into the four worker metrics, the warnings what Logs keeps.
+ */
+const ENVIRONMENT = 'e2e-sweep';
+const MINUTE = 60_000;
+
+interface PrintedLine {
+  readonly _aws?: {
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
+    }[];
+  };
+  readonly [key: string]: unknown;
+}
+
+function aScheduledEvent(): ScheduledEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [`arn:aws:events:us-east-1:000000000000:rule/runlane-${ENVIRONMENT}-worker-sweep`],
+    detail: {},
+  };
+}
+
+describe('worker sweep handler as deployed, on DynamoDB Local', () => {
+  let bus: LocalEventBus;
+  let registry: DynamoDbWorkerRegistry;
+  let elsewhere: DynamoDbWorkerRegistry;
+  let tasks: DynamoDbWorkerTaskStore;
+  let handler: (event: ScheduledEvent, context: Context) => Promise<WorkerSweepHandlerResult>;
+  let stdout: MockInstance<typeof process.stdout.write>;
+  let stderr: MockInstance<typeof process.stderr.write>;
+  let printed: string[] = [];
+
+  async function run(): Promise<{ result: WorkerSweepHandlerResult; lines: PrintedLine[] }> {
+    printed = [];
+    const result = await handler(aScheduledEvent(), aLambdaContext());
+    const lines = printed
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as PrintedLine);
+    return { result, lines };
+  }
+  const emf = (lines: readonly PrintedLine[]) => lines.filter((line) => line._aws !== undefined);
+  const warnings = (lines: readonly PrintedLine[]) => lines.filter((line) => line.level === 'WARN');
+
+  beforeAll(async () => {
+    bus = await startLocalEventBus();
+    const prepared = await prepareDeployedHandlerEnvironment({
+      prefix: 'wsh',
+      environment: ENVIRONMENT,
+      lane: 'runtime-agent-message-posted',
+      maxReceiveCount: 3,
+      busEndpoint: bus.endpoint,
+      busName: 'runlane-e2e-telemetry',
+    });
+    Object.assign(process.env, {
+      [WORKER_RUNTIME_ENV.heartbeatStaleMultiple]: '3',
+      [WORKER_RUNTIME_ENV.stuckTaskMinutes]: '15',
+      // The offline workers and stuck tasks are the point here; the helper keeps only errors.
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    });
+    const client = createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint')));
+    const table = { client, tableName: prepared.tableName, environment: ENVIRONMENT };
+    registry = new DynamoDbWorkerRegistry(table);
+    elsewhere = new DynamoDbWorkerRegistry({ ...table, environment: 'elsewhere' });
+    tasks = new DynamoDbWorkerTaskStore(table);
+    const capture = (chunk: string | Uint8Array) => {
+      printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    };
+    stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    handler = (await import('../../functions/handlers/worker-sweep.js')).handler as never;
+  });
+  afterAll(async () => {
+    stdout?.mockRestore();
+    stderr?.mockRestore();
+    await bus?.stop();
+  });
+
+  it('publishes all four worker metrics as 0 when no worker has registered, so the alarms have data', async () => {
+    const before = Date.now();
+    const { result, lines } = await run();
+
+    expect(result).toEqual({
+      environment: ENVIRONMENT,
+      staleMultiple: 3,
+      stuckTaskMinutes: 15,
+      workers: 0,
+      online: 0,
+      offline: 0,
+      executing: 0,
+      stuckExecuting: 0,
+      offlineBacklogFiles: 0,
+      offlineBacklogBytes: 0,
+    });
+    const [line, ...more] = emf(lines);
+    expect(more).toEqual([]);
+    expect(line?._aws?.CloudWatchMetrics).toEqual([
+      {
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [['Environment']],
+        Metrics: [
+          { Name: 'WorkersOnline', Unit: 'Count' },
+          { Name: 'WorkersOffline', Unit: 'Count' },
+          { Name: 'WorkerTasksStuckExecuting', Unit: 'Count' },
+          { Name: 'WorkerOfflineBacklog', Unit: 'Count' },
+        ],
+      },
+    ]);
+    expect(line).toMatchObject({
+      Environment: ENVIRONMENT,
+      WorkersOnline: 0,
+      WorkersOffline: 0,
+      WorkerTasksStuckExecuting: 0,
+      WorkerOfflineBacklog: 0,
+    });
+    expect(line).not.toHaveProperty('service');
+    expect(line?._aws?.Timestamp).toBeGreaterThanOrEqual(before);
+    expect(warnings(lines)).toEqual([]);
+  });
+
+  it('counts online and offline workers, tasks stuck past 15 min and the reported backlog, and names them', async () => {
+    const now = Date.now();
+    await registry.putHeartbeat(
+      aHeartbeat({
+        environment: ENVIRONMENT,
+        worker_id: 'w-fresh',
+        ts: new Date(now - 10_000).toISOString(),
+        offline_backlog: { files: 1, bytes: 100 },
+      }),
+    );
+    const silent = aHeartbeat({
+      environment: ENVIRONMENT,
+      worker_id: 'w-silent',
+      site: 'east',
+      host: 'host-east',
+      ts: new Date(now - 10 * MINUTE).toISOString(),
+      interval_ms: 30_000,
+      offline_backlog: { files: 4, bytes: 4096 },
+    });
+    await registry.putHeartbeat(silent);
+    // Another environment's workers are not this sweep's.
+    await elsewhere.putHeartbeat(
+      aHeartbeat({
+        environment: 'elsewhere',
+        worker_id: 'w-x',
+        ts: new Date(now - 60 * MINUTE).toISOString(),
+      }),
+    );
+    const stuck = await tasks.createQueued(
+      aTaskMessage({ environment: ENVIRONMENT, queuedAt: new Date(now - 30 * MINUTE).toISOString() }),
+      new Date(now - 30 * MINUTE),
+    );
+    await tasks.claim({
+      taskId: stuck.taskId,
+      workerId: 'w-silent',
+      site: 'lab',
+      now: new Date(now - 20 * MINUTE),
+    });
+    const running = await tasks.createQueued(
+      aTaskMessage({ environment: ENVIRONMENT, queuedAt: new Date(now - 2 * MINUTE).toISOString() }),
+      new Date(now - 2 * MINUTE),
+    );
+    await tasks.claim({
+      taskId: running.taskId,
+      workerId: 'w-fresh',
+      site: 'lab',
+      now: new Date(now - MINUTE),
+    });
+    // Queued, never claimed: the queue alarms watch it, not the stuck count.
+    await tasks.createQueued(
+      aTaskMessage({ environment: ENVIRONMENT, queuedAt: new Date(now - 60 * MINUTE).toISOString() }),
+      new Date(now - 60 * MINUTE),
+    );
+
+    const { result, lines } = await run();
+
+    expect(result).toMatchObject({
+      workers: 2,
+      online: 1,
+      offline: 1,
+      executing: 2,
+      stuckExecuting: 1,
+      offlineBacklogFiles: 5,
+      offlineBacklogBytes: 4196,
+    });
+    expect(emf(lines)).toHaveLength(1);
+    expect(emf(lines)[0]).toMatchObject({
+      Environment: ENVIRONMENT,
+      WorkersOnline: 1,
+      WorkersOffline: 1,
+      WorkerTasksStuckExecuting: 1,
+      WorkerOfflineBacklog: 5,
+    });
+    expect(warnings(lines)).toEqual([
+      expect.objectContaining({
+        message: 'worker offline',
+        service: 'runlane-worker-sweep',
+        environment: ENVIRONMENT,
+        worker_id: 'w-silent',
+        site: 'east',
+        host: 'host-east',
+        last_seen: silent.ts,
+        offline_backlog: 4,
+      }),
+      expect.objectContaining({
+        message: 'worker task stuck in executing',
+        task_id: stuck.taskId,
+        site: 'lab',
+        claimed_by: 'w-silent',
+        age_seconds: expect.any(Number),
+      }),
+    ]);
+    expect(warnings(lines)[1]?.age_seconds).toBeGreaterThanOrEqual(20 * 60);
+
+    // The worker comes back and sends its result: the next sweep counts 0 offline, 0 stuck.
+    await registry.putHeartbeat({ ...silent, id: randomUUID(), ts: new Date().toISOString() });
+    await tasks.recordResult(
+      {
+        schemaVersion: 1,
+        id: randomUUID(),
+        environment: ENVIRONMENT,
+        worker_id: 'w-silent',
+        site: 'lab',
+        ts: new Date().toISOString(),
+        task_id: stuck.taskId,
+        attempt: 1,
+        payload_type: 'execution_result',
+        payload: { status: 'succeeded', durationMs: 5 },
+      },
+      new Date(),
+    );
+    const again = await run();
+    expect(again.result).toMatchObject({ online: 2, offline: 0, stuckExecuting: 0, executing: 1 });
+    expect(emf(again.lines)[0]).toMatchObject({ WorkersOffline: 0, WorkerTasksStuckExecuting: 0 });
+    expect(warnings(again.lines)).toEqual([]);
+  });
+});
