@@ -1,4 +1,5 @@
 import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
+import { WORKER_SWEEP_INTERVAL_MINUTES } from '../functions/core/worker-sweep.js';
 
 /**
  * Every kind of alarm an environment has, declared once: its severity (which
@@ -25,8 +26,8 @@ export interface AlarmKind {
   readonly slug: string;
   readonly title: string;
   readonly severity: AlarmSeverity;
-  /** One alarm per lane, or one for the environment. */
-  readonly scope: 'lane' | 'environment';
+  /** One alarm per lane, one per worker site (environments with `workers.sites`), or one for the environment. */
+  readonly scope: 'lane' | 'site' | 'environment';
   /** Evaluation period in seconds; `null` when it comes from the configuration. */
   readonly periodSeconds: number | null;
   /** Periods evaluated; `null` when it comes from the configuration (a burn alarm's sustain ÷ window). */
@@ -52,6 +53,9 @@ export const RUNNER_WATCHDOG_RUNBOOK = 'runbooks/runner-watchdog.md';
 
 /** The supervisor runbook (seed 001, rewritten for Runlane). */
 export const SUPERVISOR_RUNBOOK = 'runbooks/supervisor.md';
+
+/** The worker operations runbook (seed 004, rewritten for Runlane); headings are the seed's. */
+export const WORKER_OPERATIONS_RUNBOOK = 'runbooks/worker-operations.md';
 
 /**
  * Alarm kind → evaluation and runbook section. The headings of seed 003 are
@@ -187,7 +191,78 @@ export const ALARM_CATALOG = {
     missingData: 'breaching',
     runbook: { file: SUPERVISOR_RUNBOOK, heading: 'P1-003: Dashboard IPC Disconnected' },
   },
+  // Seed 004 (worker operations): only environments with worker sites have these. The sweep
+  // publishes every 5 minutes, 0 included, so its absence (the sweep stopped) alarms too.
+  // Offline workers are a warning: delegation to a site without an online worker fails closed
+  // (no_worker_online → NeedsReview) and tasks already queued are watched by the queue alarms;
+  // a retired worker also counts until its registry entry expires.
+  workersOffline: {
+    slug: 'WorkersOffline',
+    title: 'Workers offline (stale heartbeat)',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: WORKER_SWEEP_INTERVAL_MINUTES * 60,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    missingData: 'breaching',
+    runbook: { file: WORKER_OPERATIONS_RUNBOOK, heading: 'Worker Startup' },
+  },
+  // A task executing past workers.stuckTaskMinutes is a delegated action whose run is not
+  // finishing: commands are stuck, so it pages.
+  workerTasksStuckExecuting: {
+    slug: 'WorkerTasksStuckExecuting',
+    title: 'Worker tasks stuck in executing',
+    severity: 'critical',
+    scope: 'environment',
+    periodSeconds: WORKER_SWEEP_INTERVAL_MINUTES * 60,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    missingData: 'breaching',
+    runbook: { file: WORKER_OPERATIONS_RUNBOOK, heading: 'Tasks stuck in executing' },
+  },
+  // A task message no worker deleted after maxReceiveCount receives: its action never runs.
+  workerTaskDeadLetters: {
+    slug: 'dlq-messages',
+    title: 'Worker task DLQ has messages',
+    severity: 'critical',
+    scope: 'site',
+    periodSeconds: 60,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: WORKER_OPERATIONS_RUNBOOK, heading: 'Queue not draining' },
+  },
+  workerTaskQueueAge: {
+    slug: 'oldest-message-age',
+    title: 'Worker task lane not draining',
+    severity: 'critical',
+    scope: 'site',
+    periodSeconds: 60,
+    evaluationPeriods: null,
+    datapointsToAlarm: null,
+    runbook: { file: WORKER_OPERATIONS_RUNBOOK, heading: 'Queue not draining' },
+  },
+  // Refused worker events (e.g. an unknown payload_type) or results not stored after retries;
+  // a lost execution_result also shows up as a stuck task, which pages.
+  workerEventDeadLetters: {
+    slug: 'worker-events-dlq-messages',
+    title: 'Worker event ingest DLQ has messages',
+    severity: 'warning',
+    scope: 'environment',
+    periodSeconds: 60,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    runbook: { file: WORKER_OPERATIONS_RUNBOOK, heading: 'Replay not clearing' },
+  },
 } as const satisfies Record<string, AlarmKind>;
+
+/** The alarm kinds only an environment with worker sites has (`WorkerDelegation`). */
+export const WORKER_ALARM_KINDS = [
+  'workersOffline',
+  'workerTasksStuckExecuting',
+  'workerTaskDeadLetters',
+  'workerTaskQueueAge',
+  'workerEventDeadLetters',
+] as const satisfies readonly (keyof typeof ALARM_CATALOG)[];
 
 export type AlarmKindName = keyof typeof ALARM_CATALOG;
 

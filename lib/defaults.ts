@@ -116,6 +116,8 @@ export const HANDLER_ENTRIES = {
   supervisorSilentHosts: fileURLToPath(
     new URL('../functions/handlers/supervisor-silent-hosts.ts', import.meta.url),
   ),
+  workerIngest: fileURLToPath(new URL('../functions/handlers/worker-ingest.ts', import.meta.url)),
+  workerSweep: fileURLToPath(new URL('../functions/handlers/worker-sweep.ts', import.meta.url)),
 } as const;
 
 /**
@@ -139,6 +141,26 @@ export const SUPERVISOR_SILENT_HOSTS_DEFAULTS = {
   timeout: Duration.seconds(30),
   memorySize: 256,
   maxEventAge: Duration.minutes(4),
+} as const;
+
+/**
+ * Worker delegation (seed 004). The ingest takes one event per invocation (a conditional update,
+ * or a result stored and reconciled in one transaction), retried like the runner event ingest
+ * (2 asynchronous retries within 6 hours; a result whose run is in progress comes back this way).
+ * The sweep reads the registry and the executing tasks every 5 minutes; a failed run is not
+ * retried and a tick older than 4 minutes is dropped (the next run does the same work).
+ * Task lanes keep a message 7 days (a site offline over a long weekend still gets its tasks and
+ * answers `task_expired`); their DLQs keep it 14 days, counted from the original enqueue, so at
+ * least 7 days in the DLQ.
+ */
+export const WORKER_DELEGATION_DEFAULTS = {
+  ingestTimeout: Duration.seconds(10),
+  asyncRetryAttempts: 2,
+  asyncMaxEventAge: Duration.hours(6),
+  sweepTimeout: Duration.seconds(60),
+  memorySize: 256,
+  sweepMaxEventAge: Duration.minutes(4),
+  taskRetention: Duration.days(7),
 } as const;
 
 /** Lock file that pins the bundled dependencies; also marks the project root for esbuild. */

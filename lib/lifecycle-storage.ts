@@ -124,6 +124,29 @@ export class LifecycleStorage extends Construct {
   }
 
   /**
+   * Lets `grantee` read items with BatchGetItem — nothing else, not the indexes — and only items
+   * whose partition key matches one of `partitionKeyPatterns` (`dynamodb:LeadingKeys`,
+   * `StringLike`: `*` and `?` wildcards), e.g. the task records `WTASK#*` a status entry points to.
+   *
+   * @example
+   * storage.grantBatchGetPartitions(sweep.function, ['WTASK#*']);
+   */
+  public grantBatchGetPartitions(
+    grantee: iam.IGrantable,
+    partitionKeyPatterns: readonly string[],
+  ): iam.Grant {
+    if (partitionKeyPatterns.length === 0) {
+      throw new Error('LifecycleStorage.grantBatchGetPartitions: name at least one partition pattern');
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:BatchGetItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...partitionKeyPatterns] } },
+    });
+  }
+
+  /**
    * The typed grants cover the indexes as `<table arn>/index/*`. The finding
    * names this table's logical id, so the acknowledgement covers this table's
    * indexes only, on the grantee's principal (where the policy lives).

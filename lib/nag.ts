@@ -1,4 +1,4 @@
-import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
+import { type App, type CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import {
   AwsSolutionsChecks,
   NagMessageLevel,
@@ -7,7 +7,7 @@ import {
   rules,
   ServerlessChecks,
 } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 
 /**
  * Runlane's own rule pack: cdk-nag rules that matter to a queue-driven system
@@ -58,4 +58,32 @@ export function addNagChecks(app: App): void {
     new ServerlessChecks(app),
     new RunlaneChecks(app),
   );
+}
+
+/**
+ * A resource (an ARN, often a token) as cdk-nag names it in a finding such as
+ * `AwsSolutions-IAM5[Resource::<…>]`: `Fn::Join` joined, `Ref` as `<Id>`, `Fn::GetAtt` as
+ * `<Id.Attr>`. Lets a construct acknowledge exactly the wildcard resources it created, one by one.
+ *
+ * @example
+ * nagResourceName(this, api.arnForExecuteApi('POST', '/api/workers/results', '*'));
+ * // 'arn:<AWS::Partition>:execute-api:us-east-1:<AWS::AccountId>:<ApiHttpApi4C294DC0>/x/POST/api/workers/results' (x = '*')
+ */
+export function nagResourceName(scope: Construct, value: unknown): string {
+  const visit = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/}/g, '>');
+    if (typeof node === 'object' && node !== null) {
+      const record = node as Record<string, unknown>;
+      const join = record['Fn::Join'];
+      if (Array.isArray(join)) {
+        const [delimiter, items] = join as [string, unknown[]];
+        return items.map(visit).join(delimiter);
+      }
+      const getAtt = record['Fn::GetAtt'];
+      if (Array.isArray(getAtt)) return `<${visit(getAtt[0])}.${visit(getAtt[1])}>`;
+      if ('Ref' in record) return `<${visit(record.Ref)}>`;
+    }
+    return JSON.stringify(node);
+  };
+  return visit(Stack.of(scope).resolve(value));
 }

@@ -7,6 +7,7 @@ import {
   MAX_STALE_MINUTES,
   SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
 } from '../functions/core/supervisor-silent-hosts.js';
+import { WORKER_SWEEP_INTERVAL_MINUTES } from '../functions/core/worker-sweep.js';
 import {
   ALARM_CATALOG,
   type AlarmKind,
@@ -22,6 +23,8 @@ import {
   DEFAULT_ALARM_SETTINGS,
   type SilentHostsAlarmSettings,
   type SustainedAlarmSettings,
+  type SweepAlarmSettings,
+  type WorkerAlarmSettings,
 } from './config/environment-config.js';
 import { namePrefixFor } from './defaults.js';
 import { throwIfProblems } from './errors.js';
@@ -43,6 +46,12 @@ export interface RunlaneAlarmsProps {
   /** The runner event ingest's DLQ (`RunnerEventIngest.deadLetterQueue`), watched for refused or failed events. */
   readonly runnerEventDeadLetterQueue: sqs.IQueue;
   /**
+   * Worker delegation (`WorkerDelegation`): its site task lanes and its events DLQ. Without it
+   * (an environment with no worker sites) the worker alarms are not created.
+   * @default no worker alarms
+   */
+  readonly workers?: WorkerAlarmTargets;
+  /**
    * Thresholds, merged over the configuration schema's defaults.
    * @default DEFAULT_ALARM_SETTINGS
    */
@@ -54,13 +63,38 @@ export interface RunlaneAlarmsProps {
   readonly namePrefix?: string;
 }
 
+/** What the worker alarms watch (`WorkerDelegation` has these). */
+export interface WorkerAlarmTargets {
+  readonly siteLanes: readonly {
+    readonly site: string;
+    readonly queue: sqs.IQueue;
+    readonly deadLetterQueue: sqs.IQueue;
+  }[];
+  /** The worker event ingest's DLQ. */
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
 /** One alarm with what it watches. */
 export interface RunlaneAlarm {
   readonly kind: AlarmKindName;
   readonly severity: AlarmSeverity;
-  /** The lane it watches; undefined for environment-wide alarms. */
+  /** The lane it watches; undefined for environment-wide and site alarms. */
   readonly lane?: string;
+  /** The worker site whose task lane it watches; undefined for the others. */
+  readonly site?: string;
   readonly alarm: cloudwatch.Alarm;
+}
+
+/** Whom one alarm is about: a lane, a worker site, or the environment (undefined). */
+interface AlarmSubject {
+  /** Construct id prefix, e.g. the lane id. */
+  readonly id: string;
+  /** Alarm name infix after the prefix, e.g. the lane name or `worker-tasks-<site>`. */
+  readonly name: string;
+  /** How the description names it. */
+  readonly label: string;
+  readonly lane?: string;
+  readonly site?: string;
 }
 
 /**
@@ -125,9 +159,25 @@ export interface RunlaneAlarm {
  * cannot vouch for the hosts. The check's invocations and errors are on the
  * dashboard's supervisor row.
  *
+ * With `workers` (an environment with worker sites, seed 004), also:
+ * - `<prefix>-WorkersOffline` (warning): `WorkersOffline` [Environment] Maximum per 5-minute
+ *   sweep above `workers.offlineWorkers.threshold` (0) in every sweep of its `sustainMinutes` (15);
+ * - `<prefix>-WorkerTasksStuckExecuting` (critical): `WorkerTasksStuckExecuting` above
+ *   `workers.stuckTasks.threshold` (0) in every sweep of its `sustainMinutes` (10);
+ *   both read the sweep, which publishes every run: missing data is breaching;
+ * - per site, `<prefix>-worker-tasks-<site>-dlq-messages` (critical): the task DLQ's
+ *   `ApproximateNumberOfMessagesVisible` Maximum > 0 in every minute of
+ *   `workers.taskDlq.sustainMinutes` (1);
+ * - per site, `<prefix>-worker-tasks-<site>-oldest-message-age` (critical, seed 004 "Queue not
+ *   draining"): the task lane's `ApproximateAgeOfOldestMessage` Maximum above
+ *   `workers.queueNotDraining.oldestMessageAgeSeconds` (900) in every minute of its
+ *   `sustainMinutes` (5). A message stays in flight while its task runs, so the age includes
+ *   running tasks: the threshold must exceed the longest task a site runs;
+ * - `<prefix>-worker-events-dlq-messages` (warning): the worker event ingest DLQ holds a message.
+ *
  * @example
  * const alarms = new RunlaneAlarms(this, 'Alarms', { environmentName: 'prod', lanes, topics });
- * alarms.alarms.length; // 5 per lane + 7
+ * alarms.alarms.length; // 5 per lane + 7, and with workers 3 + 2 per site
  */
 export class RunlaneAlarms extends Construct {
   public readonly alarms: readonly RunlaneAlarm[];
@@ -145,7 +195,7 @@ export class RunlaneAlarms extends Construct {
     const alarms: RunlaneAlarm[] = [];
     const add = (
       kind: AlarmKindName,
-      lane: CommandLane | undefined,
+      target: CommandLane | AlarmSubject | undefined,
       metric: cloudwatch.IMetric,
       threshold: number,
       comparisonOperator: cloudwatch.ComparisonOperator,
@@ -158,13 +208,23 @@ export class RunlaneAlarms extends Construct {
       if (evaluationPeriods === undefined || datapointsToAlarm === undefined) {
         throw new Error(`alarm kind ${kind} takes its evaluation from the configuration; none given`);
       }
-      const subject = lane ? `lane ${lane.lane.name}` : 'all lanes';
+      const subject: AlarmSubject | undefined =
+        target === undefined
+          ? undefined
+          : 'lane' in target && typeof target.lane === 'object'
+            ? {
+                id: target.lane.id,
+                name: target.lane.name,
+                label: `lane ${target.lane.name}`,
+                lane: target.lane.name,
+              }
+            : (target as AlarmSubject);
       const alarm = new cloudwatch.Alarm(
         this,
-        lane ? `${lane.lane.id}${capitalize(kind)}` : capitalize(kind),
+        subject ? `${subject.id}${capitalize(kind)}` : capitalize(kind),
         {
-          alarmName: lane ? `${prefix}-${lane.lane.name}-${entry.slug}` : `${prefix}-${entry.slug}`,
-          alarmDescription: `${entry.title} (${env}, ${subject}): ${condition}. Severity ${entry.severity}. Runbook: ${runbookLink(kind)}`,
+          alarmName: subject ? `${prefix}-${subject.name}-${entry.slug}` : `${prefix}-${entry.slug}`,
+          alarmDescription: `${entry.title} (${env}, ${subject?.label ?? 'all lanes'}): ${condition}. Severity ${entry.severity}. Runbook: ${runbookLink(kind)}`,
           metric,
           threshold,
           comparisonOperator,
@@ -179,7 +239,13 @@ export class RunlaneAlarms extends Construct {
       const action = new actions.SnsAction(props.topics.topicFor(entry.severity));
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
-      alarms.push({ kind, severity: entry.severity, ...(lane ? { lane: lane.lane.name } : {}), alarm });
+      alarms.push({
+        kind,
+        severity: entry.severity,
+        ...(subject?.lane !== undefined ? { lane: subject.lane } : {}),
+        ...(subject?.site !== undefined ? { site: subject.site } : {}),
+        alarm,
+      });
     };
     const period = (kind: AlarmKindName, fallback: Duration): Duration => {
       const seconds = ALARM_CATALOG[kind].periodSeconds;
@@ -319,6 +385,85 @@ export class RunlaneAlarms extends Construct {
       `hosts with no SupervisorHealth report for more than ${silent.staleMinutes} min (the scheduled check, a planned shutdown excepted) above 0 in every ${SILENT_HOSTS_CHECK_INTERVAL_MINUTES}-min check for ${silent.sustainMinutes} min; the check's log names them, \`runlane supervisors health\` lists them; if the supervisor is not running, P1-001. No data (the check did not run) counts as breaching`,
       { evaluationPeriods: checks, datapointsToAlarm: checks },
     );
+
+    if (props.workers) {
+      const w = t.workers;
+      for (const [kind, settings, metric, what] of [
+        [
+          'workersOffline',
+          w.offlineWorkers,
+          'workersOffline',
+          'workers whose last heartbeat is older than workers.heartbeatStaleMultiple × their interval (the sweep)',
+        ],
+        [
+          'workerTasksStuckExecuting',
+          w.stuckTasks,
+          'workerTasksStuckExecuting',
+          'delegated tasks executing for longer than workers.stuckTaskMinutes (the sweep)',
+        ],
+      ] as const) {
+        const sweeps = settings.sustainMinutes / WORKER_SWEEP_INTERVAL_MINUTES;
+        add(
+          kind,
+          undefined,
+          runlaneMetric(
+            metric,
+            env,
+            {},
+            { period: period(kind, Duration.minutes(WORKER_SWEEP_INTERVAL_MINUTES)) },
+          ),
+          settings.threshold,
+          cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          `${what} above ${settings.threshold} in every ${WORKER_SWEEP_INTERVAL_MINUTES}-min sweep for ${settings.sustainMinutes} min; the sweep's log names them, GET /api/workers/health and /metrics list them. No data (the sweep did not run) counts as breaching`,
+          { evaluationPeriods: sweeps, datapointsToAlarm: sweeps },
+        );
+      }
+      for (const lane of props.workers.siteLanes) {
+        const site: AlarmSubject = {
+          id: `WorkerSite${capitalize(lane.site.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase()))}`,
+          name: `worker-tasks-${lane.site}`,
+          label: `worker site ${lane.site}`,
+          site: lane.site,
+        };
+        const dlqMinutes = w.taskDlq.sustainMinutes;
+        add(
+          'workerTaskDeadLetters',
+          site,
+          lane.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: period('workerTaskDeadLetters', Duration.minutes(1)),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+          0,
+          cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          `the site's task DLQ holds at least one task message (received workers.maxReceiveCount times, never deleted) for ${dlqMinutes} min`,
+          { evaluationPeriods: dlqMinutes, datapointsToAlarm: dlqMinutes },
+        );
+        const draining = w.queueNotDraining;
+        add(
+          'workerTaskQueueAge',
+          site,
+          lane.queue.metricApproximateAgeOfOldestMessage({
+            period: period('workerTaskQueueAge', Duration.minutes(1)),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+          draining.oldestMessageAgeSeconds,
+          cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          `oldest task message (waiting or in flight) older than ${draining.oldestMessageAgeSeconds} s for ${draining.sustainMinutes} min: no worker of the site claims, or a task runs that long`,
+          { evaluationPeriods: draining.sustainMinutes, datapointsToAlarm: draining.sustainMinutes },
+        );
+      }
+      add(
+        'workerEventDeadLetters',
+        undefined,
+        props.workers.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: period('workerEventDeadLetters', Duration.minutes(1)),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        'the worker event ingest DLQ holds at least one event (refused, e.g. an unknown payload_type, or not stored after retries)',
+      );
+    }
     this.alarms = alarms;
   }
 
@@ -426,7 +571,53 @@ function checkProps(props: RunlaneAlarmsProps, prefix: string, t: Readonly<Alarm
     problems.push(...sustainedProblems(`thresholds.supervisor.${name}`, sustained));
   }
   problems.push(...silentHostsProblems('thresholds.supervisor.silentHosts', silentHosts));
+  problems.push(...workerAlarmProblems('thresholds.workers', t.workers));
+  if (props.workers) {
+    const sites = props.workers.siteLanes.map((lane) => lane.site);
+    if (sites.length === 0) problems.push('workers.siteLanes: at least one site when workers are given');
+    if (new Set(sites).size !== sites.length) problems.push('workers.siteLanes: a site is repeated');
+  }
   throwIfProblems('RunlaneAlarms', problems);
+}
+
+function workerAlarmProblems(path: string, alarms: WorkerAlarmSettings): string[] {
+  const problems: string[] = [];
+  const every = WORKER_SWEEP_INTERVAL_MINUTES;
+  for (const [name, alarm] of [
+    ['offlineWorkers', alarms.offlineWorkers],
+    ['stuckTasks', alarms.stuckTasks],
+  ] as const satisfies readonly (readonly [string, SweepAlarmSettings])[]) {
+    if (!(Number.isInteger(alarm.threshold) && alarm.threshold >= 0)) {
+      problems.push(`${path}.${name}.threshold: must be an integer of at least 0, got ${alarm.threshold}`);
+    }
+    if (
+      !(
+        Number.isInteger(alarm.sustainMinutes) &&
+        alarm.sustainMinutes >= every &&
+        alarm.sustainMinutes <= 1440 &&
+        alarm.sustainMinutes % every === 0
+      )
+    ) {
+      problems.push(
+        `${path}.${name}.sustainMinutes: must be a multiple of the sweep interval (${every}) from ${every} to 1440, got ${alarm.sustainMinutes}`,
+      );
+    }
+  }
+  for (const [name, minutes] of [
+    ['taskDlq', alarms.taskDlq.sustainMinutes],
+    ['queueNotDraining', alarms.queueNotDraining.sustainMinutes],
+  ] as const) {
+    if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) {
+      problems.push(`${path}.${name}.sustainMinutes: must be an integer from 1 to 1440, got ${minutes}`);
+    }
+  }
+  const age = alarms.queueNotDraining.oldestMessageAgeSeconds;
+  if (!(Number.isInteger(age) && age >= 60 && age <= 1_209_600)) {
+    problems.push(
+      `${path}.queueNotDraining.oldestMessageAgeSeconds: must be an integer from 60 to 1209600, got ${age}`,
+    );
+  }
+  return problems;
 }
 
 function silentHostsProblems(path: string, alarm: SilentHostsAlarmSettings): string[] {

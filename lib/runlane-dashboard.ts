@@ -6,7 +6,8 @@ import { Construct } from 'constructs';
 import { STALL_ROOT_CAUSES } from '../functions/core/agent-events.js';
 import { DEAD_LETTER_REASONS, isApiLane, METRIC_DIMENSIONS } from '../functions/core/metrics.js';
 import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
-import { ALARM_CATALOG, type AlarmKindName, runbookLink } from './alarm-catalog.js';
+import { WORKER_SWEEP_INTERVAL_MINUTES } from '../functions/core/worker-sweep.js';
+import { ALARM_CATALOG, type AlarmKindName, runbookLink, WORKER_ALARM_KINDS } from './alarm-catalog.js';
 import type { CommandApi } from './command-api.js';
 import type { CommandLane } from './command-lane.js';
 import { namePrefixFor } from './defaults.js';
@@ -28,6 +29,12 @@ export interface RunlaneDashboardProps {
   /** The supervisor silent-host check: its threshold, and its function's invocations and errors. */
   readonly silentHostsCheck: { readonly function: lambda.IFunction; readonly staleMinutes: number };
   /**
+   * Worker delegation (`WorkerDelegation`): the site task lanes, the events DLQ, the ingest and
+   * sweep functions and the thresholds. Without it (no worker sites) there are no worker rows.
+   * @default no worker rows
+   */
+  readonly workers?: WorkerDashboardSource;
+  /**
    * Dashboard name.
    * @default `runlane-<environmentName>`
    */
@@ -37,6 +44,19 @@ export interface RunlaneDashboardProps {
    * @default Duration.hours(3)
    */
   readonly defaultInterval?: Duration;
+}
+
+/** What the worker rows show (`WorkerDelegation` has all of it). */
+export interface WorkerDashboardSource {
+  readonly siteLanes: readonly {
+    readonly site: string;
+    readonly queue: sqs.IQueue;
+    readonly deadLetterQueue: sqs.IQueue;
+  }[];
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly ingest: lambda.IFunction;
+  readonly sweep: lambda.IFunction;
+  readonly settings: { readonly heartbeatStaleMultiple: number; readonly stuckTaskMinutes: number };
 }
 
 /** Widget height of the metric rows, in grid units. */
@@ -71,7 +91,12 @@ const FULL_WIDTH = 24;
  *   check function's invocations and errors), disconnected reports and
  *   quarantined children (the environment total the alarms read, with their
  *   thresholds, and by host), child exits by TaskExit kind and by host, child
- *   quarantines by host — SEARCH over the supervisor metrics' dimension sets.
+ *   quarantines by host — SEARCH over the supervisor metrics' dimension sets;
+ * - with `workers` (seed 004), two worker rows: task lane depth per site (visible, in flight),
+ *   oldest task age per site (with the alarm threshold), task DLQ depth per site, and the
+ *   status of the worker alarms; then workers online / offline (the sweep, with its runs and
+ *   errors), tasks stuck executing (with the threshold), the offline backlog the workers report,
+ *   and the worker events DLQ with the ingest's invocations and errors.
  *
  * @example
  * new RunlaneDashboard(this, 'Dashboard', { environmentName: 'prod', lanes, api, alarms });
@@ -96,13 +121,18 @@ export class RunlaneDashboard extends Construct {
         runnerStallRow(props),
         runnerAlarmRow(props),
         supervisorRow(props),
+        ...(props.workers ? workerRows(props, props.workers) : []),
       ],
     });
   }
 }
 
 function headerRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
-  const rows = (Object.keys(ALARM_CATALOG) as AlarmKindName[]).map(
+  // An environment without worker sites has no worker alarms: leave them out of its table.
+  const kinds = (Object.keys(ALARM_CATALOG) as AlarmKindName[]).filter(
+    (kind) => props.workers !== undefined || !(WORKER_ALARM_KINDS as readonly AlarmKindName[]).includes(kind),
+  );
+  const rows = kinds.map(
     (kind) => `| ${ALARM_CATALOG[kind].title} | ${ALARM_CATALOG[kind].severity} | \`${runbookLink(kind)}\` |`,
   );
   return [
@@ -538,6 +568,127 @@ function supervisorRow(props: RunlaneDashboardProps): cloudwatch.IWidget[] {
       width: narrow,
       height: ROW_HEIGHT,
     }),
+  ];
+}
+
+function workerRows(props: RunlaneDashboardProps, workers: WorkerDashboardSource): cloudwatch.IWidget[][] {
+  const env = props.environmentName;
+  const minute = { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM };
+  const sweepPeriod = Duration.minutes(WORKER_SWEEP_INTERVAL_MINUTES);
+  const fiveMinutes = Duration.minutes(5);
+  const t = props.alarms.thresholds.workers;
+  const sweepMetric = (
+    key: 'workersOnline' | 'workersOffline' | 'workerTasksStuckExecuting' | 'workerOfflineBacklog',
+    label: string,
+  ) => runlaneMetric(key, env, {}, { period: sweepPeriod, label });
+  const sweepRuns = [
+    workers.sweep.metricInvocations({ period: fiveMinutes, statistic: 'Sum', label: 'sweep runs' }),
+    workers.sweep.metricErrors({ period: fiveMinutes, statistic: 'Sum', label: 'sweep errors' }),
+  ];
+  const workerAlarms = props.alarms.alarms
+    .filter((entry) => (WORKER_ALARM_KINDS as readonly AlarmKindName[]).includes(entry.kind))
+    .map((entry) => entry.alarm);
+  const lanes = workers.siteLanes;
+  return [
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Worker task lanes: depth per site',
+        left: lanes.map((lane) =>
+          lane.queue.metricApproximateNumberOfMessagesVisible({ ...minute, label: `${lane.site} visible` }),
+        ),
+        right: lanes.map((lane) =>
+          lane.queue.metricApproximateNumberOfMessagesNotVisible({
+            ...minute,
+            label: `${lane.site} in flight`,
+          }),
+        ),
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Worker task lanes: oldest task age (s)',
+        left: lanes.map((lane) =>
+          lane.queue.metricApproximateAgeOfOldestMessage({ ...minute, label: lane.site }),
+        ),
+        leftAnnotations: [
+          {
+            value: t.queueNotDraining.oldestMessageAgeSeconds,
+            label: `not draining (${t.queueNotDraining.sustainMinutes} min)`,
+            color: cloudwatch.Color.RED,
+          },
+        ],
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Worker task DLQ depth per site',
+        left: lanes.map((lane) =>
+          lane.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...minute, label: lane.site }),
+        ),
+        leftAnnotations: [{ value: 1, label: 'alarm (> 0)', color: cloudwatch.Color.RED }],
+        width: 4,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.AlarmStatusWidget({
+        title: `Worker alarms (${workerAlarms.length})`,
+        alarms: workerAlarms,
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+        width: 8,
+        height: ROW_HEIGHT,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: `Workers online / offline (stale after ${workers.settings.heartbeatStaleMultiple} × interval)`,
+        left: [sweepMetric('workersOnline', 'online'), sweepMetric('workersOffline', 'offline')],
+        leftAnnotations: [
+          {
+            value: t.offlineWorkers.threshold,
+            label: `${ALARM_CATALOG.workersOffline.slug} (> ${t.offlineWorkers.threshold} for ${t.offlineWorkers.sustainMinutes} min)`,
+            color: cloudwatch.Color.ORANGE,
+          },
+        ],
+        // A gap on the left is a sweep that did not run: its runs and errors say why.
+        right: sweepRuns,
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `Worker tasks stuck executing (> ${workers.settings.stuckTaskMinutes} min)`,
+        left: [sweepMetric('workerTasksStuckExecuting', 'stuck executing')],
+        leftAnnotations: [
+          {
+            value: t.stuckTasks.threshold,
+            label: `${ALARM_CATALOG.workerTasksStuckExecuting.slug} (> ${t.stuckTasks.threshold} for ${t.stuckTasks.sustainMinutes} min)`,
+            color: cloudwatch.Color.RED,
+          },
+        ],
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Worker offline backlog (spooled result envelopes, as reported)',
+        left: [sweepMetric('workerOfflineBacklog', 'spooled envelopes')],
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Worker event ingest: DLQ depth, invocations, errors',
+        left: [
+          workers.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            ...minute,
+            label: 'refused or failed events',
+          }),
+        ],
+        leftAnnotations: [{ value: 1, label: 'alarm (> 0)', color: cloudwatch.Color.ORANGE }],
+        right: [
+          workers.ingest.metricInvocations({ period: fiveMinutes, statistic: 'Sum', label: 'ingest runs' }),
+          workers.ingest.metricErrors({ period: fiveMinutes, statistic: 'Sum', label: 'ingest errors' }),
+        ],
+        width: 6,
+        height: ROW_HEIGHT,
+      }),
+    ],
   ];
 }
 

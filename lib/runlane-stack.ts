@@ -1,11 +1,15 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { LANES } from '../functions/core/lanes.js';
+import { LANES, laneForCommandType } from '../functions/core/lanes.js';
 import { NIGHTLY_SWEEP_LANE } from '../functions/core/nightly-sweep.js';
 import { AlarmTopics } from './alarm-topics.js';
 import { CommandApi } from './command-api.js';
 import { CommandLane } from './command-lane.js';
-import type { EnvironmentConfig, EnvironmentName } from './config/environment-config.js';
+import {
+  type EnvironmentConfig,
+  type EnvironmentName,
+  workerSiteOutputId,
+} from './config/environment-config.js';
 import { retentionDaysFrom } from './defaults.js';
 import { InvalidPropsError } from './errors.js';
 import { LifecycleStorage } from './lifecycle-storage.js';
@@ -16,6 +20,10 @@ import { RunlaneDashboard } from './runlane-dashboard.js';
 import { RunnerEventIngest } from './runner-event-ingest.js';
 import { SupervisorSilentHostsCheck } from './supervisor-silent-hosts-check.js';
 import { TelemetryBus } from './telemetry-bus.js';
+import { WorkerDelegation, workerRuntimeEnvironment } from './worker-delegation.js';
+
+/** The command type whose lane worker delegates approved actions to workers (seed 004). */
+const DELEGATING_COMMAND_TYPE = 'agent.approval.decided';
 
 export interface RunlaneStackProps extends StackProps {
   /** Which environment this stack is. */
@@ -37,11 +45,17 @@ export interface RunlaneStackProps extends StackProps {
  * - `SupervisorSilentHostsCheck`: every 5 minutes, the count of supervisor
  *   hosts whose latest health report is older than
  *   `alarms.supervisor.silentHosts.staleMinutes`;
+ * - `WorkerDelegation` when `workers.sites` names a site (seed 004): a task lane and a host
+ *   policy per site, the worker event ingest, the worker sweep; bound to the API (lane depth)
+ *   and to the lane worker running `agent.approval.decided` (sends tasks). Without sites, the
+ *   API and that lane worker only get the `WORKER_*` settings (delegation off, no lanes);
  * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
  *   `RunlaneAlarms` (thresholds from `config.alarms`) and `RunlaneDashboard`;
  * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
  *   alarm topic ARNs, dashboard name, replay drill state machine ARN, runner
- *   event DLQ URL.
+ *   event DLQ URL, and with worker sites each site's task lane URL
+ *   (`WorkerTaskQueueUrl<Site>`) and host policy ARN (`WorkerHostPolicyArn<Site>`), and the
+ *   worker event DLQ URL.
  *
  * @example
  * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
@@ -56,6 +70,8 @@ export class RunlaneStack extends Stack {
   public readonly replayDrill: ReplayDrill;
   public readonly runnerEvents: RunnerEventIngest;
   public readonly supervisorSilentHosts: SupervisorSilentHostsCheck;
+  /** Worker delegation; undefined in an environment without `workers.sites`. */
+  public readonly workers: WorkerDelegation | undefined;
   public readonly alarmTopics: AlarmTopics;
   public readonly alarms: RunlaneAlarms;
   public readonly dashboard: RunlaneDashboard;
@@ -149,6 +165,41 @@ export class RunlaneStack extends Stack {
       logRemovalPolicy,
     });
 
+    const delegatingLane = this.lanes.find(
+      (lane) => lane.lane.name === laneForCommandType(DELEGATING_COMMAND_TYPE).name,
+    );
+    if (!delegatingLane) {
+      throw new InvalidPropsError('RunlaneStack', [`lanes: no lane carries ${DELEGATING_COMMAND_TYPE}`]);
+    }
+    const workerSettings = {
+      delegationEnabled: config.workers.delegationEnabled,
+      heartbeatStaleMultiple: config.workers.heartbeatStaleMultiple,
+      stuckTaskMinutes: config.workers.stuckTaskMinutes,
+    };
+    if (config.workers.sites.length > 0) {
+      this.workers = new WorkerDelegation(this, 'Workers', {
+        environmentName,
+        lifecycle: this.lifecycle,
+        telemetry: this.telemetry,
+        api: this.api,
+        sites: config.workers.sites,
+        ...workerSettings,
+        maxReceiveCount: config.workers.maxReceiveCount,
+        visibilityTimeout: Duration.seconds(config.workers.visibilityTimeoutSeconds),
+        retentionDays: config.lifecycle.retentionDays,
+        logRetention,
+        logRemovalPolicy,
+      });
+      this.workers.bindApi(this.api.handlerFunction);
+      this.workers.bindDelegatingWorker(delegatingLane.workerFunction);
+    } else {
+      this.workers = undefined;
+      const variables = workerRuntimeEnvironment(this, workerSettings, {});
+      for (const fn of [this.api.handlerFunction, delegatingLane.workerFunction]) {
+        for (const [name, value] of Object.entries(variables)) fn.function.addEnvironment(name, value);
+      }
+    }
+
     const { criticalEmails, warningEmails, ...thresholds } = config.alarms;
     this.alarmTopics = new AlarmTopics(this, 'AlarmTopics', {
       environmentName,
@@ -161,6 +212,7 @@ export class RunlaneStack extends Stack {
       lanes: this.lanes,
       topics: this.alarmTopics,
       runnerEventDeadLetterQueue: this.runnerEvents.deadLetterQueue,
+      ...(this.workers ? { workers: this.workers } : {}),
       thresholds,
     });
     this.dashboard = new RunlaneDashboard(this, 'Dashboard', {
@@ -170,6 +222,7 @@ export class RunlaneStack extends Stack {
       alarms: this.alarms,
       runnerEvents: this.runnerEvents,
       silentHostsCheck: this.supervisorSilentHosts,
+      ...(this.workers ? { workers: this.workers } : {}),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });
@@ -210,6 +263,24 @@ export class RunlaneStack extends Stack {
       description:
         'Managed policy for hosts running runlane-agent (PutEvents on the telemetry bus, source runlane.agent)',
     });
+    if (this.workers) {
+      for (const lane of this.workers.siteLanes) {
+        const suffix = workerSiteOutputId(lane.site);
+        new CfnOutput(this, `WorkerTaskQueueUrl${suffix}`, {
+          value: lane.queue.queueUrl,
+          description: `Task lane of worker site ${lane.site}: queueUrl of runlane-agent worker there`,
+        });
+        new CfnOutput(this, `WorkerHostPolicyArn${suffix}`, {
+          value: lane.hostPolicy.managedPolicyArn,
+          description: `Managed policy for the worker hosts of site ${lane.site} (its task lane, worker events, /api/workers claim/results/heartbeats)`,
+        });
+      }
+      new CfnOutput(this, 'WorkerEventDeadLetterQueueUrl', {
+        value: this.workers.deadLetterQueue.queueUrl,
+        description:
+          'Worker event ingest DLQ: refused worker events (with reason) and events not stored after retries',
+      });
+    }
     new CfnOutput(this, 'DashboardName', {
       value: this.dashboard.dashboard.dashboardName,
       description: 'CloudWatch dashboard of this environment',

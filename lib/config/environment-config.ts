@@ -3,6 +3,9 @@ import {
   MAX_STALE_MINUTES,
   SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
 } from '../../functions/core/supervisor-silent-hosts.js';
+import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '../../functions/core/worker-contract.js';
+import { DEFAULT_STUCK_TASK_MINUTES } from '../../functions/core/worker-settings.js';
+import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '../../functions/core/worker-sweep.js';
 
 /**
  * Per-environment configuration, read from `cdk.json` context key `runlane`.
@@ -181,6 +184,77 @@ const supervisorAlarmSettingsSchema = z
   })
   .strict();
 
+/**
+ * A worker alarm read from the sweep (one value every {@link WORKER_SWEEP_INTERVAL_MINUTES}
+ * minutes): above `threshold` in every sweep of `sustainMinutes`.
+ */
+function sweepAlarmSchema(defaults: { threshold: number; sustainMinutes: number }) {
+  return z
+    .object({
+      /** The sweep breaches when the value is above this (0: any). */
+      threshold: z.number().int().min(0).max(10_000).default(defaults.threshold),
+      /** How long every sweep must breach, in minutes: a multiple of the sweep interval (5), at most 1440. */
+      sustainMinutes: z
+        .number()
+        .int()
+        .min(WORKER_SWEEP_INTERVAL_MINUTES)
+        .max(1440)
+        .default(defaults.sustainMinutes),
+    })
+    .strict()
+    .superRefine((alarm, context) => {
+      if (alarm.sustainMinutes % WORKER_SWEEP_INTERVAL_MINUTES !== 0) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sustainMinutes'],
+          message: `must be a whole number of sweeps (a multiple of ${WORKER_SWEEP_INTERVAL_MINUTES} minutes), got ${alarm.sustainMinutes}`,
+        });
+      }
+    });
+}
+
+const OFFLINE_WORKERS_DEFAULTS = { threshold: 0, sustainMinutes: 15 };
+const STUCK_TASKS_DEFAULTS = { threshold: 0, sustainMinutes: 10 };
+
+/** Alarms read from 1-minute SQS metrics of each site's task lane: breaching in every minute of `sustainMinutes`. */
+const taskDlqAlarmSchema = z
+  .object({
+    /** Minutes the site's task DLQ must hold a message before the alarm fires (1: at once). */
+    sustainMinutes: z.number().int().min(1).max(1440).default(1),
+  })
+  .strict();
+
+const queueNotDrainingSchema = z
+  .object({
+    /**
+     * The site's oldest task message older than this many seconds alarms. A message stays in the
+     * queue (in flight) while its task runs, so this must exceed the longest task a site runs.
+     */
+    oldestMessageAgeSeconds: z.number().int().min(60).max(1_209_600).default(900),
+    /** Minutes the age must stay above the threshold (one 1-minute period each). */
+    sustainMinutes: z.number().int().min(1).max(1440).default(5),
+  })
+  .strict();
+
+/**
+ * Alarms of worker delegation (seed 004), created only in an environment with `workers.sites`.
+ * Defaults: some worker offline in every sweep for 15 minutes (warning); some task executing
+ * past `workers.stuckTaskMinutes` in every sweep for 10 minutes (critical); a site's task DLQ
+ * holds a message (critical); a site's oldest task older than 15 minutes for 5 minutes (critical).
+ */
+const workerAlarmSettingsSchema = z
+  .object({
+    /** `WorkersOffline` (the sweep) above `threshold`, sustained. */
+    offlineWorkers: sweepAlarmSchema(OFFLINE_WORKERS_DEFAULTS).default(OFFLINE_WORKERS_DEFAULTS),
+    /** `WorkerTasksStuckExecuting` (the sweep) above `threshold`, sustained. */
+    stuckTasks: sweepAlarmSchema(STUCK_TASKS_DEFAULTS).default(STUCK_TASKS_DEFAULTS),
+    /** A site's task DLQ not empty. */
+    taskDlq: taskDlqAlarmSchema.default(taskDlqAlarmSchema.parse({})),
+    /** A site's task lane not draining (seed 004 "Queue not draining"): oldest message age. */
+    queueNotDraining: queueNotDrainingSchema.default(queueNotDrainingSchema.parse({})),
+  })
+  .strict();
+
 const alarmSettingsSchema = z
   .object({
     /** Email addresses subscribed to the environment's critical topic (pages: DLQ, stuck lanes, worker errors). */
@@ -207,8 +281,81 @@ const alarmSettingsSchema = z
     runnerStalls: runnerStallAlarmSettingsSchema.default(runnerStallAlarmSettingsSchema.parse({})),
     /** Alarms on supervisor health reports: a disconnected dashboard link, quarantined children. */
     supervisor: supervisorAlarmSettingsSchema.default(supervisorAlarmSettingsSchema.parse({})),
+    /** Alarms of worker delegation; only environments with `workers.sites` get them. */
+    workers: workerAlarmSettingsSchema.default(workerAlarmSettingsSchema.parse({})),
   })
   .strict();
+
+/**
+ * Worker delegation (seed 004). Each site gets a task lane `runlane-<env>-worker-tasks-<site>`
+ * (with its DLQ) and a host policy `runlane-<env>-worker-<site>`; with no site the environment
+ * has no worker infrastructure at all (no lanes, no ingest, no sweep, no worker alarms) and
+ * delegation stays off.
+ */
+const workerSettingsSchema = z
+  .object({
+    /** Site slugs (the contract's site rule: 1-32 of a-z, 0-9, "-"), each once. */
+    sites: z.array(workerSiteSchema).max(50).default([]),
+    /** `WORKER_DELEGATION_ENABLED`: the flag's value until an operator sets it (`PUT /api/workers/delegation`). */
+    delegationEnabled: z.boolean().default(false),
+    /** `WORKER_HEARTBEAT_STALE_MULTIPLE`: missed heartbeat intervals before a worker is offline. */
+    heartbeatStaleMultiple: z.number().min(1).max(100).default(DEFAULT_HEARTBEAT_STALE_MULTIPLE),
+    /** `WORKER_STUCK_TASK_MINUTES`: a task executing longer than this is stuck. */
+    stuckTaskMinutes: z.number().int().min(1).max(MAX_STUCK_TASK_MINUTES).default(DEFAULT_STUCK_TASK_MINUTES),
+    /** Receives of a task message before SQS moves it to the site's task DLQ. */
+    maxReceiveCount: z.number().int().min(1).max(1000).default(5),
+    /**
+     * The task lanes' default visibility timeout, in seconds. `runlane-agent worker` sets its own on
+     * every receive and renews it while the task runs, so this only covers a receiver that does
+     * not (a CLI, a script): it need not exceed the contract's longest `timeoutMs` (1 h), which is
+     * the deadline to *start* a task, not its run time.
+     */
+    visibilityTimeoutSeconds: z.number().int().min(30).max(43_200).default(900),
+  })
+  .strict()
+  .superRefine((workers, context) => {
+    const seen = new Set<string>();
+    workers.sites.forEach((site, index) => {
+      if (seen.has(site)) {
+        context.addIssue({ code: 'custom', path: ['sites', index], message: `site "${site}" is repeated` });
+      }
+      seen.add(site);
+    });
+    const ids = new Map<string, string>();
+    workers.sites.forEach((site, index) => {
+      const id = workerSiteOutputId(site);
+      const other = ids.get(id);
+      if (other !== undefined && other !== site) {
+        context.addIssue({
+          code: 'custom',
+          path: ['sites', index],
+          message: `site "${site}" and "${other}" would share the stack output suffix ${id}`,
+        });
+      }
+      ids.set(id, site);
+    });
+    if (workers.delegationEnabled && workers.sites.length === 0) {
+      context.addIssue({
+        code: 'custom',
+        path: ['delegationEnabled'],
+        message: 'cannot be true without a site: delegated tasks need a task lane (workers.sites)',
+      });
+    }
+  });
+
+/**
+ * The suffix of a site's stack outputs (`WorkerTaskQueueUrl<Site>`): its slug in PascalCase.
+ *
+ * @example
+ * workerSiteOutputId('lab-east'); // 'LabEast'
+ */
+export function workerSiteOutputId(site: string): string {
+  return site
+    .split('-')
+    .filter((part) => part.length > 0)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
 
 const environmentSchema = z
   .object({
@@ -222,6 +369,7 @@ const environmentSchema = z
     lifecycle: lifecycleSettingsSchema.default(lifecycleSettingsSchema.parse({})),
     commands: commandSettingsSchema.default(commandSettingsSchema.parse({})),
     alarms: alarmSettingsSchema.default(alarmSettingsSchema.parse({})),
+    workers: workerSettingsSchema.default(workerSettingsSchema.parse({})),
     /** EventBridge schedule expression for the nightly anomaly sweep. */
     sweepSchedule: z
       .string()
@@ -258,6 +406,9 @@ export type BurnAlarmSettings = RunnerStallAlarmSettings['fastBurn'];
 export type SupervisorAlarmSettings = z.infer<typeof supervisorAlarmSettingsSchema>;
 export type SustainedAlarmSettings = SupervisorAlarmSettings['dashboardDisconnected'];
 export type SilentHostsAlarmSettings = SupervisorAlarmSettings['silentHosts'];
+export type WorkerSettingsConfig = z.infer<typeof workerSettingsSchema>;
+export type WorkerAlarmSettings = z.infer<typeof workerAlarmSettingsSchema>;
+export type SweepAlarmSettings = WorkerAlarmSettings['offlineWorkers'];
 
 /**
  * The schema defaults, read once so the constructs default to the same values
@@ -272,6 +423,9 @@ export const DEFAULT_COMMAND_SETTINGS: Readonly<CommandSettings> = Object.freeze
   commandSettingsSchema.parse({}),
 );
 export const DEFAULT_ALARM_SETTINGS: Readonly<AlarmSettings> = Object.freeze(alarmSettingsSchema.parse({}));
+export const DEFAULT_WORKER_SETTINGS_CONFIG: Readonly<WorkerSettingsConfig> = Object.freeze(
+  workerSettingsSchema.parse({}),
+);
 export type EnvironmentName = keyof RunlaneConfig['environments'];
 export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];
 

@@ -102,6 +102,7 @@ describe('EMF printed by the deployed handlers', () => {
     context: Context,
   ) => Promise<RunnerEventIngestResult>;
   let silentHostsHandler: (event: ScheduledEvent, context: Context) => Promise<unknown>;
+  let workerSweepHandler: (event: ScheduledEvent, context: Context) => Promise<unknown>;
   const sqs = localSqsClient(inject('sqsEndpoint'));
   const emitted: Extracted[] = [];
 
@@ -137,6 +138,7 @@ describe('EMF printed by the deployed handlers', () => {
     ingestHandler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
     silentHostsHandler = (await import('../../functions/handlers/supervisor-silent-hosts.js'))
       .handler as never;
+    workerSweepHandler = (await import('../../functions/handlers/worker-sweep.js')).handler as never;
   });
   afterAll(async () => {
     stdout?.mockRestore();
@@ -398,6 +400,25 @@ describe('EMF printed by the deployed handlers', () => {
     expect(lines[0]).not.toHaveProperty('service');
   });
 
+  it('worker sweep: one [Environment] line per run with its four metrics, 0 included (no worker here)', async () => {
+    const lines = await emfOf(() =>
+      workerSweepHandler(
+        { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent,
+        aLambdaContext(),
+      ),
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['Environment']]);
+    expect(lines[0]).toMatchObject({
+      Environment: ENVIRONMENT,
+      WorkersOnline: 0,
+      WorkersOffline: 0,
+      WorkerTasksStuckExecuting: 0,
+      WorkerOfflineBacklog: 0,
+    });
+    expect(lines[0]).not.toHaveProperty('service');
+  });
+
   it('emits only metrics defined in METRICS, with their units, and only ones the dashboard of the environment queries', () => {
     const definitions = new Map<string, MetricDefinition>(Object.values(METRICS).map((d) => [d.name, d]));
     const keyOf = new Map<string, MetricKey>(
@@ -416,7 +437,8 @@ describe('EMF printed by the deployed handlers', () => {
 
     const stack = new RunlaneStack(testApp(), 'Runlane-dev', {
       environmentName: ENVIRONMENT,
-      config: environmentConfig(),
+      // A worker site, as dev has in cdk.json: the worker sweep and its dashboard rows exist.
+      config: environmentConfig({ workers: { sites: ['lab'] } }),
       env: { region: TEST_REGION },
     });
     const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));

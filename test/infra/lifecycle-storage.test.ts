@@ -113,6 +113,22 @@ describe('LifecycleStorage options', () => {
     expect(() => storage.grantQueryPartitions(reader, [])).toThrow(/at least one partition/);
   });
 
+  it('grants BatchGetItem alone, only on items whose partition matches a pattern', () => {
+    const stack = testStack();
+    const storage = new LifecycleStorage(stack, 'Lifecycle');
+    const reader = new iam.Role(stack, 'TaskReader', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    storage.grantBatchGetPartitions(reader, ['WTASK#*']);
+    expect(roleStatements(Template.fromStack(stack), /TaskReader/)).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:BatchGetItem',
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WTASK#*'] } },
+      }),
+    ]);
+    expect(() => storage.grantBatchGetPartitions(reader, [])).toThrow(/at least one partition pattern/);
+  });
+
   it('rejects an invalid table name', () => {
     expect(
       thrownMessage(() => new LifecycleStorage(testStack(), 'Lifecycle', { tableName: 'a b' })),

@@ -8,6 +8,7 @@ import {
   type AlarmKindName,
   headingAnchor,
   runbookLink,
+  WORKER_ALARM_KINDS,
 } from '../../lib/alarm-catalog.js';
 import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
@@ -99,12 +100,15 @@ describe('RunlaneAlarms in an environment', () => {
     expect(props.AlarmDescription).toContain(`Runbook: ${runbookLink(kind)}`);
   }
 
-  it('creates five alarms per lane and seven for the environment, and nothing else', () => {
-    const kinds = Object.values(ALARM_CATALOG);
+  it('creates five alarms per lane and seven for the environment, and nothing else (no worker sites here)', () => {
+    const kinds = Object.entries(ALARM_CATALOG)
+      .filter(([kind]) => !(WORKER_ALARM_KINDS as readonly string[]).includes(kind))
+      .map(([, entry]) => entry as AlarmKind);
     const perLane = kinds.filter((k) => k.scope === 'lane').length;
     const environmentWide = kinds.filter((k) => k.scope === 'environment').length;
     expect(perLane).toBe(5);
     expect(environmentWide).toBe(7);
+    expect(kinds.filter((k) => k.scope === 'site')).toEqual([]);
     expect(Object.keys(alarms)).toHaveLength(LANES.length * perLane + environmentWide);
     expect(Object.keys(alarms).every((name) => name.startsWith('runlane-staging-'))).toBe(true);
   });
@@ -484,6 +488,12 @@ describe('alarm configuration', () => {
         dashboardDisconnected: { threshold: 0, windowMinutes: 5, sustainMinutes: 15 },
         childrenQuarantined: { threshold: 0, windowMinutes: 5, sustainMinutes: 30 },
         silentHosts: { staleMinutes: 15, sustainMinutes: 15 },
+      },
+      workers: {
+        offlineWorkers: { threshold: 0, sustainMinutes: 15 },
+        stuckTasks: { threshold: 0, sustainMinutes: 10 },
+        taskDlq: { sustainMinutes: 1 },
+        queueNotDraining: { oldestMessageAgeSeconds: 900, sustainMinutes: 5 },
       },
     });
   });
