@@ -42,6 +42,9 @@ Options (environment variable in brackets):
                              run the supervisor silent-host check (dev, staging, prod) every N minutes,
                              0 = off (default 5, as deployed)
   --worker-sites <a,b>       sites with a worker task lane (default: cdk.json's workers.sites of dev, else lab)
+  --worker-sweep-interval <min>
+                             run the worker sweep (offline workers, stuck tasks, backlog) every N
+                             minutes, 0 = off (default 5, as deployed; on demand: POST /_local/worker-sweep)
   --worker-delegation        start with worker delegation on (WORKER_DELEGATION_ENABLED=true; default:
                              cdk.json's workers.delegationEnabled, else off); at runtime:
                              npx runlane workers delegation on|off
@@ -163,6 +166,7 @@ async function runLocal(argv: readonly string[]): Promise<number> {
       'sweep-interval': { type: 'string' },
       'supervisor-check-interval': { type: 'string' },
       'worker-sites': { type: 'string' },
+      'worker-sweep-interval': { type: 'string' },
       'worker-delegation': { type: 'boolean' },
       pretty: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -194,6 +198,12 @@ async function runLocal(argv: readonly string[]): Promise<number> {
       values['supervisor-check-interval'],
       '--supervisor-check-interval',
       SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
+      0,
+    ),
+    workerSweepIntervalMinutes: numberOption(
+      values['worker-sweep-interval'],
+      '--worker-sweep-interval',
+      5,
       0,
     ),
     workers: {

@@ -9,7 +9,6 @@ import {
   type EnvironmentName,
   parseRunlaneConfig,
 } from '../lib/config/environment-config.js';
-import { configuredWorkers } from '../local/workers.js';
 import { UsageError } from './commands.js';
 import { plural, printable } from './report/format.js';
 import { table } from './report/render-text.js';
@@ -213,7 +212,7 @@ async function taskSource(apiUrl: string, env: EnvironmentName | undefined): Pro
       environment: env,
       tableName: target.settings.tableName,
       documents: target.clients.documents,
-      defaultMinutes: configuredWorkers(config).stuckTaskMinutes ?? DEFAULT_STUCK_TASK_MINUTES,
+      defaultMinutes: config.workers.stuckTaskMinutes,
     };
   }
   const info = (await (await fetch(`${apiUrl}/_local/info`)).json()) as {

@@ -27,16 +27,23 @@ import { buildRunnerEventIngest } from '../functions/adapters/runner-event-inges
 import { SqsRunnerEventDeadLetterSink } from '../functions/adapters/sqs-runner-event-dead-letter-sink.js';
 import { fromPowertoolsLogger, type StructuredLogger } from '../functions/adapters/structured-logger.js';
 import { buildSupervisorSilentHostsCheck } from '../functions/adapters/supervisor-silent-hosts-factory.js';
-import { buildWorkerAdapters } from '../functions/adapters/worker-factory.js';
-import { AGENT_EVENT_SOURCE } from '../functions/core/agent-events.js';
-import { matchesEventPattern } from '../functions/core/event-pattern.js';
-import { EVENT_RULES, RUNNER_EVENTS_RULE } from '../functions/core/event-rules.js';
+import {
+  buildWorkerEventIngest,
+  WorkerResultNotYetAcceptedError,
+} from '../functions/adapters/worker-ingest-factory.js';
+import { buildWorkerSweep } from '../functions/adapters/worker-sweep-factory.js';
+import {
+  EVENT_RULES,
+  type EventRuleTarget,
+  RUNNER_EVENTS_RULE,
+  WORKER_EVENTS_RULE,
+} from '../functions/core/event-rules.js';
 import { deadLetterQueueName, LANES, type LaneName, laneByName } from '../functions/core/lanes.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { NIGHTLY_SWEEP_LANE, nightlySweepEnvelope } from '../functions/core/nightly-sweep.js';
 import { noopMetricsRecorder, systemClock } from '../functions/core/ports.js';
 import type { SilentHostsResult } from '../functions/core/supervisor-silent-hosts.js';
-import { WORKER_DETAIL_TYPES } from '../functions/core/worker-contract.js';
+import type { WorkerSweepResult } from '../functions/core/worker-sweep.js';
 import { ENVIRONMENT_NAMES, type EnvironmentConfig } from '../lib/config/environment-config.js';
 import { startLocalApiGateway } from './api-gateway.js';
 import {
@@ -61,8 +68,7 @@ import {
   provisionWorkerTaskLanes,
 } from './provision.js';
 import {
-  createLocalWorkerEventIngest,
-  LOCAL_WORKER_EVENTS_PATTERN,
+  asyncInvocation,
   LOCAL_WORKER_TASK_VISIBILITY_SECONDS,
   type LocalWorkerOptions,
   type LocalWorkersInfo,
@@ -75,8 +81,6 @@ export const LOCAL_ENVIRONMENT = 'local';
 export const LOCAL_TABLE_NAME = 'runlane-local-lifecycle';
 export const LOCAL_QUEUE_PREFIX = 'runlane-local-';
 export const LOCAL_BUS_NAME = 'runlane-local-telemetry';
-/** Rule name of the worker bus events when `EVENT_RULES` has none (its DLQ: `runlane-local-worker-events-dlq`). */
-export const LOCAL_WORKER_EVENTS_RULE_NAME = 'worker-events';
 
 export interface LocalStackOptions {
   /** Lane, API and command settings: the `dev` environment of cdk.json. */
@@ -103,6 +107,13 @@ export interface LocalStackOptions {
    * @default 0
    */
   readonly silentHostsCheckIntervalMinutes?: number;
+  /**
+   * Run the worker sweep (as the deployed schedule does every 5 minutes: WorkersOnline,
+   * WorkersOffline, WorkerTasksStuckExecuting, WorkerOfflineBacklog) this often; 0 turns the
+   * schedule off (`sweepWorkersNow` and `POST /_local/worker-sweep` still work).
+   * @default 0
+   */
+  readonly workerSweepIntervalMinutes?: number;
   /**
    * Worker delegation: sites (one task lane each), `WORKER_DELEGATION_ENABLED`, the heartbeat
    * stale multiple and the stuck-task threshold.
@@ -141,6 +152,8 @@ export interface LocalStack {
    * the dev config's `alarms.supervisor.silentHosts.staleMinutes`.
    */
   checkSilentHostsNow(): Promise<SilentHostsResult[]>;
+  /** Runs the worker sweep of the local environment now (the deployed `worker-sweep` schedule's code). */
+  sweepWorkersNow(): Promise<WorkerSweepResult>;
   /** Stops polling, lets in-flight batches finish (bounded), stops the servers and emulators. */
   stop(): Promise<void>;
 }
@@ -231,7 +244,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
       workerEventDlq = await provisionDeadLetterQueue(
         sqs,
-        deadLetterQueueName(`${LOCAL_QUEUE_PREFIX}${LOCAL_WORKER_EVENTS_RULE_NAME}`),
+        deadLetterQueueName(`${LOCAL_QUEUE_PREFIX}${WORKER_EVENTS_RULE.name}`),
       );
     } catch (error) {
       if (error instanceof ProvisioningMismatchError && dataDir) {
@@ -246,15 +259,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       Object.fromEntries(Object.entries(workerLanes).map(([site, lane]) => [site, lane.queueUrl])),
     );
     const workerSettings = localWorkerSettings(workerRuntimeEnv);
-    const workerAdapters = buildWorkerAdapters(
-      {
-        environment: LOCAL_ENVIRONMENT,
-        tableName: LOCAL_TABLE_NAME,
-        retentionDays: options.config.lifecycle.retentionDays,
-        settings: workerSettings,
-      },
-      { documents, sqs },
-    );
 
     // The rules' targets run the deployed handlers' code, as EventBridge would invoke them.
     // The local ingest accepts every environment: one local stack stands in for dev, staging and prod,
@@ -277,19 +281,42 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ingestLog,
       ingestMetrics ? { metrics: ingestMetrics } : {},
     );
-    const workerIngest = createLocalWorkerEventIngest({
-      environment: LOCAL_ENVIRONMENT,
-      tasks: workerAdapters.tasks,
-      registry: workerAdapters.registry,
-      deadLetters: new SqsRunnerEventDeadLetterSink({ client: sqs, queueUrl: workerEventDlq.queueUrl }),
-      clock: systemClock,
-      logger: log('runlane-worker-ingest'),
+    const workerIngestLog = log('runlane-worker-ingest');
+    const workerIngest = buildWorkerEventIngest(
+      {
+        environment: LOCAL_ENVIRONMENT,
+        tableName: LOCAL_TABLE_NAME,
+        deadLetterQueueUrl: workerEventDlq.queueUrl,
+        retentionDays: options.config.lifecycle.retentionDays,
+      },
+      { documents, sqs },
+      workerIngestLog,
+    );
+    // Invoked as EventBridge invokes the Lambda: a throw (a result whose run is still being saved,
+    // a store failure) is retried, then sent to the on-failure destination, the same DLQ.
+    const workerEventDeadLetters = new SqsRunnerEventDeadLetterSink({
+      client: sqs,
+      queueUrl: workerEventDlq.queueUrl,
     });
-    cleanups.push(async () => workerIngest.stop());
-    const deliverWorkerEvent = async (event: BusEvent) => {
-      await workerIngest(event);
-    };
-    const ruleTargets: Partial<Record<string, (event: BusEvent) => Promise<void>>> = {
+    const deliverWorkerEvent = asyncInvocation((event) => workerIngest(event), {
+      onRetry: (event, error, attempt) =>
+        workerIngestLog.info('worker event retried', { busEventId: event.id, attempt, error: String(error) }),
+      onFailure: async (event, error) => {
+        workerIngestLog.warn('worker event failed after retries', {
+          busEventId: event.id,
+          error: String(error),
+        });
+        await workerEventDeadLetters.send({
+          body: JSON.stringify(event),
+          reason: error instanceof WorkerResultNotYetAcceptedError ? 'run_in_progress' : 'ingest_failed',
+          rationale: String(error),
+          detailType: event['detail-type'],
+          busEventId: event.id,
+        });
+      },
+    });
+    cleanups.push(async () => deliverWorkerEvent.stop());
+    const ruleTargets: Record<EventRuleTarget, (event: BusEvent) => Promise<void>> = {
       runnerEventIngest: async (event) => {
         try {
           await ingest(event);
@@ -297,31 +324,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           ingestMetrics?.flush();
         }
       },
+      workerEventIngest: deliverWorkerEvent,
     };
-    const isWorkerEventRule = (pattern: (typeof EVENT_RULES)[number]['pattern']) =>
-      Object.values(WORKER_DETAIL_TYPES).every((detailType) =>
-        matchesEventPattern(pattern, { source: AGENT_EVENT_SOURCE, 'detail-type': detailType, detail: {} }),
-      );
-    const rules = EVENT_RULES.map((rule) => {
-      const deliver =
-        ruleTargets[rule.target] ?? (isWorkerEventRule(rule.pattern) ? deliverWorkerEvent : undefined);
-      if (!deliver) {
-        throw new LocalRuntimeError(
-          `the local stack has no target for event rule ${rule.name} (${rule.target})`,
-        );
-      }
-      return { name: rule.name, pattern: rule.pattern, deliver };
-    });
-    if (!EVENT_RULES.some((rule) => isWorkerEventRule(rule.pattern))) {
-      rules.push({
-        name: LOCAL_WORKER_EVENTS_RULE_NAME,
-        pattern: LOCAL_WORKER_EVENTS_PATTERN,
-        deliver: deliverWorkerEvent,
-      });
-    }
     const bus = await startLocalEventBus({
       port: options.eventsPort,
-      rules,
+      rules: EVENT_RULES.map((rule) => ({
+        name: rule.name,
+        pattern: rule.pattern,
+        deliver: ruleTargets[rule.target],
+      })),
       onDeliveryError: (rule, error) =>
         stackLog.warn('event delivery failed', { rule, error: String(error) }),
     });
@@ -449,6 +460,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return results;
     };
 
+    const workerSweepMetrics = options.pretty
+      ? undefined
+      : new PowertoolsMetricsRecorder({
+          metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'runlane-worker-sweep' }),
+          environment: LOCAL_ENVIRONMENT,
+        });
+    const workerSweep = buildWorkerSweep(
+      {
+        environment: LOCAL_ENVIRONMENT,
+        tableName: LOCAL_TABLE_NAME,
+        staleMultiple: workerSettings.heartbeatStaleMultiple,
+        stuckAfterMs: workerSettings.stuckTaskAfterMs,
+      },
+      { documents },
+      log('runlane-worker-sweep'),
+      workerSweepMetrics ?? noopMetricsRecorder,
+    );
+    const sweepWorkersNow = async (): Promise<WorkerSweepResult> => {
+      try {
+        return await workerSweep();
+      } finally {
+        workerSweepMetrics?.flush();
+      }
+    };
+
     let info: LocalStackInfo;
     const gateway = await startLocalApiGateway({
       port: options.apiPort,
@@ -464,6 +500,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         '/_local/sweep': async ({ method }) =>
           method === 'POST'
             ? { statusCode: 202, body: { commandId: await sweepNow() } }
+            : { statusCode: 405, body: { message: 'use POST' } },
+        '/_local/worker-sweep': async ({ method }) =>
+          method === 'POST'
+            ? { statusCode: 200, body: await sweepWorkersNow() }
             : { statusCode: 405, body: { message: 'use POST' } },
       },
     });
@@ -486,6 +526,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           stackLog.error('scheduled supervisor silent-host check failed', { error: String(error) }),
         );
       }, checkMinutes * 60_000);
+      timer.unref();
+      cleanups.push(async () => clearInterval(timer));
+    }
+
+    const workerSweepMinutes = options.workerSweepIntervalMinutes ?? 0;
+    if (workerSweepMinutes > 0) {
+      const timer = setInterval(() => {
+        sweepWorkersNow().catch((error: unknown) =>
+          stackLog.error('scheduled worker sweep failed', { error: String(error) }),
+        );
+      }, workerSweepMinutes * 60_000);
       timer.unref();
       cleanups.push(async () => clearInterval(timer));
     }
@@ -518,6 +569,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startupMs: Math.round(performance.now() - startedAt),
       sweepNow,
       checkSilentHostsNow,
+      sweepWorkersNow,
       stop: () => {
         stopping ??= stopAll();
         return stopping;

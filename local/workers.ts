@@ -1,21 +1,11 @@
 /**
  * Worker delegation (seed 004) in the local stack: which sites get a task lane, the `WORKER_*`
  * settings the API and the lane workers read (built as the Lambda environment variables and read
- * back with the same `readWorkerSettings`), the ingest of `WorkerHeartbeat` / `WorkerResult` bus
- * events, and a ready config for `runlane-agent worker` against the local stack.
+ * back with the same `readWorkerSettings`), Lambda's asynchronous-invocation retries for the
+ * worker ingest, and a ready config for `runlane-agent worker` against the local stack.
  */
-import { AGENT_EVENT_SOURCE } from '../functions/core/agent-events.js';
-import type { EventPattern } from '../functions/core/event-pattern.js';
-import type { Clock, RunnerEventDeadLetterSink } from '../functions/core/ports.js';
+import { workerSiteSchema } from '../functions/core/worker-contract.js';
 import {
-  DEFAULT_HEARTBEAT_STALE_MULTIPLE,
-  WORKER_DETAIL_TYPES,
-  workerSiteSchema,
-} from '../functions/core/worker-contract.js';
-import { ingestWorkerEvent, type WorkerIngestOutcome } from '../functions/core/worker-ingest.js';
-import type { WorkerRegistry, WorkerTaskStore } from '../functions/core/worker-ports.js';
-import {
-  DEFAULT_STUCK_TASK_MINUTES,
   readWorkerSettings,
   WORKER_RUNTIME_ENV,
   type WorkerSettings,
@@ -35,17 +25,17 @@ export const LOCAL_DEFAULT_WORKER_SITES: readonly string[] = ['lab'];
  */
 export const LOCAL_WORKER_TASK_VISIBILITY_SECONDS = 30;
 
-/** Worker settings of the local stack; each falls back to cdk.json's `workers`, then the contract's default. */
+/** Worker settings of the local stack; each falls back to the environment's `workers` in cdk.json. */
 export interface LocalWorkerOptions {
-  /** Sites with a task lane. @default the environment's `workers.sites`, else `['lab']` */
+  /** Sites with a task lane. @default the environment's `workers.sites` (cdk.json), `['lab']` when it has none */
   readonly sites?: readonly string[];
-  /** `WORKER_DELEGATION_ENABLED`, the default until someone switches the flag. @default `workers.delegationEnabled`, else false */
+  /** `WORKER_DELEGATION_ENABLED`, the default until someone switches the flag. @default `workers.delegationEnabled` (false) */
   readonly delegationEnabled?: boolean;
-  /** `WORKER_HEARTBEAT_STALE_MULTIPLE`. @default `workers.heartbeatStaleMultiple`, else 3 */
+  /** `WORKER_HEARTBEAT_STALE_MULTIPLE`. @default `workers.heartbeatStaleMultiple` (3) */
   readonly heartbeatStaleMultiple?: number;
-  /** `WORKER_STUCK_TASK_MINUTES` (fractions allowed, for tests). @default `workers.stuckTaskMinutes`, else 15 */
+  /** `WORKER_STUCK_TASK_MINUTES` (fractions allowed here, for tests). @default `workers.stuckTaskMinutes` (15) */
   readonly stuckTaskMinutes?: number;
-  /** Receives of a task message before it moves to the site's DLQ. @default `workers.maxReceiveCount`, else the lanes' */
+  /** Receives of a task message before it moves to the site's DLQ. @default `workers.maxReceiveCount` (5) */
   readonly maxReceiveCount?: number;
 }
 
@@ -57,39 +47,8 @@ export interface ResolvedLocalWorkerOptions {
   readonly maxReceiveCount: number;
 }
 
-/** The `workers` block of an environment in cdk.json, as far as the local stack uses it. */
-interface ConfiguredWorkers {
-  readonly sites?: readonly string[];
-  readonly delegationEnabled?: boolean;
-  readonly heartbeatStaleMultiple?: number;
-  readonly stuckTaskMinutes?: number;
-  readonly maxReceiveCount?: number;
-}
-
 /**
- * The environment's `workers` settings from the validated config (`parseRunlaneConfig`). Read
- * field by field so a config without the block (or with fields this stack does not use) works;
- * an empty `sites` counts as not configured.
- */
-export function configuredWorkers(config: EnvironmentConfig): ConfiguredWorkers {
-  const block = (config as { readonly workers?: unknown }).workers;
-  if (typeof block !== 'object' || block === null) return {};
-  const { sites, delegationEnabled, heartbeatStaleMultiple, stuckTaskMinutes, maxReceiveCount } =
-    block as Record<string, unknown>;
-  return {
-    // No site (the schema's default) means "not configured" here: the local stack still gets `lab`.
-    ...(Array.isArray(sites) && sites.length > 0 && sites.every((site) => typeof site === 'string')
-      ? { sites }
-      : {}),
-    ...(typeof delegationEnabled === 'boolean' ? { delegationEnabled } : {}),
-    ...(typeof heartbeatStaleMultiple === 'number' ? { heartbeatStaleMultiple } : {}),
-    ...(typeof stuckTaskMinutes === 'number' ? { stuckTaskMinutes } : {}),
-    ...(typeof maxReceiveCount === 'number' ? { maxReceiveCount } : {}),
-  };
-}
-
-/**
- * Options first, then cdk.json, then the defaults; every problem reported in one error.
+ * Options first, then cdk.json (its schema supplies the defaults); every problem reported in one error.
  *
  * @example
  * resolveLocalWorkerOptions(devConfig, { delegationEnabled: true }); // { sites: ['lab'], delegationEnabled: true, ... }
@@ -98,14 +57,16 @@ export function resolveLocalWorkerOptions(
   config: EnvironmentConfig,
   options: LocalWorkerOptions = {},
 ): ResolvedLocalWorkerOptions {
-  const configured = configuredWorkers(config);
+  const configured = config.workers;
   const resolved = {
-    sites: [...(options.sites ?? configured.sites ?? LOCAL_DEFAULT_WORKER_SITES)],
-    delegationEnabled: options.delegationEnabled ?? configured.delegationEnabled ?? false,
-    heartbeatStaleMultiple:
-      options.heartbeatStaleMultiple ?? configured.heartbeatStaleMultiple ?? DEFAULT_HEARTBEAT_STALE_MULTIPLE,
-    stuckTaskMinutes: options.stuckTaskMinutes ?? configured.stuckTaskMinutes ?? DEFAULT_STUCK_TASK_MINUTES,
-    maxReceiveCount: options.maxReceiveCount ?? configured.maxReceiveCount ?? config.lanes.maxReceiveCount,
+    // No site in cdk.json (the schema's default) means "not configured" here: the local stack still gets `lab`.
+    sites: [
+      ...(options.sites ?? (configured.sites.length > 0 ? configured.sites : LOCAL_DEFAULT_WORKER_SITES)),
+    ],
+    delegationEnabled: options.delegationEnabled ?? configured.delegationEnabled,
+    heartbeatStaleMultiple: options.heartbeatStaleMultiple ?? configured.heartbeatStaleMultiple,
+    stuckTaskMinutes: options.stuckTaskMinutes ?? configured.stuckTaskMinutes,
+    maxReceiveCount: options.maxReceiveCount ?? configured.maxReceiveCount,
   };
   const problems: string[] = [];
   if (resolved.sites.length === 0) problems.push('sites: give at least one site');
@@ -165,125 +126,66 @@ export interface LocalWorkersInfo {
   readonly eventsDeadLetterQueueUrl: string;
 }
 
-/**
- * A worker's bus events (source `runlane.agent`): routed to the worker ingest. Used when
- * `EVENT_RULES` has no rule of its own for them.
- */
-export const LOCAL_WORKER_EVENTS_PATTERN: EventPattern = {
-  source: [AGENT_EVENT_SOURCE],
-  'detail-type': [WORKER_DETAIL_TYPES.heartbeat, WORKER_DETAIL_TYPES.result],
-};
-
-export interface LocalWorkerEventIngestOptions {
-  readonly environment: string;
-  readonly tasks: Pick<WorkerTaskStore, 'recordResult'>;
-  readonly registry: Pick<WorkerRegistry, 'recordHeartbeat'>;
-  readonly deadLetters: RunnerEventDeadLetterSink;
-  readonly clock: Clock;
-  readonly logger: {
-    info(message: string, extra?: Record<string, unknown>): void;
-    warn(message: string, extra?: Record<string, unknown>): void;
-  };
+export interface AsyncInvocationOptions {
   /**
-   * Waits before each redelivery of a result whose run is still being saved (`run_in_progress`),
-   * standing in for EventBridge's retries of an asynchronous invocation; after the last one the
-   * event is dead-lettered.
-   * @default [500, 1000, 2000, 4000, 8000]
+   * Waits before each retry of an invocation that threw, as Lambda retries an asynchronous
+   * invocation (deployed: 2 retries, minutes apart; locally seconds).
+   * @default [1000, 5000]
    */
   readonly retryDelaysMs?: readonly number[];
+  /** The on-failure destination: gets the event and the last error once the retries are spent. */
+  readonly onFailure: (event: BusEvent, error: unknown) => Promise<void>;
+  readonly onRetry?: (event: BusEvent, error: unknown, attempt: number) => void;
 }
 
-export interface LocalWorkerEventIngest {
-  (event: BusEvent): Promise<WorkerIngestOutcome>;
-  /** Cancels pending redeliveries. */
+export interface AsyncInvocation {
+  (event: BusEvent): Promise<void>;
+  /** Cancels pending retries. */
   stop(): void;
 }
 
 /**
- * The bus target for worker events: `ingestWorkerEvent` (the same core the `/api/workers/*`
- * routes use), refused events to the DLQ with their reason, `run_in_progress` redelivered later.
+ * A rule target invoked the way EventBridge invokes a Lambda function: asynchronously, retried
+ * when the handler throws (e.g. the worker ingest's `WorkerResultNotYetAcceptedError` while the
+ * task's run is still being saved), then handed to the on-failure destination.
  *
  * @example
- * const ingest = createLocalWorkerEventIngest({ environment: 'local', tasks, registry, deadLetters, clock, logger });
- * await ingest(busEvent);
+ * const deliver = asyncInvocation((event) => ingest(event), { onFailure: (event, error) => dlq.send(...) });
+ * await deliver(busEvent);
  */
-export function createLocalWorkerEventIngest(options: LocalWorkerEventIngestOptions): LocalWorkerEventIngest {
-  const delays = options.retryDelaysMs ?? [500, 1_000, 2_000, 4_000, 8_000];
+export function asyncInvocation(
+  handler: (event: BusEvent) => Promise<unknown>,
+  options: AsyncInvocationOptions,
+): AsyncInvocation {
+  const delays = options.retryDelaysMs ?? [1_000, 5_000];
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
-
-  const deliver = async (event: BusEvent, attempt: number): Promise<WorkerIngestOutcome> => {
-    const outcome = await ingestWorkerEvent(
-      { detailType: event['detail-type'], detail: event.detail },
-      {
-        environment: options.environment,
-        tasks: options.tasks,
-        registry: options.registry,
-        clock: options.clock,
-      },
-    );
-    const eventId = (event.detail as { id?: unknown } | null)?.id;
-    const ids = {
-      busEventId: event.id,
-      detailType: event['detail-type'],
-      ...(typeof eventId === 'string' ? { eventId } : {}),
-    };
-    switch (outcome.outcome) {
-      case 'heartbeat_recorded':
-        return outcome;
-      case 'result_recorded':
-        options.logger.info('worker result ingested', { ...ids, ...outcome });
-        return outcome;
-      case 'rejected':
-        options.logger.warn('worker event refused', {
-          ...ids,
-          reason: outcome.reason,
-          rationale: outcome.rationale,
-        });
-        await options.deadLetters.send({
-          body: JSON.stringify(event),
-          reason: outcome.reason,
-          rationale: outcome.rationale,
-          ...ids,
-        });
-        return outcome;
-      case 'retry': {
-        const delay = delays[attempt];
-        if (delay === undefined) {
-          options.logger.warn('worker result dead-lettered after retries', {
-            ...ids,
-            reason: outcome.reason,
-          });
-          await options.deadLetters.send({
-            body: JSON.stringify(event),
-            reason: outcome.reason,
-            rationale: `the task's command was still being recorded after ${attempt + 1} deliveries`,
-            ...ids,
-          });
-          return outcome;
-        }
-        if (!stopped) {
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            deliver(event, attempt + 1).catch((error: unknown) =>
-              options.logger.warn('worker event redelivery failed', { ...ids, error: String(error) }),
-            );
-          }, delay);
-          timer.unref();
-          timers.add(timer);
-        }
-        return outcome;
+  const attempt = async (event: BusEvent, retry: number): Promise<void> => {
+    try {
+      await handler(event);
+    } catch (error) {
+      const delay = delays[retry];
+      if (delay === undefined) {
+        await options.onFailure(event, error);
+        return;
       }
+      options.onRetry?.(event, error, retry + 1);
+      if (stopped) return;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        attempt(event, retry + 1).catch(() => undefined);
+      }, delay);
+      timer.unref();
+      timers.add(timer);
     }
   };
-
-  const ingest = ((event: BusEvent) => deliver(event, 0)) as LocalWorkerEventIngest;
-  ingest.stop = () => {
+  const invoke = ((event: BusEvent) => attempt(event, 0)) as AsyncInvocation;
+  invoke.stop = () => {
     stopped = true;
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
   };
-  return ingest;
+  return invoke;
 }
 
 /** Endpoints of a running local stack a worker needs. */
