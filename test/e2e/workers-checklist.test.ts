@@ -163,6 +163,12 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
       // Offline by the rule: no heartbeat for longer than the stale multiple × the interval.
       expect(offline?.heartbeat_age_ms).toBeGreaterThan(HEARTBEAT_STALE_MULTIPLE * 1_000);
       expect(Date.parse(offline?.last_seen ?? '')).toBeLessThanOrEqual(stoppedAt);
+      // The scheduled worker sweep (its local stand-in) counts it too: WorkersOffline.
+      const sweep = await local.call('POST', '/_local/worker-sweep');
+      expect(sweep.body).toMatchObject({
+        counts: { workers: 2, online: 1, offline: 1 },
+        offline: [expect.objectContaining({ workerId: 'lab-1' })],
+      });
       const cli = await local.runlane('workers', 'health');
       expect(cli.status).toBe(1);
       const row = cli.stdout.split('\n').find((line) => line.startsWith('lab-1'));
@@ -216,6 +222,10 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
       (metrics) => metrics.workers.some((w) => w.worker_id === 'edge-1' && w.offline_backlog.files === 5),
       'edge-1 reporting 5 spooled envelopes',
     );
+    expect((await local.stack.sweepWorkersNow()).counts).toMatchObject({
+      executing: 3,
+      offlineBacklogFiles: 5,
+    });
     // Runbook "Tasks stuck in executing": no matching result key, the results are in the worker's spool.
     // (--minutes 0.01 is 600 ms: let every claim be older than that first.)
     const newestClaim = Math.max(...executing.map((task) => Date.parse(task?.claimedAt ?? '')));
