@@ -18,6 +18,8 @@ import type { WorkerRegistryEntry, WorkerTaskRecord } from './worker-ports.js';
  *   in-process, as before delegation existed;
  * - `collect_facts` becomes a `collect_facts` task (optional `facts`: comma-separated names);
  * - `run_script` becomes an `execute_script` task of the allowlisted `script` (no arguments);
+ * - `run_plugin` becomes an `execute_action` task of the registered `plugin`, with the remaining
+ *   parameters (the message "run plugin disk_usage on site lab" proposes it);
  * - any other action becomes an `execute_action` task of the plugin named like the action, with
  *   the remaining parameters.
  *
@@ -27,6 +29,7 @@ import type { WorkerRegistryEntry, WorkerTaskRecord } from './worker-ports.js';
 export const WORKER_SITE_PARAMETER = 'site';
 export const COLLECT_FACTS_ACTION = 'collect_facts';
 export const RUN_SCRIPT_ACTION = 'run_script';
+export const RUN_PLUGIN_ACTION = 'run_plugin';
 
 export type WorkerEligibility =
   | { readonly outcome: 'not_worker_action' }
@@ -56,7 +59,7 @@ export function workerEligibility(action: ProposedAction): WorkerEligibility {
     const path = (issue?.path ?? []).map(String).filter((p) => p !== 'kind');
     return {
       outcome: 'invalid',
-      fieldPath: ['parameters', ...inputPathToParameter(path)].join('.'),
+      fieldPath: ['parameters', ...inputPathToParameter(action.action, path)].join('.'),
       rationale: `${action.action} cannot become a worker task: ${issue?.message ?? 'invalid'}`,
     };
   }
@@ -81,13 +84,18 @@ function taskInputFor(action: string, parameters: Readonly<Record<string, string
   if (action === RUN_SCRIPT_ACTION) {
     return { kind: 'execute_script', script: parameters.script, args: [] };
   }
+  if (action === RUN_PLUGIN_ACTION) {
+    const { plugin, ...pluginParameters } = parameters;
+    return { kind: 'execute_action', plugin, parameters: pluginParameters };
+  }
   return { kind: 'execute_action', plugin: action, parameters };
 }
 
-function inputPathToParameter(path: readonly string[]): string[] {
-  // execute_action: input.parameters.<name> is the action's parameter <name>; input.plugin is the action's name.
+function inputPathToParameter(action: string, path: readonly string[]): string[] {
+  // execute_action: input.parameters.<name> is the action's parameter <name>; input.plugin is the
+  // action's name, or run_plugin's `plugin` parameter.
   if (path[0] === 'parameters') return path.slice(1);
-  if (path[0] === 'plugin') return ['action'];
+  if (path[0] === 'plugin') return action === RUN_PLUGIN_ACTION ? ['plugin'] : ['action'];
   return path.slice(0, 1);
 }
 

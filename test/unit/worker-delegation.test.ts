@@ -93,6 +93,25 @@ describe('workerEligibility (the one place that says which actions a worker runs
     });
   });
 
+  it('maps run_plugin to an execute_action task of the named plugin; a message proposes it', () => {
+    expect(
+      workerEligibility(anAction('run_plugin', { site: 'lab', plugin: 'disk_usage', path: '/var' })),
+    ).toEqual({
+      outcome: 'eligible',
+      site: 'lab',
+      input: { kind: 'execute_action', plugin: 'disk_usage', parameters: { path: '/var' } },
+    });
+    expect(workerEligibility(anAction('run_plugin', { site: 'lab' }))).toMatchObject({
+      outcome: 'invalid',
+      fieldPath: 'parameters.plugin',
+    });
+    const proposed = deriveProposals('please run plugin disk_usage on site Lab, collect facts on edge-2');
+    expect(proposed.map((p) => [p.action, p.impact, p.parameters])).toEqual([
+      ['collect_facts', 'high', { site: 'edge-2' }],
+      ['run_plugin', 'high', { plugin: 'disk_usage', site: 'lab' }],
+    ]);
+  });
+
   it('calls a worker action that cannot become a task invalid, naming the parameter', () => {
     expect(workerEligibility(anAction('collect_facts', { site: 'Lab Site' }))).toMatchObject({
       outcome: 'invalid',

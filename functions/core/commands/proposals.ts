@@ -57,6 +57,16 @@ const RULES: readonly ProposalRule[] = [
     }),
   },
   {
+    action: 'run_plugin',
+    impact: 'high',
+    pattern:
+      /\brun\s+(?:the\s+)?plugin\s+([A-Za-z0-9][A-Za-z0-9._-]{0,63})\s+(?:on|at)\s+(?:site\s+)?([a-z0-9][a-z0-9-]{0,31})\b/i,
+    describe: (m) => ({
+      summary: `run plugin ${m[1]} on site ${String(m[2]).toLowerCase()}`,
+      parameters: { plugin: String(m[1]), site: String(m[2]).toLowerCase() },
+    }),
+  },
+  {
     action: 'create_reminder',
     impact: 'low',
     pattern: /\bremind me\b/i,
