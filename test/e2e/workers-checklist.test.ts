@@ -92,7 +92,7 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
     const runs = await Promise.all([
       local.approveMessage('please collect facts on site lab', household),
       local.approveMessage('run script hello on lab', household),
-      local.approveAction('disk_usage', { site: 'lab' }, household),
+      local.approveMessage('run plugin disk_usage on site lab', household),
     ]);
     expect(runs.map((run) => run.result?.kind)).toEqual([
       'collect_facts',
