@@ -27,6 +27,7 @@ import { provisionLanes, provisionLifecycleTable } from '../local/provision.js';
 import { type AgentBenchResult, measureAgent } from './agent.js';
 import { RequestMeter } from './request-meter.js';
 import { measureSupervisor, type SupervisorBenchResult } from './supervisor.js';
+import { measureWorkers, WORKERS_ROUND_TRIP_LABEL, type WorkersBenchResult } from './workers.js';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help')) {
@@ -38,7 +39,8 @@ size and import time of each function, and the cost per million commands from
 bench/prices.json; then runlane-agent: RSS and CPU while idle-watching a quiet child,
 stall detection latency past the idle deadline (median, p99), spool write and replay rates;
 then runlane-agent supervise: RSS and CPU with 50 quiet children, restart latency after a crash
-(median, p99). Writes bench/results/bench-<timestamp>.json.`);
+(median, p99); then runlane-agent worker on the local stack with delegation on: round trip of 50
+delegated collect_facts tasks (approval → result reconciled; median, p99), worker RSS. Writes bench/results/bench-<timestamp>.json.`);
   process.exit(0);
 }
 const commandsArg = process.argv.indexOf('--commands');
@@ -106,6 +108,8 @@ async function main() {
     log('measuring runlane-agent …');
     const agent = await measureAgent({ log });
     const supervisor = await measureSupervisor({ log });
+    log('measuring runlane-agent worker …');
+    const workers = await measureWorkers({ log });
     const report = {
       measuredAt: new Date().toISOString(),
       node: process.version,
@@ -116,6 +120,7 @@ async function main() {
       localStartup,
       agent,
       supervisor,
+      workers,
       targets: {
         billableRequestsPerCommand: 4,
         dynamodbWriteUnitsPerCommand: 3,
@@ -133,6 +138,7 @@ async function main() {
       printReport(scenarios, bundles, localStartup, file.pathname);
       printAgentReport(agent);
       printSupervisorReport(supervisor);
+      printWorkersReport(workers);
     }
   } finally {
     await bus.stop();
@@ -550,6 +556,18 @@ function printSupervisorReport(supervisor: SupervisorBenchResult) {
     `    restart latency after a crash (${restart.crashes} SIGKILLs, no backoff): median ${restart.latencyMs.median} ms, p99 ${restart.latencyMs.p99} ms, max ${restart.latencyMs.max} ms`,
   );
   log(`    SIGTERM → all ${idle.children} children reaped and the supervisor gone: ${idle.shutdownMs} ms`);
+}
+
+function printWorkersReport(workers: WorkersBenchResult) {
+  const { roundTripMs: t } = workers;
+  const cpu = workers.workerCpuPercentOfOneCore;
+  log('\n■ runlane-agent worker');
+  log(
+    `    task round trip, ${WORKERS_ROUND_TRIP_LABEL} (${t.tasks} collect_facts tasks one after another, one worker, transport api, long poll ${workers.pollWaitSeconds} s): median ${t.median} ms, p99 ${t.p99} ms, max ${t.max} ms`,
+  );
+  log(
+    `    worker RSS ${workers.workerRssMiB} MiB after the run${cpu === undefined ? '' : `; CPU ${cpu === 0 ? '< 0.2 %' : `${cpu} %`} of one core idle (${workers.idleWindowMs / 1000} s)`}`,
+  );
 }
 
 await main();
