@@ -37,7 +37,8 @@ options:
 Logs one line per event to stderr (task_claimed, script_executed … sha256=…, result_delivered,
 result_spooled, result_refused, message_deleted, heartbeat_failed …) with task_id, command_id
 and correlation_id. SIGTERM / SIGINT: stop polling, let the task in hand finish (its tree is
-killed after shutdownGraceMs; a second signal kills it at once), hand its result over, exit 0.
+killed after shutdownGraceMs; a second signal kills it at once), hand its result over, send
+one deregistration (the control plane then shows it stopped, not offline), exit 0.
 exit: 0 stopped; 2 bad usage or config (every error names its field_path); 70 unexpected error.`;
 
 /** Exit code of an unexpected error (EX_SOFTWARE), as the supervisor's Panic. */

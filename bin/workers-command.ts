@@ -270,13 +270,14 @@ interface HealthBody {
     worker_id: string;
     site: string;
     host: string;
-    status: 'online' | 'offline';
+    status: 'online' | 'offline' | 'stopped';
     last_seen: string;
     heartbeat_age_ms: number;
     interval_ms: number;
     version: string;
     executing: number;
     offline_backlog: { files: number; bytes: number };
+    stopped_at?: string;
   }[];
   queue: { depth: QueueDepth; total: number };
   delegation: { enabled: boolean };
@@ -288,13 +289,15 @@ async function health(api: WorkerApiTarget, json: boolean): Promise<number> {
   expectStatus(api, answer, path, 200);
   const body = answer.body as HealthBody;
   const offline = body.workers.filter((worker) => worker.status === 'offline');
+  const stopped = body.workers.filter((worker) => worker.status === 'stopped');
   if (json) {
     console.log(JSON.stringify(body, null, 2));
     return offline.length > 0 ? 1 : 0;
   }
   const lines = [
     `Workers (${api.description}) at ${new Date().toISOString()}: ${plural(body.workers.length, 'worker')}, ` +
-      `${body.workers.length - offline.length} online, ${offline.length} offline; delegation ${body.delegation.enabled ? 'on' : 'off'}`,
+      `${body.workers.length - offline.length - stopped.length} online, ${offline.length} offline` +
+      `${stopped.length > 0 ? `, ${stopped.length} stopped` : ''}; delegation ${body.delegation.enabled ? 'on' : 'off'}`,
   ];
   if (body.workers.length === 0) {
     lines.push('No worker has registered yet (start one: npm run agent -- worker --config <file>).');
@@ -317,7 +320,7 @@ async function health(api: WorkerApiTarget, json: boolean): Promise<number> {
           printable(worker.worker_id),
           worker.site,
           printable(worker.host),
-          worker.status === 'offline' ? 'OFFLINE' : worker.status,
+          statusLabel(worker.status),
           worker.last_seen,
           formatAge(worker.heartbeat_age_ms),
           formatDuration(worker.interval_ms),
@@ -336,8 +339,18 @@ async function health(api: WorkerApiTarget, json: boolean): Promise<number> {
         'the stale multiple × its interval; check the host and its worker process.',
     );
   }
+  if (stopped.length > 0) {
+    lines.push(
+      `STOPPED: ${stopped.map((worker) => printable(worker.worker_id)).join(', ')} — deregistered on a graceful ` +
+        'shutdown (a planned stop, not counted offline); a new registration brings it back.',
+    );
+  }
   console.log(lines.join('\n'));
   return offline.length > 0 ? 1 : 0;
+}
+
+function statusLabel(status: 'online' | 'offline' | 'stopped'): string {
+  return status === 'online' ? status : status.toUpperCase();
 }
 
 interface MetricsBody {
@@ -349,7 +362,7 @@ interface MetricsBody {
   workers: {
     worker_id: string;
     site: string;
-    status: 'online' | 'offline';
+    status: 'online' | 'offline' | 'stopped';
     heartbeat_freshness_ms: number;
     offline_backlog: { files: number; bytes: number };
   }[];
@@ -395,7 +408,7 @@ async function metrics(api: WorkerApiTarget, json: boolean): Promise<number> {
         body.workers.map((worker) => [
           printable(worker.worker_id),
           worker.site,
-          worker.status === 'offline' ? 'OFFLINE' : worker.status,
+          statusLabel(worker.status),
           formatAge(worker.heartbeat_freshness_ms),
           backlog(worker.offline_backlog),
         ]),

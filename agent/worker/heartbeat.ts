@@ -34,8 +34,12 @@ export interface HeartbeatLoopOptions {
   readonly executing: () => number;
 }
 
+/** How long a graceful shutdown waits for its `deregistration` to be acknowledged. */
+export const DEREGISTRATION_TIMEOUT_MS = 5_000;
+
 /**
- * Registration, then a heartbeat every `heartbeatIntervalMs`. A `registration` is sent until
+ * Registration, then a heartbeat every `heartbeatIntervalMs`; on a graceful shutdown, one
+ * `deregistration` ({@link HeartbeatLoop.deregister}). A `registration` is sent until
  * one is acknowledged. A heartbeat that cannot be sent is counted and logged, never spooled:
  * a stale heartbeat is worthless. The timer does not keep the process alive.
  *
@@ -87,6 +91,39 @@ export class HeartbeatLoop {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.inFlight;
+  }
+
+  /**
+   * After {@link stop}: sends one `deregistration` (the control plane then shows the worker
+   * `stopped`, not `offline`), waiting at most `timeoutMs`. A failure or timeout is logged
+   * (`deregistration_failed`), never thrown; true when acknowledged.
+   */
+  public async deregister(timeoutMs: number = DEREGISTRATION_TIMEOUT_MS): Promise<boolean> {
+    const event = this.event('deregistration');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<{ outcome: 'failed'; reason: string }>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ outcome: 'failed', reason: `no answer within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
+    });
+    const result = await Promise.race([
+      this.options.transport.sendHeartbeat(event).catch((error: unknown) => ({
+        outcome: 'failed' as const,
+        reason: String(error),
+      })),
+      timeout,
+    ]).finally(() => clearTimeout(timer));
+    if (result.outcome === 'acknowledged') {
+      this.counts.sent++;
+      this.options.log.event('worker_deregistered', { via: this.options.transport.description });
+      return true;
+    }
+    this.counts.failed++;
+    this.options.log.event('deregistration_failed', {
+      reason: result.outcome === 'refused' ? `${result.status} ${result.errorCode}` : result.reason,
+    });
+    return false;
   }
 
   private beat(): void {

@@ -143,6 +143,8 @@ export class Worker {
     } finally {
       clearTimeout(this.graceTimer);
       await this.heartbeats.stop();
+      // A planned stop (the task in hand is handed over by now): tell the control plane, briefly.
+      if (this.stopSignal !== undefined) await this.heartbeats.deregister();
       await outbox.close();
     }
     const summary = { ...this.counts };
@@ -152,7 +154,9 @@ export class Worker {
 
   /**
    * SIGTERM / SIGINT: stop polling now; the task in hand may finish within `shutdownGraceMs`,
-   * then its tree is killed (`worker_shutdown`). A second signal kills it at once.
+   * then its tree is killed (`worker_shutdown`). A second signal kills it at once. Once it is
+   * handed over, one `deregistration` is sent (at most `DEREGISTRATION_TIMEOUT_MS`), so the
+   * control plane shows the worker `stopped` rather than `offline`.
    */
   public stop(signal: NodeJS.Signals): void {
     const first = this.stopSignal === undefined;

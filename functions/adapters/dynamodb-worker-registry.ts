@@ -1,6 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { WorkerHeartbeatEvent } from '../core/worker-contract.js';
+import {
+  WORKER_HEARTBEAT_KINDS,
+  type WorkerHeartbeatEvent,
+  type WorkerHeartbeatKind,
+} from '../core/worker-contract.js';
 import type { WorkerRegistry, WorkerRegistryEntry } from '../core/worker-ports.js';
 import { type Item, keys } from './dynamodb-items.js';
 
@@ -28,7 +32,9 @@ export interface DynamoDbWorkerRegistryOptions {
  * with ms, so offsets compare as instants) being older than the incoming one: the newest per
  * worker wins, and a heartbeat replayed from a spool after a newer one is `stale`.
  * `registeredAt` is set once (`if_not_exists`): from the first registration, or from the first
- * heartbeat seen if that registration never arrived.
+ * heartbeat seen if that registration never arrived. `lastKind` keeps the newest event's kind: a
+ * `deregistration` (graceful shutdown) marks the worker stopped until a newer registration or
+ * heartbeat; one older than the stored event is `stale` like any other.
  *
  * @example
  * const registry = new DynamoDbWorkerRegistry({ client: documents, tableName, environment: 'prod' });
@@ -130,5 +136,11 @@ function itemToEntry(item: Item): WorkerRegistryEntry {
     registeredAt: String(item.registeredAt),
     offlineBacklog: item.offlineBacklog as WorkerRegistryEntry['offlineBacklog'],
     executing: Number(item.executing),
+    ...(isKind(item.lastKind) ? { lastKind: item.lastKind } : {}),
+    ...(item.lastKind === 'deregistration' ? { stoppedAt: String(item.lastSeen) } : {}),
   };
+}
+
+function isKind(value: unknown): value is WorkerHeartbeatKind {
+  return (WORKER_HEARTBEAT_KINDS as readonly unknown[]).includes(value);
 }

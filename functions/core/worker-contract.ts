@@ -218,8 +218,15 @@ export function resultIdempotencyKey(
 }
 
 /**
- * Registration (on start) and heartbeat (every `interval_ms`) of a worker, on the bus.
- * The registry keeps the newest per worker: `status` and `last_seen`.
+ * What a worker reports about itself: `registration` (on start), `heartbeat` (every
+ * `interval_ms`) and `deregistration` (once, on a graceful shutdown: a planned stop).
+ */
+export const WORKER_HEARTBEAT_KINDS = ['registration', 'heartbeat', 'deregistration'] as const;
+export type WorkerHeartbeatKind = (typeof WORKER_HEARTBEAT_KINDS)[number];
+
+/**
+ * Registration, heartbeat or deregistration of a worker (bus or `POST /api/workers/heartbeats`).
+ * The registry keeps the newest per worker: its kind, `status` and `last_seen`.
  */
 export const workerHeartbeatEventSchema = z
   .object({
@@ -227,7 +234,7 @@ export const workerHeartbeatEventSchema = z
     ts: z.iso.datetime({ offset: true }),
     host: z.string().min(1),
     environment: z.string().min(1),
-    kind: z.enum(['registration', 'heartbeat']),
+    kind: z.enum(WORKER_HEARTBEAT_KINDS),
     worker_id: workerIdSchema,
     site: workerSiteSchema,
     version: z.string().min(1).max(64),
@@ -255,24 +262,34 @@ export const WORKER_DETAIL_TYPES = {
   result: 'WorkerResult',
 } as const;
 
-/** A registry entry's state. */
-export const WORKER_STATUSES = ['online', 'offline'] as const;
+/**
+ * A registry entry's state: `online` / `offline` by heartbeat age, `stopped` when the newest
+ * report is a `deregistration` (a planned stop, not an incident).
+ */
+export const WORKER_STATUSES = ['online', 'offline', 'stopped'] as const;
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
 /** Heartbeats missed before a worker is `offline`: `last_seen` older than this × `interval_ms`. */
 export const DEFAULT_HEARTBEAT_STALE_MULTIPLE = 3;
 
 /**
- * `online` while `last_seen` is at most `staleMultiple × intervalMs` old, else `offline`.
+ * `stopped` when the newest report was a `deregistration` (`lastKind`); otherwise `online`
+ * while `last_seen` is at most `staleMultiple × intervalMs` old, else `offline`.
  *
  * @example
  * workerStatus({ lastSeen: '2026-01-01T00:00:00Z', intervalMs: 30_000 }, new Date('2026-01-01T00:01:30Z')); // 'online'
+ * workerStatus({ lastSeen: '2026-01-01T00:00:00Z', intervalMs: 30_000, lastKind: 'deregistration' }, now); // 'stopped'
  */
 export function workerStatus(
-  entry: { readonly lastSeen: string; readonly intervalMs: number },
+  entry: {
+    readonly lastSeen: string;
+    readonly intervalMs: number;
+    readonly lastKind?: WorkerHeartbeatKind | undefined;
+  },
   now: Date,
   staleMultiple: number = DEFAULT_HEARTBEAT_STALE_MULTIPLE,
 ): WorkerStatus {
+  if (entry.lastKind === 'deregistration') return 'stopped';
   const age = now.getTime() - Date.parse(entry.lastSeen);
   return age <= staleMultiple * entry.intervalMs ? 'online' : 'offline';
 }

@@ -119,7 +119,7 @@ export function workerTaskIdFor(commandId: string, approvalId: string): string {
   return uuidFromSeed(`worker-task:${commandId}:${approvalId}`);
 }
 
-/** Workers of `site` that are online at `now`. */
+/** Workers of `site` that are online at `now` (neither offline nor stopped by a deregistration). */
 export function onlineWorkersOf(
   entries: readonly WorkerRegistryEntry[],
   site: string | undefined,

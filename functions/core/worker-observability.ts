@@ -29,8 +29,9 @@ export function totalQueueDepth(depth: QueueDepth): number {
 }
 
 /**
- * The health read model: every worker with `online` / `offline` and its `last_seen`, the queue
- * depth per site, and whether delegation is on.
+ * The health read model: every worker with `online` / `offline` / `stopped` (deregistered on a
+ * graceful shutdown, with `stopped_at`) and its `last_seen`, the queue depth per site, and
+ * whether delegation is on.
  */
 export function workerHealth(input: {
   readonly entries: readonly WorkerRegistryEntry[];
@@ -52,6 +53,7 @@ export function workerHealth(input: {
       version: view.version,
       executing: view.executing,
       offline_backlog: view.offlineBacklog,
+      ...(view.status === 'stopped' ? { stopped_at: view.stoppedAt ?? view.lastSeen } : {}),
     })),
     queue: { depth: input.depth, total: totalQueueDepth(input.depth) },
     delegation: { enabled: input.delegationEnabled },

@@ -1,5 +1,6 @@
 import type {
   WorkerHeartbeatEvent,
+  WorkerHeartbeatKind,
   WorkerResultEnvelope,
   WorkerStatus,
   WorkerTaskMessage,
@@ -94,7 +95,7 @@ export interface WorkerTaskStore {
   listResultKeys(taskId: string): Promise<string[]>;
 }
 
-/** A registry entry: the newest registration / heartbeat of a worker. */
+/** A registry entry: the newest registration / heartbeat / deregistration of a worker. */
 export interface WorkerRegistryEntry {
   readonly workerId: string;
   readonly site: string;
@@ -106,6 +107,13 @@ export interface WorkerRegistryEntry {
   readonly registeredAt: string;
   readonly offlineBacklog: WorkerHeartbeatEvent['offline_backlog'];
   readonly executing: number;
+  /**
+   * The newest report's kind; `deregistration` means the worker stopped on purpose (status
+   * `stopped`) until a newer registration or heartbeat. Absent on entries stored before it was kept.
+   */
+  readonly lastKind?: WorkerHeartbeatKind;
+  /** When it deregistered (its `last_seen`), while `lastKind` is `deregistration`. */
+  readonly stoppedAt?: string;
 }
 
 export interface WorkerRegistryView extends WorkerRegistryEntry {

@@ -20,6 +20,8 @@ import type {
  * 0 included, so the alarms always have data while the sweep runs:
  * - `WorkersOnline` / `WorkersOffline`: `last_seen` at most / more than `staleMultiple ×
  *   interval_ms` old (`workerStatus`, the same rule as the API and the delegation);
+ *   a worker whose newest report is a `deregistration` (a graceful shutdown) is `stopped` and
+ *   counted in neither;
  * - `WorkerTasksStuckExecuting`: tasks `executing` for longer than `stuckTaskMinutes` since
  *   their claim (`stuckCandidates`, the rule of `/api/workers/metrics`);
  * - `WorkerOfflineBacklog`: result envelopes waiting in the workers' offline spools, as each
@@ -27,8 +29,9 @@ import type {
  *
  * Known limits:
  * - A worker leaves the registry only when its entry expires (`retentionDays` after its last
- *   heartbeat): a decommissioned worker counts as offline until then (the agent sends no
- *   "stopping" heartbeat yet).
+ *   heartbeat). One stopped gracefully (SIGTERM / SIGINT) deregistered and is `stopped` until
+ *   then; one whose deregistration never arrived (killed, host lost, control plane unreachable
+ *   for the agent's short deregistration timeout) counts as offline until then.
  * - At most {@link WORKER_SWEEP_EXECUTING_LIMIT} executing tasks are read (newest first). Beyond
  *   that the older ones are counted as stuck when the oldest one read is stuck (they were queued
  *   earlier still), and the sweep warns that the count is an estimate.
@@ -71,6 +74,8 @@ export interface WorkerSweepResult {
     readonly workers: number;
     readonly online: number;
     readonly offline: number;
+    /** Deregistered on purpose (graceful shutdown): neither online nor offline. */
+    readonly stopped: number;
     /** Tasks in `executing` (all of them, read or not). */
     readonly executing: number;
     /** What `WorkerTasksStuckExecuting` publishes: the stuck tasks read, plus the unread ones when the oldest read is stuck. */
@@ -151,8 +156,9 @@ export function sweepWorkers(input: SweepWorkersInput): WorkerSweepResult {
     unread,
     counts: {
       workers: workers.length,
-      online: workers.length - offline.length,
+      online: workers.filter((view) => view.status === 'online').length,
       offline: offline.length,
+      stopped: workers.filter((view) => view.status === 'stopped').length,
       executing: Math.max(input.executingTotal, executing.length),
       stuckExecuting: stuck.length + (oldestReadIsStuck ? unread : 0),
       offlineBacklogFiles: backlog.files,

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
+import { parseWorkerConfig } from '../../agent/worker/config.js';
+import { HeartbeatLoop } from '../../agent/worker/heartbeat.js';
+import type { WorkerHeartbeatEvent, WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
 import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
 import {
@@ -100,6 +102,28 @@ describe('runlane-agent worker: SIGTERM', () => {
     expect((await readFile(markerFile, 'utf8')).startsWith(task.taskId)).toBe(true);
     expect(exit.stderr).toMatch(new RegExp(`message_deleted task_id=${task.taskId}`));
     expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+    // After the task was handed over: one deregistration, the last thing the plane hears.
+    const own = plane.heartbeats.filter((event) => event.site === 'graceful');
+    expect(own.filter((event) => event.kind === 'deregistration')).toHaveLength(1);
+    expect(own.at(-1)).toMatchObject({ kind: 'deregistration', executing: 0 });
+    expect(exit.stderr.indexOf('worker_deregistered')).toBeGreaterThan(
+      exit.stderr.indexOf(`message_deleted task_id=${task.taskId}`),
+    );
+  });
+
+  it('does not hang on a control plane that cannot take the deregistration: logs it, exits 0', async () => {
+    const { worker } = await startWorker('unheard', 1_000);
+    await worker.waitForLog(/worker_registered/);
+    plane.setMode('heartbeats', 'fail500');
+    try {
+      const started = Date.now();
+      const exit = await worker.stop('SIGTERM');
+      expect(exit.status).toBe(0);
+      expect(exit.stderr).toMatch(/deregistration_failed/);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      plane.setMode('heartbeats', 'up');
+    }
   });
 
   it('kills the tree of a task that outlasts the grace, reports worker_shutdown, exits 0', async () => {
@@ -115,6 +139,45 @@ describe('runlane-agent worker: SIGTERM', () => {
     const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
     expect(pids.filter((pid) => isAlive(pid))).toEqual([]);
     expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+});
+
+describe('HeartbeatLoop.deregister', () => {
+  it('gives up after its timeout when the transport never answers, logging deregistration_failed', async () => {
+    const config = parseWorkerConfig(
+      {
+        environment: ENV,
+        site: 'lab',
+        taskQueueUrl: `https://sqs.us-east-1.amazonaws.com/123456789012/runlane-${ENV}-worker-tasks-lab`,
+        apiUrl: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+      },
+      'test',
+      {},
+      'host-1',
+    );
+    const sent: WorkerHeartbeatEvent[] = [];
+    const logged: string[] = [];
+    const loop = new HeartbeatLoop({
+      config,
+      transport: {
+        description: 'api hanging',
+        sendResult: () => new Promise(() => {}),
+        sendHeartbeat: (event) => {
+          sent.push(event);
+          return new Promise(() => {});
+        },
+      },
+      log: { event: (name) => logged.push(name) },
+      host: 'host-1',
+      version: '1.0.0',
+      backlog: () => ({ files: 0, bytes: 0 }),
+      executing: () => 0,
+    });
+    const started = Date.now();
+    expect(await loop.deregister(100)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(sent.map((event) => event.kind)).toEqual(['deregistration']);
+    expect(logged).toEqual(['deregistration_failed']);
   });
 });
 

@@ -117,6 +117,7 @@ describe('worker sweep handler as deployed, on DynamoDB Local', () => {
       workers: 0,
       online: 0,
       offline: 0,
+      stopped: 0,
       executing: 0,
       stuckExecuting: 0,
       offlineBacklogFiles: 0,

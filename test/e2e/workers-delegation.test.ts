@@ -195,6 +195,33 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     );
     sqs.destroy();
     expect(letters.Messages?.map((m) => m.MessageAttributes?.reason?.StringValue)).toEqual(['unknown_task']);
+
+    // A planned stop (the last test of site bus): SIGTERM sends a deregistration over the bus, and the
+    // worker shows stopped, not offline — counted in neither by the sweep, no exit 1 from the CLI.
+    const exit = await busWorker.stop('SIGTERM');
+    expect(exit.status).toBe(0);
+    expect(busWorker.events().find((e) => e.event === 'worker_deregistered')?.via).toBe(
+      `bus ${local.stack.info.busName}`,
+    );
+    const stopped = await eventually(
+      () => local.health(),
+      (health) => health.workers.some((w) => w.worker_id === 'bus-1' && w.status === 'stopped'),
+      'bus-1 stopped through the bus',
+    );
+    expect(stopped.workers.find((w) => w.worker_id === 'bus-1')).toMatchObject({
+      stopped_at: expect.any(String),
+    });
+    const sweep = await local.call('POST', '/_local/worker-sweep');
+    expect(sweep.body).toMatchObject({ counts: { offline: 0, stopped: 1 }, offline: [] });
+    const cli = await local.runlane('workers', 'health');
+    expect(cli.status).toBe(0);
+    expect(
+      cli.stdout
+        .split('\n')
+        .find((line) => line.startsWith('bus-1'))
+        ?.split(/\s{2,}/)[3],
+    ).toBe('STOPPED');
+    expect(cli.stdout).toContain('STOPPED: bus-1');
   });
 
   it('runlane workers and runlane tasks: --help, and exit 2 on bad usage', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamodb-items.js';
 import { DynamoDbDelegationFlagStore } from '../../functions/adapters/dynamodb-worker-delegation-flag.js';
 import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
+import { workerStatus } from '../../functions/core/worker-contract.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
 import { aHeartbeat } from '../support/worker-fixtures.js';
 
@@ -57,6 +58,7 @@ describe('DynamoDbWorkerRegistry on DynamoDB Local', () => {
         registeredAt: '2026-01-01T00:00:00.000Z',
         offlineBacklog: { files: 4, bytes: 2048 },
         executing: 2,
+        lastKind: 'heartbeat',
       },
     ]);
     const item = await env.documentClient.send(
@@ -81,6 +83,57 @@ describe('DynamoDbWorkerRegistry on DynamoDB Local', () => {
     expect(await store.list()).toMatchObject([
       { registeredAt: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z' },
     ]);
+  });
+
+  it('marks a worker stopped by a newer deregistration; an older one is stale; a later registration brings it back', async () => {
+    const envName = `reg-${randomUUID().slice(0, 6)}`;
+    const store = aRegistry(envName);
+    const heartbeat = aHeartbeat({ environment: envName, ts: '2026-01-01T00:01:00.000Z' });
+    await store.putHeartbeat(
+      aHeartbeat({ environment: envName, kind: 'registration', ts: '2026-01-01T00:00:00.000Z' }),
+    );
+    await store.putHeartbeat(heartbeat);
+    // A deregistration older than the stored heartbeat (a delayed resend) changes nothing.
+    expect(
+      await store.putHeartbeat(
+        aHeartbeat({ environment: envName, kind: 'deregistration', ts: '2026-01-01T00:00:30.000Z' }),
+      ),
+    ).toBe('stale');
+    expect(await store.list()).toMatchObject([{ lastKind: 'heartbeat' }]);
+    expect((await store.list())[0]).not.toHaveProperty('stoppedAt');
+
+    const deregistration = aHeartbeat({
+      environment: envName,
+      kind: 'deregistration',
+      ts: '2026-01-01T00:02:00.000Z',
+      executing: 0,
+    });
+    expect(await store.putHeartbeat(deregistration)).toBe('stored');
+    expect(await store.putHeartbeat(deregistration)).toBe('duplicate');
+    // A heartbeat replayed from before the stop does not revive it.
+    expect(await store.putHeartbeat(heartbeat)).toBe('stale');
+    expect(
+      await store.putHeartbeat(aHeartbeat({ environment: envName, ts: '2026-01-01T00:01:30.000Z' })),
+    ).toBe('stale');
+    const [stopped] = await store.list();
+    expect(stopped).toMatchObject({
+      lastKind: 'deregistration',
+      stoppedAt: '2026-01-01T00:02:00.000Z',
+      lastSeen: '2026-01-01T00:02:00.000Z',
+      registeredAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(stopped && workerStatus(stopped, new Date('2026-01-01T00:02:01.000Z'))).toBe('stopped');
+    expect(stopped && workerStatus(stopped, new Date('2026-02-01T00:00:00.000Z'))).toBe('stopped');
+
+    expect(
+      await store.putHeartbeat(
+        aHeartbeat({ environment: envName, kind: 'registration', ts: '2026-01-01T00:10:00.000Z' }),
+      ),
+    ).toBe('stored');
+    const [back] = await store.list();
+    expect(back).toMatchObject({ lastKind: 'registration', lastSeen: '2026-01-01T00:10:00.000Z' });
+    expect(back).not.toHaveProperty('stoppedAt');
+    expect(back && workerStatus(back, new Date('2026-01-01T00:10:01.000Z'))).toBe('online');
   });
 
   it('lists only its environment’s workers, every site', async () => {

@@ -218,6 +218,8 @@ export class InMemoryWorkerRegistry implements WorkerRegistry {
       registeredAt: existing?.registeredAt ?? event.ts,
       offlineBacklog: event.offline_backlog,
       executing: event.executing,
+      lastKind: event.kind,
+      ...(event.kind === 'deregistration' ? { stoppedAt: event.ts } : {}),
     });
   }
 

@@ -41,7 +41,7 @@ export interface HealthView {
   readonly workers: readonly {
     readonly worker_id: string;
     readonly site: string;
-    readonly status: 'online' | 'offline';
+    readonly status: 'online' | 'offline' | 'stopped';
     readonly last_seen: string;
     readonly heartbeat_age_ms: number;
     readonly executing: number;
@@ -54,7 +54,7 @@ export interface HealthView {
 export interface MetricsView {
   readonly workers: readonly {
     readonly worker_id: string;
-    readonly status: 'online' | 'offline';
+    readonly status: 'online' | 'offline' | 'stopped';
     readonly heartbeat_freshness_ms: number;
     readonly offline_backlog: { readonly files: number; readonly bytes: number };
   }[];

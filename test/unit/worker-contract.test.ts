@@ -2,11 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   resultIdempotencyKey,
+  WORKER_HEARTBEAT_KINDS,
+  WORKER_STATUSES,
+  workerHeartbeatEventSchema,
   workerResultEnvelopeSchema,
   workerStatus,
   workerTaskMessageSchema,
   workerTaskQueueName,
 } from '../../functions/core/worker-contract.js';
+import { aHeartbeat } from '../support/worker-fixtures.js';
 
 const envelope = {
   schemaVersion: 1,
@@ -59,6 +63,23 @@ describe('worker contract (seed 004)', () => {
     expect(workerStatus(entry, new Date('2026-11-25T10:00:30.000Z'))).toBe('online');
     expect(workerStatus(entry, new Date('2026-11-25T10:00:30.001Z'))).toBe('offline');
     expect(workerStatus(entry, new Date('2026-11-25T10:00:50.000Z'), 5)).toBe('online');
+  });
+
+  it('a deregistration (graceful shutdown) is a heartbeat kind and makes the worker stopped, however fresh', () => {
+    expect(WORKER_HEARTBEAT_KINDS).toEqual(['registration', 'heartbeat', 'deregistration']);
+    expect(WORKER_STATUSES).toContain('stopped');
+    const deregistration = aHeartbeat({ kind: 'deregistration' });
+    expect(workerHeartbeatEventSchema.parse(deregistration).kind).toBe('deregistration');
+    expect(workerHeartbeatEventSchema.safeParse({ ...deregistration, kind: 'stopping' }).success).toBe(false);
+    const entry = { lastSeen: '2026-11-25T10:00:00.000Z', intervalMs: 10_000 };
+    const at = new Date('2026-11-25T10:00:01.000Z');
+    expect(workerStatus({ ...entry, lastKind: 'deregistration' }, at)).toBe('stopped');
+    expect(workerStatus({ ...entry, lastKind: 'deregistration' }, new Date('2026-12-25T10:00:00.000Z'))).toBe(
+      'stopped',
+    );
+    // Heartbeats and registrations are judged by age, as before.
+    expect(workerStatus({ ...entry, lastKind: 'heartbeat' }, at)).toBe('online');
+    expect(workerStatus({ ...entry, lastKind: 'registration' }, at)).toBe('online');
   });
 
   it('task messages name a script, never a path, and a site that fits a queue name', () => {

@@ -8,6 +8,7 @@ import type { ApprovalRequest, WorkerDelegationPorts } from '../../functions/cor
 import {
   actionForTaskInput,
   delegateApprovedAction,
+  onlineWorkersOf,
   workerEligibility,
   workerTaskIdFor,
 } from '../../functions/core/worker-delegation.js';
@@ -383,5 +384,24 @@ describe('agent.approval.decided with delegation', () => {
       expect(outcome).toMatchObject({ status: 'Completed', outcomeCode: 'action_executed' });
       expect(executed).toHaveLength(1);
     }
+  });
+});
+
+describe('onlineWorkersOf', () => {
+  it('leaves out stopped (deregistered) workers as well as offline ones', () => {
+    const now = new Date('2026-01-01T00:01:00.000Z');
+    const entries = [
+      aRegistryEntry({ workerId: 'live', lastSeen: '2026-01-01T00:00:59.000Z', lastKind: 'heartbeat' }),
+      aRegistryEntry({ workerId: 'back', lastSeen: '2026-01-01T00:00:59.000Z', lastKind: 'registration' }),
+      aRegistryEntry({
+        workerId: 'parked',
+        lastSeen: '2026-01-01T00:00:59.000Z',
+        lastKind: 'deregistration',
+      }),
+      aRegistryEntry({ workerId: 'lost', lastSeen: '2025-12-31T00:00:00.000Z' }),
+      aRegistryEntry({ workerId: 'elsewhere', site: 'east', lastSeen: '2026-01-01T00:00:59.000Z' }),
+    ];
+    expect(onlineWorkersOf(entries, 'lab', now, 3).map((entry) => entry.workerId)).toEqual(['live', 'back']);
+    expect(onlineWorkersOf(entries, undefined, now, 3)).toHaveLength(3);
   });
 });

@@ -83,6 +83,57 @@ describe('workerHealth', () => {
   });
 });
 
+describe('stopped workers (deregistered on a graceful shutdown)', () => {
+  const live = aRegistryEntry({ workerId: 'live', lastSeen: '2026-01-01T00:59:50.000Z' });
+  const entries = [
+    live,
+    aRegistryEntry({
+      workerId: 'parked',
+      lastSeen: '2026-01-01T00:00:00.000Z',
+      lastKind: 'deregistration',
+      stoppedAt: '2026-01-01T00:00:00.000Z',
+    }),
+    aRegistryEntry({ workerId: 'lost', lastSeen: '2026-01-01T00:00:00.000Z', lastKind: 'heartbeat' }),
+  ];
+
+  it('show as stopped (with stopped_at) in the views, health and metrics, not offline', () => {
+    expect(workerViews(entries, NOW, 3).map((v) => [v.workerId, v.status])).toEqual([
+      ['live', 'online'],
+      ['lost', 'offline'],
+      ['parked', 'stopped'],
+    ]);
+    const health = workerHealth({ entries, depth: {}, delegationEnabled: false, now: NOW, staleMultiple: 3 });
+    expect(health.workers.find((w) => w.worker_id === 'parked')).toMatchObject({
+      status: 'stopped',
+      stopped_at: '2026-01-01T00:00:00.000Z',
+    });
+    expect(health.workers.find((w) => w.worker_id === 'lost')).not.toHaveProperty('stopped_at');
+    const metrics = workerMetrics({
+      entries,
+      depth: {},
+      failureCount: 0,
+      finished: [],
+      stuck: [],
+      now: NOW,
+      staleMultiple: 3,
+    });
+    expect(metrics.workers.map((w) => w.status)).toEqual(['online', 'offline', 'stopped']);
+  });
+
+  it('do not count as online for the delegation switch, even right after they stopped', () => {
+    const justStopped = [
+      aRegistryEntry({ lastSeen: '2026-01-01T00:59:59.000Z', lastKind: 'deregistration' }),
+    ];
+    expect(delegationChange({ enable: true, entries: justStopped, now: NOW, staleMultiple: 3 })).toEqual({
+      allowed: false,
+      reason: 'no_worker_online',
+    });
+    expect(
+      delegationChange({ enable: true, entries: [...justStopped, live], now: NOW, staleMultiple: 3 }).allowed,
+    ).toBe(true);
+  });
+});
+
 describe('task figures', () => {
   it('averages queuedAt → finishedAt over finished tasks, null when none', () => {
     expect(averageTaskLatencyMs([])).toBeNull();

@@ -63,6 +63,7 @@ describe('sweepWorkers', () => {
       workers: 0,
       online: 0,
       offline: 0,
+      stopped: 0,
       executing: 0,
       stuckExecuting: 0,
       offlineBacklogFiles: 0,
@@ -97,6 +98,23 @@ describe('sweepWorkers', () => {
     // Longest silent first.
     expect(result.offline.map((worker) => worker.workerId)).toEqual(['gone', 'late']);
     expect(result.workers.find((worker) => worker.workerId === 'edge')?.status).toBe('online');
+  });
+
+  it('counts a deregistered (stopped) worker in neither online nor offline, however old its last report', () => {
+    const result = sweep({
+      entries: [
+        aRegistryEntry({ workerId: 'live', lastSeen: ago(MINUTE) }),
+        aRegistryEntry({ workerId: 'parked', lastSeen: ago(MINUTE), lastKind: 'deregistration' }),
+        aRegistryEntry({
+          workerId: 'retired',
+          lastSeen: ago(20 * 24 * 60 * MINUTE),
+          lastKind: 'deregistration',
+        }),
+        aRegistryEntry({ workerId: 'lost', lastSeen: ago(60 * MINUTE), lastKind: 'heartbeat' }),
+      ],
+    });
+    expect(result.counts).toMatchObject({ workers: 4, online: 1, offline: 1, stopped: 2 });
+    expect(result.offline.map((worker) => worker.workerId)).toEqual(['lost']);
   });
 
   it('takes the stale multiple it is given', () => {
@@ -235,6 +253,7 @@ describe('createWorkerSweep', () => {
       workers: 2,
       online: 1,
       offline: 1,
+      stopped: 0,
       executing: 2,
       stuckExecuting: 1,
       offlineBacklogFiles: 6,
