@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
@@ -9,6 +9,14 @@ import { localDynamoDbClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { aLambdaContext } from '../support/factories.js';
 import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import {
+  aScheduledEvent,
+  captureHandlerOutput,
+  emfLines,
+  type HandlerOutput,
+  type PrintedLine,
+  warnLines,
+} from '../support/handler-output.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
 
 /**
@@ -21,53 +29,24 @@ import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
 const ENVIRONMENT = 'e2e-silent';
 const MINUTE = 60_000;
 
-interface PrintedLine {
-  readonly _aws?: {
-    readonly Timestamp: number;
-    readonly CloudWatchMetrics: readonly {
-      readonly Namespace: string;
-      readonly Dimensions: readonly (readonly string[])[];
-      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
-    }[];
-  };
-  readonly [key: string]: unknown;
-}
-
-function aScheduledEvent(): ScheduledEvent {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [`arn:aws:events:us-east-1:000000000000:rule/runlane-${ENVIRONMENT}-supervisor-silent-hosts`],
-    detail: {},
-  };
-}
-
 describe('supervisor silent-host check handler as deployed, on DynamoDB Local', () => {
   let bus: LocalEventBus;
   let store: DynamoDbSupervisorEventStore;
   let handler: (event: ScheduledEvent, context: Context) => Promise<SupervisorSilentHostsHandlerResult>;
-  let stdout: MockInstance<typeof process.stdout.write>;
-  let stderr: MockInstance<typeof process.stderr.write>;
-  let printed: string[] = [];
+  let output: HandlerOutput | undefined;
 
   /** Runs the handler once; its result and the JSON lines it printed. */
   async function run(): Promise<{ result: SupervisorSilentHostsHandlerResult; lines: PrintedLine[] }> {
-    printed = [];
-    const result = await handler(aScheduledEvent(), aLambdaContext());
-    const lines = printed
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as PrintedLine);
-    return { result, lines };
+    output?.take(); // only this run's lines
+    const result = await handler(
+      aScheduledEvent(`runlane-${ENVIRONMENT}-supervisor-silent-hosts`),
+      aLambdaContext(),
+    );
+    return { result, lines: output?.take() ?? [] };
   }
 
-  const emf = (lines: readonly PrintedLine[]) => lines.filter((line) => line._aws !== undefined);
-  const warnings = (lines: readonly PrintedLine[]) => lines.filter((line) => line.level === 'WARN');
+  const emf = emfLines;
+  const warnings = warnLines;
 
   beforeAll(async () => {
     bus = await startLocalEventBus();
@@ -85,18 +64,11 @@ describe('supervisor silent-host check handler as deployed, on DynamoDB Local', 
       client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
       tableName: prepared.tableName,
     });
-    // EMF and info go to stdout, warnings to stderr (Powertools' own Console on both streams).
-    const capture = (chunk: string | Uint8Array) => {
-      printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    };
-    stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    output = captureHandlerOutput();
     handler = (await import('../../functions/handlers/supervisor-silent-hosts.js')).handler as never;
   });
   afterAll(async () => {
-    stdout?.mockRestore();
-    stderr?.mockRestore();
+    output?.restore();
     await bus?.stop();
   });
 

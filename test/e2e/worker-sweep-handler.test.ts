@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
@@ -11,6 +11,14 @@ import { localDynamoDbClient } from '../../local/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { aLambdaContext } from '../support/factories.js';
 import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import {
+  aScheduledEvent,
+  captureHandlerOutput,
+  emfLines,
+  type HandlerOutput,
+  type PrintedLine,
+  warnLines,
+} from '../support/handler-output.js';
 import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
 
 /**
@@ -23,53 +31,21 @@ import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
 const ENVIRONMENT = 'e2e-sweep';
 const MINUTE = 60_000;
 
-interface PrintedLine {
-  readonly _aws?: {
-    readonly Timestamp: number;
-    readonly CloudWatchMetrics: readonly {
-      readonly Namespace: string;
-      readonly Dimensions: readonly (readonly string[])[];
-      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
-    }[];
-  };
-  readonly [key: string]: unknown;
-}
-
-function aScheduledEvent(): ScheduledEvent {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [`arn:aws:events:us-east-1:000000000000:rule/runlane-${ENVIRONMENT}-worker-sweep`],
-    detail: {},
-  };
-}
-
 describe('worker sweep handler as deployed, on DynamoDB Local', () => {
   let bus: LocalEventBus;
   let registry: DynamoDbWorkerRegistry;
   let elsewhere: DynamoDbWorkerRegistry;
   let tasks: DynamoDbWorkerTaskStore;
   let handler: (event: ScheduledEvent, context: Context) => Promise<WorkerSweepHandlerResult>;
-  let stdout: MockInstance<typeof process.stdout.write>;
-  let stderr: MockInstance<typeof process.stderr.write>;
-  let printed: string[] = [];
+  let output: HandlerOutput | undefined;
 
   async function run(): Promise<{ result: WorkerSweepHandlerResult; lines: PrintedLine[] }> {
-    printed = [];
-    const result = await handler(aScheduledEvent(), aLambdaContext());
-    const lines = printed
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as PrintedLine);
-    return { result, lines };
+    output?.take(); // only this run's lines
+    const result = await handler(aScheduledEvent(`runlane-${ENVIRONMENT}-worker-sweep`), aLambdaContext());
+    return { result, lines: output?.take() ?? [] };
   }
-  const emf = (lines: readonly PrintedLine[]) => lines.filter((line) => line._aws !== undefined);
-  const warnings = (lines: readonly PrintedLine[]) => lines.filter((line) => line.level === 'WARN');
+  const emf = emfLines;
+  const warnings = warnLines;
 
   beforeAll(async () => {
     bus = await startLocalEventBus();
@@ -92,17 +68,11 @@ describe('worker sweep handler as deployed, on DynamoDB Local', () => {
     registry = new DynamoDbWorkerRegistry(table);
     elsewhere = new DynamoDbWorkerRegistry({ ...table, environment: 'elsewhere' });
     tasks = new DynamoDbWorkerTaskStore(table);
-    const capture = (chunk: string | Uint8Array) => {
-      printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    };
-    stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    output = captureHandlerOutput();
     handler = (await import('../../functions/handlers/worker-sweep.js')).handler as never;
   });
   afterAll(async () => {
-    stdout?.mockRestore();
-    stderr?.mockRestore();
+    output?.restore();
     await bus?.stop();
   });
 
