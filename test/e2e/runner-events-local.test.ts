@@ -16,11 +16,11 @@ import {
   localEventBridgeClient,
   localSqsClient,
 } from '../../local/clients.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { runAgent } from '../agent/fixtures/runner-harness.js';
-import { environmentConfig } from '../infra/support.js';
 import { runCli } from '../support/local-cli.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
+import { startTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * The local stack as `npm start` runs it (its own DynamoDB Local, SQS emulator
@@ -33,17 +33,7 @@ describe('runner events through the local stack', () => {
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      config: environmentConfig(),
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
-      pretty: true,
-    });
+    stack = await startTestLocalStack();
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();

@@ -4,9 +4,9 @@ import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
 import { localDynamoDbClient, localEventBridgeClient } from '../../local/clients.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
-import { environmentConfig } from '../infra/support.js';
+import type { LocalStack } from '../../local/stack.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
+import { startTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * The local stack routes supervisor events through the same `runner-events`
@@ -17,17 +17,7 @@ describe('supervisor events through the local stack', () => {
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      config: environmentConfig(),
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
-      pretty: true,
-    });
+    stack = await startTestLocalStack();
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();

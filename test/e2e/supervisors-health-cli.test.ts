@@ -5,10 +5,10 @@ import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import type { SupervisorHealthEvent } from '../../functions/core/agent-events.js';
 import { localDynamoDbClient } from '../../local/clients.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
-import { environmentConfig } from '../infra/support.js';
+import type { LocalStack } from '../../local/stack.js';
 import { projectRoot } from '../support/local-cli.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
+import { startTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * `runlane supervisors health` as an operator runs it: the real `bin/runlane.mjs`
@@ -68,17 +68,7 @@ describe('runlane supervisors health (real process) on the local stack', () => {
     runlane(['supervisors', 'health', ...args, '--api-url', stack.info.apiUrl]);
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      config: environmentConfig(),
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
-      pretty: true,
-    });
+    stack = await startTestLocalStack();
     const store = new DynamoDbSupervisorEventStore({
       client: createDocumentClient(localDynamoDbClient(stack.info.dynamoEndpoint)),
       tableName: stack.info.tableName,

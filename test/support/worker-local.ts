@@ -12,11 +12,12 @@ import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worke
 import { approvalIdFor } from '../../functions/core/commands/proposals.js';
 import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
 import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { type LocalWorkerOptions, localWorkerConfig } from '../../local/workers.js';
 import { spawnAgent, type WorkerProcess } from '../agent/fixtures/worker-harness.js';
 import { environmentConfig } from '../infra/support.js';
 import { projectRoot } from './local-cli.js';
+import { startTestLocalStack } from './test-local-stack.js';
 
 /**
  * The local stack as `npm start` runs it, with worker delegation, driven the way an operator
@@ -121,17 +122,9 @@ export async function startWorkerLocal(
     await chmod(path, 0o755);
     scripts[name] = { path, timeoutMs: 30_000, env: { MARKER_FILE: markerFile, RELEASE_FILE: releaseFile } };
   }
-  const stack = await startLocalStack({
+  const stack = await startTestLocalStack({
     // No batching window: each command reaches its lane worker at once.
     config: environmentConfig({ lanes: { maxBatchingWindowSeconds: 0 } }),
-    apiPort: 0,
-    dynamoPort: 0,
-    sqsPort: 0,
-    eventsPort: 0,
-    dataDir: undefined,
-    visibilityTimeoutSeconds: 2,
-    sweepIntervalMinutes: 0,
-    pretty: true,
     ...(options.workers ? { workers: options.workers } : {}),
   });
   const { info } = stack;
