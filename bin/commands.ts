@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/supervisor-silent-hosts.js';
-import { type EnvironmentConfig, parseRunlaneConfig } from '../lib/config/environment-config.js';
+import type { EnvironmentConfig } from '../lib/config/environment-config.js';
 import type { LocalStackInfo } from '../local/stack.js';
+import { loadRunlaneConfig } from './cdk-config.js';
 
 const HELP = `runlane — Runlane's command line
 
@@ -129,8 +130,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 function devConfig(): EnvironmentConfig {
-  const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-  return parseRunlaneConfig(cdk.context?.runlane).environments.dev;
+  return loadRunlaneConfig().environments.dev;
 }
 
 function portOption(value: string | undefined, envName: string, fallback: number, flag: string): number {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -6,7 +5,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../functions/adapters/clients.js';
 import type { ReplaySettings } from '../functions/adapters/replay-factory.js';
 import { LANES } from '../functions/core/lanes.js';
-import { ENVIRONMENT_NAMES, parseRunlaneConfig } from '../lib/config/environment-config.js';
+import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
+import { loadRunlaneConfig } from './cdk-config.js';
 
 /** What a CLI command talks to: the local stack or a deployed environment. */
 export interface Target {
@@ -22,6 +22,42 @@ export interface Target {
   };
 }
 
+/** A deployed environment's stack, found by name in its region. */
+export interface DeployedStack {
+  readonly stackName: string;
+  readonly region: string;
+  /** The client that read the stack (its credentials serve for signing, too). */
+  readonly cloudFormation: CloudFormationClient;
+  readonly outputs: ReadonlyMap<string, string>;
+  /** The output `key`; throws when the stack has none (not deployed, or an older version). */
+  need(key: string): string;
+}
+
+/**
+ * The stack `Runlane-<env>` in the region cdk.json gives `env`, with its outputs. `env` must be
+ * one of ENVIRONMENT_NAMES (callers check it and say so in their own words).
+ */
+export async function describeDeployedStack(env: EnvironmentName): Promise<DeployedStack> {
+  const region = loadRunlaneConfig().environments[env].region;
+  const stackName = `Runlane-${env}`;
+  const cloudFormation = new CloudFormationClient({ region });
+  const result = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = new Map(
+    (result.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+  );
+  return {
+    stackName,
+    region,
+    cloudFormation,
+    outputs,
+    need: (key) => {
+      const value = outputs.get(key);
+      if (!value) throw new Error(`stack ${stackName} has no ${key} output (is it deployed?)`);
+      return value;
+    },
+  };
+}
+
 /**
  * `--env <name>`: the stack `Runlane-<name>` in the environment's region, found
  * through its outputs. Otherwise the local stack at `apiUrl` (its /_local/info).
@@ -34,20 +70,7 @@ export async function resolveTarget(options: {
     if (!(ENVIRONMENT_NAMES as readonly string[]).includes(options.env)) {
       throw new Error(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
     }
-    const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-    const region = parseRunlaneConfig(cdk.context?.runlane).environments[options.env as 'dev'].region;
-    const stackName = `Runlane-${options.env}`;
-    const result = await new CloudFormationClient({ region }).send(
-      new DescribeStacksCommand({ StackName: stackName }),
-    );
-    const outputs = new Map(
-      (result.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
-    );
-    const need = (key: string) => {
-      const value = outputs.get(key);
-      if (!value) throw new Error(`stack ${stackName} has no ${key} output (is it deployed?)`);
-      return value;
-    };
+    const { stackName, region, outputs, need } = await describeDeployedStack(options.env as EnvironmentName);
     return {
       description: `${stackName} (${region})`,
       region,

@@ -1,14 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DynamoDbWorkerTaskStore } from '../functions/adapters/dynamodb-worker-task-store.js';
 import { findStuckTasks, type StuckTask, stuckCandidates } from '../functions/core/worker-observability.js';
 import type { WorkerTaskRecord } from '../functions/core/worker-ports.js';
 import { DEFAULT_STUCK_TASK_MINUTES } from '../functions/core/worker-settings.js';
-import {
-  ENVIRONMENT_NAMES,
-  type EnvironmentName,
-  parseRunlaneConfig,
-} from '../lib/config/environment-config.js';
+import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
+import { loadRunlaneConfig } from './cdk-config.js';
 import { UsageError } from './commands.js';
 import { plural, printable } from './report/format.js';
 import { table } from './report/render-text.js';
@@ -205,8 +201,7 @@ interface TaskSource {
 async function taskSource(apiUrl: string, env: EnvironmentName | undefined): Promise<TaskSource> {
   const target = await resolveTarget({ apiUrl, env });
   if (env !== undefined) {
-    const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-    const config = parseRunlaneConfig(cdk.context?.runlane).environments[env];
+    const config = loadRunlaneConfig().environments[env];
     return {
       description: target.description,
       environment: env,

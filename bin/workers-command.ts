@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../agent/worker/api-client.js';
-import { ENVIRONMENT_NAMES, parseRunlaneConfig } from '../lib/config/environment-config.js';
+import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
+import { loadRunlaneConfig } from './cdk-config.js';
 import { UsageError } from './commands.js';
 import { formatDuration, plural, printable } from './report/format.js';
 import { table } from './report/render-text.js';
 import { formatAge } from './supervisors-command.js';
+import { type DeployedStack, describeDeployedStack } from './targets.js';
 
 export const WORKERS_HELP = `runlane workers — seed 004's worker triage, through the control plane's API.
 
@@ -89,19 +89,19 @@ export async function resolveWorkerApi(options: {
   if (!(ENVIRONMENT_NAMES as readonly string[]).includes(options.env)) {
     throw new UsageError(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
   }
-  const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-  const region = parseRunlaneConfig(cdk.context?.runlane).environments[options.env as 'dev'].region;
-  const stackName = `Runlane-${options.env}`;
-  const cloudFormation = new CloudFormationClient({ region });
-  let apiUrl: string | undefined;
+  const env = options.env as EnvironmentName;
+  const region = loadRunlaneConfig().environments[env].region;
+  const stackName = `Runlane-${env}`;
+  let stack: DeployedStack;
   try {
-    const result = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-    apiUrl = result.Stacks?.[0]?.Outputs?.find((output) => output.OutputKey === 'ApiUrl')?.OutputValue;
+    stack = await describeDeployedStack(env);
   } catch (error) {
     throw new WorkerApiRequestError(`cannot read stack ${stackName} in ${region}: ${describe(error)}`, {
       cause: error,
     });
   }
+  const { cloudFormation } = stack;
+  const apiUrl = stack.outputs.get('ApiUrl');
   if (!apiUrl) throw new WorkerApiRequestError(`stack ${stackName} has no ApiUrl output (is it deployed?)`);
   const base = apiUrl.replace(/\/+$/, '');
   const signer = new SignatureV4({
