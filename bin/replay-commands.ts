@@ -295,16 +295,14 @@ async function viaStepFunctions(
     }
   }
   say('synthesizing the ReplayDrill definition and running it locally…\n');
-  const [{ App }, { Template }, { RunlaneStack }, { parseRunlaneConfig }, runner] = await Promise.all([
+  const [{ App }, { Template }, { RunlaneStack }, { loadRunlaneConfig }, runner] = await Promise.all([
     import('aws-cdk-lib'),
     import('aws-cdk-lib/assertions'),
     import('../lib/runlane-stack.js'),
-    import('../lib/config/environment-config.js'),
+    import('./cdk-config.js'),
     import('../local/replay-drill-runner.js'),
   ]);
-  const { readFileSync } = await import('node:fs');
-  const cdk = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8'));
-  const config = parseRunlaneConfig(cdk.context?.runlane).environments.dev;
+  const config = loadRunlaneConfig().environments.dev;
   // Only the definition is needed: skip bundling the functions.
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config });
