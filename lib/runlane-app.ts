@@ -6,6 +6,7 @@ import {
   type RunlaneConfig,
 } from './config/environment-config.js';
 import { UnknownEnvironmentError } from './errors.js';
+import { GITHUB_DEPLOY_STACK_NAME, GithubDeployRoleStack } from './github-deploy-role.js';
 import { RunlaneStack } from './runlane-stack.js';
 
 /** Context key of the configuration in `cdk.json`. */
@@ -32,7 +33,8 @@ export function selectEnvironments(requested: unknown): readonly EnvironmentName
 
 /**
  * Creates one {@link RunlaneStack} per selected environment from the `runlane`
- * context (validated by `parseRunlaneConfig`, which throws `ConfigError`).
+ * context (validated by `parseRunlaneConfig`, which throws `ConfigError`). With a `github`
+ * block and no `-c env=<name>`, also the `Runlane-github-deploy` stack (GitHub OIDC deploy roles).
  *
  * @example
  * const app = new App();
@@ -41,6 +43,14 @@ export function selectEnvironments(requested: unknown): readonly EnvironmentName
 export function createRunlaneStacks(app: App): RunlaneStack[] {
   const config: RunlaneConfig = parseRunlaneConfig(app.node.tryGetContext(CONFIG_CONTEXT_KEY));
   const selected = selectEnvironments(app.node.tryGetContext(ENVIRONMENT_CONTEXT_KEY));
+  // The deploy identity (cdk.json `github`) only in the full app: `-c env=<name>` stays one stack.
+  if (config.github && selected.length === ENVIRONMENT_NAMES.length) {
+    new GithubDeployRoleStack(app, GITHUB_DEPLOY_STACK_NAME, {
+      github: config.github,
+      environments: config.environments,
+      env: { region: config.environments.dev.region },
+    });
+  }
   return selected.map((environmentName) => {
     const environment = config.environments[environmentName];
     const stack = new RunlaneStack(app, stackNameFor(environmentName), {

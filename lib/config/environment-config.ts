@@ -6,6 +6,7 @@ import {
 import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '../../functions/core/worker-contract.js';
 import { DEFAULT_STUCK_TASK_MINUTES } from '../../functions/core/worker-settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '../../functions/core/worker-sweep.js';
+import { githubDeploySchema } from './github-config.js';
 
 /**
  * Per-environment configuration, read from `cdk.json` context key `runlane`.
@@ -391,6 +392,8 @@ export const runlaneConfigSchema = z
     environments: z
       .object({ dev: environmentSchema, staging: environmentSchema, prod: environmentSchema })
       .strict(),
+    /** GitHub Actions deploy identity (`lib/github-deploy-role.ts`); absent: no deploy stack. */
+    github: githubDeploySchema.optional(),
   })
   .strict();
 

@@ -1,0 +1,290 @@
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import {
+  DIFF_ROLE_NAME,
+  deployRoleNameFor,
+  GITHUB_DEPLOY_STACK_NAME,
+  GithubDeployRoleStack,
+} from '../../lib/github-deploy-role.js';
+import { RunlaneChecks } from '../../lib/nag.js';
+import { createRunlaneStacks } from '../../lib/runlane-app.js';
+import { rawConfig, TEST_REGION, testApp } from './support.js';
+
+const REPOSITORY = 'acme/runlane';
+const PROD_ACCOUNT = '210987654321';
+const EXISTING_PROVIDER =
+  'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com' as const;
+
+type Json = Record<string, unknown>;
+
+/** The `runlane` context with a `github` block; prod in an account and region of its own. */
+function contextWith(github: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...rawConfig({ prod: { account: PROD_ACCOUNT, region: 'eu-west-1' } }),
+    github: { repository: REPOSITORY, ...github },
+  };
+}
+
+function deployStack(github: Record<string, unknown> = {}, app: App = testApp()): GithubDeployRoleStack {
+  const config = parseRunlaneConfig(contextWith(github));
+  if (!config.github) throw new Error('expected a github block');
+  return new GithubDeployRoleStack(app, GITHUB_DEPLOY_STACK_NAME, {
+    github: config.github,
+    environments: config.environments,
+    env: { region: TEST_REGION },
+  });
+}
+
+/** A resolved value as text: `Fn::Join` joined, `Ref` as `<Name>`, so ARNs read as written. */
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const record = value as Json;
+  const join = record['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join) return join[1].map(render).join(join[0]);
+  if ('Ref' in record) return `<${String(record.Ref)}>`;
+  if ('Fn::GetAtt' in record) return `<${(record['Fn::GetAtt'] as string[]).join('.')}>`;
+  return JSON.stringify(value);
+}
+
+function roleNamed(template: Template, roleName: string): Json {
+  const roles = Object.values(
+    template.findResources('AWS::IAM::Role', { Properties: { RoleName: roleName } }),
+  );
+  expect(roles, roleName).toHaveLength(1);
+  return (roles[0] as { Properties: Json }).Properties;
+}
+
+/** Every statement of a role's inline policies, with its resources rendered. */
+function statementsOf(role: Json): { Effect: string; Action: unknown; Resource: string[] }[] {
+  return ((role.Policies ?? []) as { PolicyDocument: { Statement: Json[] } }[]).flatMap((policy) =>
+    policy.PolicyDocument.Statement.map((statement) => ({
+      Effect: String(statement.Effect),
+      Action: statement.Action,
+      Resource: ([] as unknown[]).concat(statement.Resource).map(render),
+    })),
+  );
+}
+
+function bootstrapArn(kind: string, account: string, region: string, qualifier = 'hnb659fds'): string {
+  return `arn:<AWS::Partition>:iam::${account}:role/cdk-${qualifier}-${kind}-role-${account}-${region}`;
+}
+
+function configError(raw: unknown): ConfigError {
+  try {
+    parseRunlaneConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('GithubDeployRoleStack', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    template = Template.fromStack(deployStack());
+  });
+
+  it('creates the GitHub OIDC provider with audience sts.amazonaws.com', () => {
+    template.resourceCountIs('AWS::IAM::OIDCProvider', 1);
+    template.hasResourceProperties('AWS::IAM::OIDCProvider', {
+      Url: 'https://token.actions.githubusercontent.com',
+      ClientIdList: ['sts.amazonaws.com'],
+    });
+  });
+
+  it('trusts, per environment, only tokens of that GitHub environment of the repository', () => {
+    for (const environmentName of ['dev', 'staging', 'prod'] as const) {
+      const role = roleNamed(template, deployRoleNameFor(environmentName));
+      expect(role.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            // Ref of an AWS::IAM::OIDCProvider is its ARN.
+            Principal: { Federated: { Ref: expect.stringMatching(/^GithubOidcProvider/) } },
+            Condition: {
+              StringEquals: {
+                'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+                'token.actions.githubusercontent.com:sub': `repo:acme/runlane:environment:${environmentName}`,
+              },
+            },
+          },
+        ],
+      });
+      expect(role.MaxSessionDuration).toBe(3600);
+    }
+  });
+
+  it('lets a deploy role do nothing but sts:AssumeRole on its environment’s bootstrap roles', () => {
+    expect(statementsOf(roleNamed(template, deployRoleNameFor('dev')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: ['deploy', 'file-publishing', 'lookup'].map((kind) =>
+          bootstrapArn(kind, '<AWS::AccountId>', TEST_REGION),
+        ),
+      },
+    ]);
+    // prod names its own account and region: the role reaches exactly those bootstrap roles.
+    expect(statementsOf(roleNamed(template, deployRoleNameFor('prod')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: ['deploy', 'file-publishing', 'lookup'].map((kind) =>
+          bootstrapArn(kind, PROD_ACCOUNT, 'eu-west-1'),
+        ),
+      },
+    ]);
+    // No managed policies, no policy resources: the inline statement above is all they may do.
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+      expect((role as { Properties: Json }).Properties.ManagedPolicyArns).toBeUndefined();
+    }
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  });
+
+  it('has a read-only diff role for pull requests that may only assume the lookup roles', () => {
+    const role = roleNamed(template, DIFF_ROLE_NAME);
+    expect(role.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: {
+            StringEquals: {
+              'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+              'token.actions.githubusercontent.com:sub': 'repo:acme/runlane:pull_request',
+            },
+          },
+        },
+      ],
+    });
+    expect(role.MaxSessionDuration).toBe(3600);
+    expect(statementsOf(role)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        // dev and staging share account and region: one lookup role for both.
+        Resource: [
+          bootstrapArn('lookup', '<AWS::AccountId>', TEST_REGION),
+          bootstrapArn('lookup', PROD_ACCOUNT, 'eu-west-1'),
+        ],
+      },
+    ]);
+  });
+
+  it('outputs every role ARN for the GitHub variables', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'GithubOidcProviderArn',
+        expect.stringMatching(/^DeployRoleArndev/),
+        expect.stringMatching(/^DeployRoleArnstaging/),
+        expect.stringMatching(/^DeployRoleArnprod/),
+        'DiffRoleArn',
+      ]),
+    );
+  });
+
+  it('imports an existing provider instead of creating one, and honours the bootstrap qualifier', () => {
+    const imported = Template.fromStack(
+      deployStack({
+        oidcProviderArn: EXISTING_PROVIDER,
+        bootstrapQualifier: 'runlane1',
+        pullRequestDiff: false,
+      }),
+    );
+    imported.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    const role = roleNamed(imported, deployRoleNameFor('staging'));
+    expect(role.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [{ Principal: { Federated: EXISTING_PROVIDER } }],
+    });
+    expect(statementsOf(role)[0]?.Resource).toEqual(
+      ['deploy', 'file-publishing', 'lookup'].map((kind) =>
+        bootstrapArn(kind, '<AWS::AccountId>', TEST_REGION, 'runlane1'),
+      ),
+    );
+    // pullRequestDiff: false — no diff role.
+    expect(
+      Object.keys(imported.findResources('AWS::IAM::Role', { Properties: { RoleName: DIFF_ROLE_NAME } })),
+    ).toEqual([]);
+  });
+
+  it('is cdk-nag clean without a single acknowledgement', () => {
+    const app = testApp();
+    deployStack({}, app);
+    const packs = [new AwsSolutionsChecks(), new ServerlessChecks(), new RunlaneChecks()];
+    const violations = packs.flatMap((pack) =>
+      pack
+        .validateScope(app)
+        .violations.flatMap((violation) =>
+          violation.violatingResources.map((resource) => `${violation.ruleName} ${resource.constructPath}`),
+        ),
+    );
+    expect(violations).toEqual([]);
+    const acknowledged = app.node
+      .findAll()
+      .flatMap((construct) =>
+        construct.node.metadata.filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY),
+      );
+    expect(acknowledged).toEqual([]);
+  });
+});
+
+describe('the github block of cdk.json', () => {
+  it('adds Runlane-github-deploy to the full app, and only then', () => {
+    const withGithub = testApp({ context: { runlane: contextWith({}) } });
+    createRunlaneStacks(withGithub);
+    const names = withGithub.node.children.filter(Stack.isStack).map((stack) => stack.stackName);
+    expect(names).toEqual(expect.arrayContaining([GITHUB_DEPLOY_STACK_NAME, 'Runlane-prod']));
+
+    // `cdk deploy -c env=prod` must see one stack, not two.
+    const oneEnvironment = testApp({ context: { runlane: contextWith({}), env: 'prod' } });
+    createRunlaneStacks(oneEnvironment);
+    expect(oneEnvironment.node.children.filter(Stack.isStack).map((stack) => stack.stackName)).toEqual([
+      'Runlane-prod',
+    ]);
+
+    const withoutGithub = testApp({ context: { runlane: rawConfig() } });
+    createRunlaneStacks(withoutGithub);
+    expect(withoutGithub.node.children.filter(Stack.isStack).map((stack) => stack.stackName)).not.toContain(
+      GITHUB_DEPLOY_STACK_NAME,
+    );
+  });
+
+  it('defaults the bootstrap qualifier and the pull request diff role', () => {
+    expect(parseRunlaneConfig(contextWith({})).github).toEqual({
+      repository: REPOSITORY,
+      bootstrapQualifier: 'hnb659fds',
+      pullRequestDiff: true,
+    });
+  });
+
+  it('names the field path of each problem', () => {
+    const error = configError(
+      contextWith({
+        repository: 'https://github.com/acme/runlane',
+        oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/accounts.google.com',
+        bootstrapQualifier: 'far-too-long-qualifier',
+      }),
+    );
+    expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'github.bootstrapQualifier',
+      'github.oidcProviderArn',
+      'github.repository',
+    ]);
+    expect(error.message).toContain('github.repository: must be a GitHub repository as "owner/name"');
+  });
+
+  it('rejects unknown fields and a missing repository', () => {
+    const raw = { ...rawConfig(), github: { repo: REPOSITORY } };
+    const issues = configError(raw).issues;
+    expect(issues.map((issue) => issue.fieldPath).sort()).toEqual(['github', 'github.repository']);
+    expect(issues.find((issue) => issue.fieldPath === 'github')?.message).toContain('repo');
+  });
+});
