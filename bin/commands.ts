@@ -4,6 +4,8 @@ import { SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '../functions/core/superviso
 import type { EnvironmentConfig } from '../lib/config/environment-config.js';
 import type { LocalStackInfo } from '../local/stack.js';
 import { loadRunlaneConfig } from './cdk-config.js';
+import { DEMO_SPEC, LOCAL_SPEC, RUNLANE_CLI, SWEEP_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 
 const HELP = `runlane — Runlane's command line
 
@@ -71,6 +73,25 @@ Options:
   --api-url <url>   (default http://127.0.0.1:3000)
   --help`;
 
+/**
+ * What runs each command of {@link RUNLANE_CLI}, one entry per subcommand of the spec (checked
+ * by the compiler). The command modules load only when their command runs.
+ */
+const COMMANDS = {
+  local: (argv) => runLocal(argv),
+  demo: (argv) => runDemoCommand(argv),
+  sweep: (argv) => runSweep(argv),
+  dlq: async (argv) => (await import('./replay-commands.js')).runDlq(argv),
+  replay: async (argv) => (await import('./replay-commands.js')).runReplay(argv),
+  gate: async (argv) => (await import('./gate-command.js')).runGate(argv),
+  trace: async (argv) => (await import('./trace-command.js')).runTrace(argv),
+  report: async (argv) => (await import('./report-command.js')).runReport(argv),
+  stalls: async (argv) => (await import('./stalls-command.js')).runStalls(argv),
+  supervisors: async (argv) => (await import('./supervisors-command.js')).runSupervisors(argv),
+  workers: async (argv) => (await import('./workers-command.js')).runWorkers(argv),
+  tasks: async (argv) => (await import('./tasks-command.js')).runTasks(argv),
+} satisfies Record<keyof typeof RUNLANE_CLI.subcommands, (argv: readonly string[]) => Promise<number>>;
+
 /** Thrown for a command line the CLI cannot run; exit code 2. */
 export class UsageError extends Error {
   public constructor(message: string) {
@@ -92,33 +113,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case '--version':
         console.log(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
         return 0;
-      case 'local':
-        return await runLocal(rest);
-      case 'demo':
-        return await runDemoCommand(rest);
-      case 'sweep':
-        return await runSweep(rest);
-      case 'dlq':
-        return await (await import('./replay-commands.js')).runDlq(rest);
-      case 'replay':
-        return await (await import('./replay-commands.js')).runReplay(rest);
-      case 'gate':
-        return await (await import('./gate-command.js')).runGate(rest);
-      case 'trace':
-        return await (await import('./trace-command.js')).runTrace(rest);
-      case 'report':
-        return await (await import('./report-command.js')).runReport(rest);
-      case 'stalls':
-        return await (await import('./stalls-command.js')).runStalls(rest);
-      case 'supervisors':
-        return await (await import('./supervisors-command.js')).runSupervisors(rest);
-      case 'workers':
-        return await (await import('./workers-command.js')).runWorkers(rest);
-      case 'tasks':
-        return await (await import('./tasks-command.js')).runTasks(rest);
-      default:
-        throw new UsageError(`unknown command "${command}"`);
     }
+    if (!isSubcommand(RUNLANE_CLI, command)) throw new UsageError(`unknown command "${command}"`);
+    return await COMMANDS[command](rest);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`runlane: ${(error as Error).message}\n\n${HELP}`);
@@ -154,24 +151,7 @@ function numberOption(value: string | undefined, flag: string, fallback: number,
 async function runLocal(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      port: { type: 'string' },
-      'dynamo-port': { type: 'string' },
-      'sqs-port': { type: 'string' },
-      'events-port': { type: 'string' },
-      'data-dir': { type: 'string' },
-      ephemeral: { type: 'boolean', default: false },
-      reset: { type: 'boolean', default: false },
-      'visibility-timeout': { type: 'string' },
-      'sweep-interval': { type: 'string' },
-      'supervisor-check-interval': { type: 'string' },
-      'worker-sites': { type: 'string' },
-      'worker-sweep-interval': { type: 'string' },
-      'worker-delegation': { type: 'boolean' },
-      pretty: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: LOCAL_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -290,13 +270,7 @@ function workerBanner(info: LocalStackInfo): string[] {
 async function runDemoCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      start: { type: 'boolean', default: false },
-      timeout: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: DEMO_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -347,10 +321,7 @@ async function runDemoCommand(argv: readonly string[]): Promise<number> {
 async function runSweep(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      help: { type: 'boolean', default: false },
-    },
+    options: SWEEP_SPEC.options,
     strict: true,
   });
   if (values.help) {

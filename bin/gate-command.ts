@@ -8,6 +8,7 @@ import { buildReplaySteps } from '../functions/adapters/replay-factory.js';
 import { SqsDeadLetterQueue } from '../functions/adapters/sqs-dead-letter-queue.js';
 import { runDrillDirectly } from '../functions/core/replay/run-drill.js';
 import { traceFrom } from '../functions/core/trace.js';
+import { GATE_SPEC } from './cli-spec.js';
 import { resolveTarget, type Target } from './targets.js';
 
 export const GATE_HELP = `runlane gate — the release-gate evidence of seed 003, produced by running four scenarios:
@@ -42,13 +43,7 @@ interface ScenarioEvidence {
 export async function runGate(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      out: { type: 'string', default: 'evidence' },
-      timeout: { type: 'string', default: '180' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: GATE_SPEC.options,
     strict: true,
   });
   if (values.help) {

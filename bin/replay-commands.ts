@@ -9,6 +9,8 @@ import type {
   ReplayMessageOutput,
 } from '../functions/core/replay/contract.js';
 import { runDrillDirectly } from '../functions/core/replay/run-drill.js';
+import { DLQ_SPEC, REPLAY_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { resolveTarget, type Target } from './targets.js';
 
 const TARGET_HELP = `  --api-url <url>   a running local stack (default http://127.0.0.1:3000)
@@ -50,13 +52,7 @@ export async function runDlq(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      env: { type: 'string' },
-      lane: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: DLQ_SPEC.options,
     strict: true,
   });
   const [action, messageId] = positionals;
@@ -64,7 +60,7 @@ export async function runDlq(argv: readonly string[]): Promise<number> {
     console.log(DLQ_HELP);
     return 0;
   }
-  if ((action !== 'list' && action !== 'show') || (action === 'show' && !messageId)) {
+  if (!isSubcommand(DLQ_SPEC, action) || (action === 'show' && !messageId)) {
     console.error(`runlane dlq: use \`list\` or \`show <messageId>\`\n\n${DLQ_HELP}`);
     return 2;
   }
@@ -135,20 +131,7 @@ export async function runDlq(argv: readonly string[]): Promise<number> {
 export async function runReplay(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      env: { type: 'string' },
-      lane: { type: 'string' },
-      max: { type: 'string', default: '10' },
-      'dry-run': { type: 'boolean', default: false },
-      confirm: { type: 'boolean', default: false },
-      'verify-timeout': { type: 'string', default: '120' },
-      'via-step-functions': { type: 'boolean', default: false },
-      'bulk-limit': { type: 'string' },
-      'drill-id': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: REPLAY_SPEC.options,
     strict: true,
   });
   if (values.help) {

@@ -12,6 +12,8 @@ import {
   reportWindow,
   STALL_RATE_THRESHOLD_PER_SECOND,
 } from '../functions/core/runner-report.js';
+import { REPORT_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { UsageError } from './commands.js';
 import { loadEnvironmentSource } from './report/environment-source.js';
 import { EvidenceFileSource } from './report/evidence-source.js';
@@ -82,18 +84,7 @@ async function reportDaily(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      evidence: { type: 'string' },
-      runs: { type: 'string' },
-      env: { type: 'string' },
-      local: { type: 'boolean', default: false },
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      now: { type: 'string' },
-      html: { type: 'string' },
-      'require-data': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: REPORT_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -101,9 +92,12 @@ async function reportDaily(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [subcommand, ...extra] = positionals;
-  if (subcommand !== 'daily') {
+  if (!isSubcommand(REPORT_SPEC, subcommand)) {
+    const reports = Object.keys(REPORT_SPEC.subcommands).join(', ');
     throw new UsageError(
-      subcommand === undefined ? 'give a report: daily' : `unknown report "${subcommand}" (try: daily)`,
+      subcommand === undefined
+        ? `give a report: ${reports}`
+        : `unknown report "${subcommand}" (try: ${reports})`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);

@@ -6,6 +6,8 @@ import {
   STALL_BREAKDOWN_FIELDS,
   type StallBreakdownField,
 } from '../functions/core/runner-report.js';
+import { STALLS_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { UsageError } from './commands.js';
 import { requireStallFile, skippedLines, skippedNote } from './report/evidence-source.js';
 import { formatDuration, printable } from './report/format.js';
@@ -55,15 +57,7 @@ async function stalls(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      evidence: { type: 'string', default: RUNNER_EVIDENCE_FILES.stalls },
-      lines: { type: 'string', short: 'n' },
-      tail: { type: 'string' },
-      since: { type: 'string' },
-      now: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: STALLS_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -71,32 +65,33 @@ async function stalls(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [subcommand, ...rest] = positionals;
+  if (!isSubcommand(STALLS_SPEC, subcommand)) {
+    throw new UsageError(
+      subcommand === undefined ? 'give tail or by <field>' : `unknown stalls command "${subcommand}"`,
+    );
+  }
   if (subcommand === 'tail') {
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (values.tail !== undefined || values.since !== undefined || values.now !== undefined)
       throw new UsageError('--tail, --since and --now go with "stalls by"; tail takes -n');
     return await tail(values.evidence, parseCount(values.lines, '-n', 10), values.json);
   }
-  if (subcommand === 'by') {
-    const [field, ...extra] = rest;
-    if (field === undefined)
-      throw new UsageError(`give a field to group by: ${STALL_BREAKDOWN_FIELDS.join(', ')}`);
-    if (!isField(field))
-      throw new UsageError(`cannot group by "${field}": the fields are ${STALL_BREAKDOWN_FIELDS.join(', ')}`);
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    if (values.lines !== undefined) throw new UsageError('-n goes with "stalls tail"; by takes --tail');
-    if (values.now !== undefined && values.since === undefined)
-      throw new UsageError('--now sets the end of --since; give --since too');
-    const sinceMs = values.since === undefined ? undefined : parseDuration(values.since, '--since');
-    return await by(values.evidence, field, {
-      tail: parseCount(values.tail, '--tail', sinceMs === undefined ? 50 : 0),
-      since: sinceMs === undefined ? undefined : { ms: sinceMs, now: parseNow(values.now) },
-      json: values.json,
-    });
-  }
-  throw new UsageError(
-    subcommand === undefined ? 'give tail or by <field>' : `unknown stalls command "${subcommand}"`,
-  );
+  // by <field>
+  const [field, ...extra] = rest;
+  if (field === undefined)
+    throw new UsageError(`give a field to group by: ${STALL_BREAKDOWN_FIELDS.join(', ')}`);
+  if (!isField(field))
+    throw new UsageError(`cannot group by "${field}": the fields are ${STALL_BREAKDOWN_FIELDS.join(', ')}`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (values.lines !== undefined) throw new UsageError('-n goes with "stalls tail"; by takes --tail');
+  if (values.now !== undefined && values.since === undefined)
+    throw new UsageError('--now sets the end of --since; give --since too');
+  const sinceMs = values.since === undefined ? undefined : parseDuration(values.since, '--since');
+  return await by(values.evidence, field, {
+    tail: parseCount(values.tail, '--tail', sinceMs === undefined ? 50 : 0),
+    since: sinceMs === undefined ? undefined : { ms: sinceMs, now: parseNow(values.now) },
+    json: values.json,
+  });
 }
 
 async function tail(file: string, lines: number, json: boolean): Promise<number> {

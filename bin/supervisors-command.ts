@@ -13,6 +13,8 @@ import {
   type EnvironmentName,
   parseRunlaneConfig,
 } from '../lib/config/environment-config.js';
+import { SUPERVISORS_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { UsageError } from './commands.js';
 import { printable } from './report/format.js';
 import { table } from './report/render-text.js';
@@ -68,14 +70,7 @@ async function supervisors(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      env: { type: 'string' },
-      local: { type: 'boolean', default: false },
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      'stale-minutes': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: SUPERVISORS_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -83,9 +78,11 @@ async function supervisors(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [subcommand, ...extra] = positionals;
-  if (subcommand !== 'health') {
+  if (!isSubcommand(SUPERVISORS_SPEC, subcommand)) {
     throw new UsageError(
-      subcommand === undefined ? 'give a command: health' : `unknown supervisors command "${subcommand}"`,
+      subcommand === undefined
+        ? `give a command: ${Object.keys(SUPERVISORS_SPEC.subcommands).join(', ')}`
+        : `unknown supervisors command "${subcommand}"`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);

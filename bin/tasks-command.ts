@@ -5,6 +5,8 @@ import type { WorkerTaskRecord } from '../functions/core/worker-ports.js';
 import { DEFAULT_STUCK_TASK_MINUTES } from '../functions/core/worker-settings.js';
 import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
 import { loadRunlaneConfig } from './cdk-config.js';
+import { TASKS_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { UsageError } from './commands.js';
 import { plural, printable } from './report/format.js';
 import { table } from './report/render-text.js';
@@ -71,13 +73,7 @@ async function tasks(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      env: { type: 'string' },
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      minutes: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: TASKS_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -85,9 +81,11 @@ async function tasks(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [subcommand, ...rest] = positionals;
-  if (subcommand !== 'stuck') {
+  if (!isSubcommand(TASKS_SPEC, subcommand)) {
     throw new UsageError(
-      subcommand === undefined ? 'give a command: stuck' : `unknown tasks command "${subcommand}"`,
+      subcommand === undefined
+        ? `give a command: ${Object.keys(TASKS_SPEC.subcommands).join(', ')}`
+        : `unknown tasks command "${subcommand}"`,
     );
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../functions/adapters/clients.js';
 import { DynamoDbLifecycleStore } from '../functions/adapters/dynamodb-lifecycle-store.js';
 import { type Trace, type TraceSource, traceFrom } from '../functions/core/trace.js';
+import { TRACE_SPEC } from './cli-spec.js';
 import { resolveTarget } from './targets.js';
 
 export const TRACE_HELP = `runlane trace <commandId|messageId|correlationId> — one command's story: acceptance, each
@@ -28,14 +29,7 @@ export async function runTrace(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      env: { type: 'string' },
-      'table-name': { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: TRACE_SPEC.options,
     strict: true,
   });
   if (values.help) {

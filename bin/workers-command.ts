@@ -4,6 +4,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../agent/worker/api-client.js';
 import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
 import { loadRunlaneConfig } from './cdk-config.js';
+import { WORKERS_SPEC } from './cli-spec.js';
+import { isSubcommand } from './command-line.js';
 import { UsageError } from './commands.js';
 import { formatDuration, plural, printable } from './report/format.js';
 import { table } from './report/render-text.js';
@@ -221,13 +223,7 @@ async function workers(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      env: { type: 'string' },
-      'api-url': { type: 'string', default: 'http://127.0.0.1:3000' },
-      'changed-by': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    options: WORKERS_SPEC.options,
     strict: true,
   });
   if (values.help) {
@@ -236,11 +232,12 @@ async function workers(argv: readonly string[]): Promise<number> {
   }
   const [subcommand, ...rest] = positionals;
   if (subcommand === undefined) throw new UsageError('give a command: health, metrics or delegation');
-  if (!['health', 'metrics', 'delegation'].includes(subcommand)) {
+  if (!isSubcommand(WORKERS_SPEC, subcommand)) {
     throw new UsageError(`unknown workers command "${subcommand}"`);
   }
   const switchTo = subcommand === 'delegation' ? rest.shift() : undefined;
-  if (switchTo !== undefined && switchTo !== 'on' && switchTo !== 'off') {
+  const switches: readonly string[] = WORKERS_SPEC.subcommands.delegation.positionals.choices;
+  if (switchTo !== undefined && !switches.includes(switchTo)) {
     throw new UsageError(`delegation takes on or off, got "${switchTo}"`);
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
