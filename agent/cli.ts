@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { isSubcommand } from '../bin/command-line.js';
 import { AGENT_DETAIL_TYPES } from '../functions/core/agent-events.js';
+import { RUN_SPEC, RUNLANE_AGENT_CLI } from './cli-spec.js';
 import { runCtlCli } from './control/ctl-cli.js';
 import { AgentUsageError, CommandSpawnError, RunnerConfigError } from './errors.js';
 import { createAgentReporter } from './reporter/setup.js';
@@ -57,11 +59,23 @@ options:
   --metrics-port <port>     Prometheus /metrics on 127.0.0.1 (default 4001; 0 = off)
   --metrics-linger-ms <ms>  keep serving /metrics this long after the command ended (default 0)
   --host <name>             host label (default: the host name)
+  -h, --help                this text
 
 exit: the command's own code; 124 idle timeout; 125 hard timeout; 126 cannot execute;
 127 not found; 2 bad usage or config; 128+n when signal n ended the command (or the agent).
 Reporting never changes the exit code. AWS_ENDPOINT_URL_EVENTBRIDGE points the agent at
 another PutEvents endpoint (e.g. the local stack's, http://127.0.0.1:4010).`;
+
+/** The commands other than `run`, one per subcommand of {@link RUNLANE_AGENT_CLI} (checked by the compiler). */
+const DISPATCH = {
+  spool: runSpoolCli,
+  ctl: runCtlCli,
+  supervise: runSuperviseCli,
+  worker: runWorkerCli,
+} satisfies Record<
+  Exclude<keyof typeof RUNLANE_AGENT_CLI.subcommands, 'run'>,
+  (argv: readonly string[], io: CliIo) => Promise<number>
+>;
 
 /** File name of the run summaries when only the evidence file is given. */
 const RUN_SUMMARY_FILE_NAME = 'run-summaries.jsonl';
@@ -114,10 +128,13 @@ export async function runAgentCli(argv: readonly string[], io: CliIo): Promise<n
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    if (argv[0] === 'spool') return await runSpoolCli(argv.slice(1), io);
-    if (argv[0] === 'ctl') return await runCtlCli(argv.slice(1), io);
-    if (argv[0] === 'supervise') return await runSuperviseCli(argv.slice(1), io);
-    if (argv[0] === 'worker') return await runWorkerCli(argv.slice(1), io);
+    const [command] = argv;
+    if (isSubcommand(RUNLANE_AGENT_CLI, command) && command !== 'run')
+      return await DISPATCH[command](argv.slice(1), io);
+    if (command === 'run' && wantsRunHelp(argv.slice(1))) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     flags = parseRunFlags(argv);
   } catch (error) {
     if (!(error instanceof AgentUsageError)) throw error;
@@ -238,6 +255,13 @@ function spawnFailure(error: Error, log: (line: string) => void): number {
   return error.code === 'ENOENT' ? EXIT_CODES.notFound : EXIT_CODES.notExecutable;
 }
 
+/** `run … --help` (or `-h`) before the `--` of the command, if any: before anything runs. */
+function wantsRunHelp(args: readonly string[]): boolean {
+  const separator = args.indexOf('--');
+  const options = separator < 0 ? args : args.slice(0, separator);
+  return options.includes('--help') || options.includes('-h');
+}
+
 /** Parses `run [options] -- <command> [args…]`; throws {@link AgentUsageError}. */
 export function parseRunFlags(argv: readonly string[]): RunFlags {
   const [subcommand, ...rest] = argv;
@@ -256,22 +280,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
       args: rest.slice(0, separator),
       strict: true,
       allowPositionals: false,
-      options: {
-        'command-type': { type: 'string' },
-        environment: { type: 'string' },
-        'idle-ms': { type: 'string' },
-        'hard-ms': { type: 'string' },
-        'kill-grace-ms': { type: 'string' },
-        config: { type: 'string' },
-        'evidence-file': { type: 'string' },
-        'run-summary-file': { type: 'string' },
-        'event-bus': { type: 'string' },
-        'spool-dir': { type: 'string' },
-        'no-report': { type: 'boolean' },
-        'metrics-port': { type: 'string' },
-        'metrics-linger-ms': { type: 'string' },
-        host: { type: 'string' },
-      },
+      options: RUN_SPEC.options,
     }));
   } catch (error) {
     throw new AgentUsageError((error as Error).message, { cause: error });

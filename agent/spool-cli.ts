@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isSubcommand } from '../bin/command-line.js';
+import { SPOOL_SPEC } from './cli-spec.js';
 import { AgentUsageError, RunnerConfigError } from './errors.js';
 import { createAgentReporter } from './reporter/setup.js';
 import { DEFAULT_RUNNER_CONFIG_FILE, loadRunnerConfig, resolveEventBus } from './runner/config.js';
@@ -37,19 +39,13 @@ export async function runSpoolCli(argv: readonly string[], io: SpoolIo): Promise
   }
   let values: Record<string, string | boolean | undefined>;
   try {
-    if (action !== 'status' && action !== 'flush')
+    if (!isSubcommand(SPOOL_SPEC, action))
       throw new AgentUsageError(`unknown spool command ${action}; expected status or flush`);
     ({ values } = parseArgs({
       args: rest,
       strict: true,
       allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        'spool-dir': { type: 'string' },
-        environment: { type: 'string' },
-        'event-bus': { type: 'string' },
-        json: { type: 'boolean' },
-      },
+      options: SPOOL_SPEC.subcommands[action].options,
     }));
     if (action === 'flush' && !values.environment) throw new AgentUsageError('--environment is required');
   } catch (error) {

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SUPERVISE_SPEC } from './cli-spec.js';
 import { ControlServer } from './control/control-server.js';
 import { ControlSocketError } from './control/errors.js';
 import { EXIT_CODES } from './runner/exit-codes.js';
@@ -46,7 +47,7 @@ export async function runSuperviseCli(argv: readonly string[], io: SuperviseIo):
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: { config: { type: 'string' }, 'event-bus': { type: 'string' }, help: { type: 'boolean' } },
+      options: SUPERVISE_SPEC.options,
     }));
   } catch (error) {
     log(`runlane-agent: ${(error as Error).message}\n${SUPERVISE_USAGE}`);

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isSubcommand } from '../bin/command-line.js';
+import { WORKER_SPEC } from './cli-spec.js';
 import { EXIT_CODES } from './runner/exit-codes.js';
 import type { Spawner } from './runner/watchdog.js';
 import { loadWorkerConfig } from './worker/config.js';
@@ -55,19 +57,16 @@ export interface WorkerCliIo {
 
 /** `runlane-agent worker …`; resolves to the exit code, never throws. */
 export async function runWorkerCli(argv: readonly string[], io: WorkerCliIo): Promise<number> {
-  const status = argv[0] === 'status';
+  // `worker status`, else the worker itself (no other subcommand).
+  const status = isSubcommand(WORKER_SPEC, argv[0]);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: status ? argv.slice(1) : [...argv],
       strict: true,
       allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        once: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      // One parse for both: `status` refuses --once below, with its own message.
+      options: WORKER_SPEC.options,
     }));
   } catch (error) {
     io.stderr.write(`runlane-agent: ${(error as Error).message}\n${WORKER_USAGE}\n`);

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isSubcommand } from '../../bin/command-line.js';
+import { CTL_SPEC } from '../cli-spec.js';
 import { AgentUsageError } from '../errors.js';
 import { parsePositiveInt } from '../runner/config.js';
 import { EXIT_CODES } from '../runner/exit-codes.js';
@@ -49,8 +51,15 @@ interface Subcommand {
   readonly wire: ControlCommand['command'];
 }
 
+type CtlCommandName = keyof typeof CTL_SPEC.subcommands;
+/** Names of {@link CTL_SPEC} that are another command's alias. */
+const ALIASES = { 'current-state': 'state' } as const satisfies Partial<
+  Record<CtlCommandName, CtlCommandName>
+>;
+type CtlCanonicalName = Exclude<CtlCommandName, keyof typeof ALIASES>;
+
 /** CLI name → wire command; `state` is the wire's `current-state` (accepted too). */
-const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+const SUBCOMMANDS: Readonly<Record<CtlCanonicalName, Subcommand>> = {
   health: {
     usage: 'health',
     summary:
@@ -96,7 +105,6 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     wire: 'restart-child',
   },
 };
-const ALIASES: Readonly<Record<string, string>> = { 'current-state': 'state' };
 
 export const CTL_USAGE = `usage: runlane-agent ctl <command> [options]
 
@@ -147,13 +155,13 @@ export async function runCtlCli(argv: readonly string[], io: CtlIo): Promise<num
     (first === undefined ? io.stderr : io.stdout).write(`${CTL_USAGE}\n`);
     return first === undefined ? CTL_EXIT_CODES.usage : CTL_EXIT_CODES.ok;
   }
-  const sub = SUBCOMMANDS[ALIASES[first] ?? first];
-  if (sub === undefined) {
+  if (!isSubcommand(CTL_SPEC, first)) {
     io.stderr.write(
       `runlane-agent: unknown ctl command ${first}; expected ${Object.keys(SUBCOMMANDS).join(', ')}\n${CTL_USAGE}\n`,
     );
     return CTL_EXIT_CODES.usage;
   }
+  const sub = SUBCOMMANDS[first === 'current-state' ? ALIASES[first] : first];
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${subcommandUsage(sub)}\n`);
     return CTL_EXIT_CODES.ok;
@@ -239,13 +247,8 @@ function parseCtlArgs(args: readonly string[]) {
     args: [...args],
     strict: true,
     allowPositionals: true,
-    options: {
-      socket: { type: 'string' },
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      'timeout-ms': { type: 'string' },
-      spec: { type: 'string' },
-    },
+    // Every command parses add-child's flags (all of them): the others refuse --spec after parsing.
+    options: CTL_SPEC.subcommands['add-child'].options,
   });
 }
 
