@@ -315,6 +315,22 @@ function stepTableProblems(runbook: Runbook): string[] {
   });
 }
 
+/** A procedure (a `##` section with a step table, its subsections included) without escalation or total. */
+function procedureProblems(runbook: Runbook): string[] {
+  return runbook.headings
+    .filter((heading) => heading.depth === 2)
+    .flatMap((heading) => {
+      const text = sectionWithSubsections(runbook, heading.text);
+      if (!/^\|\s*Step\s*\|/m.test(text)) return [];
+      return [
+        ...(/escalat/i.test(text) ? [] : [`${runbook.file} § ${heading.text}: no escalation`]),
+        ...(/\bTotal\b[^\n]*\d+\s*min/i.test(text)
+          ? []
+          : [`${runbook.file} § ${heading.text}: no total duration`]),
+      ];
+    });
+}
+
 describe('runbook checks catch what they are for', () => {
   const bad = readRunbook(
     'runbooks/bad.md',
@@ -355,12 +371,16 @@ describe('runbook checks catch what they are for', () => {
     ]);
   });
 
-  it('rejects a link to a heading that does not exist and a step without a duration', () => {
+  it('rejects a broken link, a step without a duration and a procedure without escalation or total', () => {
     expect(brokenLinks(bad, [bad])).toEqual([
       'runbooks/bad.md § Steps: link #no-such-heading: no heading with anchor #no-such-heading in runbooks/bad.md',
       'runbooks/bad.md § Steps: link no-such-runbook.md: no file runbooks/no-such-runbook.md',
     ]);
     expect(stepTableProblems(bad)).toEqual(['runbooks/bad.md § Steps: step 1: duration "soon"']);
+    expect(procedureProblems(bad)).toEqual([
+      'runbooks/bad.md § Steps: no escalation',
+      'runbooks/bad.md § Steps: no total duration',
+    ]);
   });
 
   it('splits shell lines into commands without reading <placeholders> as redirections', () => {
@@ -514,6 +534,10 @@ describe('runbooks/', () => {
       ).toBeGreaterThan(0);
     }
     expect(runbooks.flatMap(stepTableProblems)).toEqual([]);
+  });
+
+  it('every procedure (a ## section with a step table) has an escalation path and a total duration', () => {
+    expect(runbooks.flatMap(procedureProblems)).toEqual([]);
   });
 
   it('anchors are GitHub’s', () => {
