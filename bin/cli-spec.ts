@@ -167,14 +167,25 @@ export const SUPERVISORS_SPEC = {
 
 const WORKERS_OPTIONS = { ...ENV, ...API_URL, ...JSON_FLAG, ...HELP } as const;
 const WORKERS_DELEGATION_OPTIONS = { ...WORKERS_OPTIONS, 'changed-by': { type: 'string' } } as const;
+/** `workers config`: a deployed stack only (no --api-url). */
+const WORKERS_CONFIG_OPTIONS = {
+  ...ENV,
+  site: { type: 'string' },
+  'worker-id': { type: 'string' },
+  out: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  ...JSON_FLAG,
+  ...HELP,
+} as const;
 
-/** `runlane workers health | metrics | delegation [on|off]`. */
+/** `runlane workers health | metrics | delegation [on|off] | config`. */
 export const WORKERS_SPEC = {
-  options: WORKERS_DELEGATION_OPTIONS,
+  options: { ...WORKERS_DELEGATION_OPTIONS, ...WORKERS_CONFIG_OPTIONS },
   subcommands: {
     health: { options: WORKERS_OPTIONS },
     metrics: { options: WORKERS_OPTIONS },
     delegation: { options: WORKERS_DELEGATION_OPTIONS, positionals: { max: 1, choices: ['on', 'off'] } },
+    config: { options: WORKERS_CONFIG_OPTIONS },
   },
 } as const satisfies CommandSpec;
 

@@ -1,8 +1,18 @@
+import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type * as z from 'zod';
 import { NodeSha256 } from '../agent/worker/api-client.js';
-import { ENVIRONMENT_NAMES, type EnvironmentName } from '../lib/config/environment-config.js';
+import { parseWorkerConfig, type workerConfigFileSchema } from '../agent/worker/config.js';
+import { WorkerConfigError } from '../agent/worker/errors.js';
+import { workerIdSchema, workerSiteSchema } from '../functions/core/worker-contract.js';
+import {
+  ENVIRONMENT_NAMES,
+  type EnvironmentName,
+  workerSiteOutputId,
+} from '../lib/config/environment-config.js';
 import { loadRunlaneConfig } from './cdk-config.js';
 import { WORKERS_SPEC } from './cli-spec.js';
 import { isSubcommand } from './command-line.js';
@@ -27,6 +37,14 @@ Usage:
       (PUT /api/workers/delegation). The control plane refuses "on" while no worker is online
       (409 no_worker_online, seed 004: "set delegation only after at least one worker is
       online"): exit 1, the flag stays as it was.
+  runlane workers config --env <env> --site <site> --worker-id <id> [--out <file> [--force]] [--json]
+      the worker's config file (runlane-agent worker --config <file>) from the outputs of stack
+      Runlane-<env>: taskQueueUrl = WorkerTaskQueueUrl<Site>, apiUrl = ApiUrl, region from cdk.json,
+      environment, site, workerId; every other field keeps its default (add scripts and plugins
+      yourself, see config/worker.example.json). Validated as the agent validates it, then printed
+      on stdout, or written to --out (mode 0600; an existing file only with --force). Needs --env:
+      a worker of the local stack takes its settings from the environment variables the banner of
+      npm start prints, no file.
 
 Where:
   --api-url <url>      the local stack (default http://127.0.0.1:3000; npm start)
@@ -36,10 +54,16 @@ Where:
 
 Options:
   --changed-by <name>  delegation on|off: who switched it (default cli:<user>)
-  --json               the endpoint's JSON instead of a table
+  --site <site>        config: the worker's site, one of workers.sites of <env> in cdk.json
+  --worker-id <id>     config: the worker's id (1-64 of A-Z, a-z, 0-9, ".", "_", "-")
+  --out <file>         config: write the file there instead of printing it
+  --force              config: overwrite an existing --out file
+  --json               the endpoint's JSON instead of a table; config: {stackName, region, file,
+                       outputs, config} on stdout
   --help
-Exit codes: 0 success, 1 a worker is offline (health), the switch was refused, or the API could
-not be reached or failed, 2 bad usage.`;
+Exit codes: 0 success, 1 a worker is offline (health), the switch was refused, the API could
+not be reached or failed, or (config) the stack could not be read, lacks an output, the config
+does not validate or --out exists, 2 bad usage.`;
 
 /** The control plane's API could not be asked, or answered with an error. */
 export class WorkerApiRequestError extends Error {
@@ -197,21 +221,172 @@ export function describeAnswer(answer: WorkerApiAnswer): string {
   return typeof body?.message === 'string' ? `${head}: ${body.message}` : head;
 }
 
+/** A deployed stack lacks an output `workers config` needs. */
+export class WorkerConfigOutputError extends Error {
+  public constructor(
+    message: string,
+    public readonly missing: readonly string[],
+  ) {
+    super(message);
+    this.name = 'WorkerConfigOutputError';
+  }
+}
+
+/** What `runlane workers config` writes: every other field of the file keeps its schema default. */
+export interface GeneratedWorkerConfig {
+  readonly environment: string;
+  readonly workerId: string;
+  readonly site: string;
+  /** The `WorkerTaskQueueUrl<Site>` output. */
+  readonly taskQueueUrl: string;
+  /** The `ApiUrl` output. */
+  readonly apiUrl: string;
+  /** The environment's region in cdk.json: the queue's and the API's SigV4 region. */
+  readonly region: string;
+}
+
+/** The stack outputs a worker of `site` is configured from. */
+export function workerConfigOutputKeys(site: string): {
+  readonly taskQueueUrl: string;
+  readonly apiUrl: string;
+} {
+  return { taskQueueUrl: `WorkerTaskQueueUrl${workerSiteOutputId(site)}`, apiUrl: 'ApiUrl' };
+}
+
+const TASK_QUEUE_OUTPUT_PREFIX = 'WorkerTaskQueueUrl';
+
 /**
- * `runlane workers health|metrics|delegation`.
+ * The worker config file of `workerId` at `site` from the outputs of stack `Runlane-<env>`:
+ * `taskQueueUrl` from `WorkerTaskQueueUrl<Site>` (the suffix the stack names it with,
+ * `workerSiteOutputId`), `apiUrl` from `ApiUrl`. Throws {@link WorkerConfigOutputError} naming
+ * each missing output. Validate the result with `parseWorkerConfig` before handing it out.
+ *
+ * @example
+ * workerConfigFromOutputs({ env: 'dev', site: 'lab', workerId: 'h1', region: 'us-east-1', outputs }).taskQueueUrl;
+ * // outputs.get('WorkerTaskQueueUrlLab')
+ */
+export function workerConfigFromOutputs(options: {
+  readonly env: string;
+  readonly site: string;
+  readonly workerId: string;
+  readonly region: string;
+  readonly outputs: ReadonlyMap<string, string>;
+}): GeneratedWorkerConfig {
+  const { env, site, workerId, region, outputs } = options;
+  const keys = workerConfigOutputKeys(site);
+  const stackName = `Runlane-${env}`;
+  const taskQueueUrl = outputs.get(keys.taskQueueUrl);
+  const apiUrl = outputs.get(keys.apiUrl);
+  if (!taskQueueUrl || !apiUrl) {
+    const missing = [...(apiUrl ? [] : [keys.apiUrl]), ...(taskQueueUrl ? [] : [keys.taskQueueUrl])];
+    const lanes = [...outputs.keys()].filter((key) => key.startsWith(TASK_QUEUE_OUTPUT_PREFIX)).sort();
+    const reasons = [
+      ...(taskQueueUrl
+        ? []
+        : [
+            `site "${site}" may not be in workers.sites of environment ${env} in cdk.json (the stack has ` +
+              `${lanes.length === 0 ? 'no worker task lane' : lanes.join(', ')}; add the site and deploy: ` +
+              `npx cdk deploy -c env=${env})`,
+          ]),
+      outputs.size === 0
+        ? 'the stack is not deployed (it has no outputs at all)'
+        : 'the stack is not deployed (or not since the site was added)',
+    ];
+    throw new WorkerConfigOutputError(
+      `stack ${stackName} has no ${missing.join(' and no ')} output: ${reasons.join(', or ')}`,
+      missing,
+    );
+  }
+  return {
+    environment: env,
+    workerId,
+    site,
+    taskQueueUrl,
+    apiUrl,
+    region,
+  } satisfies z.input<typeof workerConfigFileSchema>;
+}
+
+/** `--out <file>` exists and `--force` was not given. */
+export class WorkerConfigFileExistsError extends Error {
+  public constructor(public readonly file: string) {
+    super(`${file} exists; pass --force to overwrite it`);
+    this.name = 'WorkerConfigFileExistsError';
+  }
+}
+
+/**
+ * Writes a worker config as JSON with mode 0600. Refuses an existing file unless `force`
+ * ({@link WorkerConfigFileExistsError}); with `force` it replaces the file through a temporary
+ * one, so the new file is 0600 whatever mode the old one had.
+ *
+ * @example
+ * await writeWorkerConfigFile('worker.json', config, { force: false });
+ */
+export async function writeWorkerConfigFile(
+  file: string,
+  config: unknown,
+  options: { readonly force: boolean },
+): Promise<void> {
+  const text = `${JSON.stringify(config, null, 2)}\n`;
+  if (!options.force) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      try {
+        await handle.writeFile(text, 'utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new WorkerConfigFileExistsError(file);
+      throw error;
+    }
+    return;
+  }
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    const handle = await open(temporary, 'wx', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What `runWorkers` reads from outside; tests replace it. */
+export interface WorkersDependencies {
+  /** The outputs of stack `Runlane-<env>` (default: CloudFormation DescribeStacks, bin/targets.ts). */
+  readonly stackOutputs?: (env: EnvironmentName) => Promise<ReadonlyMap<string, string>>;
+}
+
+/**
+ * `runlane workers health|metrics|delegation|config`.
  *
  * @example
  * process.exitCode = await runWorkers(['health', '--json']);
  */
-export async function runWorkers(argv: readonly string[]): Promise<number> {
+export async function runWorkers(
+  argv: readonly string[],
+  dependencies: WorkersDependencies = {},
+): Promise<number> {
   try {
-    return await workers(argv);
+    return await workers(argv, dependencies);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`runlane workers: ${(error as Error).message}\n\n${WORKERS_HELP}`);
       return 2;
     }
-    if (error instanceof WorkerApiRequestError) {
+    if (
+      error instanceof WorkerApiRequestError ||
+      error instanceof WorkerConfigOutputError ||
+      error instanceof WorkerConfigError ||
+      error instanceof WorkerConfigFileExistsError
+    ) {
       console.error(`runlane workers: ${error.message}`);
       return 1;
     }
@@ -219,19 +394,22 @@ export async function runWorkers(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function workers(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+async function workers(argv: readonly string[], dependencies: WorkersDependencies): Promise<number> {
+  const { values, positionals, tokens } = parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: WORKERS_SPEC.options,
     strict: true,
+    tokens: true,
   });
   if (values.help) {
     console.log(WORKERS_HELP);
     return 0;
   }
   const [subcommand, ...rest] = positionals;
-  if (subcommand === undefined) throw new UsageError('give a command: health, metrics or delegation');
+  if (subcommand === undefined) {
+    throw new UsageError('give a command: health, metrics, delegation or config');
+  }
   if (!isSubcommand(WORKERS_SPEC, subcommand)) {
     throw new UsageError(`unknown workers command "${subcommand}"`);
   }
@@ -244,13 +422,109 @@ async function workers(argv: readonly string[]): Promise<number> {
   if (values['changed-by'] !== undefined && switchTo === undefined) {
     throw new UsageError('--changed-by goes with "workers delegation on|off"');
   }
+  const accepted: readonly string[] = Object.keys(WORKERS_SPEC.subcommands[subcommand].options);
+  for (const token of tokens) {
+    if (token.kind === 'option' && !accepted.includes(token.name)) {
+      throw new UsageError(`${token.rawName} does not go with "workers ${subcommand}"`);
+    }
+  }
   if (values.env !== undefined && values.env.trim() === '') throw new UsageError('--env needs a name');
+  if (subcommand === 'config') return config(values, dependencies);
   const api = await resolveWorkerApi({ apiUrl: values['api-url'], env: values.env });
 
   if (subcommand === 'health') return health(api, values.json);
   if (subcommand === 'metrics') return metrics(api, values.json);
   if (switchTo === undefined) return showDelegation(api, values.json);
   return switchDelegation(api, switchTo === 'on', values['changed-by'] ?? defaultChangedBy(), values.json);
+}
+
+interface ConfigValues {
+  readonly env?: string | undefined;
+  readonly site?: string | undefined;
+  readonly 'worker-id'?: string | undefined;
+  readonly out?: string | undefined;
+  readonly force?: boolean | undefined;
+  readonly json: boolean;
+}
+
+/** A flag value checked against the schema the agent checks it with: a usage error otherwise. */
+function flagValue(flag: string, value: string | undefined, schema: z.ZodType<string>): string {
+  if (value === undefined) throw new UsageError(`workers config needs ${flag}`);
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new UsageError(
+      `${flag} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return result.data;
+}
+
+/** `runlane workers config`: the worker's config file from the deployed stack's outputs. */
+async function config(values: ConfigValues, dependencies: WorkersDependencies): Promise<number> {
+  if (values.env === undefined) {
+    throw new UsageError(
+      'workers config needs --env <env> (' +
+        ENVIRONMENT_NAMES.join(', ') +
+        '): it reads the outputs of stack Runlane-<env>. A worker of the local stack needs no config ' +
+        'file: start it with the WORKER_SITE_NAME / RUNLANE_WORKER_QUEUE_URL / RUNLANE_API_URL line ' +
+        'the banner of npm start prints',
+    );
+  }
+  if (!(ENVIRONMENT_NAMES as readonly string[]).includes(values.env)) {
+    throw new UsageError(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
+  }
+  const env = values.env as EnvironmentName;
+  const site = flagValue('--site', values.site, workerSiteSchema);
+  const workerId = flagValue('--worker-id', values['worker-id'], workerIdSchema);
+  const out = values.out;
+  if (out !== undefined && out.trim() === '') throw new UsageError('--out needs a file name');
+  if (values.force && out === undefined) throw new UsageError('--force goes with --out <file>');
+  if (out !== undefined && !values.force && (await lstat(out).catch(() => undefined)) !== undefined) {
+    throw new WorkerConfigFileExistsError(out);
+  }
+
+  const region = loadRunlaneConfig().environments[env].region;
+  const stackName = `Runlane-${env}`;
+  const readOutputs =
+    dependencies.stackOutputs ??
+    (async (name: EnvironmentName) => (await describeDeployedStack(name)).outputs);
+  let outputs: ReadonlyMap<string, string>;
+  try {
+    outputs = await readOutputs(env);
+  } catch (error) {
+    throw new WorkerApiRequestError(`cannot read stack ${stackName} in ${region}: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const file = workerConfigFromOutputs({ env, site, workerId, region, outputs });
+  // The agent's own validation, without this shell's WORKER_* / RUNLANE_* overrides.
+  parseWorkerConfig(file, out ?? `generated config of ${workerId}`, {}, workerId);
+
+  const keys = workerConfigOutputKeys(site);
+  console.error(
+    `Worker config of ${printable(workerId)} at site ${site} from ${stackName} (${region}): taskQueueUrl = ` +
+      `${keys.taskQueueUrl}, apiUrl = ${keys.apiUrl}; every other field at its default.`,
+  );
+  if (out !== undefined) {
+    await writeWorkerConfigFile(out, file, { force: values.force === true });
+    console.error(
+      `Wrote ${out} (mode 0600). Add the host's scripts and plugins if it runs any (config/worker.example.json), ` +
+        'copy it to the host and check it there: runlane-agent worker status --config <file>',
+    );
+  }
+  if (values.json) {
+    const summary = {
+      stackName,
+      region,
+      file: out ?? null,
+      outputs: { taskQueueUrl: keys.taskQueueUrl, apiUrl: keys.apiUrl },
+      config: file,
+    };
+    console.log(JSON.stringify(summary, null, 2));
+  } else if (out === undefined) {
+    console.log(JSON.stringify(file, null, 2));
+  }
+  return 0;
 }
 
 /** Fails with the answer unless it has the expected status. */
