@@ -20,8 +20,9 @@ Usage:
   runlane report daily      seed 002's success criteria over the last 24 h, breakdowns and an HTML report
   runlane stalls tail|by    the runner's latest stalls, or counts by root cause, environment, host, command type
   runlane supervisors health  each supervisor host's latest health report; exit 1 when a host is silent
-  runlane workers health|metrics|delegation
-                            worker registry, queue depth and task figures; switch worker delegation
+  runlane workers health|metrics|delegation|config
+                            worker registry, queue depth and task figures; switch worker delegation;
+                            a worker host's config file from a deployed stack's outputs
   runlane tasks stuck       delegated tasks executing past a threshold, with their result key if one arrived
   runlane --help | --version
 

@@ -152,6 +152,7 @@ describe('commandPaths', () => {
       'workers health',
       'workers metrics',
       'workers delegation',
+      'workers config',
       'tasks stuck',
     ]);
   });
