@@ -2,7 +2,7 @@ import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import {
   DIFF_ROLE_NAME,
   deployRoleNameFor,
@@ -11,7 +11,7 @@ import {
 } from '../../lib/github-deploy-role.js';
 import { RunlaneChecks } from '../../lib/nag.js';
 import { createRunlaneStacks } from '../../lib/runlane-app.js';
-import { rawConfig, TEST_REGION, testApp } from './support.js';
+import { configError, rawConfig, TEST_REGION, testApp } from './support.js';
 
 const REPOSITORY = 'acme/runlane';
 const PROD_ACCOUNT = '210987654321';
@@ -70,16 +70,6 @@ function statementsOf(role: Json): { Effect: string; Action: unknown; Resource: 
 
 function bootstrapArn(kind: string, account: string, region: string, qualifier = 'hnb659fds'): string {
   return `arn:<AWS::Partition>:iam::${account}:role/cdk-${qualifier}-${kind}-role-${account}-${region}`;
-}
-
-function configError(raw: unknown): ConfigError {
-  try {
-    parseRunlaneConfig(raw);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('GithubDeployRoleStack', () => {

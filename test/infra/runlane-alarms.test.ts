@@ -10,9 +10,9 @@ import {
   runbookLink,
   WORKER_ALARM_KINDS,
 } from '../../lib/alarm-catalog.js';
-import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { environmentConfig, rawConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
+import { configError, environmentConfig, rawConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
 
 interface CfnAlarm {
   readonly Properties: {
@@ -459,16 +459,6 @@ describe('alarm catalog', () => {
 });
 
 describe('alarm configuration', () => {
-  function configError(raw: unknown): ConfigError {
-    try {
-      parseRunlaneConfig(raw);
-    } catch (error) {
-      if (error instanceof ConfigError) return error;
-      throw error;
-    }
-    throw new Error('expected a ConfigError');
-  }
-
   it('defaults every threshold and subscribes nobody', () => {
     const config = parseRunlaneConfig(rawConfig()).environments.prod;
     expect(config.alarms).toEqual({

@@ -4,22 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { UnknownEnvironmentError } from '../../lib/errors.js';
 import { createRunlaneStacks, selectEnvironments } from '../../lib/runlane-app.js';
-import { rawConfig, testApp } from './support.js';
+import { configError, rawConfig, testApp } from './support.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-function configError(raw: unknown): ConfigError {
-  try {
-    parseRunlaneConfig(raw);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('createRunlaneStacks', () => {
   it('creates Runlane-dev, Runlane-staging and Runlane-prod with their regions', () => {

@@ -7,7 +7,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { LANES, type LaneDefinition } from '../../functions/core/lanes.js';
 import { CommandLane, type CommandLaneProps } from '../../lib/command-lane.js';
-import { type EnvironmentConfig, parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import {
+  ConfigError,
+  type EnvironmentConfig,
+  parseRunlaneConfig,
+} from '../../lib/config/environment-config.js';
 import { LifecycleStorage } from '../../lib/lifecycle-storage.js';
 import { TelemetryBus } from '../../lib/telemetry-bus.js';
 
@@ -111,4 +115,15 @@ export function actionsOn(statements: readonly PolicyStatement[], logicalIdPatte
     .filter((statement) => logicalIdPattern.test(JSON.stringify(statement.Resource)))
     .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
     .sort();
+}
+
+/** The ConfigError `parseRunlaneConfig` throws for `raw` (fails the test if it accepts it). */
+export function configError(raw: unknown): ConfigError {
+  try {
+    parseRunlaneConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
 }

@@ -9,7 +9,7 @@ import { emittedMetrics, METRICS_NAMESPACE } from '../../functions/core/metrics.
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
 import { ALARM_CATALOG, runbookLink, WORKER_ALARM_KINDS } from '../../lib/alarm-catalog.js';
-import { ConfigError, parseRunlaneConfig, workerSiteOutputId } from '../../lib/config/environment-config.js';
+import { parseRunlaneConfig, workerSiteOutputId } from '../../lib/config/environment-config.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
 import { WorkerDelegation, type WorkerDelegationProps } from '../../lib/worker-delegation.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from '../support/dashboard-body.js';
 import {
   actionsOn,
+  configError,
   environmentConfig,
   laneFixture,
   type PolicyStatement,
@@ -715,16 +716,6 @@ describe('An environment without worker sites', () => {
 });
 
 describe('workers configuration', () => {
-  function configError(raw: unknown): ConfigError {
-    try {
-      parseRunlaneConfig(raw);
-    } catch (error) {
-      if (error instanceof ConfigError) return error;
-      throw error;
-    }
-    throw new Error('expected a ConfigError');
-  }
-
   it('defaults to no sites, delegation off, 3 missed heartbeats, 15 min, 5 receives, 900 s', () => {
     expect(parseRunlaneConfig(rawConfig()).environments.prod.workers).toEqual({
       sites: [],

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAgentCli } from '../../agent/cli.js';
 import { RUNLANE_AGENT_CLI } from '../../agent/cli-spec.js';
 import { RUNLANE_CLI } from '../../bin/cli-spec.js';
@@ -10,6 +10,7 @@ import {
   parseCommandLine,
 } from '../../bin/command-line.js';
 import { runCli } from '../../bin/commands.js';
+import { captureConsole } from '../support/console-capture.js';
 
 /**
  * The command-line specs as data (bin/command-line.ts) and whether they are the CLIs' own:
@@ -170,23 +171,8 @@ function optionArgs(spec: CommandSpec): string[][] {
   );
 }
 
-async function runlaneCli(
-  argv: readonly string[],
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-    stdout.push(parts.join(' '));
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    stderr.push(parts.join(' '));
-  });
-  try {
-    return { status: await runCli(argv), stdout: stdout.join('\n'), stderr: stderr.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+function runlaneCli(argv: readonly string[]) {
+  return captureConsole(() => runCli(argv));
 }
 
 function memoryStream(): { stream: Writable; text: () => string } {

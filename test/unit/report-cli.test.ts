@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/commands.js';
 import { EvidenceFileSource } from '../../bin/report/evidence-source.js';
 import type { DailyReport } from '../../functions/core/runner-report.js';
 import { reportWindow } from '../../functions/core/runner-report.js';
+import { captureConsole } from '../support/console-capture.js';
 import { ago, aRun, aStall, HOUR, jsonLines, MINUTE, NOW } from '../support/runner-events.js';
 
 /**
@@ -26,22 +27,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-    stdout.push(parts.join(' '));
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    stderr.push(parts.join(' '));
-  });
-  try {
-    const status = await runCli(args);
-    return { status, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+function cli(args: readonly string[]) {
+  return captureConsole(() => runCli(args));
 }
 
 const daily = (...extra: string[]) =>

@@ -20,6 +20,7 @@ import {
   writeWorkerConfigFile,
 } from '../../bin/workers-command.js';
 import { createRunlaneStacks } from '../../lib/runlane-app.js';
+import { captureConsole } from '../support/console-capture.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CDK = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as {
@@ -66,28 +67,8 @@ function fakeOutputs(template: Template): Map<string, string> {
   );
 }
 
-async function capture(
-  argv: readonly string[],
-  dependencies?: WorkersDependencies,
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
-    stdout.push(parts.join(' '));
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    stderr.push(parts.join(' '));
-  });
-  try {
-    return {
-      status: await runWorkers(argv, dependencies),
-      stdout: stdout.join('\n'),
-      stderr: stderr.join('\n'),
-    };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+function capture(argv: readonly string[], dependencies?: WorkersDependencies) {
+  return captureConsole(() => runWorkers(argv, dependencies));
 }
 
 let outputs: Map<string, string>;
