@@ -1,67 +1,24 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   WORKER_DETAIL_TYPES,
   workerHeartbeatEventSchema,
   workerResultEnvelopeSchema,
 } from '../../functions/core/worker-contract.js';
-import { type FakeEventBus, startFakeEventBus } from './fixtures/fake-event-bus.js';
-import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
-import {
-  baseConfig,
-  createTaskQueue,
-  queueDepth,
-  type Sqs,
-  sendTask,
-  spawnAgent,
-  spoolFiles,
-  startSqs,
-  taskMessage,
-  tempDir,
-  workerEnv,
-  writeConfig,
-} from './fixtures/worker-harness.js';
+import { queueDepth, sendTask, spoolFiles, taskMessage } from './fixtures/worker-harness.js';
+import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
-const ENV = 'test';
-
-let sqs: Sqs;
-let plane: FakeControlPlane;
-let bus: FakeEventBus;
-let dir: Awaited<ReturnType<typeof tempDir>>;
-
-beforeAll(async () => {
-  [sqs, plane, bus, dir] = await Promise.all([
-    startSqs(),
-    startFakeControlPlane(),
-    startFakeEventBus(),
-    tempDir(),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([sqs?.stop(), plane?.stop(), bus?.stop(), dir?.cleanup()]);
-});
+const stack = useWorkerStack({ eventBus: true });
 
 describe('runlane-agent worker: transport bus', () => {
   it('claims through the API, sends results and heartbeats to the bus, spools what the bus does not acknowledge', async () => {
+    const { sqs, plane, bus } = stack;
     const site = 'bus';
-    const queueUrl = await createTaskQueue(sqs, ENV, site);
-    const spoolDirectory = join(dir.path, 'spool-bus');
-    const config = await writeConfig(
-      dir.path,
-      baseConfig({
-        environment: ENV,
-        site,
-        queueUrl,
-        apiUrl: plane.url,
-        spoolDirectory,
-        extra: { transport: 'bus', reporting: { maxAttempts: 1, requestTimeoutMs: 5_000 } },
-      }),
-    );
+    const { queueUrl, spoolDirectory, config } = await stack.setUpSite(site, {
+      extra: { transport: 'bus', reporting: { maxAttempts: 1, requestTimeoutMs: 5_000 } },
+    });
     const facts = taskMessage(ENV, site, { kind: 'collect_facts', facts: ['hostname'] });
     await sendTask(sqs, queueUrl, facts);
-    const worker = spawnAgent(['worker', '--config', config, '--json'], {
-      env: workerEnv(sqs.emulator.endpoint, { AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint }),
-    });
+    const worker = stack.spawnWorker(config, ['--json'], { AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint });
     await worker.waitForEvents('message_deleted', 1);
     await worker.waitForEvents('worker_registered', 1);
 

@@ -1,62 +1,27 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
-import {
-  baseConfig,
-  createTaskQueue,
-  queueDepth,
-  type Sqs,
-  sendTask,
-  spawnAgent,
-  startSqs,
-  taskMessage,
-  tempDir,
-  workerEnv,
-  writeConfig,
-} from './fixtures/worker-harness.js';
+import { describe, expect, it } from 'vitest';
+import { createTaskQueue, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
+import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
-const ENV = 'test';
-
-let sqs: Sqs;
-let plane: FakeControlPlane;
-let dir: Awaited<ReturnType<typeof tempDir>>;
-
-beforeAll(async () => {
-  [sqs, plane, dir] = await Promise.all([startSqs(), startFakeControlPlane(), tempDir()]);
-});
-afterAll(async () => {
-  await Promise.all([sqs?.stop(), plane?.stop(), dir?.cleanup()]);
-});
+const stack = useWorkerStack();
 
 describe('runlane-agent worker: two workers, one task', () => {
   it('exactly one of two racing worker processes executes a task delivered twice', async () => {
+    const { sqs, plane } = stack;
     const site = 'race';
     const queueUrl = await createTaskQueue(sqs, ENV, site);
     const configs = await Promise.all(
       ['worker-a', 'worker-b'].map((workerId) =>
-        writeConfig(
-          dir.path,
-          baseConfig({
-            environment: ENV,
-            site,
-            queueUrl,
-            apiUrl: plane.url,
-            spoolDirectory: join(dir.path, `spool-${workerId}`),
-            extra: { workerId },
-          }),
-          `${workerId}.json`,
-        ),
+        stack.writeWorkerConfig({ site, queueUrl, name: workerId, extra: { workerId } }),
       ),
     );
-    const workers = configs.map((config) =>
-      spawnAgent(['worker', '--config', config, '--json'], { env: workerEnv(sqs.emulator.endpoint) }),
-    );
+    const workers = configs.map(({ config }) => stack.spawnWorker(config, ['--json']));
     // Both are polling before the tasks arrive.
     await Promise.all(workers.map((worker) => worker.waitForEvents('worker_registered', 1)));
 
     // SQS delivers at least once: each task's message arrives twice, and both workers take one copy.
-    const markerFile = join(dir.path, 'markers');
+    const markerFile = join(stack.dir, 'markers');
     const tasks = [1, 2, 3].map(() =>
       taskMessage(ENV, site, { kind: 'execute_script', script: 'marker', args: [markerFile] }),
     );

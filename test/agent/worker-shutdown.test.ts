@@ -2,43 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '../../agent/worker/config.js';
 import { HeartbeatLoop } from '../../agent/worker/heartbeat.js';
 import type { WorkerHeartbeatEvent, WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
-import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
-import {
-  baseConfig,
-  createTaskQueue,
-  fixture,
-  queueDepth,
-  type Sqs,
-  sendTask,
-  spawnAgent,
-  startSqs,
-  taskMessage,
-  tempDir,
-  workerEnv,
-  writeConfig,
-} from './fixtures/worker-harness.js';
+import { fixture, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
+import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
-const ENV = 'test';
-
-let sqs: Sqs;
-let plane: FakeControlPlane;
-let dir: Awaited<ReturnType<typeof tempDir>>;
-
-beforeAll(async () => {
-  [sqs, plane, dir] = await Promise.all([startSqs(), startFakeControlPlane(), tempDir()]);
-});
-afterAll(async () => {
-  await Promise.all([sqs?.stop(), plane?.stop(), dir?.cleanup()]);
-});
+const stack = useWorkerStack();
 
 function executionResult(taskId: string) {
   return (
-    plane.uniqueResults().find((e) => e.task_id === taskId && e.payload_type === 'execution_result') as
+    stack.plane.uniqueResults().find((e) => e.task_id === taskId && e.payload_type === 'execution_result') as
       | Extract<WorkerResultEnvelope, { payload_type: 'execution_result' }>
       | undefined
   )?.payload;
@@ -49,44 +25,30 @@ async function startWorker(
   shutdownGraceMs: number,
   options: { readonly slowTimeoutMs?: number; readonly extra?: Record<string, unknown> } = {},
 ) {
-  const queueUrl = await createTaskQueue(sqs, ENV, site);
-  const config = await writeConfig(
-    dir.path,
-    baseConfig({
-      environment: ENV,
-      site,
-      queueUrl,
-      apiUrl: plane.url,
-      spoolDirectory: join(dir.path, `spool-${site}`),
-      extra: {
-        shutdownGraceMs,
-        scripts: {
-          slow: {
-            path: fixture('worker-tree.sh'),
-            args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' },
-            timeoutMs: options.slowTimeoutMs ?? 60_000,
-            killGraceMs: 300,
-          },
-          marker: { path: fixture('worker-marker.sh'), args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } },
+  const { queueUrl, config } = await stack.setUpSite(site, {
+    extra: {
+      shutdownGraceMs,
+      scripts: {
+        slow: {
+          path: fixture('worker-tree.sh'),
+          args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' },
+          timeoutMs: options.slowTimeoutMs ?? 60_000,
+          killGraceMs: 300,
         },
-        ...options.extra,
+        marker: { path: fixture('worker-marker.sh'), args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } },
       },
-    }),
-    `${site}.json`,
-  );
-  const worker = spawnAgent(
-    ['worker', '--config', config, ...(options.extra === undefined ? [] : ['--json'])],
-    {
-      env: workerEnv(sqs.emulator.endpoint),
+      ...options.extra,
     },
-  );
+  });
+  const worker = stack.spawnWorker(config, options.extra === undefined ? [] : ['--json']);
   return { queueUrl, worker };
 }
 
 describe('runlane-agent worker: SIGTERM', () => {
   it('lets the task in hand finish within shutdownGraceMs, hands its result over, exits 0', async () => {
+    const { sqs, plane } = stack;
     const { queueUrl, worker } = await startWorker('graceful', 10_000);
-    const markerFile = join(dir.path, 'graceful-marker');
+    const markerFile = join(stack.dir, 'graceful-marker');
     const task = taskMessage(ENV, 'graceful', {
       kind: 'execute_script',
       script: 'marker',
@@ -112,6 +74,7 @@ describe('runlane-agent worker: SIGTERM', () => {
   });
 
   it('does not hang on a control plane that cannot take the deregistration: logs it, exits 0', async () => {
+    const { plane } = stack;
     const { worker } = await startWorker('unheard', 1_000);
     await worker.waitForLog(/worker_registered/);
     plane.setMode('heartbeats', 'fail500');
@@ -127,8 +90,9 @@ describe('runlane-agent worker: SIGTERM', () => {
   });
 
   it('kills the tree of a task that outlasts the grace, reports worker_shutdown, exits 0', async () => {
+    const { sqs, plane } = stack;
     const { queueUrl, worker } = await startWorker('impatient', 300);
-    const pidFile = join(dir.path, 'impatient-pids');
+    const pidFile = join(stack.dir, 'impatient-pids');
     const task = taskMessage(ENV, 'impatient', { kind: 'execute_script', script: 'slow', args: [pidFile] });
     await sendTask(sqs, queueUrl, task);
     await worker.waitForLog(/task_claimed/);
@@ -183,11 +147,12 @@ describe('HeartbeatLoop.deregister', () => {
 
 describe('runlane-agent worker: long tasks', () => {
   it('keeps the message of a task longer than visibilityTimeoutSeconds invisible until it is done', async () => {
+    const { sqs } = stack;
     const { queueUrl, worker } = await startWorker('long', 10_000, {
       slowTimeoutMs: 3_000,
       extra: { visibilityTimeoutSeconds: 2 },
     });
-    const pidFile = join(dir.path, 'long-pids');
+    const pidFile = join(stack.dir, 'long-pids');
     const task = taskMessage(ENV, 'long', { kind: 'execute_script', script: 'slow', args: [pidFile] });
     await sendTask(sqs, queueUrl, task);
     await worker.waitForEvents('task_claimed', 1);

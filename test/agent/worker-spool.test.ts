@@ -2,52 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { encodeSpoolRecord, formatSpoolFileName } from '../../agent/spool/index.js';
 import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
-import { type FakeControlPlane, startFakeControlPlane } from './fixtures/worker-control-plane.js';
-import {
-  baseConfig,
-  createTaskQueue,
-  queueDepth,
-  type Sqs,
-  sendTask,
-  spawnAgent,
-  spoolFiles,
-  startSqs,
-  taskMessage,
-  tempDir,
-  workerEnv,
-  writeConfig,
-} from './fixtures/worker-harness.js';
+import { queueDepth, sendTask, spawnAgent, spoolFiles, taskMessage } from './fixtures/worker-harness.js';
+import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
-const ENV = 'test';
-
-let sqs: Sqs;
-let plane: FakeControlPlane;
-let dir: Awaited<ReturnType<typeof tempDir>>;
-
-beforeAll(async () => {
-  [sqs, plane, dir] = await Promise.all([startSqs(), startFakeControlPlane(), tempDir()]);
-});
-afterAll(async () => {
-  await Promise.all([sqs?.stop(), plane?.stop(), dir?.cleanup()]);
-});
+const stack = useWorkerStack();
+// Tests here switch the control plane's endpoints off; each starts with them answering.
 beforeEach(() => {
-  plane.setMode('all', 'up');
-  plane.onResult = undefined;
+  stack.plane.setMode('all', 'up');
+  stack.plane.onResult = undefined;
 });
-
-async function setUp(site: string) {
-  const queueUrl = await createTaskQueue(sqs, ENV, site);
-  const spoolDirectory = join(dir.path, `spool-${site}`);
-  const config = await writeConfig(
-    dir.path,
-    baseConfig({ environment: ENV, site, queueUrl, apiUrl: plane.url, spoolDirectory }),
-    `${site}.json`,
-  );
-  return { queueUrl, spoolDirectory, config };
-}
 
 /** A spool file as the worker writes it, placed by hand. */
 async function placeSpoolFile(
@@ -65,16 +31,15 @@ async function placeSpoolFile(
 
 describe('runlane-agent worker: offline spool', () => {
   it('spools results while the control plane is down, replays them newest first once it is back, deleting each only after its ack', async () => {
+    const { sqs, plane } = stack;
     const site = 'offline';
-    const { queueUrl, spoolDirectory, config } = await setUp(site);
+    const { queueUrl, spoolDirectory, config } = await stack.setUpSite(site);
     plane.setMode('results', 'fail500');
     const tasks = [1, 2, 3].map((n) =>
       taskMessage(ENV, site, { kind: 'execute_action', plugin: 'echo', parameters: { n } }),
     );
     for (const task of tasks) await sendTask(sqs, queueUrl, task);
-    const worker = spawnAgent(['worker', '--config', config, '--json'], {
-      env: workerEnv(sqs.emulator.endpoint),
-    });
+    const worker = stack.spawnWorker(config, ['--json']);
 
     // Each result is durably spooled, so each message is deleted.
     await worker.waitForEvents('message_deleted', 3);
@@ -148,8 +113,9 @@ describe('runlane-agent worker: offline spool', () => {
   });
 
   it('keeps, and never sends, a spooled file whose payload_type is not one of the four; keeps what the control plane refuses', async () => {
+    const { sqs, plane } = stack;
     const site = 'refused';
-    const { queueUrl, spoolDirectory, config } = await setUp(site);
+    const { queueUrl, spoolDirectory, config } = await stack.setUpSite(site);
     // Hand-placed: a file of an unknown payload type, and a valid result a previous run spooled.
     const unknownId = randomUUID();
     const unknownFile = await placeSpoolFile(
@@ -191,9 +157,7 @@ describe('runlane-agent worker: offline spool', () => {
       earlierEnvelope,
       Date.now() - 1_000,
     );
-    const worker = spawnAgent(['worker', '--config', config, '--json'], {
-      env: workerEnv(sqs.emulator.endpoint),
-    });
+    const worker = stack.spawnWorker(config, ['--json']);
     // The registration counts what the earlier run left in the spool.
     await worker.waitForEvents('worker_registered', 1);
     expect(plane.heartbeats.find((h) => h.site === site)).toMatchObject({
@@ -252,7 +216,7 @@ describe('runlane-agent worker: offline spool', () => {
     expect(exit.status).toBe(0);
 
     const status = await spawnAgent(['worker', 'status', '--config', config, '--json'], {
-      env: workerEnv(sqs.emulator.endpoint),
+      env: stack.workerEnv(),
     }).done;
     expect(status.status).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkerApiClient } from '../../agent/worker/api-client.js';
 import {
   type ExecutionResultPayload,
@@ -10,43 +10,15 @@ import {
   type WorkerTaskMessage,
 } from '../../functions/core/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
-import {
-  FAKE_CREDENTIALS,
-  FAKE_REGION,
-  type FakeControlPlane,
-  startFakeControlPlane,
-} from './fixtures/worker-control-plane.js';
-import {
-  baseConfig,
-  createTaskQueue,
-  fixture,
-  queueDepth,
-  type Sqs,
-  sendTask,
-  spawnAgent,
-  startSqs,
-  taskMessage,
-  tempDir,
-  workerEnv,
-  writeConfig,
-} from './fixtures/worker-harness.js';
+import { FAKE_CREDENTIALS, FAKE_REGION } from './fixtures/worker-control-plane.js';
+import { fixture, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
+import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
-const ENV = 'test';
-
-let sqs: Sqs;
-let plane: FakeControlPlane;
-let dir: Awaited<ReturnType<typeof tempDir>>;
-
-beforeAll(async () => {
-  [sqs, plane, dir] = await Promise.all([startSqs(), startFakeControlPlane(), tempDir()]);
-});
-afterAll(async () => {
-  await Promise.all([sqs?.stop(), plane?.stop(), dir?.cleanup()]);
-});
+const stack = useWorkerStack();
 
 /** The execution_result the control plane received for a task. */
 function resultOf(taskId: string): ExecutionResultPayload {
-  const envelope = plane
+  const envelope = stack.plane
     .uniqueResults()
     .find((e) => e.task_id === taskId && e.payload_type === 'execution_result') as
     | Extract<WorkerResultEnvelope, { payload_type: 'execution_result' }>
@@ -62,18 +34,11 @@ async function runWorkerOn(
   expected: { readonly results: number; readonly deletions: number },
   extra: Record<string, unknown> = {},
 ) {
-  const queueUrl = await createTaskQueue(sqs, ENV, site);
-  const spoolDirectory = join(dir.path, `spool-${site}`);
-  const config = await writeConfig(
-    dir.path,
-    baseConfig({ environment: ENV, site, queueUrl, apiUrl: plane.url, spoolDirectory, extra }),
-    `${site}.json`,
-  );
+  const { sqs, plane } = stack;
+  const { queueUrl, spoolDirectory, config } = await stack.setUpSite(site, { extra });
   for (const task of tasks) await sendTask(sqs, queueUrl, task);
   const taskIds = new Set(tasks.flatMap((t) => (typeof t === 'string' ? [] : [t.taskId])));
-  const worker = spawnAgent(['worker', '--config', config, '--json'], {
-    env: workerEnv(sqs.emulator.endpoint),
-  });
+  const worker = stack.spawnWorker(config, ['--json']);
   await plane.waitFor(
     () =>
       plane
@@ -90,6 +55,7 @@ async function runWorkerOn(
 
 describe('runlane-agent worker: tasks from the queue to the control plane', () => {
   it('executes each task kind end to end: claimed, executed, result received, message deleted', async () => {
+    const { sqs, plane } = stack;
     const site = 'kinds';
     const facts = taskMessage(ENV, site, { kind: 'collect_facts' });
     const someFacts = taskMessage(ENV, site, { kind: 'collect_facts', facts: ['hostname', 'cpus'] });
@@ -174,8 +140,9 @@ describe('runlane-agent worker: tasks from the queue to the control plane', () =
   });
 
   it('refuses what the host does not allow, with a failed result and a clear errorCode', async () => {
+    const { plane } = stack;
     const site = 'refusals';
-    const markerFile = join(dir.path, 'never-written');
+    const markerFile = join(stack.dir, 'never-written');
     const notAllowed = taskMessage(ENV, site, {
       kind: 'execute_script',
       script: 'worker-marker.sh',
@@ -188,7 +155,7 @@ describe('runlane-agent worker: tasks from the queue to the control plane', () =
       args: ['ok', '$(reboot)'],
     });
     const exitCode = taskMessage(ENV, site, { kind: 'execute_script', script: 'echo', args: ['fail'] });
-    const pidFile = join(dir.path, 'tree-pids');
+    const pidFile = join(stack.dir, 'tree-pids');
     const timeout = taskMessage(ENV, site, { kind: 'execute_script', script: 'tree', args: [pidFile] });
     const chatty = taskMessage(ENV, site, { kind: 'execute_script', script: 'chatty', args: [] });
     const noPlugin = taskMessage(ENV, site, {
@@ -278,6 +245,7 @@ describe('runlane-agent worker: tasks from the queue to the control plane', () =
   });
 
   it('leaves what is not its own on the queue for the DLQ, and deletes tasks the control plane says are taken', async () => {
+    const { sqs, plane } = stack;
     const site = 'leave';
     const otherSite = taskMessage(ENV, 'elsewhere', { kind: 'collect_facts' });
     const otherWorker = taskMessage(ENV, site, { kind: 'collect_facts' }, { workerId: 'worker-z' });
@@ -338,28 +306,19 @@ describe('runlane-agent worker: tasks from the queue to the control plane', () =
   });
 
   it('--once: one receive round; a claim the control plane cannot answer leaves the message', async () => {
+    const { sqs } = stack;
     const site = 'once';
-    const queueUrl = await createTaskQueue(sqs, ENV, site, 1);
+    const { queueUrl, config } = await stack.setUpSite(site, {
+      visibilityTimeoutSeconds: 1,
+      apiUrl: 'http://127.0.0.1:9', // nothing listens: the claim cannot be made
+    });
     const task = taskMessage(ENV, site, {
       kind: 'execute_action',
       plugin: 'echo',
       parameters: { n: randomUUID() },
     });
     await sendTask(sqs, queueUrl, task);
-    const config = await writeConfig(
-      dir.path,
-      baseConfig({
-        environment: ENV,
-        site,
-        queueUrl,
-        apiUrl: 'http://127.0.0.1:9', // nothing listens: the claim cannot be made
-        spoolDirectory: join(dir.path, 'spool-once'),
-      }),
-      'once.json',
-    );
-    const run = await spawnAgent(['worker', '--config', config, '--once'], {
-      env: workerEnv(sqs.emulator.endpoint),
-    }).done;
+    const run = await stack.spawnWorker(config, ['--once']).done;
     expect(run.status).toBe(0);
     expect(run.stdout).toBe('received 1, executed 0, skipped 1, deleted 0\n');
     expect(run.stderr).toMatch(
