@@ -1,22 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
 import type { SupervisorSilentHostsHandlerResult } from '../../functions/handlers/supervisor-silent-hosts.js';
-import { localDynamoDbClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import { aLambdaContext } from '../support/factories.js';
-import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
-import {
-  aScheduledEvent,
-  captureHandlerOutput,
-  emfLines,
-  type HandlerOutput,
-  type PrintedLine,
-  warnLines,
-} from '../support/handler-output.js';
+import { emfLines, warnLines } from '../support/handler-output.js';
+import { type ScheduledHandler, startScheduledHandler } from '../support/scheduled-handler.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
 
 /**
@@ -30,47 +18,28 @@ const ENVIRONMENT = 'e2e-silent';
 const MINUTE = 60_000;
 
 describe('supervisor silent-host check handler as deployed, on DynamoDB Local', () => {
-  let bus: LocalEventBus;
+  let silentHosts: ScheduledHandler<SupervisorSilentHostsHandlerResult>;
   let store: DynamoDbSupervisorEventStore;
-  let handler: (event: ScheduledEvent, context: Context) => Promise<SupervisorSilentHostsHandlerResult>;
-  let output: HandlerOutput | undefined;
 
-  /** Runs the handler once; its result and the JSON lines it printed. */
-  async function run(): Promise<{ result: SupervisorSilentHostsHandlerResult; lines: PrintedLine[] }> {
-    output?.take(); // only this run's lines
-    const result = await handler(
-      aScheduledEvent(`runlane-${ENVIRONMENT}-supervisor-silent-hosts`),
-      aLambdaContext(),
-    );
-    return { result, lines: output?.take() ?? [] };
-  }
-
+  const run = () => silentHosts.run();
   const emf = emfLines;
   const warnings = warnLines;
 
   beforeAll(async () => {
-    bus = await startLocalEventBus();
-    const prepared = await prepareDeployedHandlerEnvironment({
+    silentHosts = await startScheduledHandler({
       prefix: 'ssh',
       environment: ENVIRONMENT,
-      lane: 'runtime-agent-message-posted',
-      maxReceiveCount: 3,
-      busEndpoint: bus.endpoint,
-      busName: 'runlane-e2e-telemetry',
+      rule: `runlane-${ENVIRONMENT}-supervisor-silent-hosts`,
+      // The silent-host warnings are the point here; the prepared environment logs only errors.
+      variables: { POWERTOOLS_LOG_LEVEL: 'WARN' },
+      load: () => import('../../functions/handlers/supervisor-silent-hosts.js'),
     });
-    // The silent-host warnings are the point here; the helper keeps only errors.
-    process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
     store = new DynamoDbSupervisorEventStore({
-      client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
-      tableName: prepared.tableName,
+      client: silentHosts.documents,
+      tableName: silentHosts.tableName,
     });
-    output = captureHandlerOutput();
-    handler = (await import('../../functions/handlers/supervisor-silent-hosts.js')).handler as never;
   });
-  afterAll(async () => {
-    output?.restore();
-    await bus?.stop();
-  });
+  afterAll(() => silentHosts?.stop());
 
   it('publishes SupervisorSilentHosts 0 when no supervisor has reported, so the alarm has data', async () => {
     const before = Date.now();

@@ -1,24 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
 import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
 import type { WorkerSweepHandlerResult } from '../../functions/handlers/worker-sweep.js';
-import { localDynamoDbClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import { aLambdaContext } from '../support/factories.js';
-import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
-import {
-  aScheduledEvent,
-  captureHandlerOutput,
-  emfLines,
-  type HandlerOutput,
-  type PrintedLine,
-  warnLines,
-} from '../support/handler-output.js';
+import { emfLines, warnLines } from '../support/handler-output.js';
+import { type ScheduledHandler, startScheduledHandler } from '../support/scheduled-handler.js';
 import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
 
 /**
@@ -32,49 +20,34 @@ const ENVIRONMENT = 'e2e-sweep';
 const MINUTE = 60_000;
 
 describe('worker sweep handler as deployed, on DynamoDB Local', () => {
-  let bus: LocalEventBus;
+  let sweep: ScheduledHandler<WorkerSweepHandlerResult>;
   let registry: DynamoDbWorkerRegistry;
   let elsewhere: DynamoDbWorkerRegistry;
   let tasks: DynamoDbWorkerTaskStore;
-  let handler: (event: ScheduledEvent, context: Context) => Promise<WorkerSweepHandlerResult>;
-  let output: HandlerOutput | undefined;
 
-  async function run(): Promise<{ result: WorkerSweepHandlerResult; lines: PrintedLine[] }> {
-    output?.take(); // only this run's lines
-    const result = await handler(aScheduledEvent(`runlane-${ENVIRONMENT}-worker-sweep`), aLambdaContext());
-    return { result, lines: output?.take() ?? [] };
-  }
+  const run = () => sweep.run();
   const emf = emfLines;
   const warnings = warnLines;
 
   beforeAll(async () => {
-    bus = await startLocalEventBus();
-    const prepared = await prepareDeployedHandlerEnvironment({
+    sweep = await startScheduledHandler({
       prefix: 'wsh',
       environment: ENVIRONMENT,
-      lane: 'runtime-agent-message-posted',
-      maxReceiveCount: 3,
-      busEndpoint: bus.endpoint,
-      busName: 'runlane-e2e-telemetry',
+      rule: `runlane-${ENVIRONMENT}-worker-sweep`,
+      variables: {
+        [WORKER_RUNTIME_ENV.heartbeatStaleMultiple]: '3',
+        [WORKER_RUNTIME_ENV.stuckTaskMinutes]: '15',
+        // The offline workers and stuck tasks are the point here; the prepared environment logs only errors.
+        POWERTOOLS_LOG_LEVEL: 'WARN',
+      },
+      load: () => import('../../functions/handlers/worker-sweep.js'),
     });
-    Object.assign(process.env, {
-      [WORKER_RUNTIME_ENV.heartbeatStaleMultiple]: '3',
-      [WORKER_RUNTIME_ENV.stuckTaskMinutes]: '15',
-      // The offline workers and stuck tasks are the point here; the helper keeps only errors.
-      POWERTOOLS_LOG_LEVEL: 'WARN',
-    });
-    const client = createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint')));
-    const table = { client, tableName: prepared.tableName, environment: ENVIRONMENT };
+    const table = { client: sweep.documents, tableName: sweep.tableName, environment: ENVIRONMENT };
     registry = new DynamoDbWorkerRegistry(table);
     elsewhere = new DynamoDbWorkerRegistry({ ...table, environment: 'elsewhere' });
     tasks = new DynamoDbWorkerTaskStore(table);
-    output = captureHandlerOutput();
-    handler = (await import('../../functions/handlers/worker-sweep.js')).handler as never;
   });
-  afterAll(async () => {
-    output?.restore();
-    await bus?.stop();
-  });
+  afterAll(() => sweep?.stop());
 
   it('publishes all four worker metrics as 0 when no worker has registered, so the alarms have data', async () => {
     const before = Date.now();

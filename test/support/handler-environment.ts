@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { LANES, type LaneName } from '../../functions/core/lanes.js';
 import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
+import { startLocalEventBus } from '../../local/event-bus.js';
 import {
   type LaneQueues,
   type ProvisionedQueue,
@@ -65,4 +69,59 @@ export async function prepareDeployedHandlerEnvironment(options: {
   });
   sqs.destroy();
   return { tableName, queues, runnerEventDeadLetterQueue };
+}
+
+/** The emulators and local bus one telemetry handler runs against (see `startTelemetryHandlerEnvironment`). */
+export interface TelemetryHandlerEnvironment {
+  /** The lifecycle table the handler reads and writes. */
+  readonly tableName: string;
+  /** The runner event ingest's DLQ (`RUNNER_EVENT_DLQ_URL`). */
+  readonly runnerEventDeadLetterQueue: ProvisionedQueue;
+  /** On DynamoDB Local: for the stores a test seeds and reads the handler's table through. */
+  readonly documents: DynamoDBDocumentClient;
+  /** On the SQS emulator: for the DLQs the handler writes to. */
+  readonly sqs: SQSClient;
+  /** Stops the bus and destroys the clients. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `prepareDeployedHandlerEnvironment` for a function outside the command lanes (an agent-event
+ * ingest, a scheduled check), with a local bus started for it to publish to. Such a function
+ * reads no lane setting, so the lane ones are the same for all of them. Set any variable of its
+ * own, then import the handler.
+ */
+export async function startTelemetryHandlerEnvironment(options: {
+  /** Starts the table and queue names, so a failed run's leftovers say which file made them. */
+  readonly prefix: string;
+  readonly environment: string;
+}): Promise<TelemetryHandlerEnvironment> {
+  const bus = await startLocalEventBus();
+  let prepared: Awaited<ReturnType<typeof prepareDeployedHandlerEnvironment>>;
+  try {
+    prepared = await prepareDeployedHandlerEnvironment({
+      prefix: options.prefix,
+      environment: options.environment,
+      lane: 'runtime-agent-message-posted',
+      maxReceiveCount: 3,
+      busEndpoint: bus.endpoint,
+      busName: 'runlane-e2e-telemetry',
+    });
+  } catch (error) {
+    await bus.stop();
+    throw error;
+  }
+  const documents = createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint')));
+  const sqs = localSqsClient(inject('sqsEndpoint'));
+  return {
+    tableName: prepared.tableName,
+    runnerEventDeadLetterQueue: prepared.runnerEventDeadLetterQueue,
+    documents,
+    sqs,
+    stop: async () => {
+      await bus.stop();
+      documents.destroy();
+      sqs.destroy();
+    },
+  };
 }
