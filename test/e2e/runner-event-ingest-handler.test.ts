@@ -1,14 +1,14 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
 import type { RunnerEventIngestResult } from '../../functions/core/runner-event-ingest.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import type { ProvisionedQueue } from '../../local/provision.js';
+import { receiveDeadLetterMessages } from '../support/dead-letters.js';
 import { aLambdaContext } from '../support/factories.js';
-import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import {
+  type AgentEventHandler,
+  startTelemetryHandlerEnvironment,
+  type TelemetryHandlerEnvironment,
+} from '../support/handler-environment.js';
 import {
   aBusEvent,
   aRunSummaryEvent,
@@ -25,36 +25,18 @@ import {
 const ENVIRONMENT = 'e2e-runner';
 
 describe('runner event ingest handler as deployed, pointed at the emulators', () => {
-  let bus: LocalEventBus;
-  let handler: (
-    event: EventBridgeEvent<string, unknown>,
-    context: Context,
-  ) => Promise<RunnerEventIngestResult>;
+  let deployed: TelemetryHandlerEnvironment;
+  let handler: AgentEventHandler<RunnerEventIngestResult>;
   let store: DynamoDbRunnerEventStore;
   let dlq: ProvisionedQueue;
-  const sqs = localSqsClient(inject('sqsEndpoint'));
 
   beforeAll(async () => {
-    bus = await startLocalEventBus();
-    const prepared = await prepareDeployedHandlerEnvironment({
-      prefix: 'rei',
-      environment: ENVIRONMENT,
-      lane: 'runtime-agent-message-posted',
-      maxReceiveCount: 3,
-      busEndpoint: bus.endpoint,
-      busName: 'runlane-e2e-telemetry',
-    });
-    dlq = prepared.runnerEventDeadLetterQueue;
-    store = new DynamoDbRunnerEventStore({
-      client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
-      tableName: prepared.tableName,
-    });
+    deployed = await startTelemetryHandlerEnvironment({ prefix: 'rei', environment: ENVIRONMENT });
+    dlq = deployed.runnerEventDeadLetterQueue;
+    store = new DynamoDbRunnerEventStore({ client: deployed.documents, tableName: deployed.tableName });
     handler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
   });
-  afterAll(async () => {
-    await bus?.stop();
-    sqs.destroy();
-  });
+  afterAll(() => deployed?.stop());
 
   it('stores a stall and a run summary once each; resends come back as duplicates', async () => {
     const ts = Date.now() - 30_000;
@@ -90,15 +72,8 @@ describe('runner event ingest handler as deployed, pointed at the emulators', ()
       reason: 'environment_mismatch',
     });
 
-    const received = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlq.queueUrl,
-        MaxNumberOfMessages: 10,
-        MessageAttributeNames: ['All'],
-        WaitTimeSeconds: 1,
-      }),
-    );
-    const letters = (received.Messages ?? []).map((m) => ({
+    const received = await receiveDeadLetterMessages(deployed.sqs, dlq.queueUrl);
+    const letters = received.map((m) => ({
       reason: m.MessageAttributes?.reason?.StringValue,
       rationale: m.MessageAttributes?.rationale?.StringValue,
       busEventId: m.MessageAttributes?.busEventId?.StringValue,

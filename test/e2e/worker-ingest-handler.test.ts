@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
 import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
@@ -10,11 +8,14 @@ import type { WorkerEventIngestResult } from '../../functions/adapters/worker-in
 import { matchesEventPattern } from '../../functions/core/event-pattern.js';
 import { WORKER_EVENTS_RULE } from '../../functions/core/event-rules.js';
 import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
 import { type ProvisionedQueue, provisionDeadLetterQueue } from '../../local/provision.js';
+import { receiveDeadLetterMessages } from '../support/dead-letters.js';
 import { aLambdaContext } from '../support/factories.js';
-import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
+import {
+  type AgentEventHandler,
+  startTelemetryHandlerEnvironment,
+  type TelemetryHandlerEnvironment,
+} from '../support/handler-environment.js';
 import { aHeartbeat, anExecutionResult, aTaskMessage } from '../support/worker-fixtures.js';
 import { aDelegatedRun } from '../support/worker-integration.js';
 
@@ -45,43 +46,24 @@ function busEvent(
 }
 
 describe('worker ingest handler as deployed, pointed at the emulators', () => {
-  let bus: LocalEventBus;
-  let handler: (
-    event: EventBridgeEvent<string, unknown>,
-    context: Context,
-  ) => Promise<WorkerEventIngestResult>;
+  let deployed: TelemetryHandlerEnvironment;
+  let handler: AgentEventHandler<WorkerEventIngestResult>;
   let dlq: ProvisionedQueue;
   let registry: DynamoDbWorkerRegistry;
   let tasks: DynamoDbWorkerTaskStore;
   let lifecycle: DynamoDbLifecycleStore;
-  const sqs = localSqsClient(inject('sqsEndpoint'));
 
   beforeAll(async () => {
-    bus = await startLocalEventBus();
-    const prepared = await prepareDeployedHandlerEnvironment({
-      prefix: 'wih',
-      environment: ENVIRONMENT,
-      lane: 'runtime-agent-message-posted',
-      maxReceiveCount: 3,
-      busEndpoint: bus.endpoint,
-      busName: 'runlane-e2e-telemetry',
-    });
-    dlq = await provisionDeadLetterQueue(sqs, `wih${randomUUID().slice(0, 6)}-worker-events-dlq`);
+    deployed = await startTelemetryHandlerEnvironment({ prefix: 'wih', environment: ENVIRONMENT });
+    dlq = await provisionDeadLetterQueue(deployed.sqs, `wih${randomUUID().slice(0, 6)}-worker-events-dlq`);
     process.env[RUNTIME_ENV.workerEventDeadLetterQueueUrl] = dlq.queueUrl;
-    const table = {
-      client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
-      tableName: prepared.tableName,
-      environment: ENVIRONMENT,
-    };
+    const table = { client: deployed.documents, tableName: deployed.tableName, environment: ENVIRONMENT };
     registry = new DynamoDbWorkerRegistry(table);
     tasks = new DynamoDbWorkerTaskStore(table);
     lifecycle = new DynamoDbLifecycleStore(table);
     handler = (await import('../../functions/handlers/worker-ingest.js')).handler as never;
   });
-  afterAll(async () => {
-    await bus?.stop();
-    sqs.destroy();
-  });
+  afterAll(() => deployed?.stop());
 
   it('keeps a WorkerHeartbeat in the registry, the newest per worker', async () => {
     const heartbeat = aHeartbeat({
@@ -198,15 +180,7 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
       { reason?: string; rationale?: string; detailType?: string; body: unknown }
     > = {};
     for (let attempt = 0; attempt < 5 && Object.keys(letters).length < 4; attempt++) {
-      const received = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: dlq.queueUrl,
-          MaxNumberOfMessages: 10,
-          MessageAttributeNames: ['All'],
-          WaitTimeSeconds: 1,
-        }),
-      );
-      for (const message of received.Messages ?? []) {
+      for (const message of await receiveDeadLetterMessages(deployed.sqs, dlq.queueUrl)) {
         const busEventId = message.MessageAttributes?.busEventId?.StringValue ?? '';
         letters[busEventId] = {
           ...(message.MessageAttributes?.reason?.StringValue

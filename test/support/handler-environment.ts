@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { inject } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { LANES, type LaneName } from '../../functions/core/lanes.js';
@@ -70,6 +71,12 @@ export async function prepareDeployedHandlerEnvironment(options: {
   sqs.destroy();
   return { tableName, queues, runnerEventDeadLetterQueue };
 }
+
+/** A deployed agent-event ingest as the telemetry bus's rule invokes it. */
+export type AgentEventHandler<Result> = (
+  event: EventBridgeEvent<string, unknown>,
+  context: Context,
+) => Promise<Result>;
 
 /** The emulators and local bus one telemetry handler runs against (see `startTelemetryHandlerEnvironment`). */
 export interface TelemetryHandlerEnvironment {

@@ -1,0 +1,21 @@
+import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+/**
+ * Up to 10 messages from the DLQ at `queueUrl` with all their attributes, waiting up to
+ * `waitSeconds` for the first. Received, not deleted: the tests only read what was dead-lettered.
+ */
+export async function receiveDeadLetterMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  waitSeconds = 1,
+): Promise<Message[]> {
+  const received = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      MessageAttributeNames: ['All'],
+      WaitTimeSeconds: waitSeconds,
+    }),
+  );
+  return received.Messages ?? [];
+}
