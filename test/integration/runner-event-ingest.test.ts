@@ -1,18 +1,16 @@
 import { createServer, type Server } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
-import { buildRunnerEventIngest } from '../../functions/adapters/runner-event-ingest-factory.js';
 import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '../../functions/adapters/sqs-runner-event-dead-letter-sink.js';
 import { AGENT_DETAIL_TYPES } from '../../functions/core/agent-events.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/clients.js';
-import { type ProvisionedQueue, provisionDeadLetterQueue } from '../../local/provision.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
-import { aRecordingLogger } from '../support/factories.js';
-import { RecordingMetrics } from '../support/recording-metrics.js';
+import {
+  type RunnerEventIngestOnEmulators,
+  startRunnerEventIngestOnEmulators,
+} from '../support/runner-event-ingest-emulators.js';
 import {
   aBusEvent,
   aRunSummaryEvent,
@@ -25,50 +23,21 @@ import {
  * over the wire: DynamoDB Local for the store, the SQS emulator for the ingest DLQ.
  */
 describe('runner event ingest on the emulators', () => {
-  let env: TestEnvironment<string>;
-  let dlq: ProvisionedQueue;
+  let emulators: RunnerEventIngestOnEmulators;
   let store: DynamoDbRunnerEventStore;
   const ENVIRONMENT = 'staging';
 
   beforeAll(async () => {
-    env = await createTestEnvironment({ lanes: [] });
-    dlq = await provisionDeadLetterQueue(env.sqs, `${env.id}-runner-events-dlq`);
-    store = new DynamoDbRunnerEventStore({ client: env.documentClient, tableName: env.tableName ?? '' });
+    emulators = await startRunnerEventIngestOnEmulators({
+      environment: ENVIRONMENT,
+      deadLetterQueueName: 'runner-events-dlq',
+    });
+    store = new DynamoDbRunnerEventStore({ client: emulators.documents, tableName: emulators.tableName });
   });
-  afterAll(() => env?.cleanup());
+  afterAll(() => emulators?.cleanup());
 
-  function anIngest(documents: DynamoDBDocumentClient = env.documentClient) {
-    const metrics = new RecordingMetrics();
-    const ingest = buildRunnerEventIngest(
-      {
-        environment: ENVIRONMENT,
-        tableName: env.tableName ?? '',
-        deadLetterQueueUrl: dlq.queueUrl,
-        retentionDays: 30,
-      },
-      { documents, sqs: env.sqs },
-      aRecordingLogger(),
-      { metrics },
-    );
-    return { ingest, metrics };
-  }
-
-  async function receiveDeadLetters() {
-    const received = await env.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlq.queueUrl,
-        MaxNumberOfMessages: 10,
-        MessageAttributeNames: ['All'],
-        WaitTimeSeconds: 1,
-      }),
-    );
-    return (received.Messages ?? []).map((message) => ({
-      body: message.Body ?? '',
-      attributes: Object.fromEntries(
-        Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue]),
-      ),
-    }));
-  }
+  const anIngest = (documents?: DynamoDBDocumentClient) => emulators.anIngest(documents);
+  const receiveDeadLetters = () => emulators.receiveDeadLetters();
 
   it('stores a stall once and counts it once, however many times the agent resends it', async () => {
     const { ingest, metrics } = anIngest();

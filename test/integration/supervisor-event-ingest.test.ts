@@ -1,13 +1,11 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { buildRunnerEventIngest } from '../../functions/adapters/runner-event-ingest-factory.js';
 import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '../../functions/adapters/sqs-runner-event-dead-letter-sink.js';
 import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
-import { type ProvisionedQueue, provisionDeadLetterQueue } from '../../local/provision.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
-import { aRecordingLogger } from '../support/factories.js';
-import { RecordingMetrics } from '../support/recording-metrics.js';
+import {
+  type RunnerEventIngestOnEmulators,
+  startRunnerEventIngestOnEmulators,
+} from '../support/runner-event-ingest-emulators.js';
 import {
   aChildEvent,
   aHealthEvent,
@@ -20,33 +18,20 @@ import {
  * the wire: DynamoDB Local for the store, the SQS emulator for the ingest DLQ.
  */
 describe('supervisor events through the ingest on the emulators', () => {
-  let env: TestEnvironment<string>;
-  let dlq: ProvisionedQueue;
+  let emulators: RunnerEventIngestOnEmulators;
   let store: DynamoDbSupervisorEventStore;
   const ENVIRONMENT = 'staging';
 
   beforeAll(async () => {
-    env = await createTestEnvironment({ lanes: [] });
-    dlq = await provisionDeadLetterQueue(env.sqs, `${env.id}-supervisor-events-dlq`);
-    store = new DynamoDbSupervisorEventStore({ client: env.documentClient, tableName: env.tableName ?? '' });
+    emulators = await startRunnerEventIngestOnEmulators({
+      environment: ENVIRONMENT,
+      deadLetterQueueName: 'supervisor-events-dlq',
+    });
+    store = new DynamoDbSupervisorEventStore({ client: emulators.documents, tableName: emulators.tableName });
   });
-  afterAll(() => env?.cleanup());
+  afterAll(() => emulators?.cleanup());
 
-  function anIngest() {
-    const metrics = new RecordingMetrics();
-    const ingest = buildRunnerEventIngest(
-      {
-        environment: ENVIRONMENT,
-        tableName: env.tableName ?? '',
-        deadLetterQueueUrl: dlq.queueUrl,
-        retentionDays: 30,
-      },
-      { documents: env.documentClient, sqs: env.sqs },
-      aRecordingLogger(),
-      { metrics },
-    );
-    return { ingest, metrics };
-  }
+  const anIngest = () => emulators.anIngest();
 
   it('keeps the newest health per host when a spool replay delivers older reports afterwards', async () => {
     const { ingest, metrics } = anIngest();
@@ -108,20 +93,7 @@ describe('supervisor events through the ingest on the emulators', () => {
     await expect(ingest(badEvent)).resolves.toMatchObject({ outcome: 'rejected', reason: 'invalid_detail' });
     await expect(ingest(otherEnvironment)).resolves.toMatchObject({ reason: 'environment_mismatch' });
 
-    const received = await env.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlq.queueUrl,
-        MaxNumberOfMessages: 10,
-        MessageAttributeNames: ['All'],
-        WaitTimeSeconds: 1,
-      }),
-    );
-    const letters = (received.Messages ?? []).map((m) => ({
-      body: m.Body ?? '',
-      attributes: Object.fromEntries(
-        Object.entries(m.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue]),
-      ),
-    }));
+    const letters = await emulators.receiveDeadLetters();
     const names = RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES;
     const byReason = Object.fromEntries(letters.map((l) => [l.attributes[names.reason], l]));
     expect(Object.keys(byReason).sort()).toEqual(['environment_mismatch', 'invalid_detail']);

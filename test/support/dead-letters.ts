@@ -19,3 +19,18 @@ export async function receiveDeadLetterMessages(
   );
   return received.Messages ?? [];
 }
+
+/** A dead-lettered message as the tests compare it: its body and its string attributes by name. */
+export interface DeadLetterContents {
+  readonly body: string;
+  readonly attributes: Record<string, string | undefined>;
+}
+
+export function deadLetterContents(messages: readonly Message[]): DeadLetterContents[] {
+  return messages.map((message) => ({
+    body: message.Body ?? '',
+    attributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue]),
+    ),
+  }));
+}
