@@ -1,41 +1,26 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DynamoDbRunnerEventStore,
   RUNNER_EVIDENCE_BOUNDS,
   runnerEventKeys,
 } from '../../functions/adapters/dynamodb-runner-event-store.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
+import { storeTableForSuite } from '../support/store-table.js';
 
 /**
  * `DynamoDbRunnerEventStore` on DynamoDB Local, in the real lifecycle table
  * layout: conditional puts, day partitions, paginated window queries.
  */
 describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
-  let env: TestEnvironment<string>;
-  let tableName: string;
+  const table = storeTableForSuite();
   const NOW = new Date('2025-03-09T12:00:00.000Z');
 
-  beforeAll(async () => {
-    env = await createTestEnvironment({ lanes: [] });
-    tableName = env.tableName ?? '';
-  });
-  afterAll(() => env?.cleanup());
-
   function aStore(options: { pageSize?: number; retentionDays?: number } = {}) {
-    return new DynamoDbRunnerEventStore({
-      client: env.documentClient,
-      tableName,
-      clock: { now: () => NOW },
-      ...options,
-    });
+    return new DynamoDbRunnerEventStore({ ...table.storeOptions(NOW), ...options });
   }
 
-  async function stored(event: { environment: string; ts: string; id: string; rootCause?: string }) {
-    const key = runnerEventKeys.item(event as never);
-    return (await env.documentClient.send(new GetCommand({ TableName: tableName, Key: key }))).Item;
-  }
+  const stored = (event: { environment: string; ts: string; id: string; rootCause?: string }) =>
+    table.item(runnerEventKeys.item(event as never));
 
   it('stores an event once under its day partition; a resend is a duplicate and changes nothing', async () => {
     const store = aStore({ retentionDays: 14 });
@@ -57,8 +42,8 @@ describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
     }
 
     const later = new DynamoDbRunnerEventStore({
-      client: env.documentClient,
-      tableName,
+      client: table.client,
+      tableName: table.tableName,
       clock: { now: () => new Date(NOW.getTime() + 60_000) },
     });
     await expect(later.put({ ...stall })).resolves.toBe('duplicate');

@@ -1,10 +1,9 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DynamoDbSupervisorEventStore,
   supervisorKeys,
 } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { storeTableForSuite } from '../support/store-table.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
 
 /**
@@ -13,29 +12,15 @@ import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.
  * events appended once in day partitions.
  */
 describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
-  let env: TestEnvironment<string>;
-  let tableName: string;
+  const table = storeTableForSuite();
   const NOW = new Date('2025-03-09T12:00:00.000Z');
 
-  beforeAll(async () => {
-    env = await createTestEnvironment({ lanes: [] });
-    tableName = env.tableName ?? '';
-  });
-  afterAll(() => env?.cleanup());
-
   function aStore(options: { pageSize?: number; retentionDays?: number } = {}) {
-    return new DynamoDbSupervisorEventStore({
-      client: env.documentClient,
-      tableName,
-      clock: { now: () => NOW },
-      ...options,
-    });
+    return new DynamoDbSupervisorEventStore({ ...table.storeOptions(NOW), ...options });
   }
 
-  async function latestItem(environment: string, host: string) {
-    const key = supervisorKeys.latestHealth({ environment, host });
-    return (await env.documentClient.send(new GetCommand({ TableName: tableName, Key: key }))).Item;
-  }
+  const latestItem = (environment: string, host: string) =>
+    table.item(supervisorKeys.latestHealth({ environment, host }));
 
   it('keeps the newest report per host: an older one arriving later is stale and changes nothing', async () => {
     const store = aStore({ retentionDays: 14 });
@@ -110,11 +95,7 @@ describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
     const exit = aChildEvent({ environment: 'child-env', ts: '2025-03-09T10:15:00.123Z' });
     await expect(store.putChildEvent(exit)).resolves.toBe('stored');
     await expect(store.putChildEvent({ ...exit })).resolves.toBe('duplicate');
-    const item = (
-      await env.documentClient.send(
-        new GetCommand({ TableName: tableName, Key: supervisorKeys.childEvent(exit) }),
-      )
-    ).Item;
+    const item = await table.item(supervisorKeys.childEvent(exit));
     expect(item).toMatchObject({
       pk: 'SUPERVISOR#child-env#2025-03-09',
       sk: `2025-03-09T10:15:00.123Z#child#${exit.id}`,
