@@ -1,12 +1,12 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import {
   RunnerEventIngest,
   type RunnerEventIngestProps,
   toCdkEventPattern,
 } from '../../lib/runner-event-ingest.js';
+import { expectTheOnlyFunction, logicalIdOf } from '../support/lambda-template.js';
 import { actionsOn, laneFixture, roleStatements, testStack, thrownMessage } from './support.js';
 
 describe('RunnerEventIngest', () => {
@@ -22,14 +22,12 @@ describe('RunnerEventIngest', () => {
       retentionDays: 45,
     });
     template = Template.fromStack(fixture.stack);
-    const id = (construct: { node: { defaultChild?: unknown } }) =>
-      Stack.of(fixture.stack).getLogicalId(construct.node.defaultChild as never);
     ids = {
-      dlq: id(ingest.deadLetterQueue),
-      fn: id(ingest.function),
-      rule: id(ingest.rule),
-      bus: id(fixture.telemetry.bus),
-      table: id(fixture.lifecycle.table),
+      dlq: logicalIdOf(ingest.deadLetterQueue),
+      fn: logicalIdOf(ingest.function),
+      rule: logicalIdOf(ingest.rule),
+      bus: logicalIdOf(fixture.telemetry.bus),
+      table: logicalIdOf(fixture.lifecycle.table),
     };
   });
 
@@ -62,21 +60,11 @@ describe('RunnerEventIngest', () => {
   });
 
   it('gives the function its handler, runtime defaults and every variable it reads at cold start', () => {
-    const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toEqual([ids.fn]);
-    const props = functions[ids.fn]?.Properties;
-    expect(props).toMatchObject({
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-      Timeout: 10,
-      MemorySize: 256,
-      TracingConfig: { Mode: 'Active' },
-      Handler: 'index.handler',
+    const variables = expectTheOnlyFunction(template, {
+      logicalId: ids.fn,
+      timeoutSeconds: 10,
+      requiredEnv: 'runnerEventIngest',
     });
-    const variables = props.Environment.Variables as Record<string, unknown>;
-    expect(Object.keys(variables)).toEqual(
-      expect.arrayContaining(REQUIRED_RUNTIME_ENV.runnerEventIngest.map((key) => RUNTIME_ENV[key])),
-    );
     expect(variables).toMatchObject({
       RUNLANE_ENVIRONMENT: 'test',
       POWERTOOLS_SERVICE_NAME: 'runlane-runner-event-ingest',

@@ -1,7 +1,7 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
+import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
 import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { LifecycleStorage } from '../../lib/lifecycle-storage.js';
 import { RunlaneStack } from '../../lib/runlane-stack.js';
@@ -9,6 +9,7 @@ import {
   SupervisorSilentHostsCheck,
   type SupervisorSilentHostsCheckProps,
 } from '../../lib/supervisor-silent-hosts-check.js';
+import { expectTheOnlyFunction, logicalIdOf } from '../support/lambda-template.js';
 import {
   environmentConfig,
   rawConfig,
@@ -32,9 +33,11 @@ describe('SupervisorSilentHostsCheck', () => {
       staleMinutes: 20,
     });
     template = Template.fromStack(stack);
-    const id = (construct: { node: { defaultChild?: unknown } }) =>
-      Stack.of(stack).getLogicalId(construct.node.defaultChild as never);
-    ids = { fn: id(check.function), rule: id(check.rule), table: id(lifecycle.table) };
+    ids = {
+      fn: logicalIdOf(check.function),
+      rule: logicalIdOf(check.rule),
+      table: logicalIdOf(lifecycle.table),
+    };
   });
 
   it('runs the function every 5 minutes from a schedule rule, once per tick: no retries, no stale ticks', () => {
@@ -69,21 +72,11 @@ describe('SupervisorSilentHostsCheck', () => {
   });
 
   it('gives the function its handler, runtime defaults, the table and the threshold', () => {
-    const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toEqual([ids.fn]);
-    const props = functions[ids.fn]?.Properties;
-    expect(props).toMatchObject({
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-      Timeout: 30,
-      MemorySize: 256,
-      TracingConfig: { Mode: 'Active' },
-      Handler: 'index.handler',
+    const variables = expectTheOnlyFunction(template, {
+      logicalId: ids.fn,
+      timeoutSeconds: 30,
+      requiredEnv: 'supervisorSilentHosts',
     });
-    const variables = props.Environment.Variables as Record<string, unknown>;
-    expect(Object.keys(variables)).toEqual(
-      expect.arrayContaining(REQUIRED_RUNTIME_ENV.supervisorSilentHosts.map((key) => RUNTIME_ENV[key])),
-    );
     expect(variables).toMatchObject({
       RUNLANE_ENVIRONMENT: 'test',
       POWERTOOLS_SERVICE_NAME: 'runlane-supervisor-silent-hosts',
