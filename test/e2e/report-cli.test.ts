@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNNER_EVIDENCE_FILES } from '../../functions/core/agent-events.js';
 import { runAgent } from '../agent/fixtures/runner-harness.js';
-import { projectRoot } from '../support/local-cli.js';
+import { runRunlaneBin } from '../support/local-cli.js';
 import { ago, aRun, aStall, HOUR, jsonLines, MINUTE } from '../support/runner-events.js';
 
 /**
@@ -14,30 +13,8 @@ import { ago, aRun, aStall, HOUR, jsonLines, MINUTE } from '../support/runner-ev
  * `evidence/runner/` files, so the default paths are the ones exercised.
  */
 
-function runlane(
-  cwd: string,
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin/runlane.mjs'), ...args], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+/** `runlane <args>` run from `cwd`, a host's working directory. */
+const runlane = (cwd: string, args: readonly string[]) => runRunlaneBin(args, { cwd });
 
 describe('runlane report daily / runlane stalls (real process, default evidence paths)', () => {
   let host: string;

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import type { SupervisorHealthEvent } from '../../functions/core/agent-events.js';
 import { localDynamoDbClient } from '../../local/clients.js';
 import type { LocalStack } from '../../local/stack.js';
-import { projectRoot } from '../support/local-cli.js';
+import { runRunlaneBin } from '../support/local-cli.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
 import { startTestLocalStack } from '../support/test-local-stack.js';
 
@@ -20,29 +18,7 @@ import { startTestLocalStack } from '../support/test-local-stack.js';
 
 const MINUTE = 60_000;
 
-function runlane(
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin/runlane.mjs'), ...args], {
-      cwd: projectRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const runlane = (args: readonly string[]) => runRunlaneBin(args);
 
 interface HealthJson {
   environment: string;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
@@ -29,23 +30,34 @@ export async function startQuietLocalStack(options: {
   });
 }
 
+/** What a child process printed, and its exit status (null when a signal ended it). */
+export interface ChildRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface NodeChildOptions {
+  readonly timeoutMs: number;
+  /** @default projectRoot */
+  readonly cwd?: string;
+  /** @default this process's environment */
+  readonly env?: NodeJS.ProcessEnv;
+  /** 'close' also waits for the child's stdout and stderr to end. @default 'exit' */
+  readonly settleOn?: 'exit' | 'close';
+}
+
 /**
- * The real `runlane` CLI in a child process, pointed at `stack`. Async on
- * purpose: this process serves the stack the child calls.
+ * `node <args>` in a child process, its output collected. Async on purpose: the child may call a
+ * stack this process serves. Killed after `timeoutMs`, so a hung child fails its test.
  */
-export function runCli(
-  stack: LocalStack,
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function runNodeChild(args: readonly string[], options: NodeChildOptions): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'bin/cli.ts', ...args, '--api-url', stack.info.apiUrl],
-      {
-        cwd: projectRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd ?? projectRoot,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -54,10 +66,25 @@ export function runCli(
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.once('exit', (status) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.once(options.settleOn ?? 'exit', (status: number | null) => {
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
+  });
+}
+
+/** The `runlane` bin an operator runs (`bin/runlane.mjs`), in a child process. */
+export function runRunlaneBin(
+  args: readonly string[],
+  options: Omit<NodeChildOptions, 'timeoutMs'> = {},
+): Promise<ChildRun> {
+  return runNodeChild([join(projectRoot, 'bin/runlane.mjs'), ...args], { timeoutMs: 60_000, ...options });
+}
+
+/** The real `runlane` CLI from source (`bin/cli.ts` under tsx) in a child process, pointed at `stack`. */
+export function runCli(stack: LocalStack, args: readonly string[]): Promise<ChildRun> {
+  return runNodeChild(['--import', 'tsx', 'bin/cli.ts', ...args, '--api-url', stack.info.apiUrl], {
+    timeoutMs: 90_000,
   });
 }

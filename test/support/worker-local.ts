@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { type LocalWorkerOptions, localWorkerConfig } from '../../local/workers.js';
 import { spawnAgent, type WorkerProcess } from '../agent/fixtures/worker-harness.js';
 import { environmentConfig } from '../infra/support.js';
-import { projectRoot } from './local-cli.js';
+import { runRunlaneBin } from './local-cli.js';
 import { startTestLocalStack } from './test-local-stack.js';
 
 /**
@@ -298,29 +297,8 @@ function inheritedEnv(): Record<string, string> {
 }
 
 /** The real `runlane` CLI in a child process (this process serves the stack it calls). */
-export function runlane(
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin/runlane.mjs'), ...args], {
-      cwd: projectRoot,
-      env: inheritedEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+function runlane(args: readonly string[]) {
+  return runRunlaneBin(args, { env: inheritedEnv(), settleOn: 'close' });
 }
 
 /** Resolves once `predicate` holds, polling; fails naming `what`. */
