@@ -3,24 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
+import { describe, expect, it } from 'vitest';
 import { readEvidence } from '../../agent/runner/evidence.js';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
 import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from '../../functions/core/agent-events.js';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  localDynamoDbClient,
   localEventBridgeClient,
   localSqsClient,
 } from '../../local/clients.js';
-import type { LocalStack } from '../../local/stack.js';
 import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { runCli } from '../support/local-cli.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
-import { startTestLocalStack } from '../support/test-local-stack.js';
+import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../support/test-local-stack.js';
 
 /**
  * The local stack as `npm start` runs it (its own DynamoDB Local, SQS emulator
@@ -30,21 +26,12 @@ import { startTestLocalStack } from '../support/test-local-stack.js';
  * `listEvents` as `runlane report daily --env` reads them.
  */
 describe('runner events through the local stack', () => {
-  let stack: LocalStack;
-
-  beforeAll(async () => {
-    stack = await startTestLocalStack();
-  }, 90_000);
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const localStack = testLocalStackForSuite();
 
   it('stores what the agent sends once, a resend included, and dead-letters a bad event with its reason', async () => {
+    const stack = localStack();
     const { info } = stack;
-    const sender = new EventBridgeSender({
-      client: localEventBridgeClient(info.eventsEndpoint),
-      busName: info.busName,
-    });
+    const sender = agentSenderTo(stack);
     const base = Date.now() - 5 * 60_000;
     const stall = aStallEvent({ environment: 'dev', ts: new Date(base).toISOString(), rootCause: 'lock' });
     const run = aRunSummaryEvent({
@@ -75,10 +62,7 @@ describe('runner events through the local stack', () => {
       }),
     );
 
-    const store = new DynamoDbRunnerEventStore({
-      client: createDocumentClient(localDynamoDbClient(info.dynamoEndpoint)),
-      tableName: info.tableName,
-    });
+    const store = new DynamoDbRunnerEventStore(localStackTable(stack));
     const window = { environment: 'dev', from: new Date(base - 60_000), to: new Date() };
     await expect
       .poll(async () => store.listEvents(window), { timeout: 10_000, interval: 100 })
@@ -102,6 +86,7 @@ describe('runner events through the local stack', () => {
   });
 
   it('runlane-agent run → local bus → ingest → store → runlane report daily --env staging --local', async () => {
+    const stack = localStack();
     const dir = await mkdtemp(join(tmpdir(), 'watchdog-e2e-'));
     try {
       const agentArgs = (...command: string[]) => [

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
-import { localDynamoDbClient, localEventBridgeClient } from '../../local/clients.js';
-import type { LocalStack } from '../../local/stack.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
-import { startTestLocalStack } from '../support/test-local-stack.js';
+import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../support/test-local-stack.js';
 
 /**
  * The local stack routes supervisor events through the same `runner-events`
@@ -14,21 +10,11 @@ import { startTestLocalStack } from '../support/test-local-stack.js';
  * and the child history end up in DynamoDB Local, for any environment.
  */
 describe('supervisor events through the local stack', () => {
-  let stack: LocalStack;
-
-  beforeAll(async () => {
-    stack = await startTestLocalStack();
-  }, 90_000);
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const localStack = testLocalStackForSuite();
 
   it('keeps the newest health per host (a replayed older report does not win) and the child events', async () => {
-    const { info } = stack;
-    const sender = new EventBridgeSender({
-      client: localEventBridgeClient(info.eventsEndpoint),
-      busName: info.busName,
-    });
+    const stack = localStack();
+    const sender = agentSenderTo(stack);
     const now = Date.now();
     const current = aHealthEvent({
       environment: 'staging',
@@ -49,10 +35,7 @@ describe('supervisor events through the local stack', () => {
       { detailType: SUPERVISOR_DETAIL_TYPES.child, detail: quarantine },
     ]);
 
-    const store = new DynamoDbSupervisorEventStore({
-      client: createDocumentClient(localDynamoDbClient(info.dynamoEndpoint)),
-      tableName: info.tableName,
-    });
+    const store = new DynamoDbSupervisorEventStore(localStackTable(stack));
     await expect.poll(() => store.listSupervisorHealth('staging'), { timeout: 10_000 }).toEqual([current]);
     await expect
       .poll(

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import type { SupervisorHealthEvent } from '../../functions/core/agent-events.js';
-import { localDynamoDbClient } from '../../local/clients.js';
 import type { LocalStack } from '../../local/stack.js';
 import { runRunlaneBin } from '../support/local-cli.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
-import { startTestLocalStack } from '../support/test-local-stack.js';
+import { localStackTable, startTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * `runlane supervisors health` as an operator runs it: the real `bin/runlane.mjs`
@@ -45,10 +43,7 @@ describe('runlane supervisors health (real process) on the local stack', () => {
 
   beforeAll(async () => {
     stack = await startTestLocalStack();
-    const store = new DynamoDbSupervisorEventStore({
-      client: createDocumentClient(localDynamoDbClient(stack.info.dynamoEndpoint)),
-      tableName: stack.info.tableName,
-    });
+    const store = new DynamoDbSupervisorEventStore(localStackTable(stack));
     const now = Date.now();
     const at = (msAgo: number) => new Date(now - msAgo).toISOString();
     cutOff = aHealthEvent({
