@@ -16,7 +16,7 @@ import {
 import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { runCli } from '../support/local-cli.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
-import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../support/test-local-stack.js';
+import { agentSenderTo, localStackTable, useTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * The local stack as `npm start` runs it (its own DynamoDB Local, SQS emulator
@@ -26,7 +26,7 @@ import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../suppo
  * `listEvents` as `runlane report daily --env` reads them.
  */
 describe('runner events through the local stack', () => {
-  const localStack = testLocalStackForSuite();
+  const localStack = useTestLocalStack();
 
   it('stores what the agent sends once, a resend included, and dead-letters a bad event with its reason', async () => {
     const stack = localStack();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
 import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
-import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../support/test-local-stack.js';
+import { agentSenderTo, localStackTable, useTestLocalStack } from '../support/test-local-stack.js';
 
 /**
  * The local stack routes supervisor events through the same `runner-events`
@@ -10,7 +10,7 @@ import { agentSenderTo, localStackTable, testLocalStackForSuite } from '../suppo
  * and the child history end up in DynamoDB Local, for any environment.
  */
 describe('supervisor events through the local stack', () => {
-  const localStack = testLocalStackForSuite();
+  const localStack = useTestLocalStack();
 
   it('keeps the newest health per host (a replayed older report does not win) and the child events', async () => {
     const stack = localStack();

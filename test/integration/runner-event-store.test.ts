@@ -5,14 +5,14 @@ import {
   runnerEventKeys,
 } from '../../functions/adapters/dynamodb-runner-event-store.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
-import { storeTableForSuite } from '../support/store-table.js';
+import { useStoreTable } from '../support/store-table.js';
 
 /**
  * `DynamoDbRunnerEventStore` on DynamoDB Local, in the real lifecycle table
  * layout: conditional puts, day partitions, paginated window queries.
  */
 describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
-  const table = storeTableForSuite();
+  const table = useStoreTable();
   const NOW = new Date('2025-03-09T12:00:00.000Z');
 
   function aStore(options: { pageSize?: number; retentionDays?: number } = {}) {

@@ -3,7 +3,7 @@ import {
   DynamoDbSupervisorEventStore,
   supervisorKeys,
 } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { storeTableForSuite } from '../support/store-table.js';
+import { useStoreTable } from '../support/store-table.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
 
 /**
@@ -12,7 +12,7 @@ import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.
  * events appended once in day partitions.
  */
 describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
-  const table = storeTableForSuite();
+  const table = useStoreTable();
   const NOW = new Date('2025-03-09T12:00:00.000Z');
 
   function aStore(options: { pageSize?: number; retentionDays?: number } = {}) {

@@ -16,7 +16,7 @@ export interface StoreTable {
  * A store table for the enclosing `describe`: created before its tests, deleted after them.
  * Read it inside tests and hooks, once it exists.
  */
-export function storeTableForSuite(): StoreTable {
+export function useStoreTable(): StoreTable {
   let env: TestEnvironment<string> | undefined;
   beforeAll(async () => {
     env = await createTestEnvironment({ lanes: [] });

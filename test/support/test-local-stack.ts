@@ -29,7 +29,7 @@ export function startTestLocalStack(options: Partial<LocalStackOptions> = {}): P
  * A test local stack for the enclosing `describe`: started before its tests (90 s allowed, the
  * emulators start with it), stopped after them. Call the returned function inside a test or hook.
  */
-export function testLocalStackForSuite(options: Partial<LocalStackOptions> = {}): () => LocalStack {
+export function useTestLocalStack(options: Partial<LocalStackOptions> = {}): () => LocalStack {
   let stack: LocalStack | undefined;
   beforeAll(async () => {
     stack = await startTestLocalStack(options);
