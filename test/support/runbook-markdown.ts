@@ -5,6 +5,9 @@
  * The Markdown is lexed by `marked`; shell lines are split into words and
  * pipelines by `shell-quote`.
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { lexer, type Token, type Tokens } from 'marked';
 import { parse as parseShell } from 'shell-quote';
 import { headingAnchor } from '../../lib/alarm-catalog.js';
@@ -263,4 +266,27 @@ const NAME_RUN = '[A-Za-z0-9_.:/$#{}-]+';
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const REPOSITORY_ROOT = resolve(import.meta.dirname, '../..');
+
+/** The documents whose commands the checks run tools on: every runbook and the README (its deploy steps). */
+export function readCommandDocuments(): Runbook[] {
+  const files = [
+    ...readdirSync(join(REPOSITORY_ROOT, 'runbooks'))
+      .filter((name) => name.endsWith('.md'))
+      .sort()
+      .map((name) => `runbooks/${name}`),
+    'README.md',
+  ];
+  return files.map((file) => readRunbook(file, readFileSync(join(REPOSITORY_ROOT, file), 'utf8')));
+}
+
+/** `<tool> --version`, or undefined when the tool is not installed (its check is then skipped). */
+export function installedToolVersion(tool: string): string | undefined {
+  try {
+    return execFileSync(tool, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return undefined;
+  }
 }

@@ -5,25 +5,14 @@
  * as far as "Could not connect to the endpoint URL" and nothing leaves the machine. Skipped,
  * saying so, where no `aws` is installed.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { readRunbook, shellCommands } from '../support/runbook-markdown.js';
+import { installedToolVersion, readCommandDocuments, shellCommands } from '../support/runbook-markdown.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
-function awsVersion(): string | undefined {
-  try {
-    return execFileSync('aws', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const AWS_VERSION = awsVersion();
+const AWS_VERSION = installedToolVersion('aws');
 
 /** A closed local port: the CLI parses, validates, then fails to connect. */
 const NO_ENDPOINT = 'http://127.0.0.1:9';
@@ -52,16 +41,8 @@ interface AwsCommand {
 
 function runbookAwsCommands(): AwsCommand[] {
   const seen = new Set<string>();
-  const files = [
-    ...readdirSync(join(ROOT, 'runbooks'))
-      .filter((name) => name.endsWith('.md'))
-      .map((name) => `runbooks/${name}`),
-    // The README's "Deploy to AWS" steps too.
-    'README.md',
-  ];
-  return files
-    .flatMap((file) => {
-      const book = readRunbook(file, readFileSync(join(ROOT, file), 'utf8'));
+  return readCommandDocuments()
+    .flatMap((book) => {
       const lines = [
         ...book.codeSpans.map((line) => ({ ...line, inline: true })),
         ...book.shellLines.map((line) => ({ ...line, inline: false })),

@@ -3,25 +3,14 @@
  * input, where a syntax error exits 3 (a runtime error on null, exit 5, is expected and fine).
  * Filters inside `$(…)` are found too. Skipped, saying so, where no `jq` is installed.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { readRunbook, shellCommands } from '../support/runbook-markdown.js';
+import { installedToolVersion, readCommandDocuments, shellCommands } from '../support/runbook-markdown.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
-function jqVersion(): string | undefined {
-  try {
-    return execFileSync('jq', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const JQ_VERSION = jqVersion();
+const JQ_VERSION = installedToolVersion('jq');
 const JQ_COMPILE_ERROR = 3;
 
 /** jq options that take one or two values, which are not the filter. */
@@ -63,20 +52,13 @@ function withSubstitutions(line: string): string[] {
 }
 
 function documentFilters(): JqFilter[] {
-  const files = [
-    ...readdirSync(join(ROOT, 'runbooks'))
-      .filter((name) => name.endsWith('.md'))
-      .map((name) => `runbooks/${name}`),
-    'README.md',
-  ];
   const seen = new Set<string>();
-  return files.flatMap((file) => {
-    const book = readRunbook(file, readFileSync(join(ROOT, file), 'utf8'));
+  return readCommandDocuments().flatMap((book) => {
     return [...book.codeSpans, ...book.shellLines].flatMap(({ value, section }) =>
       withSubstitutions(value)
         .flatMap((line) => shellCommands(line))
         .filter((words) => words[0] === 'jq')
-        .map((words) => jqFilter(words, `${file} § ${section}: \`${words.join(' ')}\``))
+        .map((words) => jqFilter(words, `${book.file} § ${section}: \`${words.join(' ')}\``))
         .filter((found): found is JqFilter => {
           if (found === undefined || seen.has(found.filter)) return false;
           seen.add(found.filter);
