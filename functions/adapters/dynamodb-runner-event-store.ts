@@ -9,6 +9,7 @@ import {
 } from '../core/agent-events.js';
 import { type Clock, type RunnerEvent, type RunnerEventStore, systemClock } from '../core/ports.js';
 import type { Item } from './dynamodb-items.js';
+import { retentionSeconds } from './retention.js';
 
 /**
  * Runner events in the lifecycle table (single-table design, `LIFECYCLE_TABLE`).
@@ -85,13 +86,9 @@ export class DynamoDbRunnerEventStore implements RunnerEventStore {
   readonly #pageSize: number | undefined;
 
   public constructor(options: DynamoDbRunnerEventStoreOptions) {
-    const retentionDays = options.retentionDays ?? DEFAULT_RUNNER_EVENT_RETENTION_DAYS;
-    if (!(Number.isInteger(retentionDays) && retentionDays > 0)) {
-      throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
-    }
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#retentionSeconds = retentionDays * 24 * 60 * 60;
+    this.#retentionSeconds = retentionSeconds(options.retentionDays ?? DEFAULT_RUNNER_EVENT_RETENTION_DAYS);
     this.#clock = options.clock ?? systemClock;
     this.#pageSize = options.pageSize;
   }

@@ -20,6 +20,7 @@ import {
   DEFAULT_RUNNER_EVENT_RETENTION_DAYS,
   MAX_RUNNER_EVENT_WINDOW_DAYS,
 } from './dynamodb-runner-event-store.js';
+import { retentionSeconds } from './retention.js';
 
 /**
  * Supervisor events in the lifecycle table (single-table design, next to the
@@ -98,13 +99,9 @@ export class DynamoDbSupervisorEventStore implements SupervisorEventStore {
   readonly #pageSize: number | undefined;
 
   public constructor(options: DynamoDbSupervisorEventStoreOptions) {
-    const retentionDays = options.retentionDays ?? DEFAULT_RUNNER_EVENT_RETENTION_DAYS;
-    if (!(Number.isInteger(retentionDays) && retentionDays > 0)) {
-      throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
-    }
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#retentionSeconds = retentionDays * 24 * 60 * 60;
+    this.#retentionSeconds = retentionSeconds(options.retentionDays ?? DEFAULT_RUNNER_EVENT_RETENTION_DAYS);
     this.#clock = options.clock ?? systemClock;
     this.#pageSize = options.pageSize;
   }

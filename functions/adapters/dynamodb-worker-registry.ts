@@ -7,6 +7,7 @@ import {
 } from '../core/worker-contract.js';
 import type { WorkerRegistry, WorkerRegistryEntry } from '../core/worker-ports.js';
 import { type Item, keys } from './dynamodb-items.js';
+import { retentionSeconds } from './retention.js';
 
 /** What recording a heartbeat did: `stale` when the worker already has a newer one, `duplicate` for a resend. */
 export type HeartbeatPutResult = 'stored' | 'stale' | 'duplicate';
@@ -47,14 +48,10 @@ export class DynamoDbWorkerRegistry implements WorkerRegistry {
   readonly #retentionSeconds: number;
 
   public constructor(options: DynamoDbWorkerRegistryOptions) {
-    const retentionDays = options.retentionDays ?? 30;
-    if (!(Number.isInteger(retentionDays) && retentionDays > 0)) {
-      throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
-    }
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#environment = options.environment;
-    this.#retentionSeconds = retentionDays * 24 * 60 * 60;
+    this.#retentionSeconds = retentionSeconds(options.retentionDays ?? 30);
   }
 
   public async recordHeartbeat(event: WorkerHeartbeatEvent): Promise<void> {

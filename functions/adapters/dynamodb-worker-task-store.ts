@@ -30,6 +30,7 @@ import {
   workerActionHistoryEntry,
 } from '../core/worker-reconcile.js';
 import { type Item, itemToRun, keys, runToItem, WORKER_RESULT_SORT_KEY_PREFIX } from './dynamodb-items.js';
+import { retentionSeconds } from './retention.js';
 
 export interface DynamoDbWorkerTaskStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -86,14 +87,10 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
   readonly #retentionSeconds: number;
 
   public constructor(options: DynamoDbWorkerTaskStoreOptions) {
-    const retentionDays = options.retentionDays ?? 30;
-    if (!(Number.isInteger(retentionDays) && retentionDays > 0)) {
-      throw new RangeError(`retentionDays must be a positive integer, got ${retentionDays}`);
-    }
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#environment = options.environment;
-    this.#retentionSeconds = retentionDays * 24 * 60 * 60;
+    this.#retentionSeconds = retentionSeconds(options.retentionDays ?? 30);
   }
 
   public async createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord> {

@@ -1,17 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { buildCommandApi } from '../adapters/api-factory.js';
 import { awsClients } from '../adapters/clients.js';
+import { handlerTelemetry } from '../adapters/handler-telemetry.js';
 import { toApiRequest } from '../adapters/http-api-request.js';
-import {
-  flushMetricsAfterEachInvocation,
-  PowertoolsMetricsRecorder,
-} from '../adapters/powertools-metrics-recorder.js';
+import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
 import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { METRICS_NAMESPACE } from '../core/metrics.js';
 import { systemClock } from '../core/ports.js';
 import { requireJsonStringMap, requireNumber, requireString } from './env.js';
 
@@ -23,11 +18,9 @@ const settings = {
 };
 
 const SERVICE_NAME = 'runlane-api';
-const logger = new Logger({ serviceName: SERVICE_NAME });
-logger.appendPersistentKeys({ environment: settings.environment });
 // One API serves every lane: CommandsAccepted carries the command's Lane, so each is its own EMF line.
-const metrics = new PowertoolsMetricsRecorder({
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+const { logger, metrics } = handlerTelemetry({
+  serviceName: SERVICE_NAME,
   environment: settings.environment,
 });
 const api = buildCommandApi(settings, awsClients(), fromPowertoolsLogger(logger), systemClock, metrics);

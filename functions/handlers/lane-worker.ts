@@ -1,16 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsClients } from '../adapters/clients.js';
+import { handlerTelemetry } from '../adapters/handler-telemetry.js';
 import { buildLaneWorker } from '../adapters/lane-worker-factory.js';
-import {
-  flushMetricsAfterEachInvocation,
-  PowertoolsMetricsRecorder,
-} from '../adapters/powertools-metrics-recorder.js';
+import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
 import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { METRICS_NAMESPACE } from '../core/metrics.js';
 import { optionalNumber, requireNumber, requireString } from './env.js';
 
 // Read once at load: a misconfigured function fails at cold start, naming the variable.
@@ -31,12 +26,11 @@ const settings = {
 };
 
 const SERVICE_NAME = 'runlane-lane-worker';
-const logger = new Logger({ serviceName: SERVICE_NAME });
-logger.appendPersistentKeys({ lane: settings.laneName, environment: settings.environment });
 // EMF on stdout; the batch's counts are flushed as one line per invocation.
-const metrics = new PowertoolsMetricsRecorder({
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+const { logger, metrics } = handlerTelemetry({
+  serviceName: SERVICE_NAME,
   environment: settings.environment,
+  persistentKeys: { lane: settings.laneName },
   bufferedDimensions: { Lane: settings.laneName },
 });
 const processBatch = buildLaneWorker(settings, awsClients(), fromPowertoolsLogger(logger), { metrics });

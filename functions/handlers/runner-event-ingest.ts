@@ -1,16 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { awsClients } from '../adapters/clients.js';
-import {
-  flushMetricsAfterEachInvocation,
-  PowertoolsMetricsRecorder,
-} from '../adapters/powertools-metrics-recorder.js';
+import { handlerTelemetry } from '../adapters/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
 import { buildRunnerEventIngest } from '../adapters/runner-event-ingest-factory.js';
 import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { METRICS_NAMESPACE } from '../core/metrics.js';
 import type { RunnerEventIngestResult } from '../core/runner-event-ingest.js';
 import { requireNumber, requireString } from './env.js';
 
@@ -29,11 +24,9 @@ const settings = {
 };
 
 const SERVICE_NAME = 'runlane-runner-event-ingest';
-const logger = new Logger({ serviceName: SERVICE_NAME });
-logger.appendPersistentKeys({ environment: settings.environment });
 // One event per invocation: each metric is written as its own EMF line with all its dimension sets, at the event's ts.
-const metrics = new PowertoolsMetricsRecorder({
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+const { logger, metrics } = handlerTelemetry({
+  serviceName: SERVICE_NAME,
   environment: settings.environment,
 });
 const ingest = buildRunnerEventIngest(settings, awsClients(), fromPowertoolsLogger(logger), { metrics });

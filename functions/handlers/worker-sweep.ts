@@ -1,16 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { awsClients } from '../adapters/clients.js';
-import {
-  flushMetricsAfterEachInvocation,
-  PowertoolsMetricsRecorder,
-} from '../adapters/powertools-metrics-recorder.js';
+import { handlerTelemetry } from '../adapters/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
 import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
 import { buildWorkerSweep } from '../adapters/worker-sweep-factory.js';
-import { METRICS_NAMESPACE } from '../core/metrics.js';
 import { readWorkerSettings } from '../core/worker-settings.js';
 import type { WorkerSweepResult } from '../core/worker-sweep.js';
 import { requireString } from './env.js';
@@ -31,11 +26,9 @@ const settings = {
 };
 
 const SERVICE_NAME = 'runlane-worker-sweep';
-const logger = new Logger({ serviceName: SERVICE_NAME });
-logger.appendPersistentKeys({ environment: settings.environment });
 // Four values per run, [Environment] only: buffered and flushed after the invocation as one EMF line.
-const metrics = new PowertoolsMetricsRecorder({
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+const { logger, metrics } = handlerTelemetry({
+  serviceName: SERVICE_NAME,
   environment: settings.environment,
 });
 const sweep = buildWorkerSweep(settings, awsClients(), fromPowertoolsLogger(logger), metrics);
