@@ -11,19 +11,19 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { AgentReporter } from '../agent/reporter/agent-reporter.js';
-import { EventBridgeSender } from '../agent/reporter/event-bridge-sender.js';
-import { createAgentEventBridgeClient } from '../agent/reporter/setup.js';
-import { runnerConfigSchema } from '../agent/runner/config.js';
-import { RunnerMetrics } from '../agent/runner/metrics.js';
-import { runCommand } from '../agent/runner/run-command.js';
-import { OfflineSpool } from '../agent/spool/index.js';
-import { AGENT_DETAIL_TYPES, type AgentBusEvent } from '../functions/core/agent-events.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/clients.js';
-import { startLocalEventBus } from '../local/event-bus.js';
+import { AgentReporter } from '#agent/reporter/agent-reporter.js';
+import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
+import { createAgentEventBridgeClient } from '#agent/reporter/setup.js';
+import { runnerConfigSchema } from '#agent/runner/config.js';
+import { RunnerMetrics } from '#agent/runner/metrics.js';
+import { runCommand } from '#agent/runner/run-command.js';
+import { OfflineSpool } from '#agent/spool/index.js';
+import { AGENT_DETAIL_TYPES, type AgentBusEvent } from '#contracts/agent-events.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
+import { startLocalEventBus } from '#local/emulators/event-bus.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
 
-const agentBin = fileURLToPath(new URL('../agent/bin/runlane-agent.mjs', import.meta.url));
+const agentBin = fileURLToPath(new URL('../bin/runlane-agent.mjs', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 /** A child that never writes and never exits. */
 const QUIET_CHILD = ['-e', 'setInterval(() => {}, 1 << 30)'];
@@ -85,7 +85,7 @@ export async function measureAgent(
 async function bundleAgent(): Promise<{ file: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-bundle-'));
   const entry = join(dir, 'entry.mjs');
-  const cli = fileURLToPath(new URL('../agent/cli.ts', import.meta.url));
+  const cli = fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url));
   await writeFile(
     entry,
     `import { runAgentCli } from ${JSON.stringify(cli)};

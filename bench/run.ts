@@ -10,20 +10,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { ENVELOPE_SCHEMA_VERSION } from '#contracts/envelope.js';
+import { LANES, type LaneName } from '#contracts/lanes.js';
+import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
+import { startLocalEventBus } from '#local/emulators/event-bus.js';
+import { type InvocationReport, LocalEventSourceMapping } from '#local/emulators/event-source-mapping.js';
+import { startEmulators } from '#local/emulators/start-emulators.js';
+import { provisionLanes, provisionLifecycleTable } from '#local/stack/provision.js';
+import { buildCommandApi } from '#wiring/api.js';
+import { createDocumentClient } from '#wiring/clients.js';
+import { buildLaneWorker } from '#wiring/lane-worker.js';
 import cdkJson from '../cdk.json' with { type: 'json' };
-import { buildCommandApi } from '../functions/adapters/api-factory.js';
-import { createDocumentClient } from '../functions/adapters/clients.js';
-import { DynamoDbLifecycleStore } from '../functions/adapters/dynamodb-lifecycle-store.js';
-import { buildLaneWorker } from '../functions/adapters/lane-worker-factory.js';
-import { DEFAULT_COMMAND_SETTINGS } from '../functions/core/commands/types.js';
-import { ENVELOPE_SCHEMA_VERSION } from '../functions/core/envelope.js';
-import { LANES, type LaneName } from '../functions/core/lanes.js';
-import { parseRunlaneConfig } from '../lib/config/environment-config.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/clients.js';
-import { startEmulators } from '../local/emulators.js';
-import { startLocalEventBus } from '../local/event-bus.js';
-import { type InvocationReport, LocalEventSourceMapping } from '../local/event-source-mapping.js';
-import { provisionLanes, provisionLifecycleTable } from '../local/provision.js';
 import { type AgentBenchResult, measureAgent } from './agent.js';
 import { RequestMeter } from './request-meter.js';
 import { measureSupervisor, type SupervisorBenchResult } from './supervisor.js';
@@ -441,7 +441,7 @@ async function measureLocalStartup() {
       [
         '--import',
         'tsx',
-        'bin/cli.ts',
+        'cli/main.ts',
         'local',
         '--ephemeral',
         '--json',

@@ -9,13 +9,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CurrentStateResponse, HealthResponse } from '../agent/control/protocol.js';
-import type { SupervisorCurrentState, SupervisorHealth } from '../agent/supervisor/handle.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/clients.js';
-import { startLocalEventBus } from '../local/event-bus.js';
+import type { CurrentStateResponse, HealthResponse } from '#agent/control/protocol.js';
+import type { SupervisorCurrentState, SupervisorHealth } from '#agent/supervisor/handle.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
+import { startLocalEventBus } from '#local/emulators/event-bus.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
 
-const agentBin = fileURLToPath(new URL('../agent/bin/runlane-agent.mjs', import.meta.url));
+const agentBin = fileURLToPath(new URL('../bin/runlane-agent.mjs', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 /** A child that never writes and never exits. */
 const QUIET_CHILD = ['-e', 'setInterval(() => {}, 1 << 30)'];

@@ -5,8 +5,8 @@ import {
   parseRunlaneConfig,
   type RunlaneConfig,
 } from './config/environment-config.js';
+import { GITHUB_DEPLOY_STACK_NAME, GithubDeployRoleStack } from './deploy/github-deploy-role.js';
 import { UnknownEnvironmentError } from './errors.js';
-import { GITHUB_DEPLOY_STACK_NAME, GithubDeployRoleStack } from './github-deploy-role.js';
 import { RunlaneStack } from './runlane-stack.js';
 
 /** Context key of the configuration in `cdk.json`. */

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { RUNTIME_ENV } from '../functions/core/runtime-env.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
   BUNDLING_DEFAULTS,
   DEPS_LOCK_FILE,

@@ -1,10 +1,12 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { LANES, laneForCommandType } from '../functions/core/lanes.js';
-import { NIGHTLY_SWEEP_LANE } from '../functions/core/nightly-sweep.js';
-import { AlarmTopics } from './alarm-topics.js';
-import { CommandApi } from './command-api.js';
-import { CommandLane } from './command-lane.js';
+import { LANES, laneForCommandType } from '#contracts/lanes.js';
+import { NIGHTLY_SWEEP_LANE } from '#contracts/nightly-sweep.js';
+import { RunnerEventIngest } from './agents/runner-event-ingest.js';
+import { SupervisorSilentHostsCheck } from './agents/supervisor-silent-hosts-check.js';
+import { WorkerDelegation, workerRuntimeEnvironment } from './agents/worker-delegation.js';
+import { CommandApi } from './api/command-api.js';
+import { TelemetryBus } from './bus/telemetry-bus.js';
 import {
   type EnvironmentConfig,
   type EnvironmentName,
@@ -12,15 +14,13 @@ import {
 } from './config/environment-config.js';
 import { retentionDaysFrom } from './defaults.js';
 import { InvalidPropsError } from './errors.js';
-import { LifecycleStorage } from './lifecycle-storage.js';
-import { NightlySweepSchedule } from './nightly-sweep-schedule.js';
-import { ReplayDrill } from './replay-drill.js';
-import { RunlaneAlarms } from './runlane-alarms.js';
-import { RunlaneDashboard } from './runlane-dashboard.js';
-import { RunnerEventIngest } from './runner-event-ingest.js';
-import { SupervisorSilentHostsCheck } from './supervisor-silent-hosts-check.js';
-import { TelemetryBus } from './telemetry-bus.js';
-import { WorkerDelegation, workerRuntimeEnvironment } from './worker-delegation.js';
+import { CommandLane } from './lanes/command-lane.js';
+import { NightlySweepSchedule } from './lanes/nightly-sweep-schedule.js';
+import { AlarmTopics } from './observability/alarm-topics.js';
+import { RunlaneAlarms } from './observability/runlane-alarms.js';
+import { RunlaneDashboard } from './observability/runlane-dashboard.js';
+import { ReplayDrill } from './replay/replay-drill.js';
+import { LifecycleStorage } from './storage/lifecycle-storage.js';
 
 /** The command type whose lane worker delegates approved actions to workers (seed 004). */
 const DELEGATING_COMMAND_TYPE = 'agent.approval.decided';

@@ -1,6 +1,6 @@
+export { CTL_EXIT_CODES, CTL_USAGE, type CtlIo, runCtlCli } from '../cli/ctl.js';
 export { type SendControlCommandOptions, sendControlCommand } from './control-client.js';
 export { ControlServer, type ControlServerOptions } from './control-server.js';
-export { CTL_EXIT_CODES, CTL_USAGE, type CtlIo, runCtlCli } from './ctl-cli.js';
 export {
   CONTROL_SOCKET_FIELD_PATH,
   ControlClientError,

@@ -1,9 +1,5 @@
 import * as z from 'zod';
-import {
-  DASHBOARD_LINK_STATES,
-  SUPERVISOR_STATUSES,
-  TASK_EXIT_KINDS,
-} from '../../functions/core/agent-events.js';
+import { DASHBOARD_LINK_STATES, SUPERVISOR_STATUSES, TASK_EXIT_KINDS } from '#contracts/agent-events.js';
 import {
   CHILD_STATES,
   type CommandResult,

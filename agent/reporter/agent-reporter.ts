@@ -6,12 +6,12 @@ import {
   SUPERVISOR_DETAIL_TYPES,
   supervisorChildEventSchema,
   supervisorHealthEventSchema,
-} from '../../functions/core/agent-events.js';
+} from '#contracts/agent-events.js';
 import {
   WORKER_DETAIL_TYPES,
   workerHeartbeatEventSchema,
   workerResultEnvelopeSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import type { ReportResult } from '../runner/metrics.js';
 import { type OfflineSpool, type ReplayLoop, type ReplayResult, SpoolWriteError } from '../spool/index.js';
 import type { SpoolEntry } from '../spool/types.js';

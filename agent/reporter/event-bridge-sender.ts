@@ -4,7 +4,7 @@ import {
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import { AGENT_EVENT_SOURCE, type AgentBusEvent } from '../../functions/core/agent-events.js';
+import { AGENT_EVENT_SOURCE, type AgentBusEvent } from '#contracts/agent-events.js';
 
 /** PutEvents takes at most 10 entries per call. */
 export const PUT_EVENTS_MAX_ENTRIES = 10;

@@ -1,4 +1,4 @@
-import type { StallRootCause } from '../../functions/core/agent-events.js';
+import type { StallRootCause } from '#contracts/agent-events.js';
 import type { HostSample } from './host-signals.js';
 
 /** Thresholds for the host signals; see `rootCause` in `config/runner.json`. */

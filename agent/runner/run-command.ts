@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import type { RunnerRunSummaryEvent, RunnerStallEvent } from '../../functions/core/agent-events.js';
+import type { RunnerRunSummaryEvent, RunnerStallEvent } from '#contracts/agent-events.js';
 import { type Clock, systemClock } from './clock.js';
 import type { RootCauseThresholds, WatchdogTimeouts } from './config.js';
 import { EXIT_CODES, signalExitCode } from './exit-codes.js';

@@ -1,6 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { StallTimeout } from '../../functions/core/agent-events.js';
+import type { StallTimeout } from '#contracts/agent-events.js';
 import { CommandSpawnError } from '../errors.js';
 import { type Clock, systemClock } from './clock.js';
 import type { WatchdogTimeouts } from './config.js';

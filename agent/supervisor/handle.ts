@@ -1,8 +1,4 @@
-import type {
-  DashboardLinkState,
-  SupervisorStatus,
-  TaskExitKind,
-} from '../../functions/core/agent-events.js';
+import type { DashboardLinkState, SupervisorStatus, TaskExitKind } from '#contracts/agent-events.js';
 
 /**
  * What `runlane-agent supervise` exposes to its control socket and `runlane-agent ctl`

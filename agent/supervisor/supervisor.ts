@@ -9,7 +9,7 @@ import {
   type SupervisorChildEvent,
   type SupervisorChildEventKind,
   type SupervisorStatus,
-} from '../../functions/core/agent-events.js';
+} from '#contracts/agent-events.js';
 import { type Clock, systemClock } from '../runner/clock.js';
 import type { WatchdogTimeouts } from '../runner/config.js';
 import { OutputTail } from '../runner/output-tail.js';

@@ -7,7 +7,7 @@ import {
   workerIdSchema,
   workerSiteSchema,
   workerTaskQueueName,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import type { ConfigIssue } from '../errors.js';
 import { runnerConfigSchema } from '../runner/config.js';
 import { MAX_TIMER_MS } from '../supervisor/config.js';

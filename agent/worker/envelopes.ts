@@ -4,7 +4,7 @@ import {
   type WorkerResultEnvelope,
   type WorkerTaskMessage,
   workerResultEnvelopeSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import type { HostFacts } from './facts.js';
 
 /**

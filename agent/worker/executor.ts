@@ -1,4 +1,4 @@
-import type { ExecutionResultPayload, WorkerTaskMessage } from '../../functions/core/worker-contract.js';
+import type { ExecutionResultPayload, WorkerTaskMessage } from '#contracts/worker-contract.js';
 import type { Clock } from '../runner/clock.js';
 import type { RunningCommand, Spawner } from '../runner/watchdog.js';
 import type { WorkerConfig } from './config.js';

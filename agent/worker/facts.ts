@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { arch, cpus, freemem, hostname, loadavg, platform, release, totalmem, uptime } from 'node:os';
-import { WORKER_FACT_NAMES, type WorkerFactName } from '../../functions/core/worker-contract.js';
+import { WORKER_FACT_NAMES, type WorkerFactName } from '#contracts/worker-contract.js';
 
 /** Host facts by name (the contract's {@link WORKER_FACT_NAMES}). */
 export type HostFacts = Partial<Record<WorkerFactName, string | number | readonly number[]>>;

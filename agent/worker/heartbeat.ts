@@ -4,7 +4,7 @@ import {
   type WorkerHeartbeatEvent,
   type WorkerTaskKind,
   workerHeartbeatEventSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import type { WorkerConfig } from './config.js';
 import type { WorkerLog } from './log.js';
 import type { WorkerTransport } from './transport.js';

@@ -1,4 +1,4 @@
-import type { WorkerTaskMessage } from '../../functions/core/worker-contract.js';
+import type { WorkerTaskMessage } from '#contracts/worker-contract.js';
 
 /** A field of a log line. */
 export type LogValue = string | number | boolean | null | undefined | readonly unknown[];

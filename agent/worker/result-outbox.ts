@@ -5,7 +5,7 @@ import {
   WORKER_PAYLOAD_TYPES,
   type WorkerResultEnvelope,
   workerResultEnvelopeSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import {
   encodeSpoolRecord,
   formatSpoolFileName,

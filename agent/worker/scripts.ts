@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { ExecutionResultPayload, WorkerTaskMessage } from '../../functions/core/worker-contract.js';
+import type { ExecutionResultPayload, WorkerTaskMessage } from '#contracts/worker-contract.js';
 import { CommandSpawnError } from '../errors.js';
 import type { Clock } from '../runner/clock.js';
 import { type RunningCommand, type Spawner, startWatched } from '../runner/watchdog.js';

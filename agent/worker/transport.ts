@@ -1,9 +1,9 @@
-import type { AgentBusEvent } from '../../functions/core/agent-events.js';
+import type { AgentBusEvent } from '#contracts/agent-events.js';
 import {
   WORKER_DETAIL_TYPES,
   type WorkerHeartbeatEvent,
   type WorkerResultEnvelope,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import type { SendResult } from '../reporter/event-bridge-sender.js';
 import type { SubmitResult, WorkerApiClient } from './api-client.js';
 

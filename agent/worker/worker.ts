@@ -5,7 +5,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type WorkerTaskMessage, workerTaskMessageSchema } from '../../functions/core/worker-contract.js';
+import { type WorkerTaskMessage, workerTaskMessageSchema } from '#contracts/worker-contract.js';
 import { type Clock, sleep, systemClock } from '../runner/clock.js';
 import type { Spawner } from '../runner/watchdog.js';
 import type { ClaimResult, WorkerApiClient } from './api-client.js';

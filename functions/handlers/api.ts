@@ -1,13 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { buildCommandApi } from '../adapters/api-factory.js';
-import { awsClients } from '../adapters/clients.js';
-import { handlerTelemetry } from '../adapters/handler-telemetry.js';
-import { toApiRequest } from '../adapters/http-api-request.js';
-import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { systemClock } from '../core/ports.js';
+import { toApiRequest } from '#adapters/apigateway/http-api-request.js';
+import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import { systemClock } from '#core/base/clock.js';
+import { buildCommandApi } from '#wiring/api.js';
+import { awsClients } from '#wiring/clients.js';
 import { requireJsonStringMap, requireNumber, requireString } from './env.js';
 
 const settings = {

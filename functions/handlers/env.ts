@@ -1,4 +1,4 @@
-import { RUNTIME_ENV, type RuntimeEnvKey } from '../core/runtime-env.js';
+import { RUNTIME_ENV, type RuntimeEnvKey } from '#contracts/runtime-env.js';
 
 /** A required environment variable is missing or malformed. */
 export class EnvironmentVariableError extends Error {

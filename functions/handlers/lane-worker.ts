@@ -1,11 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsClients } from '../adapters/clients.js';
-import { handlerTelemetry } from '../adapters/handler-telemetry.js';
-import { buildLaneWorker } from '../adapters/lane-worker-factory.js';
-import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
+import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildLaneWorker } from '#wiring/lane-worker.js';
 import { optionalNumber, requireNumber, requireString } from './env.js';
 
 // Read once at load: a misconfigured function fails at cold start, naming the variable.

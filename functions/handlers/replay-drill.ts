@@ -1,12 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { awsClients } from '../adapters/clients.js';
-import { buildReplaySteps } from '../adapters/replay-factory.js';
-import type { ReplaySteps } from '../core/replay/steps.js';
+import type { ReplaySteps } from '#core/replay/steps.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildReplaySteps } from '#wiring/replay.js';
 import { optionalNumber, requireString } from './env.js';
 
 /**
  * The ReplayDrill state machine's Task handler: `{ step, input }` → that step's
- * output (functions/core/replay/contract.ts). One function serves every step.
+ * output (contracts/replay-drill.ts). One function serves every step.
  */
 const lanes = JSON.parse(requireString('replayLaneQueues')) as Record<
   string,

@@ -1,12 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { awsClients } from '../adapters/clients.js';
-import { handlerTelemetry } from '../adapters/handler-telemetry.js';
-import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
-import { buildRunnerEventIngest } from '../adapters/runner-event-ingest-factory.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import type { RunnerEventIngestResult } from '../core/runner-event-ingest.js';
+import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import type { RunnerEventIngestResult } from '#core/runner/event-ingest.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildRunnerEventIngest } from '#wiring/runner-event-ingest.js';
 import { requireNumber, requireString } from './env.js';
 
 /**

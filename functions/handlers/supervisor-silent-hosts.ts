@@ -1,12 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { awsClients } from '../adapters/clients.js';
-import { handlerTelemetry } from '../adapters/handler-telemetry.js';
-import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { buildSupervisorSilentHostsCheck } from '../adapters/supervisor-silent-hosts-factory.js';
-import type { SilentHostsResult } from '../core/supervisor-silent-hosts.js';
+import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import type { SilentHostsResult } from '#core/supervisor/silent-hosts.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildSupervisorSilentHostsCheck } from '#wiring/supervisor-silent-hosts.js';
 import { requireNumber, requireString } from './env.js';
 
 /**

@@ -2,9 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { awsClients } from '../adapters/clients.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { buildWorkerEventIngest, type WorkerEventIngestResult } from '../adapters/worker-ingest-factory.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildWorkerEventIngest, type WorkerEventIngestResult } from '#wiring/worker-ingest.js';
 import { requireNumber, requireString } from './env.js';
 
 /**

@@ -1,13 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { awsClients } from '../adapters/clients.js';
-import { handlerTelemetry } from '../adapters/handler-telemetry.js';
-import { flushMetricsAfterEachInvocation } from '../adapters/powertools-metrics-recorder.js';
-import { fromPowertoolsLogger } from '../adapters/structured-logger.js';
-import { buildWorkerSweep } from '../adapters/worker-sweep-factory.js';
-import { readWorkerSettings } from '../core/worker-settings.js';
-import type { WorkerSweepResult } from '../core/worker-sweep.js';
+import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
+import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
+import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import { readWorkerSettings } from '#core/workers/settings.js';
+import type { WorkerSweepResult } from '#core/workers/sweep.js';
+import { awsClients } from '#wiring/clients.js';
+import { buildWorkerSweep } from '#wiring/worker-sweep.js';
 import { requireString } from './env.js';
 
 /**

@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import {
-  MAX_STALE_MINUTES,
-  SILENT_HOSTS_CHECK_INTERVAL_MINUTES,
-} from '../../functions/core/supervisor-silent-hosts.js';
-import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '../../functions/core/worker-contract.js';
-import { DEFAULT_STUCK_TASK_MINUTES } from '../../functions/core/worker-settings.js';
-import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '../../functions/core/worker-sweep.js';
+import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '#contracts/worker-contract.js';
+import { MAX_STALE_MINUTES, SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '#core/supervisor/silent-hosts.js';
+import { DEFAULT_STUCK_TASK_MINUTES } from '#core/workers/settings.js';
+import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
 import { githubDeploySchema } from './github-config.js';
 
 /**
@@ -392,7 +389,7 @@ export const runlaneConfigSchema = z
     environments: z
       .object({ dev: environmentSchema, staging: environmentSchema, prod: environmentSchema })
       .strict(),
-    /** GitHub Actions deploy identity (`lib/github-deploy-role.ts`); absent: no deploy stack. */
+    /** GitHub Actions deploy identity (`lib/deploy/github-deploy-role.ts`); absent: no deploy stack. */
     github: githubDeploySchema.optional(),
   })
   .strict();

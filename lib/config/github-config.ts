@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * The `github` block of cdk.json's `runlane` context: the GitHub repository whose Actions
  * workflows deploy Runlane. Present, it adds the `Runlane-github-deploy` stack (the GitHub
- * OIDC provider and the deploy roles, see `lib/github-deploy-role.ts`); absent, there is no such
+ * OIDC provider and the deploy roles, see `lib/deploy/github-deploy-role.ts`); absent, there is no such
  * stack. Validated with the rest of the `runlane` context, so errors name the field path, e.g.
  * `github.repository`.
  *

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ControlServer, runCtlCli } from '../../agent/control/index.js';
+import { ControlServer, runCtlCli } from '#agent/control/index.js';
 import { CURRENT_STATE, FakeHandle, HEALTH, tempSocketDirectory } from './control-helpers.js';
 
 let temp: { directory: string; remove: () => Promise<void> };
@@ -227,7 +227,7 @@ describe('ctl usage and failures', () => {
 
 describe('ctl as a real process', () => {
   it('node --import tsx runs runCtlCli against the socket: output and exit codes', async () => {
-    const entry = fileURLToPath(new URL('../../agent/control/ctl-cli.ts', import.meta.url));
+    const entry = fileURLToPath(new URL('../../agent/cli/ctl.ts', import.meta.url));
     const script =
       'const { runCtlCli } = await import(process.argv[1]);' +
       'process.exitCode = await runCtlCli(process.argv.slice(2), ' +

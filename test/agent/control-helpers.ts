@@ -8,7 +8,7 @@ import type {
   SupervisorCurrentState,
   SupervisorHandle,
   SupervisorHealth,
-} from '../../agent/supervisor/handle.js';
+} from '#agent/supervisor/handle.js';
 
 /** A fresh folder under the OS temp dir (short: Unix socket paths stop at 107 bytes). */
 export async function tempSocketDirectory(): Promise<{ directory: string; remove: () => Promise<void> }> {

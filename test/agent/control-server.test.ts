@@ -12,8 +12,8 @@ import {
   ControlSocketError,
   ControlSocketInUseError,
   sendControlCommand,
-} from '../../agent/control/index.js';
-import type { ControlCommand } from '../../agent/supervisor/handle.js';
+} from '#agent/control/index.js';
+import type { ControlCommand } from '#agent/supervisor/handle.js';
 import { CURRENT_STATE, FakeHandle, HEALTH, RawConnection, tempSocketDirectory } from './control-helpers.js';
 
 let temp: { directory: string; remove: () => Promise<void> };

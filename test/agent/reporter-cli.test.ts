@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readEvidence, readRunSummaries } from '../../agent/runner/evidence.js';
-import { OfflineSpool } from '../../agent/spool/index.js';
+import { OfflineSpool } from '#agent/spool/index.js';
+import { readEvidence, readRunSummaries } from '#common/runner-evidence.js';
 import { type FakeEventBus, fakeAwsEnv, startFakeEventBus } from './fixtures/fake-event-bus.js';
 import { agentBin, fixture, projectRoot, runAgent } from './fixtures/runner-harness.js';
 

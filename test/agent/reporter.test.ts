@@ -2,19 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentReporter, SPOOL_PAYLOAD_TYPES } from '../../agent/reporter/agent-reporter.js';
-import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
-import { createAgentEventBridgeClient } from '../../agent/reporter/setup.js';
-import { runnerConfigSchema } from '../../agent/runner/config.js';
-import { RUNNER_METRICS, RunnerMetrics } from '../../agent/runner/metrics.js';
-import { nodeSpoolFileSystem, OfflineSpool, type SpoolFileSystem } from '../../agent/spool/index.js';
+import { AgentReporter, SPOOL_PAYLOAD_TYPES } from '#agent/reporter/agent-reporter.js';
+import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
+import { createAgentEventBridgeClient } from '#agent/reporter/setup.js';
+import { runnerConfigSchema } from '#agent/runner/config.js';
+import { RUNNER_METRICS, RunnerMetrics } from '#agent/runner/metrics.js';
+import { nodeSpoolFileSystem, OfflineSpool, type SpoolFileSystem } from '#agent/spool/index.js';
 import {
   AGENT_DETAIL_TYPES,
   AGENT_EVENT_SOURCE,
   type AgentBusEvent,
   type RunnerRunSummaryEvent,
   type RunnerStallEvent,
-} from '../../functions/core/agent-events.js';
+} from '#contracts/agent-events.js';
 import { type FakeEventBus, startFakeEventBus } from './fixtures/fake-event-bus.js';
 import { ManualClock, tempSpoolDirectory } from './spool-helpers.js';
 

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLoadAvg, parsePressureSomeAvg10, procHostSampler } from '../../agent/runner/host-signals.js';
-import { OutputTail } from '../../agent/runner/output-tail.js';
-import { ProcFsProcessTable, parseProcStat } from '../../agent/runner/process-tree.js';
-import { type ClassifyInput, classifyStall } from '../../agent/runner/root-cause.js';
+import { parseLoadAvg, parsePressureSomeAvg10, procHostSampler } from '#agent/runner/host-signals.js';
+import { OutputTail } from '#agent/runner/output-tail.js';
+import { ProcFsProcessTable, parseProcStat } from '#agent/runner/process-tree.js';
+import { type ClassifyInput, classifyStall } from '#agent/runner/root-cause.js';
 import { fixture, QUIET_HOST, THRESHOLDS } from './fixtures/runner-harness.js';
 
 const classify = (lines: string[], overrides: Partial<ClassifyInput> = {}) =>

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readEvidence } from '../../agent/runner/evidence.js';
-import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
+import { readEvidence } from '#common/runner-evidence.js';
+import { STALL_ROOT_CAUSES } from '#contracts/agent-events.js';
 import { eventCounts, fixture, freePort, isAlive, runAgent, stallCounts } from './fixtures/runner-harness.js';
 
 /**

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RunnerConfigError } from '../../agent/errors.js';
+import { RunnerConfigError } from '#agent/errors.js';
 import {
   DEFAULT_RUNNER_CONFIG_FILE,
   loadRunnerConfig,
   parseRunnerConfig,
   resolveTimeouts,
-} from '../../agent/runner/config.js';
+} from '#agent/runner/config.js';
 import { fixture } from './fixtures/runner-harness.js';
 
 const config = parseRunnerConfig(JSON.parse(readFileSync(fixture('runner-config.json'), 'utf8')), 'fixture');

@@ -2,9 +2,10 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EvidenceWriteError } from '../../agent/errors.js';
-import { EvidenceWriter, parseEvidence, readEvidence } from '../../agent/runner/evidence.js';
-import type { RunnerStallEvent } from '../../functions/core/agent-events.js';
+import { EvidenceWriteError } from '#agent/errors.js';
+import { EvidenceWriter } from '#agent/runner/evidence.js';
+import { parseEvidence, readEvidence } from '#common/runner-evidence.js';
+import type { RunnerStallEvent } from '#contracts/agent-events.js';
 
 const event = (n: number): RunnerStallEvent => ({
   id: `00000000-0000-4000-8000-00000000000${n}`,

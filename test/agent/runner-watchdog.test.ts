@@ -3,9 +3,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readEvidence } from '../../agent/runner/evidence.js';
-import { MetricsServer, RunnerMetrics } from '../../agent/runner/metrics.js';
-import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
+import { MetricsServer, RunnerMetrics } from '#agent/runner/metrics.js';
+import { readEvidence } from '#common/runner-evidence.js';
+import { STALL_ROOT_CAUSES } from '#contracts/agent-events.js';
 import {
   eventCounts,
   type FixtureRun,

@@ -7,7 +7,7 @@ import {
   OfflineSpool,
   SpoolChecksumError,
   type SpoolRecord,
-} from '../../agent/spool/index.js';
+} from '#agent/spool/index.js';
 import { ManualClock, RecordingReceiver, tempSpoolDirectory } from './spool-helpers.js';
 
 const RECORD: SpoolRecord = {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SpoolClock, SpoolDeliver, SpoolEntry } from '../../agent/spool/index.js';
+import type { SpoolClock, SpoolDeliver, SpoolEntry } from '#agent/spool/index.js';
 
 /** A fresh folder under the OS temp dir, and a function removing it. */
 export async function tempSpoolDirectory(): Promise<{ directory: string; remove: () => Promise<void> }> {

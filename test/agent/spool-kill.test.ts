@@ -10,7 +10,7 @@ import {
   OfflineSpool,
   parseSpoolFileName,
   type SpoolEntry,
-} from '../../agent/spool/index.js';
+} from '#agent/spool/index.js';
 import { spoolWriterDigest } from './fixtures/spool-digest.js';
 import { tempSpoolDirectory } from './spool-helpers.js';
 

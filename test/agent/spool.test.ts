@@ -11,7 +11,7 @@ import {
   SpoolEntryTooLargeError,
   type SpoolFileSystem,
   SpoolWriteError,
-} from '../../agent/spool/index.js';
+} from '#agent/spool/index.js';
 import { ManualClock, RecordingReceiver, tempSpoolDirectory } from './spool-helpers.js';
 
 let directory: string;

@@ -7,7 +7,7 @@ import {
   parseChildSpec,
   parseSupervisorConfig,
   SupervisorConfigError,
-} from '../../agent/supervisor/index.js';
+} from '#agent/supervisor/index.js';
 
 const base = {
   environment: 'prod',

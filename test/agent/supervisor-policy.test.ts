@@ -11,7 +11,7 @@ import {
   panicText,
   RestartBudget,
   writeCrashReport,
-} from '../../agent/supervisor/index.js';
+} from '#agent/supervisor/index.js';
 
 const at = new Date('2026-01-01T00:00:00.000Z');
 const facts = { outputLines: [], stderrLines: [], at };

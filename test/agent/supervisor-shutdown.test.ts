@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PidFile, processStartTime } from '../../agent/supervisor/pid-file.js';
+import { PidFile, processStartTime } from '#agent/supervisor/pid-file.js';
 import { fixture } from './fixtures/runner-harness.js';
 import { child, cleanupHarnesses, harness, isAlive, record } from './fixtures/supervisor-harness.js';
 

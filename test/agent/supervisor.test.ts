@@ -1,8 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  supervisorChildEventSchema,
-  supervisorHealthEventSchema,
-} from '../../functions/core/agent-events.js';
+import { supervisorChildEventSchema, supervisorHealthEventSchema } from '#contracts/agent-events.js';
 import { child, cleanupHarnesses, harness, isAlive, record } from './fixtures/supervisor-harness.js';
 
 afterEach(cleanupHarnesses);
@@ -242,7 +239,7 @@ describe('Supervisor: health and reporting', () => {
   });
 
   it('without a reporter, dashboard_link is disconnected', async () => {
-    const { Supervisor } = await import('../../agent/supervisor/supervisor.js');
+    const { Supervisor } = await import('#agent/supervisor/supervisor.js');
     const h = await harness([]);
     const bare = new Supervisor(h.config, { log: () => {} });
     expect(bare.health().dashboard_link).toBe('disconnected');

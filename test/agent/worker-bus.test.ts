@@ -3,7 +3,7 @@ import {
   WORKER_DETAIL_TYPES,
   workerHeartbeatEventSchema,
   workerResultEnvelopeSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import { queueDepth, sendTask, spoolFiles, taskMessage } from './fixtures/worker-harness.js';
 import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseWorkerConfig, type WorkerConfig } from '../../agent/worker/config.js';
-import { WorkerConfigError } from '../../agent/worker/errors.js';
-import { workerCapabilities } from '../../agent/worker/heartbeat.js';
-import { CappedCapture, checkArguments } from '../../agent/worker/scripts.js';
+import { parseWorkerConfig, type WorkerConfig } from '#agent/worker/config.js';
+import { WorkerConfigError } from '#agent/worker/errors.js';
+import { workerCapabilities } from '#agent/worker/heartbeat.js';
+import { CappedCapture, checkArguments } from '#agent/worker/scripts.js';
 import { projectRoot } from './fixtures/runner-harness.js';
 import { spawnAgent, tempDir, workerEnv, writeConfig } from './fixtures/worker-harness.js';
 

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkerApiClient } from '../../agent/worker/api-client.js';
-import { buildResultEnvelopes, fitEnvelope, MAX_ENVELOPE_BYTES } from '../../agent/worker/envelopes.js';
+import { WorkerApiClient } from '#agent/worker/api-client.js';
+import { buildResultEnvelopes, fitEnvelope, MAX_ENVELOPE_BYTES } from '#agent/worker/envelopes.js';
 import {
   resultIdempotencyKey,
   type WorkerResultEnvelope,
   workerResultEnvelopeSchema,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 
 const sender = { environment: 'test', workerId: 'worker-a', site: 'lab' };
 

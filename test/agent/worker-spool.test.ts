@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { encodeSpoolRecord, formatSpoolFileName } from '../../agent/spool/index.js';
-import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
+import { encodeSpoolRecord, formatSpoolFileName } from '#agent/spool/index.js';
+import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
 import { queueDepth, sendTask, spawnAgent, spoolFiles, taskMessage } from './fixtures/worker-harness.js';
 import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 

@@ -2,13 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WorkerApiClient } from '../../agent/worker/api-client.js';
+import { WorkerApiClient } from '#agent/worker/api-client.js';
 import {
   type ExecutionResultPayload,
   WORKER_FACT_NAMES,
   type WorkerResultEnvelope,
   type WorkerTaskMessage,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
 import { FAKE_CREDENTIALS, FAKE_REGION } from './fixtures/worker-control-plane.js';
 import { fixture, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
-import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import type { LaneName } from '../../functions/core/lanes.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
-import type { LaneQueues } from '../../local/provision.js';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import type { LaneName } from '#contracts/lanes.js';
+import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
+import { LocalEventSourceMapping } from '#local/emulators/event-source-mapping.js';
+import type { LaneQueues } from '#local/stack/provision.js';
+import { createDocumentClient } from '#wiring/clients.js';
 import { aLambdaContext } from '../support/factories.js';
 import { prepareDeployedHandlerEnvironment } from '../support/handler-environment.js';
 
@@ -48,8 +48,8 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
       client: createDocumentClient(localDynamoDbClient(inject('dynamoEndpoint'))),
       tableName: prepared.tableName,
     });
-    workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
-    apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
+    workerHandler = (await import('#handlers/lane-worker.js')).handler as never;
+    apiHandler = (await import('#handlers/api.js')).handler as never;
   });
   afterAll(async () => {
     await bus?.stop();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDemo } from '../../local/demo.js';
+import { runDemo } from '#local/demo/demo.js';
 
 /**
  * The local stack as a user runs it: `runlane local` (what `npm start` runs) in
@@ -29,7 +29,7 @@ async function startStack(extraArgs: string[]): Promise<Started> {
     [
       '--import',
       'tsx',
-      'bin/cli.ts',
+      'cli/main.ts',
       'local',
       '--json',
       '--port',
@@ -268,7 +268,7 @@ function runCliOnce(args: string[]) {
     [
       '--import',
       'tsx',
-      'bin/cli.ts',
+      'cli/main.ts',
       'local',
       '--dynamo-port',
       '0',

@@ -10,7 +10,7 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
-import type { LaneName } from '../../functions/core/lanes.js';
+import type { LaneName } from '#contracts/lanes.js';
 import {
   METRICS,
   METRICS_NAMESPACE,
@@ -18,13 +18,13 @@ import {
   type MetricKey,
   metricDimensionSets,
   searchedDimensionSets,
-} from '../../functions/core/metrics.js';
-import type { RunnerEventIngestResult } from '../../functions/core/runner-event-ingest.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { localSqsClient } from '../../local/clients.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import type { LaneQueues } from '../../local/provision.js';
-import { toSqsRecord } from '../../local/sqs-event.js';
+} from '#contracts/metrics.js';
+import type { RunnerEventIngestResult } from '#core/runner/event-ingest.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
+import { localSqsClient } from '#local/emulators/clients.js';
+import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
+import { toSqsRecord } from '#local/emulators/sqs-event.js';
+import type { LaneQueues } from '#local/stack/provision.js';
 import { environmentConfig, TEST_REGION, testApp } from '../infra/support.js';
 import { metricKey, parseDashboardBody, queriedMetrics, searchedSchemas } from '../support/dashboard-body.js';
 import { aLambdaContext, anEnvelope, anSqsRecord } from '../support/factories.js';
@@ -133,12 +133,11 @@ describe('EMF printed by the deployed handlers', () => {
       printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
       return true;
     });
-    workerHandler = (await import('../../functions/handlers/lane-worker.js')).handler as never;
-    apiHandler = (await import('../../functions/handlers/api.js')).handler as never;
-    ingestHandler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
-    silentHostsHandler = (await import('../../functions/handlers/supervisor-silent-hosts.js'))
-      .handler as never;
-    workerSweepHandler = (await import('../../functions/handlers/worker-sweep.js')).handler as never;
+    workerHandler = (await import('#handlers/lane-worker.js')).handler as never;
+    apiHandler = (await import('#handlers/api.js')).handler as never;
+    ingestHandler = (await import('#handlers/runner-event-ingest.js')).handler as never;
+    silentHostsHandler = (await import('#handlers/supervisor-silent-hosts.js')).handler as never;
+    workerSweepHandler = (await import('#handlers/worker-sweep.js')).handler as never;
   });
   afterAll(async () => {
     stdout?.mockRestore();

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localSqsClient } from '../../local/clients.js';
-import { DRILL_FLAKY } from '../../local/drill-commands.js';
-import type { LocalStack } from '../../local/stack.js';
+import { localSqsClient } from '#local/emulators/clients.js';
+import { DRILL_FLAKY } from '#local/stack/drill-commands.js';
+import type { LocalStack } from '#local/stack/start-local-stack.js';
 import { runCli, startQuietLocalStack } from '../support/local-cli.js';
 
 const LANE = 'runtime-ingestion-completed';

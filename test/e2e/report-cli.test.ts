@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNNER_EVIDENCE_FILES } from '../../functions/core/agent-events.js';
+import { RUNNER_EVIDENCE_FILES } from '#contracts/agent-events.js';
 import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { runRunlaneBin } from '../support/local-cli.js';
 import { ago, aRun, aStall, HOUR, jsonLines, MINUTE } from '../support/runner-events.js';

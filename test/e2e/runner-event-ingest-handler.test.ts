@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
-import type { RunnerEventIngestResult } from '../../functions/core/runner-event-ingest.js';
-import type { ProvisionedQueue } from '../../local/provision.js';
+import { DynamoDbRunnerEventStore } from '#adapters/dynamodb/runner-event-store.js';
+import type { RunnerEventIngestResult } from '#core/runner/event-ingest.js';
+import type { ProvisionedQueue } from '#local/stack/provision.js';
 import { receiveDeadLetterMessages } from '../support/dead-letters.js';
 import { aLambdaContext } from '../support/factories.js';
 import {
@@ -34,7 +34,7 @@ describe('runner event ingest handler as deployed, pointed at the emulators', ()
     deployed = await startTelemetryHandlerEnvironment({ prefix: 'rei', environment: ENVIRONMENT });
     dlq = deployed.runnerEventDeadLetterQueue;
     store = new DynamoDbRunnerEventStore({ client: deployed.documents, tableName: deployed.tableName });
-    handler = (await import('../../functions/handlers/runner-event-ingest.js')).handler as never;
+    handler = (await import('#handlers/runner-event-ingest.js')).handler as never;
   });
   afterAll(() => deployed?.stop());
 

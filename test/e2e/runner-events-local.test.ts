@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { readEvidence } from '../../agent/runner/evidence.js';
-import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
-import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from '../../functions/core/agent-events.js';
+import { DynamoDbRunnerEventStore } from '#adapters/dynamodb/runner-event-store.js';
+import { readEvidence } from '#common/runner-evidence.js';
+import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   localEventBridgeClient,
   localSqsClient,
-} from '../../local/clients.js';
+} from '#local/emulators/clients.js';
 import { runAgent } from '../agent/fixtures/runner-harness.js';
 import { runCli } from '../support/local-cli.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';

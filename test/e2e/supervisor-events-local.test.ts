@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
+import { DynamoDbSupervisorEventStore } from '#adapters/dynamodb/supervisor-event-store.js';
+import { SUPERVISOR_DETAIL_TYPES } from '#contracts/agent-events.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
 import { agentSenderTo, localStackTable, useTestLocalStack } from '../support/test-local-stack.js';
 

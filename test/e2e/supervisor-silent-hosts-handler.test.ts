@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import type { SupervisorSilentHostsHandlerResult } from '../../functions/handlers/supervisor-silent-hosts.js';
+import { DynamoDbSupervisorEventStore } from '#adapters/dynamodb/supervisor-event-store.js';
+import { METRICS_NAMESPACE } from '#contracts/metrics.js';
+import type { SupervisorSilentHostsHandlerResult } from '#handlers/supervisor-silent-hosts.js';
 import { emfLines, warnLines } from '../support/handler-output.js';
 import { type ScheduledHandler, startScheduledHandler } from '../support/scheduled-handler.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
@@ -32,7 +32,7 @@ describe('supervisor silent-host check handler as deployed, on DynamoDB Local', 
       rule: `runlane-${ENVIRONMENT}-supervisor-silent-hosts`,
       // The silent-host warnings are the point here; the prepared environment logs only errors.
       variables: { POWERTOOLS_LOG_LEVEL: 'WARN' },
-      load: () => import('../../functions/handlers/supervisor-silent-hosts.js'),
+      load: () => import('#handlers/supervisor-silent-hosts.js'),
     });
     store = new DynamoDbSupervisorEventStore({
       client: silentHosts.documents,

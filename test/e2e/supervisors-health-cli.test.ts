@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import type { SupervisorHealthEvent } from '../../functions/core/agent-events.js';
-import type { LocalStack } from '../../local/stack.js';
+import { DynamoDbSupervisorEventStore } from '#adapters/dynamodb/supervisor-event-store.js';
+import type { SupervisorHealthEvent } from '#contracts/agent-events.js';
+import type { LocalStack } from '#local/stack/start-local-stack.js';
 import { runRunlaneBin } from '../support/local-cli.js';
 import { aHealthEvent } from '../support/supervisor-event-fixtures.js';
 import { localStackTable, startTestLocalStack } from '../support/test-local-stack.js';

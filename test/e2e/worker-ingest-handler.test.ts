@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
-import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
-import type { WorkerEventIngestResult } from '../../functions/adapters/worker-ingest-factory.js';
-import { matchesEventPattern } from '../../functions/core/event-pattern.js';
-import { WORKER_EVENTS_RULE } from '../../functions/core/event-rules.js';
-import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { type ProvisionedQueue, provisionDeadLetterQueue } from '../../local/provision.js';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
+import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
+import { matchesEventPattern } from '#contracts/event-pattern.js';
+import { WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
+import { type ProvisionedQueue, provisionDeadLetterQueue } from '#local/stack/provision.js';
+import type { WorkerEventIngestResult } from '#wiring/worker-ingest.js';
 import { receiveDeadLetterMessages } from '../support/dead-letters.js';
 import { aLambdaContext } from '../support/factories.js';
 import {
@@ -61,7 +61,7 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
     registry = new DynamoDbWorkerRegistry(table);
     tasks = new DynamoDbWorkerTaskStore(table);
     lifecycle = new DynamoDbLifecycleStore(table);
-    handler = (await import('../../functions/handlers/worker-ingest.js')).handler as never;
+    handler = (await import('#handlers/worker-ingest.js')).handler as never;
   });
   afterAll(() => deployed?.stop());
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
-import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
-import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
-import type { WorkerSweepHandlerResult } from '../../functions/handlers/worker-sweep.js';
+import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
+import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
+import { METRICS_NAMESPACE } from '#contracts/metrics.js';
+import { WORKER_RUNTIME_ENV } from '#core/workers/settings.js';
+import type { WorkerSweepHandlerResult } from '#handlers/worker-sweep.js';
 import { emfLines, warnLines } from '../support/handler-output.js';
 import { type ScheduledHandler, startScheduledHandler } from '../support/scheduled-handler.js';
 import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
@@ -40,7 +40,7 @@ describe('worker sweep handler as deployed, on DynamoDB Local', () => {
         // The offline workers and stuck tasks are the point here; the prepared environment logs only errors.
         POWERTOOLS_LOG_LEVEL: 'WARN',
       },
-      load: () => import('../../functions/handlers/worker-sweep.js'),
+      load: () => import('#handlers/worker-sweep.js'),
     });
     const table = { client: sweep.documents, tableName: sweep.tableName, environment: ENVIRONMENT };
     registry = new DynamoDbWorkerRegistry(table);

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_EVENT_SOURCE } from '../../functions/core/agent-events.js';
-import { WORKER_DETAIL_TYPES } from '../../functions/core/worker-contract.js';
-import { localEventBridgeClient, localSqsClient } from '../../local/clients.js';
+import { AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
+import { WORKER_DETAIL_TYPES } from '#contracts/worker-contract.js';
+import { localEventBridgeClient, localSqsClient } from '#local/emulators/clients.js';
 import type { WorkerProcess } from '../agent/fixtures/worker-harness.js';
 import { eventually, type RunView, startWorkerLocal, type WorkerLocal } from '../support/worker-local.js';
 

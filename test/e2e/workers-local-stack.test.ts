@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
-import type { BusEvent } from '../../local/event-bus.js';
-import type { LocalStackInfo } from '../../local/stack.js';
-import { asyncInvocation, resolveLocalWorkerOptions } from '../../local/workers.js';
+import { WORKER_RUNTIME_ENV } from '#core/workers/settings.js';
+import type { BusEvent } from '#local/emulators/event-bus.js';
+import type { LocalStackInfo } from '#local/stack/start-local-stack.js';
+import { asyncInvocation, resolveLocalWorkerOptions } from '#local/stack/workers.js';
 import { environmentConfig } from '../infra/support.js';
 import { projectRoot } from '../support/local-cli.js';
 

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AlarmTopics } from '../../lib/alarm-topics.js';
+import { AlarmTopics } from '#lib/observability/alarm-topics.js';
 import { testStack, thrownMessage } from './support.js';
 
 describe('AlarmTopics', () => {

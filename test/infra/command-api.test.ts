@@ -1,15 +1,15 @@
 import { Duration, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LANES } from '../../functions/core/lanes.js';
-import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
+import { LANES } from '#contracts/lanes.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
   ACCESS_LOG_FIELDS,
   COMMAND_API_ROUTES,
   CommandApi,
   type CommandApiProps,
-} from '../../lib/command-api.js';
-import { CommandLane } from '../../lib/command-lane.js';
+} from '#lib/api/command-api.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
 import { actionsOn, type LaneFixture, laneFixture, roleStatements, thrownMessage } from './support.js';
 
 function apiFixture(props: Partial<CommandApiProps> = {}): {

@@ -1,10 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterQueueName } from '../../functions/core/lanes.js';
-import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { CommandLane } from '../../lib/command-lane.js';
-import { InvalidPropsError } from '../../lib/errors.js';
+import { deadLetterQueueName } from '#contracts/lanes.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
+import { InvalidPropsError } from '#lib/errors.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
 import { actionsOn, buildLane, lane, laneFixture, roleStatements, thrownMessage } from './support.js';
 
 describe('CommandLane', () => {

@@ -2,15 +2,15 @@ import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
 import {
   DIFF_ROLE_NAME,
   deployRoleNameFor,
   GITHUB_DEPLOY_STACK_NAME,
   GithubDeployRoleStack,
-} from '../../lib/github-deploy-role.js';
-import { RunlaneChecks } from '../../lib/nag.js';
-import { createRunlaneStacks } from '../../lib/runlane-app.js';
+} from '#lib/deploy/github-deploy-role.js';
+import { RunlaneChecks } from '#lib/nag.js';
+import { createRunlaneStacks } from '#lib/runlane-app.js';
 import { configError, rawConfig, TEST_REGION, testApp } from './support.js';
 
 const REPOSITORY = 'acme/runlane';

@@ -1,8 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIFECYCLE_TABLE } from '../../functions/core/tables.js';
-import { LifecycleStorage } from '../../lib/lifecycle-storage.js';
+import { LIFECYCLE_TABLE } from '#contracts/tables.js';
+import { LifecycleStorage } from '#lib/storage/lifecycle-storage.js';
 import { actionsOn, roleStatements, testStack, thrownMessage } from './support.js';
 
 describe('LifecycleStorage', () => {

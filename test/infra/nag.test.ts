@@ -4,9 +4,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CommandLane } from '../../lib/command-lane.js';
-import { addNagChecks, RunlaneChecks } from '../../lib/nag.js';
-import { createRunlaneStacks } from '../../lib/runlane-app.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
+import { addNagChecks, RunlaneChecks } from '#lib/nag.js';
+import { createRunlaneStacks } from '#lib/runlane-app.js';
 import { lane, laneFixture, rawConfig, testApp, testStack } from './support.js';
 
 interface Acknowledgement {

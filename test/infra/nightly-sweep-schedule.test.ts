@@ -1,9 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NIGHTLY_SWEEP_COMMAND_TYPE, NIGHTLY_SWEEP_LANE } from '../../functions/core/nightly-sweep.js';
-import { CommandLane } from '../../lib/command-lane.js';
-import { NightlySweepSchedule } from '../../lib/nightly-sweep-schedule.js';
+import { NIGHTLY_SWEEP_COMMAND_TYPE, NIGHTLY_SWEEP_LANE } from '#contracts/nightly-sweep.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
+import { NightlySweepSchedule } from '#lib/lanes/nightly-sweep-schedule.js';
 import { lane, laneFixture, thrownMessage } from './support.js';
 
 function sweepLaneFixture(name: string = NIGHTLY_SWEEP_LANE) {

@@ -1,11 +1,11 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatSummary, summarizeTemplate } from '../../bin/synth-summary.js';
-import { LANES } from '../../functions/core/lanes.js';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { CommandLane } from '../../lib/command-lane.js';
-import { ReplayDrill, type ReplayDrillProps, REPLAY_DRILL_STATES as S } from '../../lib/replay-drill.js';
+import { LANES } from '#contracts/lanes.js';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
+import { ReplayDrill, type ReplayDrillProps, REPLAY_DRILL_STATES as S } from '#lib/replay/replay-drill.js';
+import { formatSummary, summarizeTemplate } from '#lib/synth/synth-summary.js';
 import { actionsOn, laneFixture, roleStatements, thrownMessage } from './support.js';
 
 type Json = Record<string, unknown>;

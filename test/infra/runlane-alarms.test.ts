@@ -1,7 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LANES } from '../../functions/core/lanes.js';
+import { LANES } from '#contracts/lanes.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
 import {
   ALARM_CATALOG,
   type AlarmKind,
@@ -9,9 +10,8 @@ import {
   headingAnchor,
   runbookLink,
   WORKER_ALARM_KINDS,
-} from '../../lib/alarm-catalog.js';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
+} from '#lib/observability/alarm-catalog.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
 import { configError, environmentConfig, rawConfig, TEST_REGION, testApp, thrownMessage } from './support.js';
 
 interface CfnAlarm {

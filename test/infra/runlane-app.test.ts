@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { UnknownEnvironmentError } from '../../lib/errors.js';
-import { createRunlaneStacks, selectEnvironments } from '../../lib/runlane-app.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { UnknownEnvironmentError } from '#lib/errors.js';
+import { createRunlaneStacks, selectEnvironments } from '#lib/runlane-app.js';
 import { configError, rawConfig, testApp } from './support.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,8 +71,8 @@ describe('configuration errors', () => {
     expect(paths).toContain('environments.staging');
   });
 
-  it('make bin/runlane.ts print the error and exit 1', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/runlane.ts'], {
+  it('make bin/cdk-app.ts print the error and exit 1', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/cdk-app.ts'], {
       cwd: projectRoot,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],

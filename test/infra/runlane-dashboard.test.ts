@@ -1,16 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
-import { LANES } from '../../functions/core/lanes.js';
-import {
-  emittedMetrics,
-  METRICS,
-  METRICS_NAMESPACE,
-  searchedDimensionSets,
-} from '../../functions/core/metrics.js';
-import { RunlaneDashboard } from '../../lib/runlane-dashboard.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { STALL_ROOT_CAUSES } from '#contracts/agent-events.js';
+import { LANES } from '#contracts/lanes.js';
+import { emittedMetrics, METRICS, METRICS_NAMESPACE, searchedDimensionSets } from '#contracts/metrics.js';
+import { RunlaneDashboard } from '#lib/observability/runlane-dashboard.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
 import {
   type DashboardBody,
   type DashboardWidget,

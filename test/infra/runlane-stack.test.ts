@@ -1,10 +1,10 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatSummary, summarizeTemplate } from '../../bin/synth-summary.js';
-import { API_ROUTES } from '../../functions/core/api/routes.js';
-import { LANES } from '../../functions/core/lanes.js';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { API_ROUTES } from '#contracts/api-routes.js';
+import { LANES } from '#contracts/lanes.js';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
+import { formatSummary, summarizeTemplate } from '#lib/synth/synth-summary.js';
 import { environmentConfig, TEST_REGION, testApp } from './support.js';
 
 describe('RunlaneStack', () => {

@@ -5,7 +5,7 @@ import {
   RunnerEventIngest,
   type RunnerEventIngestProps,
   toCdkEventPattern,
-} from '../../lib/runner-event-ingest.js';
+} from '#lib/agents/runner-event-ingest.js';
 import { expectTheOnlyFunction, logicalIdOf } from '../support/lambda-template.js';
 import { actionsOn, laneFixture, roleStatements, testStack, thrownMessage } from './support.js';
 

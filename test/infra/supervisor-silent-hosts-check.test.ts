@@ -1,14 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { ConfigError, parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { LifecycleStorage } from '../../lib/lifecycle-storage.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
   SupervisorSilentHostsCheck,
   type SupervisorSilentHostsCheckProps,
-} from '../../lib/supervisor-silent-hosts-check.js';
+} from '#lib/agents/supervisor-silent-hosts-check.js';
+import { ConfigError, parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
+import { LifecycleStorage } from '#lib/storage/lifecycle-storage.js';
 import { expectTheOnlyFunction, logicalIdOf } from '../support/lambda-template.js';
 import {
   environmentConfig,

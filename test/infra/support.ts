@@ -5,15 +5,11 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { LANES, type LaneDefinition } from '../../functions/core/lanes.js';
-import { CommandLane, type CommandLaneProps } from '../../lib/command-lane.js';
-import {
-  ConfigError,
-  type EnvironmentConfig,
-  parseRunlaneConfig,
-} from '../../lib/config/environment-config.js';
-import { LifecycleStorage } from '../../lib/lifecycle-storage.js';
-import { TelemetryBus } from '../../lib/telemetry-bus.js';
+import { LANES, type LaneDefinition } from '#contracts/lanes.js';
+import { TelemetryBus } from '#lib/bus/telemetry-bus.js';
+import { ConfigError, type EnvironmentConfig, parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { CommandLane, type CommandLaneProps } from '#lib/lanes/command-lane.js';
+import { LifecycleStorage } from '#lib/storage/lifecycle-storage.js';
 
 export const TEST_REGION = 'us-east-1';
 

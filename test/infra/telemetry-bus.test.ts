@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { TelemetryBus } from '../../lib/telemetry-bus.js';
+import { TelemetryBus } from '#lib/bus/telemetry-bus.js';
 import { actionsOn, roleStatements, testStack } from './support.js';
 
 describe('TelemetryBus', () => {

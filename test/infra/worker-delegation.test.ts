@@ -3,15 +3,15 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_RULES, WORKER_EVENTS_RULE } from '../../functions/core/event-rules.js';
-import { LANES } from '../../functions/core/lanes.js';
-import { emittedMetrics, METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
-import { WORKER_RUNTIME_ENV } from '../../functions/core/worker-settings.js';
-import { ALARM_CATALOG, runbookLink, WORKER_ALARM_KINDS } from '../../lib/alarm-catalog.js';
-import { parseRunlaneConfig, workerSiteOutputId } from '../../lib/config/environment-config.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { WorkerDelegation, type WorkerDelegationProps } from '../../lib/worker-delegation.js';
+import { EVENT_RULES, WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
+import { LANES } from '#contracts/lanes.js';
+import { emittedMetrics, METRICS_NAMESPACE } from '#contracts/metrics.js';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
+import { WORKER_RUNTIME_ENV } from '#core/workers/settings.js';
+import { WorkerDelegation, type WorkerDelegationProps } from '#lib/agents/worker-delegation.js';
+import { parseRunlaneConfig, workerSiteOutputId } from '#lib/config/environment-config.js';
+import { ALARM_CATALOG, runbookLink, WORKER_ALARM_KINDS } from '#lib/observability/alarm-catalog.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
 import {
   type DashboardWidget,
   metricKey,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCommandApi } from '../../functions/adapters/api-factory.js';
-import type { ApiRequest } from '../../functions/core/api/command-api.js';
-import { LANES } from '../../functions/core/lanes.js';
-import { systemClock } from '../../functions/core/ports.js';
+import { LANES } from '#contracts/lanes.js';
+import type { ApiRequest } from '#core/api/command-api.js';
+import { systemClock } from '#core/base/clock.js';
+import { buildCommandApi } from '#wiring/api.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { RecordingMetrics } from '../support/recording-metrics.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiRequest } from '../../functions/core/api/command-api.js';
+import type { ApiRequest } from '#core/api/command-api.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 
 const MESSAGES = '/api/v1/agent/conversations/conv-1/messages';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandEnvelope } from '../../functions/core/envelope.js';
+import type { CommandEnvelope } from '#contracts/envelope.js';
 import { aLambdaContext, anIngestionEnvelope, anSqsRecord } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { TEST_LANE, TestCommandProbe, testCommands } from '../support/test-commands.js';

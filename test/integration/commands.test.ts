@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiRequest } from '../../functions/core/api/command-api.js';
-import { nightlySweepEnvelope } from '../../functions/core/nightly-sweep.js';
+import { nightlySweepEnvelope } from '#contracts/nightly-sweep.js';
+import type { ApiRequest } from '#core/api/command-api.js';
 import { anIngestionEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 

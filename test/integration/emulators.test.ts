@@ -20,20 +20,20 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deadLetterQueueName, LANES, type LaneName } from '../../functions/core/lanes.js';
-import { LIFECYCLE_TABLE } from '../../functions/core/tables.js';
-import { localDynamoDbClient } from '../../local/clients.js';
-import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { deadLetterQueueName, LANES, type LaneName } from '#contracts/lanes.js';
+import { LIFECYCLE_TABLE } from '#contracts/tables.js';
+import { localDynamoDbClient } from '#local/emulators/clients.js';
+import { startDynamoDbLocal } from '#local/emulators/dynamodb-local.js';
+import { startSqsEmulator } from '#local/emulators/sqs-emulator.js';
 import {
   InvalidOptionsError,
   JavaNotFoundError,
   JavaVersionError,
   PortInUseError,
   ProvisioningMismatchError,
-} from '../../local/errors.js';
-import { DLQ_RETENTION_SECONDS, provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
-import { startSqsEmulator } from '../../local/sqs-emulator.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+} from '#local/errors.js';
+import { DLQ_RETENTION_SECONDS, provisionLanes, provisionLifecycleTable } from '#local/stack/provision.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 
 describe('lifecycle table', () => {
   let env: TestEnvironment<never>;
@@ -225,7 +225,7 @@ describe('emulator processes', () => {
   });
 
   it('DynamoDB Local exits by itself when the Node process that started it is killed', async () => {
-    const moduleUrl = new URL('../../local/dynamodb-local.ts', import.meta.url).href;
+    const moduleUrl = new URL('../../local/emulators/dynamodb-local.ts', import.meta.url).href;
     const script = `const { startDynamoDbLocal } = await import(${JSON.stringify(moduleUrl)});
       const dynamo = await startDynamoDbLocal();
       process.stdout.write(JSON.stringify({ pid: dynamo.pid }) + '\\n');
@@ -382,8 +382,8 @@ function sleep(ms: number): Promise<void> {
 
 describe('SQS emulator persistence', () => {
   it('keeps queues and unacknowledged messages across a restart with the same data folder', async () => {
-    const { startSqsEmulator } = await import('../../local/sqs-emulator.js');
-    const { localSqsClient } = await import('../../local/clients.js');
+    const { startSqsEmulator } = await import('#local/emulators/sqs-emulator.js');
+    const { localSqsClient } = await import('#local/emulators/clients.js');
     const { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } = await import(
       '@aws-sdk/client-sqs'
     );

@@ -5,7 +5,7 @@
  * (`createTestEnvironment()` in test/helpers).
  */
 import type { TestProject } from 'vitest/node';
-import { startEmulators } from '../../local/emulators.js';
+import { startEmulators } from '#local/emulators/start-emulators.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,8 +1,8 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBridgeTelemetryPublisher } from '../../functions/adapters/eventbridge-telemetry-publisher.js';
-import { localEventBridgeClient } from '../../local/clients.js';
-import { type BusEvent, type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { EventBridgeTelemetryPublisher } from '#adapters/eventbridge/telemetry-publisher.js';
+import { localEventBridgeClient } from '#local/emulators/clients.js';
+import { type BusEvent, type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
 
 describe('local EventBridge endpoint', () => {
   let bus: LocalEventBus;

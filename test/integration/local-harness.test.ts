@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LANES } from '../../functions/core/lanes.js';
-import { InvalidOptionsError } from '../../local/errors.js';
+import { LANES } from '#contracts/lanes.js';
 import {
   LocalEventSourceMapping,
   type LocalEventSourceMappingOptions,
   type SqsBatchHandler,
-} from '../../local/event-source-mapping.js';
-import type { LaneQueues } from '../../local/provision.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+} from '#local/emulators/event-source-mapping.js';
+import { InvalidOptionsError } from '#local/errors.js';
+import type { LaneQueues } from '#local/stack/provision.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 
 const LANE = LANES[0];
 const MAX_RECEIVE_COUNT = 3;

@@ -8,7 +8,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LANES } from '../../functions/core/lanes.js';
+import { LANES } from '#contracts/lanes.js';
 import type {
   DeadLetterItem,
   DrillEvidence,
@@ -22,9 +22,9 @@ import type {
   VerifyProbeOutput,
   VerifyRunsInput,
   VerifyRunsOutput,
-} from '../../functions/core/replay/contract.js';
-import { CommandLane } from '../../lib/command-lane.js';
-import { NO_DEADLINE, ReplayDrill, REPLAY_DRILL_STATES as S } from '../../lib/replay-drill.js';
+} from '#contracts/replay-drill.js';
+import { CommandLane } from '#lib/lanes/command-lane.js';
+import { NO_DEADLINE, ReplayDrill, REPLAY_DRILL_STATES as S } from '#lib/replay/replay-drill.js';
 import {
   type DispatcherCall,
   LocalDrillExecutionError,
@@ -33,7 +33,7 @@ import {
   replayDrillDefinitionFromTemplate,
   runReplayDrillLocally,
   statesOfType,
-} from '../../local/replay-drill-runner.js';
+} from '#local/emulators/replay-drill-runner.js';
 import { laneFixture } from '../infra/support.js';
 
 const LANE = 'runtime-ingestion-completed';

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DrillEvidence, ReplayDrillInput } from '../../functions/core/replay/contract.js';
-import type { ReplaySteps } from '../../functions/core/replay/steps.js';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { RunlaneStack } from '../../lib/runlane-stack.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
-import { replayDrillDefinitionFromTemplate, runReplayDrillLocally } from '../../local/replay-drill-runner.js';
+import type { DrillEvidence, ReplayDrillInput } from '#contracts/replay-drill.js';
+import type { ReplaySteps } from '#core/replay/steps.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { RunlaneStack } from '#lib/runlane-stack.js';
+import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
+import {
+  replayDrillDefinitionFromTemplate,
+  runReplayDrillLocally,
+} from '#local/emulators/replay-drill-runner.js';
 import { testApp } from '../infra/support.js';
 import { anIngestionEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';

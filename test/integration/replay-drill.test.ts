@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDrillDirectly } from '../../functions/core/replay/run-drill.js';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus.js';
+import { runDrillDirectly } from '#core/replay/run-drill.js';
+import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
 import { anIngestionEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { TEST_LANE, TestCommandProbe, testCommands } from '../support/test-commands.js';

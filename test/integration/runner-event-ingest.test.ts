@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
-import { DynamoDbRunnerEventStore } from '../../functions/adapters/dynamodb-runner-event-store.js';
-import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '../../functions/adapters/sqs-runner-event-dead-letter-sink.js';
-import { AGENT_DETAIL_TYPES } from '../../functions/core/agent-events.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/clients.js';
+import { DynamoDbRunnerEventStore } from '#adapters/dynamodb/runner-event-store.js';
+import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '#adapters/sqs/runner-event-dead-letter-sink.js';
+import { AGENT_DETAIL_TYPES } from '#contracts/agent-events.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
+import { createDocumentClient } from '#wiring/clients.js';
 import {
   type RunnerEventIngestOnEmulators,
   startRunnerEventIngestOnEmulators,

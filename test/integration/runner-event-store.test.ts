@@ -3,7 +3,7 @@ import {
   DynamoDbRunnerEventStore,
   RUNNER_EVIDENCE_BOUNDS,
   runnerEventKeys,
-} from '../../functions/adapters/dynamodb-runner-event-store.js';
+} from '#adapters/dynamodb/runner-event-store.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
 import { useStoreTable } from '../support/store-table.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbSupervisorEventStore } from '../../functions/adapters/dynamodb-supervisor-event-store.js';
-import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '../../functions/adapters/sqs-runner-event-dead-letter-sink.js';
-import { SUPERVISOR_DETAIL_TYPES } from '../../functions/core/agent-events.js';
+import { DynamoDbSupervisorEventStore } from '#adapters/dynamodb/supervisor-event-store.js';
+import { RUNNER_EVENT_DEAD_LETTER_ATTRIBUTES } from '#adapters/sqs/runner-event-dead-letter-sink.js';
+import { SUPERVISOR_DETAIL_TYPES } from '#contracts/agent-events.js';
 import {
   type RunnerEventIngestOnEmulators,
   startRunnerEventIngestOnEmulators,

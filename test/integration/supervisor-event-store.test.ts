@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DynamoDbSupervisorEventStore,
-  supervisorKeys,
-} from '../../functions/adapters/dynamodb-supervisor-event-store.js';
+import { DynamoDbSupervisorEventStore, supervisorKeys } from '#adapters/dynamodb/supervisor-event-store.js';
 import { useStoreTable } from '../support/store-table.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
 

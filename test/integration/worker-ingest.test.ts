@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
-import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
-import { ingestWorkerEvent, type WorkerIngestDependencies } from '../../functions/core/worker-ingest.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
+import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
+import { ingestWorkerEvent, type WorkerIngestDependencies } from '#core/workers/ingest.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { aHeartbeat, anExecutionResult, aTaskMessage, WORKER_ENV_NAME } from '../support/worker-fixtures.js';
 import { aDelegatedRun } from '../support/worker-integration.js';
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../functions/adapters/dynamodb-items.js';
-import { DynamoDbDelegationFlagStore } from '../../functions/adapters/dynamodb-worker-delegation-flag.js';
-import { DynamoDbWorkerRegistry } from '../../functions/adapters/dynamodb-worker-registry.js';
-import { workerStatus } from '../../functions/core/worker-contract.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { DynamoDbDelegationFlagStore } from '#adapters/dynamodb/worker-delegation-flag.js';
+import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
+import { keys } from '#contracts/tables.js';
+import { workerStatus } from '#contracts/worker-contract.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { aHeartbeat } from '../support/worker-fixtures.js';
 
 /** The worker registry and the delegation flag on DynamoDB Local, in the lifecycle table. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsWorkerTaskQueue } from '../../functions/adapters/sqs-worker-task-queue.js';
-import { workerTaskMessageSchema } from '../../functions/core/worker-contract.js';
-import { WorkerSiteNotConfiguredError } from '../../functions/core/worker-errors.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { SqsWorkerTaskQueue } from '#adapters/sqs/worker-task-queue.js';
+import { workerTaskMessageSchema } from '#contracts/worker-contract.js';
+import { WorkerSiteNotConfiguredError } from '#core/workers/errors.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { aTaskMessage } from '../support/worker-fixtures.js';
 import { createSiteLanes } from '../support/worker-integration.js';
 

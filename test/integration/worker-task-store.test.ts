@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbActionExecutor } from '../../functions/adapters/dynamodb-action-executor.js';
-import { keys } from '../../functions/adapters/dynamodb-items.js';
-import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { DynamoDbWorkerTaskStore } from '../../functions/adapters/dynamodb-worker-task-store.js';
-import type { WorkerResultEnvelope } from '../../functions/core/worker-contract.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
+import { keys } from '#contracts/tables.js';
+import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
+import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import {
   aLogsEnvelope,
   anExecutionResult,

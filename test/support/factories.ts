@@ -4,7 +4,7 @@ import {
   type CommandEnvelope,
   conversationalCorrelationId,
   ENVELOPE_SCHEMA_VERSION,
-} from '../../functions/core/envelope.js';
+} from '#contracts/envelope.js';
 
 /** A valid envelope; override any field. */
 export function anEnvelope(overrides: Partial<CommandEnvelope> = {}): CommandEnvelope {

@@ -3,17 +3,17 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { inject } from 'vitest';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
-import { LANES, type LaneName } from '../../functions/core/lanes.js';
-import { localDynamoDbClient, localSqsClient } from '../../local/clients.js';
-import { startLocalEventBus } from '../../local/event-bus.js';
+import { LANES, type LaneName } from '#contracts/lanes.js';
+import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
+import { startLocalEventBus } from '#local/emulators/event-bus.js';
 import {
   type LaneQueues,
   type ProvisionedQueue,
   provisionDeadLetterQueue,
   provisionLanes,
   provisionLifecycleTable,
-} from '../../local/provision.js';
+} from '#local/stack/provision.js';
+import { createDocumentClient } from '#wiring/clients.js';
 
 /**
  * Provisions a fresh table and lanes on the emulators and sets the environment

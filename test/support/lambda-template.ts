@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
-import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '../../functions/core/runtime-env.js';
+import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
 
 /** The logical ID of `construct`'s CloudFormation resource in its stack's template. */
 export function logicalIdOf(construct: { node: { defaultChild?: unknown } }): string {

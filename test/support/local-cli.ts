@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { type LocalStack, startLocalStack } from '#local/stack/start-local-stack.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -82,9 +82,9 @@ export function runRunlaneBin(
   return runNodeChild([join(projectRoot, 'bin/runlane.mjs'), ...args], { timeoutMs: 60_000, ...options });
 }
 
-/** The real `runlane` CLI from source (`bin/cli.ts` under tsx) in a child process, pointed at `stack`. */
+/** The real `runlane` CLI from source (`cli/main.ts` under tsx) in a child process, pointed at `stack`. */
 export function runCli(stack: LocalStack, args: readonly string[]): Promise<ChildRun> {
-  return runNodeChild(['--import', 'tsx', 'bin/cli.ts', ...args, '--api-url', stack.info.apiUrl], {
+  return runNodeChild(['--import', 'tsx', 'cli/main.ts', ...args, '--api-url', stack.info.apiUrl], {
     timeoutMs: 90_000,
   });
 }

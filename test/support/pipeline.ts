@@ -7,19 +7,19 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { buildCommandApi } from '../../functions/adapters/api-factory.js';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
-import { DynamoDbActionExecutor } from '../../functions/adapters/dynamodb-action-executor.js';
-import { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { buildLaneWorker } from '../../functions/adapters/lane-worker-factory.js';
-import { buildReplaySteps } from '../../functions/adapters/replay-factory.js';
-import { DEFAULT_COMMAND_SETTINGS } from '../../functions/core/commands/types.js';
-import type { LaneWorkerOptions } from '../../functions/core/lane-worker.js';
-import { LANES, type LaneName } from '../../functions/core/lanes.js';
-import type { BatchTelemetry, TelemetryPublisher } from '../../functions/core/ports.js';
-import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '../../local/clients.js';
-import { LocalEventSourceMapping } from '../../local/event-source-mapping.js';
-import { provisionLanes, provisionLifecycleTable } from '../../local/provision.js';
+import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { LANES, type LaneName } from '#contracts/lanes.js';
+import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
+import type { LaneWorkerOptions } from '#core/lifecycle/lane-worker.js';
+import type { BatchTelemetry, TelemetryPublisher } from '#core/telemetry/ports.js';
+import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '#local/emulators/clients.js';
+import { LocalEventSourceMapping } from '#local/emulators/event-source-mapping.js';
+import { provisionLanes, provisionLifecycleTable } from '#local/stack/provision.js';
+import { buildCommandApi } from '#wiring/api.js';
+import { createDocumentClient } from '#wiring/clients.js';
+import { buildLaneWorker } from '#wiring/lane-worker.js';
+import { buildReplaySteps } from '#wiring/replay.js';
 import { aRecordingLogger } from './factories.js';
 
 export interface PipelineOptions {

@@ -1,5 +1,5 @@
-import type { MetricDimensionValues, MetricKey } from '../../functions/core/metrics.js';
-import type { MetricRecordOptions, MetricsRecorder } from '../../functions/core/ports.js';
+import type { MetricDimensionValues, MetricKey } from '#contracts/metrics.js';
+import type { MetricRecordOptions, MetricsRecorder } from '#core/telemetry/ports.js';
 
 export interface RecordedMetric {
   readonly metric: MetricKey;

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lexer, type Token, type Tokens } from 'marked';
 import { parse as parseShell } from 'shell-quote';
-import { headingAnchor } from '../../lib/alarm-catalog.js';
+import { headingAnchor } from '#lib/observability/alarm-catalog.js';
 
 export interface RunbookHeading {
   readonly depth: number;

@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { buildRunnerEventIngest } from '../../functions/adapters/runner-event-ingest-factory.js';
-import { type ProvisionedQueue, provisionDeadLetterQueue } from '../../local/provision.js';
-import { createTestEnvironment } from '../helpers/test-environment.js';
+import { type ProvisionedQueue, provisionDeadLetterQueue } from '#local/stack/provision.js';
+import { buildRunnerEventIngest } from '#wiring/runner-event-ingest.js';
 import { type DeadLetterContents, deadLetterContents, receiveDeadLetterMessages } from './dead-letters.js';
 import { aRecordingLogger } from './factories.js';
 import { RecordingMetrics } from './recording-metrics.js';
+import { createTestEnvironment } from './test-environment.js';
 
 /** The agent event ingest as the Lambda handler builds it, on a table and a DLQ of its own on the emulators. */
 export interface RunnerEventIngestOnEmulators {

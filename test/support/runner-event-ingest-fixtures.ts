@@ -9,14 +9,14 @@ import {
   AGENT_EVENT_SOURCE,
   type RunnerRunSummaryEvent,
   type RunnerStallEvent,
-} from '../../functions/core/agent-events.js';
+} from '#contracts/agent-events.js';
 import type {
   RunnerEvent,
   RunnerEventDeadLetter,
   RunnerEventDeadLetterSink,
   RunnerEventStore,
   RunnerEventWindow,
-} from '../../functions/core/ports.js';
+} from '#core/runner/ports.js';
 
 /** A valid stall event (seed 002 fields); override any field. */
 export function aStallEvent(overrides: Partial<RunnerStallEvent> = {}): RunnerStallEvent {

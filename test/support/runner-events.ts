@@ -4,7 +4,7 @@ import {
   type RunnerStallEvent,
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
-} from '../../functions/core/agent-events.js';
+} from '#contracts/agent-events.js';
 
 /** The `now` most report tests end their 24 h at. */
 export const NOW = new Date('2026-05-14T12:00:00.000Z');

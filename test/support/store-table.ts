@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, type GetCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-environment.js';
+import { createTestEnvironment, type TestEnvironment } from './test-environment.js';
 
 /** A lifecycle table of its own on DynamoDB Local, for the tests of one DynamoDB store adapter. */
 export interface StoreTable {

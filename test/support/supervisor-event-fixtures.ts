@@ -9,8 +9,8 @@ import {
   SUPERVISOR_DETAIL_TYPES,
   type SupervisorChildEvent,
   type SupervisorHealthEvent,
-} from '../../functions/core/agent-events.js';
-import type { SupervisorEventStore, SupervisorHealthPutResult } from '../../functions/core/ports.js';
+} from '#contracts/agent-events.js';
+import type { SupervisorEventStore, SupervisorHealthPutResult } from '#core/supervisor/ports.js';
 import { aBusEvent } from './runner-event-ingest-fixtures.js';
 
 /** A valid, healthy report (connected, nothing quarantined); override any field. */

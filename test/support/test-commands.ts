@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { COMMAND_DEFINITIONS } from '../../functions/core/commands/registry.js';
-import type { CommandDefinition } from '../../functions/core/commands/types.js';
-import { laneByName } from '../../functions/core/lanes.js';
+import { laneByName } from '#contracts/lanes.js';
+import { COMMAND_DEFINITIONS } from '#core/commands/registry.js';
+import type { CommandDefinition } from '#core/commands/types.js';
 
 /**
  * Command types that exist only in tests, to drive the worker's failure paths

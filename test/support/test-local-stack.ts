@@ -1,9 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
-import { EventBridgeSender } from '../../agent/reporter/event-bridge-sender.js';
-import { createDocumentClient } from '../../functions/adapters/clients.js';
-import { localDynamoDbClient, localEventBridgeClient } from '../../local/clients.js';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
+import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
+import { localDynamoDbClient, localEventBridgeClient } from '#local/emulators/clients.js';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack/start-local-stack.js';
+import { createDocumentClient } from '#wiring/clients.js';
 import { environmentConfig } from '../infra/support.js';
 
 /**

@@ -3,8 +3,8 @@ import type {
   WorkerHeartbeatEvent,
   WorkerResultEnvelope,
   WorkerTaskMessage,
-} from '../../functions/core/worker-contract.js';
-import { resultIdempotencyKey } from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
+import { resultIdempotencyKey } from '#contracts/worker-contract.js';
 import type {
   ClaimOutcome,
   DelegationFlagStore,
@@ -14,8 +14,8 @@ import type {
   WorkerTaskQueue,
   WorkerTaskRecord,
   WorkerTaskStore,
-} from '../../functions/core/worker-ports.js';
-import { finishTask, reconcileRefusal } from '../../functions/core/worker-reconcile.js';
+} from '#core/workers/ports.js';
+import { finishTask, reconcileRefusal } from '#core/workers/reconcile.js';
 
 /** Factories and in-memory ports for the worker delegation tests (seed 004). */
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDbLifecycleStore } from '../../functions/adapters/dynamodb-lifecycle-store.js';
-import { type CommandOutcome, completeRun, type RunRecord } from '../../functions/core/lifecycle.js';
-import { workerTaskQueueName } from '../../functions/core/worker-contract.js';
+import type { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import type { CommandOutcome, RunRecord } from '#contracts/lifecycle.js';
+import { workerTaskQueueName } from '#contracts/worker-contract.js';
+import { completeRun } from '#core/lifecycle/run.js';
 import { anEnvelope } from './factories.js';
 
 /** Emulator helpers shared by the worker integration tests. */

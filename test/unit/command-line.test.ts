@@ -1,19 +1,14 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runAgentCli } from '../../agent/cli.js';
-import { RUNLANE_AGENT_CLI } from '../../agent/cli-spec.js';
-import { RUNLANE_CLI } from '../../bin/cli-spec.js';
-import {
-  CommandLineError,
-  type CommandSpec,
-  commandPaths,
-  parseCommandLine,
-} from '../../bin/command-line.js';
-import { runCli } from '../../bin/commands.js';
+import { RUNLANE_AGENT_CLI } from '#agent/cli/cli-spec.js';
+import { runAgentCli } from '#agent/cli/main.js';
+import { RUNLANE_CLI } from '#cli/cli-spec.js';
+import { runCli } from '#cli/commands.js';
+import { CommandLineError, type CommandSpec, commandPaths, parseCommandLine } from '#common/command-line.js';
 import { captureConsole } from '../support/console-capture.js';
 
 /**
- * The command-line specs as data (bin/command-line.ts) and whether they are the CLIs' own:
+ * The command-line specs as data (common/command-line.ts) and whether they are the CLIs' own:
  * every command path of RUNLANE_CLI and RUNLANE_AGENT_CLI answers --help with exit 0, refuses
  * an unknown flag with exit 2 and accepts each flag its spec declares. Only --help and bad
  * flags reach the CLIs here: nothing starts a server, touches AWS or spawns a child.

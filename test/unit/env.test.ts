@@ -5,7 +5,7 @@ import {
   requireJsonStringMap,
   requireNumber,
   requireString,
-} from '../../functions/handlers/env.js';
+} from '#handlers/env.js';
 
 describe('handler environment', () => {
   it('names a missing variable', () => {

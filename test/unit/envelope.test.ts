@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandIdNamedByCorrelationId, parseEnvelope } from '../../functions/core/envelope.js';
+import { commandIdNamedByCorrelationId, parseEnvelope } from '#contracts/envelope.js';
 import { anEnvelope } from '../support/factories.js';
 
 describe('parseEnvelope', () => {

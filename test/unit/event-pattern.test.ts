@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchesEventPattern } from '../../functions/core/event-pattern.js';
+import { matchesEventPattern } from '#contracts/event-pattern.js';
 
 const event = {
   source: 'runlane.agent',

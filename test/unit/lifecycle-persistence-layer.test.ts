@@ -1,11 +1,8 @@
 import { IdempotencyKeyError } from '@aws-lambda-powertools/idempotency';
 import { describe, expect, it } from 'vitest';
-import { completeRun, failRun, newRun } from '../../functions/core/lifecycle.js';
-import {
-  LifecyclePersistenceLayer,
-  toIdempotencyRecord,
-} from '../../functions/core/lifecycle-persistence-layer.js';
-import { systemClock } from '../../functions/core/ports.js';
+import { LifecyclePersistenceLayer, toIdempotencyRecord } from '#core/lifecycle/persistence-layer.js';
+import { completeRun, failRun, newRun } from '#core/lifecycle/run.js';
+import { systemClock } from '#core/base/clock.js';
 import { anEnvelope } from '../support/factories.js';
 
 const unusedStore = {} as never;

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  canTakeOver,
-  completeRun,
-  FAILURE_CODES,
-  failRun,
-  newRun,
-  SIGNAL_TYPES,
-  takeOverRun,
-} from '../../functions/core/lifecycle.js';
+import { FAILURE_CODES, SIGNAL_TYPES } from '#contracts/lifecycle.js';
+import { canTakeOver, completeRun, failRun, newRun, takeOverRun } from '#core/lifecycle/run.js';
 import { anEnvelope } from '../support/factories.js';
 
 const t0 = new Date('2026-11-25T10:00:00.000Z');

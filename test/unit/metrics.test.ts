@@ -1,10 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
-import { API_COMMAND_TYPES, API_ROUTES } from '../../functions/core/api/routes.js';
-import { agentApprovalDecided } from '../../functions/core/commands/agent-approval-decided.js';
-import { agentMessagePosted } from '../../functions/core/commands/agent-message-posted.js';
-import { LANES } from '../../functions/core/lanes.js';
-import { FAILURE_CODES } from '../../functions/core/lifecycle.js';
+import { API_COMMAND_TYPES, API_ROUTES } from '#contracts/api-routes.js';
+import { LANES } from '#contracts/lanes.js';
+import { FAILURE_CODES } from '#contracts/lifecycle.js';
 import {
   DEAD_LETTER_REASONS,
   emittedMetrics,
@@ -15,7 +13,9 @@ import {
   metricDimensionSets,
   metricDimensionValue,
   searchedDimensionSets,
-} from '../../functions/core/metrics.js';
+} from '#contracts/metrics.js';
+import { agentApprovalDecided } from '#core/commands/agent-approval-decided.js';
+import { agentMessagePosted } from '#core/commands/agent-message-posted.js';
 
 const definitions: readonly MetricDefinition[] = Object.values(METRICS);
 

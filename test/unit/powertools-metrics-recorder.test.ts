@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import {
   flushMetricsAfterEachInvocation,
   PowertoolsMetricsRecorder,
-} from '../../functions/adapters/powertools-metrics-recorder.js';
-import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+} from '#adapters/powertools/metrics-recorder.js';
+import { METRICS_NAMESPACE } from '#contracts/metrics.js';
 
 interface EmfLine {
   readonly _aws: {

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  APPROVAL_ID_PATTERN,
-  approvalIdFor,
-  deriveProposals,
-} from '../../functions/core/commands/proposals.js';
+import { APPROVAL_ID_PATTERN, approvalIdFor, deriveProposals } from '#core/commands/proposals.js';
 
 describe('deriveProposals', () => {
   it('proposes a high-impact transfer with its amount', () => {

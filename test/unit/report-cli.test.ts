@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../bin/commands.js';
-import { EvidenceFileSource } from '../../bin/report/evidence-source.js';
-import type { DailyReport } from '../../functions/core/runner-report.js';
-import { reportWindow } from '../../functions/core/runner-report.js';
+import { runCli } from '#cli/commands.js';
+import { EvidenceFileSource } from '#cli/report/evidence-source.js';
+import type { DailyReport } from '#core/runner/report.js';
+import { reportWindow } from '#core/runner/report.js';
 import { captureConsole } from '../support/console-capture.js';
 import { ago, aRun, aStall, HOUR, jsonLines, MINUTE, NOW } from '../support/runner-events.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retentionSeconds } from '../../functions/adapters/retention.js';
+import { retentionSeconds } from '#adapters/dynamodb/retention.js';
 
 describe('retentionSeconds', () => {
   it('turns whole days into seconds', () => {

@@ -9,18 +9,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RUNLANE_AGENT_CLI } from '../../agent/cli-spec.js';
-import { RUNLANE_CLI } from '../../bin/cli-spec.js';
-import { type CommandSpec, parseCommandLine } from '../../bin/command-line.js';
-import { STALL_ROOT_CAUSES, SUPERVISOR_STATUSES } from '../../functions/core/agent-events.js';
-import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, SIGNAL_TYPES } from '../../functions/core/lifecycle.js';
-import { RUNNER_EVENT_REJECT_REASONS } from '../../functions/core/runner-event-ingest.js';
-import {
-  WORKER_PAYLOAD_TYPES,
-  WORKER_STATUSES,
-  WORKER_TASK_STATUSES,
-} from '../../functions/core/worker-contract.js';
-import { WORKER_INGEST_REJECT_REASONS } from '../../functions/core/worker-ingest.js';
+import { RUNLANE_AGENT_CLI } from '#agent/cli/cli-spec.js';
+import { RUNLANE_CLI } from '#cli/cli-spec.js';
+import { type CommandSpec, parseCommandLine } from '#common/command-line.js';
+import { STALL_ROOT_CAUSES, SUPERVISOR_STATUSES } from '#contracts/agent-events.js';
+import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, SIGNAL_TYPES } from '#contracts/lifecycle.js';
+import { WORKER_PAYLOAD_TYPES, WORKER_STATUSES, WORKER_TASK_STATUSES } from '#contracts/worker-contract.js';
+import { RUNNER_EVENT_REJECT_REASONS } from '#core/runner/event-ingest.js';
+import { WORKER_INGEST_REJECT_REASONS } from '#core/workers/ingest.js';
+import { parseRunlaneConfig } from '#lib/config/environment-config.js';
 import {
   AGENTIC_WORKER_RUNBOOK,
   ALARM_CATALOG,
@@ -28,9 +25,8 @@ import {
   RUNNER_WATCHDOG_RUNBOOK,
   SUPERVISOR_RUNBOOK,
   WORKER_OPERATIONS_RUNBOOK,
-} from '../../lib/alarm-catalog.js';
-import { parseRunlaneConfig } from '../../lib/config/environment-config.js';
-import { createRunlaneStacks } from '../../lib/runlane-app.js';
+} from '#lib/observability/alarm-catalog.js';
+import { createRunlaneStacks } from '#lib/runlane-app.js';
 import {
   allShellCommands,
   cliInvocations,
@@ -44,7 +40,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const RUNBOOK_DIR = join(ROOT, 'runbooks');
 
 /** Where the names a runbook may use are defined (tests and the runbooks themselves excluded). */
-const SOURCE_ROOTS = ['functions', 'lib', 'agent', 'bin', 'local', 'config', 'bench'];
+const SOURCE_ROOTS = ['contracts', 'functions', 'lib', 'cli', 'common', 'agent', 'bin', 'local', 'config', 'bench'];
 const SOURCE_FILES = ['cdk.json', 'package.json'];
 const SKIPPED_DIRS = new Set(['node_modules', '.git', 'cdk.out', 'results', 'evidence', '.runlane']);
 

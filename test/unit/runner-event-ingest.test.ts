@@ -4,9 +4,9 @@ import {
   STALL_ROOT_CAUSES,
   SUPERVISOR_DETAIL_TYPES,
   TASK_EXIT_KINDS,
-} from '../../functions/core/agent-events.js';
-import { matchesEventPattern } from '../../functions/core/event-pattern.js';
-import { EVENT_RULES, RUNNER_EVENTS_RULE } from '../../functions/core/event-rules.js';
+} from '#contracts/agent-events.js';
+import { matchesEventPattern } from '#contracts/event-pattern.js';
+import { EVENT_RULES, RUNNER_EVENTS_RULE } from '#contracts/event-rules.js';
 import {
   createRunnerEventIngest,
   INGESTED_DETAIL_TYPES,
@@ -14,7 +14,7 @@ import {
   RUNNER_EVENT_REJECT_REASONS,
   STALL_METRIC_TIME_LIMITS,
   stallMetricTimestamp,
-} from '../../functions/core/runner-event-ingest.js';
+} from '#core/runner/event-ingest.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { RecordingMetrics } from '../support/recording-metrics.js';
 import {

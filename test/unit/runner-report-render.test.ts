@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { criterionRows, formatSpan, printable } from '../../bin/report/format.js';
-import { escapeHtml, renderReportHtml } from '../../bin/report/render-html.js';
-import { breakdownLines, renderReportText } from '../../bin/report/render-text.js';
-import { STALL_ROOT_CAUSES } from '../../functions/core/agent-events.js';
-import { buildDailyReport, countBy, type RunnerEvents } from '../../functions/core/runner-report.js';
+import { criterionRows, formatSpan, printable } from '#cli/report/format.js';
+import { escapeHtml, renderReportHtml } from '#cli/report/render-html.js';
+import { breakdownLines, renderReportText } from '#cli/report/render-text.js';
+import { STALL_ROOT_CAUSES } from '#contracts/agent-events.js';
+import { buildDailyReport, countBy, type RunnerEvents } from '#core/runner/report.js';
 import { ago, aRun, aStall, HOUR, MINUTE, NOW } from '../support/runner-events.js';
 
 const report = (events: Partial<RunnerEvents>) =>

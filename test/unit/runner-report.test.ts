@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RunnerRunSummaryEvent, RunnerStallEvent } from '../../functions/core/agent-events.js';
+import type { RunnerRunSummaryEvent, RunnerStallEvent } from '#contracts/agent-events.js';
 import {
   AUTO_SKIP_THRESHOLD,
   buildDailyReport,
@@ -12,7 +12,7 @@ import {
   type RunnerEvents,
   reportWindow,
   STALL_RATE_WINDOW_MS,
-} from '../../functions/core/runner-report.js';
+} from '#core/runner/report.js';
 import { ago, aRun, aStall, HOUR, MINUTE, NOW, SECOND } from '../support/runner-events.js';
 
 const report = (events: Partial<RunnerEvents>, now = NOW) =>

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkerLogger } from '../../functions/core/lane-worker.js';
-import {
-  createSupervisorSilentHostsCheck,
-  findSilentHosts,
-} from '../../functions/core/supervisor-silent-hosts.js';
+import type { WorkerLogger } from '#core/lifecycle/lane-worker.js';
+import { createSupervisorSilentHostsCheck, findSilentHosts } from '#core/supervisor/silent-hosts.js';
 import { RecordingMetrics } from '../support/recording-metrics.js';
 import { aHealthEvent, InMemorySupervisorEventStore } from '../support/supervisor-event-fixtures.js';
 

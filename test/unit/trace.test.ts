@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { completeRun, failRun, newRun, type RunRecord, takeOverRun } from '../../functions/core/lifecycle.js';
-import { buildTrace, logsInsightsQuery, traceFrom } from '../../functions/core/trace.js';
+import type { RunRecord } from '#contracts/lifecycle.js';
+import { completeRun, failRun, newRun, takeOverRun } from '#core/lifecycle/run.js';
+import { buildTrace, logsInsightsQuery, traceFrom } from '#core/trace/trace.js';
 import { anIngestionEnvelope } from '../support/factories.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 10, 0, s));

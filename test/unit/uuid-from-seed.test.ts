@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { commandEnvelopeSchema } from '../../functions/core/envelope.js';
-import { uuidFromSeed } from '../../functions/core/replay/uuid-from-seed.js';
+import { commandEnvelopeSchema } from '#contracts/envelope.js';
+import { uuidFromSeed } from '#core/replay/uuid-from-seed.js';
 
 describe('uuidFromSeed', () => {
   it('is stable per seed, distinct across seeds, and a valid envelope commandId', () => {

@@ -9,7 +9,7 @@ import {
   workerStatus,
   workerTaskMessageSchema,
   workerTaskQueueName,
-} from '../../functions/core/worker-contract.js';
+} from '#contracts/worker-contract.js';
 import { aHeartbeat } from '../support/worker-fixtures.js';
 
 const envelope = {

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { agentApprovalDecided } from '../../functions/core/commands/agent-approval-decided.js';
-import { deriveProposals } from '../../functions/core/commands/proposals.js';
-import { DEFAULT_COMMAND_SETTINGS } from '../../functions/core/commands/types.js';
-import type { ProposedAction } from '../../functions/core/lifecycle.js';
-import type { ApprovalRequest, WorkerDelegationPorts } from '../../functions/core/ports.js';
+import type { ProposedAction } from '#contracts/lifecycle.js';
+import { agentApprovalDecided } from '#core/commands/agent-approval-decided.js';
+import type { ApprovalRequest, WorkerDelegationPorts } from '#core/commands/ports.js';
+import { deriveProposals } from '#core/commands/proposals.js';
+import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
 import {
   actionForTaskInput,
   delegateApprovedAction,
   onlineWorkersOf,
   workerEligibility,
   workerTaskIdFor,
-} from '../../functions/core/worker-delegation.js';
+} from '#core/workers/delegation.js';
 import { anEnvelope } from '../support/factories.js';
 import {
   aRegistryEntry,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ingestWorkerEvent } from '../../functions/core/worker-ingest.js';
-import type { RecordResultOutcome } from '../../functions/core/worker-ports.js';
-import { parseWorkerResultEnvelope } from '../../functions/core/worker-validation.js';
+import { ingestWorkerEvent } from '#core/workers/ingest.js';
+import type { RecordResultOutcome } from '#core/workers/ports.js';
+import { parseWorkerResultEnvelope } from '#core/workers/validation.js';
 import {
   aHeartbeat,
   anExecutionResult,

@@ -7,8 +7,8 @@ import {
   workerHealth,
   workerMetrics,
   workerViews,
-} from '../../functions/core/worker-observability.js';
-import type { WorkerTaskRecord } from '../../functions/core/worker-ports.js';
+} from '#core/workers/observability.js';
+import type { WorkerTaskRecord } from '#core/workers/ports.js';
 import { aRegistryEntry, aTaskMessage } from '../support/worker-fixtures.js';
 
 const NOW = new Date('2026-01-01T01:00:00.000Z');

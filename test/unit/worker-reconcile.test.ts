@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  KEY_STATUS,
-  MAX_INLINE_SIGNALS,
-  RUN_STATUS,
-  type RunRecord,
-} from '../../functions/core/lifecycle.js';
-import type { WorkerTaskRecord } from '../../functions/core/worker-ports.js';
+import { KEY_STATUS, MAX_INLINE_SIGNALS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import type { WorkerTaskRecord } from '#core/workers/ports.js';
 import {
   finishTask,
   reconcileRefusal,
   reconcileRun,
   workerActionHistoryEntry,
-} from '../../functions/core/worker-reconcile.js';
+} from '#core/workers/reconcile.js';
 import { anExecutionResult, aTaskMessage } from '../support/worker-fixtures.js';
 
 const NOW = new Date('2026-01-01T00:00:06.000Z');

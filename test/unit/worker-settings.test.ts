@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HEARTBEAT_STALE_MULTIPLE } from '../../functions/core/worker-contract.js';
-import { WorkerSettingsError } from '../../functions/core/worker-errors.js';
-import { DEFAULT_WORKER_SETTINGS, readWorkerSettings } from '../../functions/core/worker-settings.js';
+import { DEFAULT_HEARTBEAT_STALE_MULTIPLE } from '#contracts/worker-contract.js';
+import { WorkerSettingsError } from '#core/workers/errors.js';
+import { DEFAULT_WORKER_SETTINGS, readWorkerSettings } from '#core/workers/settings.js';
 
 describe('readWorkerSettings', () => {
   it('defaults to delegation off, the contract’s stale multiple and no lanes', () => {

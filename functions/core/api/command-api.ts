@@ -1,20 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
 import * as z from 'zod';
+import { API_ROUTES, type ApiMethod, compileRoutePath, type RouteName } from '#contracts/api-routes.js';
+import {
+  type CommandEnvelope,
+  conversationalCorrelationId,
+  ENVELOPE_SCHEMA_VERSION,
+} from '#contracts/envelope.js';
+import { laneForCommandType } from '#contracts/lanes.js';
+import type { RunRecord, Signal } from '#contracts/lifecycle.js';
 import { approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
 import { agentMessagePayloadSchema } from '../commands/agent-message-posted.js';
 import { APPROVAL_ID_PATTERN } from '../commands/proposals.js';
-import { type CommandEnvelope, conversationalCorrelationId, ENVELOPE_SCHEMA_VERSION } from '../envelope.js';
-import { laneForCommandType } from '../lanes.js';
-import type { RunRecord, Signal } from '../lifecycle.js';
-import {
-  type ClientKeyStore,
-  type Clock,
-  type CommandQueue,
-  type LifecycleStore,
-  type MetricsRecorder,
-  noopMetricsRecorder,
-} from '../ports.js';
+import type { LifecycleStore } from '../lifecycle/ports.js';
+import type { CommandQueue } from '../queues/ports.js';
+import type { Clock } from '../base/clock.js';
+import { type MetricsRecorder, noopMetricsRecorder } from '../telemetry/ports.js';
 import { ApiRequestError } from './api-errors.js';
 import {
   type ApiRequest,
@@ -25,7 +26,7 @@ import {
   readJson,
   validate,
 } from './http.js';
-import { API_ROUTES, type ApiMethod, compileRoutePath, type RouteName } from './routes.js';
+import type { ClientKeyStore } from './ports.js';
 import { createWorkerApi, type WorkerApiOptions } from './worker-api.js';
 
 /** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */

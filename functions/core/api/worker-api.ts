@@ -1,22 +1,22 @@
 import * as z from 'zod';
-import type { Clock } from '../ports.js';
-import { resultIdempotencyKey, workerIdSchema, workerSiteSchema } from '../worker-contract.js';
-import { onlineWorkersOf } from '../worker-delegation.js';
+import { resultIdempotencyKey, workerIdSchema, workerSiteSchema } from '#contracts/worker-contract.js';
+import type { Clock } from '../base/clock.js';
+import { onlineWorkersOf } from '../workers/delegation.js';
 import {
   delegationChange,
   findStuckTasks,
   stuckCandidates,
   workerHealth,
   workerMetrics,
-} from '../worker-observability.js';
+} from '../workers/observability.js';
 import type {
   DelegationFlagStore,
   WorkerRegistry,
   WorkerTaskQueue,
   WorkerTaskRecord,
   WorkerTaskStore,
-} from '../worker-ports.js';
-import { parseWorkerHeartbeat, parseWorkerResultEnvelope } from '../worker-validation.js';
+} from '../workers/ports.js';
+import { parseWorkerHeartbeat, parseWorkerResultEnvelope } from '../workers/validation.js';
 import { ApiRequestError } from './api-errors.js';
 import {
   type ApiRequest,

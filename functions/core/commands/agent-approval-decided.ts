@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { type CommandOutcome, type ProposedAction, SIGNAL_TYPES } from '../lifecycle.js';
-import type { WorkerDelegationPorts } from '../ports.js';
-import { delegateApprovedAction } from '../worker-delegation.js';
+import { type CommandOutcome, type ProposedAction, SIGNAL_TYPES } from '#contracts/lifecycle.js';
+import { delegateApprovedAction } from '../workers/delegation.js';
+import type { WorkerDelegationPorts } from './ports.js';
 import { APPROVAL_ID_PATTERN } from './proposals.js';
 import type { CommandDefinition } from './types.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { DomainRecord } from '../lifecycle.js';
+import type { DomainRecord } from '#contracts/lifecycle.js';
 import { approvalIdFor, deriveProposals } from './proposals.js';
 import type { CommandDefinition } from './types.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { type DomainRecord, type RunRecord, SIGNAL_TYPES, type Signal } from '../lifecycle.js';
+import { type DomainRecord, type RunRecord, SIGNAL_TYPES, type Signal } from '#contracts/lifecycle.js';
 import type { CommandDefinition } from './types.js';
 
 export const anomalySweepPayloadSchema = z

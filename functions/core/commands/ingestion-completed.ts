@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { SIGNAL_TYPES } from '../lifecycle.js';
+import { SIGNAL_TYPES } from '#contracts/lifecycle.js';
 import type { CommandDefinition } from './types.js';
 
 export const ingestionCompletedPayloadSchema = z

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ProposedAction } from '../lifecycle.js';
+import type { ProposedAction } from '#contracts/lifecycle.js';
 
 /**
  * Deterministic rule set that turns a conversation message into proposed

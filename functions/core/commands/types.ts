@@ -1,7 +1,8 @@
 import type * as z from 'zod';
-import type { CommandEnvelope } from '../envelope.js';
-import type { CommandOutcome } from '../lifecycle.js';
-import type { ActionExecutor, ApprovalStore, LifecycleStore, WorkerDelegationPorts } from '../ports.js';
+import type { CommandEnvelope } from '#contracts/envelope.js';
+import type { CommandOutcome } from '#contracts/lifecycle.js';
+import type { LifecycleStore } from '../lifecycle/ports.js';
+import type { ActionExecutor, ApprovalStore, WorkerDelegationPorts } from './ports.js';
 
 /** Thresholds the command handlers read, from the environment config. */
 export interface CommandSettings {

@@ -4,7 +4,7 @@ import type {
   ReplayMessageOutput,
   VerifyProbeOutput,
   VerifyRunsOutput,
-} from './contract.js';
+} from '#contracts/replay-drill.js';
 import type { ReplaySteps } from './steps.js';
 
 export interface DrillProgress {

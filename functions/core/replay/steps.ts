@@ -1,6 +1,5 @@
-import { type CommandEnvelope, parseEnvelope } from '../envelope.js';
-import { KEY_STATUS, RUN_STATUS } from '../lifecycle.js';
-import type { Clock, CommandQueue, DeadLetterQueue, EventPublisher, LifecycleStore } from '../ports.js';
+import { type CommandEnvelope, parseEnvelope } from '#contracts/envelope.js';
+import { KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
 import {
   type DeadLetterItem,
   type DrillEvidence,
@@ -18,7 +17,11 @@ import {
   type VerifyProbeOutput,
   type VerifyRunsInput,
   type VerifyRunsOutput,
-} from './contract.js';
+} from '#contracts/replay-drill.js';
+import type { LifecycleStore } from '../lifecycle/ports.js';
+import type { CommandQueue, DeadLetterQueue } from '../queues/ports.js';
+import type { Clock } from '../base/clock.js';
+import type { EventPublisher } from '../telemetry/ports.js';
 
 /** Where replayed envelopes and drill evidence are kept (the lifecycle table). */
 export interface ReplayRecords {

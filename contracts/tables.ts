@@ -1,0 +1,116 @@
+/**
+ * Physical layout of the lifecycle table, declared once for the CDK construct,
+ * the local provisioning and the DynamoDB adapter.
+ *
+ * One item per command holds the idempotency key, the run, its stages and its
+ * signals, so a successful command costs one item written twice (DESIGN §3
+ * "Cost shape"). Other entities (conversation messages, approval requests,
+ * action history, client idempotency keys) share the table under their own
+ * partition prefixes.
+ *
+ * Worker delegation (seed 004) adds no index: task records (`WTASK#<taskId>`),
+ * results (`WRESULT#<key>` in the task's partition), registry entries
+ * (`WORKERS#<env>`), the delegation flag (`WCONFIG#<env>`) and, in place of a
+ * status index, one small item per task in a per-status partition
+ * (`WTASKS#<env>#<status>`), moved in the same transaction as the status. See
+ * `functions/adapters/dynamodb/worker-task-store.ts`.
+ */
+export const LIFECYCLE_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** TTL attribute, epoch seconds. Expired idempotency keys and their runs are removed by DynamoDB. */
+  timeToLiveAttribute: 'expiresAt',
+  indexes: {
+    /**
+     * Sparse: only runs whose correlation id does not already name their own
+     * commandId carry `correlationKey`, so the happy path writes no index entry.
+     */
+    byCorrelation: { name: 'byCorrelation', partitionKey: 'correlationKey', sortKey: 'issuedAt' },
+    /** Sparse: only NeedsReview runs carry `reviewQueue`; sorted oldest first by `needsReviewSince`. */
+    reviewQueue: { name: 'reviewQueue', partitionKey: 'reviewQueue', sortKey: 'needsReviewSince' },
+  },
+  // No index on Reserved keys: it would cost an index write on every reserve and
+  // another on completion. The nightly anomaly sweep scans instead, once a day.
+} as const;
+
+/** Attribute type of each key attribute above (S = string, N = number). */
+export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
+  pk: 'S',
+  sk: 'S',
+  correlationKey: 'S',
+  issuedAt: 'S',
+  reviewQueue: 'S',
+  needsReviewSince: 'S',
+};
+
+/**
+ * Prefix of the supervisor partitions (`DynamoDbSupervisorEventStore`):
+ * `SUPERVISOR#<environment>` holds each host's latest health report,
+ * `SUPERVISOR#<environment>#<yyyy-mm-dd>` a day of child events.
+ */
+export const SUPERVISOR_PARTITION_PREFIX = 'SUPERVISOR#';
+
+/**
+ * The partition of an environment's latest supervisor health, one item per
+ * host: what the silent-host check queries, and all its role may read.
+ *
+ * @example
+ * supervisorHealthPartition('prod'); // 'SUPERVISOR#prod'
+ */
+export function supervisorHealthPartition(environment: string): string {
+  return `${SUPERVISOR_PARTITION_PREFIX}${environment}`;
+}
+
+/**
+ * The lifecycle table's keys: every entity lives under its own partition prefix. Read by the
+ * DynamoDB adapters and by the constructs that scope an IAM policy to a partition.
+ */
+export const RUN_SORT_KEY = 'RUN';
+export const REVIEW_QUEUE_PARTITION = 'NeedsReview';
+
+export const keys = {
+  run: (runId: string) => ({ pk: `RUN#${runId}`, sk: RUN_SORT_KEY }),
+  runPartition: (runId: string) => `RUN#${runId}`,
+  findingSignal: (runId: string, index: number) => ({
+    pk: `RUN#${runId}`,
+    sk: `SIGNAL#${String(index).padStart(5, '0')}`,
+  }),
+  conversationMessage: (conversationId: string, postedAt: string, commandId: string) => ({
+    pk: `CONV#${conversationId}`,
+    sk: `MSG#${postedAt}#${commandId}`,
+  }),
+  approval: (approvalId: string) => ({ pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }),
+  actionHistory: (householdId: string, idempotencyKey: string) => ({
+    pk: `ACTION#${householdId}`,
+    sk: `EXEC#${idempotencyKey}`,
+  }),
+  clientKey: (key: string) => ({ pk: `CLIENTKEY#${key}`, sk: 'CLIENTKEY' }),
+  /** A delegated task (seed 004's `worker_tasks` row); its stored results share its partition. */
+  workerTask: (taskId: string) => ({ pk: keys.workerTaskPartition(taskId), sk: WORKER_TASK_SORT_KEY }),
+  workerTaskPartition: (taskId: string) => `WTASK#${taskId}`,
+  /** One per task in its current status (`queuedAt` first, so a partition lists oldest → newest). */
+  workerTaskStatus: (environment: string, status: string, queuedAt: string, taskId: string) => ({
+    pk: keys.workerTaskStatusPartition(environment, status),
+    sk: `${queuedAt}#${taskId}`,
+  }),
+  workerTaskStatusPartition: (environment: string, status: string) => `WTASKS#${environment}#${status}`,
+  /**
+   * A stored result envelope (seed 004's `worker_results`), once per idempotency key: in its task's
+   * partition when it names a task, else (a health envelope) a partition of its own.
+   */
+  workerResult: (key: string, taskId: string | undefined) =>
+    taskId === undefined
+      ? { pk: `WRESULT#${key}`, sk: 'WRESULT' }
+      : { pk: keys.workerTaskPartition(taskId), sk: `${WORKER_RESULT_SORT_KEY_PREFIX}${key}` },
+  /** The registry: one item per worker of an environment, all in one partition. */
+  worker: (environment: string, workerId: string) => ({
+    pk: keys.workerRegistryPartition(environment),
+    sk: `WORKER#${workerId}`,
+  }),
+  workerRegistryPartition: (environment: string) => `WORKERS#${environment}`,
+  /** The runtime delegation flag of an environment. */
+  delegationFlag: (environment: string) => ({ pk: `WCONFIG#${environment}`, sk: 'DELEGATION' }),
+} as const;
+
+export const WORKER_TASK_SORT_KEY = 'WTASK';
+export const WORKER_RESULT_SORT_KEY_PREFIX = 'WRESULT#';

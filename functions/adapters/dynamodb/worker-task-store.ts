@@ -1,0 +1,517 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { KEY_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import { keys, WORKER_RESULT_SORT_KEY_PREFIX } from '#contracts/tables.js';
+import {
+  resultIdempotencyKey,
+  type WorkerResultEnvelope,
+  type WorkerTaskMessage,
+  type WorkerTaskStatus,
+} from '#contracts/worker-contract.js';
+import { WorkerTaskContentionError } from '#core/workers/errors.js';
+import type {
+  ClaimOutcome,
+  RecordResultOutcome,
+  WorkerTaskRecord,
+  WorkerTaskStore,
+} from '#core/workers/ports.js';
+import {
+  type ExecutionResultEnvelope,
+  finishTask,
+  reconcileRefusal,
+  reconcileRun,
+  workerActionHistoryEntry,
+} from '#core/workers/reconcile.js';
+import { type Item, itemToRun, runToItem } from './items.js';
+import { retentionSeconds } from './retention.js';
+
+export interface DynamoDbWorkerTaskStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** The control plane's environment: status entries are per environment. */
+  readonly environment: string;
+  /**
+   * Days a task, its results and status entry are kept (TTL `expiresAt`).
+   * @default 30
+   */
+  readonly retentionDays?: number;
+}
+
+const MAX_RACES = 5;
+const DEFAULT_LIST_LIMIT = 100;
+
+/**
+ * `WorkerTaskStore` on the lifecycle table (single-table design).
+ *
+ * Items:
+ * - task record: `pk` = `WTASK#<taskId>`, `sk` = `WTASK` — the message, status, claim and finish;
+ * - result envelope: `pk` = `WTASK#<taskId>`, `sk` = `WRESULT#<resultIdempotencyKey>` (a health
+ *   envelope without a task: `pk` = `WRESULT#<key>`, `sk` = `WRESULT`), put on
+ *   `attribute_not_exists(pk)`: each key is stored once, a resend is a `duplicate`; a task's
+ *   results are one Query of its partition (the stuck-task check);
+ * - status entry: `pk` = `WTASKS#<env>#<status>`, `sk` = `<queuedAt>#<taskId>`.
+ *
+ * Why status entries and not a GSI: the table's two indexes are sparse and keyed for runs, and a
+ * new GSI would be a table migration plus an index write on every task write anyway. A status
+ * entry is one small item, moved (Delete old + Put new) in the same TransactWriteItems as the
+ * status change, so `listByStatus` reads the base table with a consistent Query and can never see
+ * a task in two statuses. The cost is two extra item writes per transition; the per-status
+ * partition of an environment takes every transition of that status (fine at worker task rates,
+ * far below a partition's 1,000 writes/s).
+ *
+ * `recordResult` of an `execution_result` is one transaction: put the result (once per key),
+ * move the task `executing → succeeded | failed` (conditional on the claim and attempt), move
+ * its status entry, write the action history entry and put the run of the task's command with a
+ * `worker_result` stage (conditional on the run being unchanged and no attempt holding it).
+ * A resend fails on the result's condition and changes nothing; a retry after any failure finds
+ * nothing half-applied.
+ *
+ * Every item carries `expiresAt` (TTL, `retentionDays` after it was written).
+ *
+ * @example
+ * const tasks = new DynamoDbWorkerTaskStore({ client: documents, tableName, environment: 'prod' });
+ * await tasks.createQueued(message, now);
+ * await tasks.claim({ taskId, workerId: 'w-1', site: 'lab', now }); // { outcome: 'claimed', task }
+ */
+export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #environment: string;
+  readonly #retentionSeconds: number;
+
+  public constructor(options: DynamoDbWorkerTaskStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#environment = options.environment;
+    this.#retentionSeconds = retentionSeconds(options.retentionDays ?? 30);
+  }
+
+  public async createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord> {
+    const record: WorkerTaskRecord = {
+      taskId: message.taskId,
+      attempt: message.attempt,
+      site: message.site,
+      status: 'queued',
+      message,
+      queuedAt: new Date(message.queuedAt).toISOString(),
+    };
+    for (let race = 0; race < MAX_RACES; race++) {
+      const reasons = await this.#transact(
+        [
+          {
+            Put: {
+              TableName: this.#tableName,
+              Item: this.#taskItem(record, now),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          { Put: { TableName: this.#tableName, Item: this.#statusItem(record, now) } },
+        ],
+        race,
+      );
+      if (reasons === undefined) return record;
+      if (reasons[0] === 'ConditionalCheckFailed') {
+        const existing = await this.get(message.taskId);
+        if (existing) return existing;
+      }
+    }
+    throw new WorkerTaskContentionError(message.taskId, 'createQueued');
+  }
+
+  public async claim(input: {
+    taskId: string;
+    workerId: string;
+    site: string;
+    now: Date;
+    attempt?: number;
+  }): Promise<ClaimOutcome> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const task = await this.get(input.taskId);
+      if (!task) return { outcome: 'not_found' };
+      if (task.site !== input.site) return { outcome: 'wrong_site', site: task.site };
+      if (task.message.workerId !== undefined && task.message.workerId !== input.workerId) {
+        return { outcome: 'wrong_worker', workerId: task.message.workerId };
+      }
+      if (input.attempt !== undefined && input.attempt !== task.attempt) {
+        return { outcome: 'stale_attempt', attempt: task.attempt };
+      }
+      if (task.status !== 'queued') {
+        return { outcome: 'already_claimed', claimedBy: task.claimedBy, status: task.status };
+      }
+      const claimed: WorkerTaskRecord = {
+        ...task,
+        status: 'executing',
+        claimedBy: input.workerId,
+        claimedAt: input.now.toISOString(),
+      };
+      const reasons = await this.#transact(
+        [
+          {
+            Update: {
+              TableName: this.#tableName,
+              Key: keys.workerTask(task.taskId),
+              UpdateExpression: 'SET #status = :executing, #claimedBy = :worker, #claimedAt = :at',
+              ConditionExpression: '#status = :queued AND #site = :site AND #attempt = :attempt',
+              ExpressionAttributeNames: {
+                '#status': 'status',
+                '#claimedBy': 'claimedBy',
+                '#claimedAt': 'claimedAt',
+                '#site': 'site',
+                '#attempt': 'attempt',
+              },
+              ExpressionAttributeValues: {
+                ':executing': 'executing',
+                ':queued': 'queued',
+                ':worker': input.workerId,
+                ':at': claimed.claimedAt,
+                ':site': input.site,
+                ':attempt': task.attempt,
+              },
+            },
+          },
+          { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+          { Put: { TableName: this.#tableName, Item: this.#statusItem(claimed, input.now) } },
+        ],
+        race,
+      );
+      if (reasons === undefined) return { outcome: 'claimed', task: claimed };
+      // Lost to another claimer (or a conflicting transaction): read again and answer from the record.
+    }
+    throw new WorkerTaskContentionError(input.taskId, 'claim');
+  }
+
+  public async recordResult(envelope: WorkerResultEnvelope, now: Date): Promise<RecordResultOutcome> {
+    const key = resultIdempotencyKey(envelope);
+    if (envelope.task_id === undefined) {
+      return (await this.#putResult(envelope, key, now))
+        ? { outcome: 'recorded', reconciled: false }
+        : { outcome: 'duplicate' };
+    }
+    for (let race = 0; race < MAX_RACES; race++) {
+      const task = await this.get(envelope.task_id);
+      if (!task) return { outcome: 'unknown_task' };
+      if (envelope.payload_type !== 'execution_result' || reconcileRefusal(task, envelope) !== undefined) {
+        const stored = await this.#putResult(envelope, key, now);
+        return stored ? { outcome: 'recorded', task, reconciled: false } : { outcome: 'duplicate' };
+      }
+      const run = await this.#getRun(task.message.commandId);
+      if (run?.keyStatus === KEY_STATUS.Reserved) {
+        // Its lane worker has not saved the run yet: a stage written now would be overwritten.
+        return (await this.#resultExists(envelope, key))
+          ? { outcome: 'duplicate' }
+          : { outcome: 'run_in_progress' };
+      }
+      const finished = finishTask(task, envelope, now);
+      const reasons = await this.#transact(
+        this.#reconcileItems(task, finished, run, envelope, key, now),
+        race,
+      );
+      if (reasons === undefined) return { outcome: 'recorded', task: finished, reconciled: true };
+      if (reasons[0] === 'ConditionalCheckFailed') return { outcome: 'duplicate' };
+      // The task or the run changed since they were read: read again.
+    }
+    throw new WorkerTaskContentionError(envelope.task_id, 'recordResult');
+  }
+
+  public async get(taskId: string): Promise<WorkerTaskRecord | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: keys.workerTask(taskId), ConsistentRead: true }),
+    );
+    return result.Item ? itemToTask(result.Item) : undefined;
+  }
+
+  /** Newest first (by `queuedAt`), at most `limit`. */
+  public async listByStatus(
+    status: WorkerTaskStatus,
+    limit = DEFAULT_LIST_LIMIT,
+  ): Promise<WorkerTaskRecord[]> {
+    const entries = await this.#query(
+      {
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.workerTaskStatusPartition(this.#environment, status) },
+        ScanIndexForward: false,
+        ProjectionExpression: 'taskId',
+      },
+      limit,
+    );
+    const taskIds = entries.map((entry) => String(entry.taskId));
+    const tasks = new Map((await this.#batchGetTasks(taskIds)).map((task) => [task.taskId, task]));
+    return taskIds.flatMap((id) => {
+      const task = tasks.get(id);
+      return task && task.status === status ? [task] : [];
+    });
+  }
+
+  public async countByStatus(status: WorkerTaskStatus): Promise<number> {
+    let count = 0;
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.workerTaskStatusPartition(this.#environment, status) },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: cursor,
+        }),
+      );
+      count += page.Count ?? 0;
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return count;
+  }
+
+  public async listResultKeys(taskId: string): Promise<string[]> {
+    const items = await this.#query({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': keys.workerTaskPartition(taskId),
+        ':prefix': WORKER_RESULT_SORT_KEY_PREFIX,
+      },
+      ProjectionExpression: 'sk',
+    });
+    return items.map((item) => String(item.sk).slice(WORKER_RESULT_SORT_KEY_PREFIX.length));
+  }
+
+  #reconcileItems(
+    task: WorkerTaskRecord,
+    finished: WorkerTaskRecord,
+    run: RunRecord | undefined,
+    envelope: ExecutionResultEnvelope,
+    key: string,
+    now: Date,
+  ): NonNullable<TransactWriteCommandInput['TransactItems']> {
+    const failed = finished.status === 'failed';
+    const history = workerActionHistoryEntry(task, envelope, now);
+    const { householdId: _h, ...historyFields } = history;
+    return [
+      {
+        Put: {
+          TableName: this.#tableName,
+          Item: this.#resultItem(envelope, key, now),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Update: {
+          TableName: this.#tableName,
+          Key: keys.workerTask(task.taskId),
+          UpdateExpression: failed
+            ? 'SET #status = :final, #finishedAt = :at, #resultKey = :key, #errorCode = :code'
+            : 'SET #status = :final, #finishedAt = :at, #resultKey = :key REMOVE #errorCode',
+          ConditionExpression: '#status = :executing AND #claimedBy = :worker AND #attempt = :attempt',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#finishedAt': 'finishedAt',
+            '#resultKey': 'resultKey',
+            '#errorCode': 'errorCode',
+            '#claimedBy': 'claimedBy',
+            '#attempt': 'attempt',
+          },
+          ExpressionAttributeValues: {
+            ':final': finished.status,
+            ':at': finished.finishedAt,
+            ':key': key,
+            ':executing': 'executing',
+            ':worker': envelope.worker_id,
+            ':attempt': envelope.attempt,
+            ...(failed ? { ':code': finished.errorCode } : {}),
+          },
+        },
+      },
+      { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+      { Put: { TableName: this.#tableName, Item: this.#statusItem(finished, now) } },
+      {
+        Put: {
+          TableName: this.#tableName,
+          Item: {
+            ...keys.actionHistory(history.householdId, history.idempotencyKey),
+            entity: 'ActionHistory',
+            ...historyFields,
+          },
+        },
+      },
+      ...(run
+        ? [
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: runToItem(reconcileRun(run, task, envelope, now)),
+                ConditionExpression: '#updatedAt = :seen AND #keyStatus <> :reserved',
+                ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#keyStatus': 'keyStatus' },
+                ExpressionAttributeValues: { ':seen': run.updatedAt, ':reserved': KEY_STATUS.Reserved },
+              },
+            },
+          ]
+        : []),
+    ];
+  }
+
+  /** Runs the transaction; undefined on success, else each item's cancellation code. */
+  async #transact(
+    items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+    race: number,
+  ): Promise<string[] | undefined> {
+    if (race > 0) await sleep(10 * 2 ** race + Math.floor(Math.random() * 10));
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: items }));
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') throw error;
+      const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      return items.map((_item, index) => reasons[index]?.Code ?? 'None');
+    }
+  }
+
+  /** Puts the result once; false when its key is already stored. */
+  async #putResult(envelope: WorkerResultEnvelope, key: string, now: Date): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: this.#resultItem(envelope, key, now),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async #resultExists(envelope: WorkerResultEnvelope, key: string): Promise<boolean> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.workerResult(key, envelope.task_id),
+        ConsistentRead: true,
+        ProjectionExpression: 'pk',
+      }),
+    );
+    return result.Item !== undefined;
+  }
+
+  async #getRun(commandId: string): Promise<RunRecord | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: keys.run(commandId), ConsistentRead: true }),
+    );
+    return result.Item ? itemToRun(result.Item) : undefined;
+  }
+
+  async #batchGetTasks(taskIds: readonly string[]): Promise<WorkerTaskRecord[]> {
+    const found: WorkerTaskRecord[] = [];
+    for (let start = 0; start < taskIds.length; start += 100) {
+      let pending: Item[] = taskIds.slice(start, start + 100).map((id) => keys.workerTask(id));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 6) throw new Error(`${pending.length} task(s) left unprocessed by BatchGetItem`);
+        if (attempt > 0) await sleep(25 * 2 ** attempt);
+        const result = await this.#client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.#tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        found.push(...(result.Responses?.[this.#tableName] ?? []).map(itemToTask));
+        pending = (result.UnprocessedKeys?.[this.#tableName]?.Keys ?? []) as Item[];
+      }
+    }
+    return found;
+  }
+
+  async #query(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.#tableName,
+          ConsistentRead: true,
+          ExclusiveStartKey: cursor,
+          ...(Number.isFinite(limit) ? { Limit: limit - items.length } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor && items.length < limit);
+    return items;
+  }
+
+  #expiresAt(now: Date): number {
+    return Math.floor(now.getTime() / 1000) + this.#retentionSeconds;
+  }
+
+  #taskItem(record: WorkerTaskRecord, now: Date): Item {
+    return {
+      ...keys.workerTask(record.taskId),
+      entity: 'WorkerTask',
+      environment: this.#environment,
+      commandId: record.message.commandId,
+      ...record,
+      expiresAt: this.#expiresAt(now),
+    };
+  }
+
+  #statusKey(record: WorkerTaskRecord) {
+    return keys.workerTaskStatus(this.#environment, record.status, record.queuedAt, record.taskId);
+  }
+
+  #statusItem(record: WorkerTaskRecord, now: Date): Item {
+    return {
+      ...this.#statusKey(record),
+      entity: 'WorkerTaskStatus',
+      taskId: record.taskId,
+      status: record.status,
+      queuedAt: record.queuedAt,
+      expiresAt: this.#expiresAt(now),
+    };
+  }
+
+  #resultItem(envelope: WorkerResultEnvelope, key: string, now: Date): Item {
+    return {
+      ...keys.workerResult(key, envelope.task_id),
+      entity: 'WorkerResult',
+      key,
+      payloadType: envelope.payload_type,
+      workerId: envelope.worker_id,
+      site: envelope.site,
+      ...(envelope.task_id !== undefined ? { taskId: envelope.task_id, attempt: envelope.attempt } : {}),
+      envelope,
+      receivedAt: now.toISOString(),
+      expiresAt: this.#expiresAt(now),
+    };
+  }
+}
+
+function itemToTask(item: Item): WorkerTaskRecord {
+  const optional = (name: string) => (typeof item[name] === 'string' ? { [name]: item[name] as string } : {});
+  return {
+    taskId: String(item.taskId),
+    attempt: Number(item.attempt),
+    site: String(item.site),
+    status: item.status as WorkerTaskStatus,
+    message: item.message as WorkerTaskMessage,
+    queuedAt: String(item.queuedAt),
+    ...optional('claimedBy'),
+    ...optional('claimedAt'),
+    ...optional('finishedAt'),
+    ...optional('errorCode'),
+    ...optional('resultKey'),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,68 @@
+import type { ApprovalRequestFields, ProposedAction } from '#contracts/lifecycle.js';
+import type {
+  DelegationFlagStore,
+  WorkerRegistry,
+  WorkerTaskQueue,
+  WorkerTaskStore,
+} from '../workers/ports.js';
+
+export interface ApprovalRequest extends ApprovalRequestFields {
+  readonly status: 'Pending' | 'Approved' | 'Rejected';
+  readonly decidedByCommandId?: string;
+  readonly decisionRationale?: string;
+  readonly decidedAt?: string;
+}
+
+export type DecideApprovalResult =
+  | { readonly outcome: 'decided'; readonly approval: ApprovalRequest }
+  /** This command already decided it (a retry): carry on idempotently. */
+  | { readonly outcome: 'already_decided_by_this_command'; readonly approval: ApprovalRequest }
+  | { readonly outcome: 'already_decided'; readonly approval: ApprovalRequest }
+  | { readonly outcome: 'not_found' };
+
+export interface ApprovalStore {
+  decide(input: {
+    readonly approvalId: string;
+    readonly householdId: string;
+    readonly decision: 'approve' | 'reject';
+    readonly commandId: string;
+    readonly rationale: string;
+    readonly now: Date;
+  }): Promise<DecideApprovalResult>;
+}
+
+/**
+ * Executes approved actions. Idempotent per `idempotencyKey` (commandId + effect
+ * key): a retry after a failure that followed the effect does not repeat it.
+ */
+export interface ActionExecutor {
+  execute(request: {
+    readonly idempotencyKey: string;
+    readonly householdId: string;
+    readonly approvalId: string;
+    readonly action: ProposedAction;
+    readonly commandId: string;
+    readonly now: Date;
+  }): Promise<{ readonly executed: boolean }>;
+}
+
+/**
+ * What the delegation branch of `agent.approval.decided` needs (seed 004): the task store, the
+ * site lanes, the registry (is a worker of the site online?) and the delegation flag. Without
+ * it, approved actions always run in-process.
+ */
+export interface WorkerDelegationPorts {
+  /** The control plane's environment, written into each task message. */
+  readonly environment: string;
+  readonly tasks: Pick<WorkerTaskStore, 'createQueued' | 'get'>;
+  readonly queue: Pick<WorkerTaskQueue, 'send'>;
+  readonly registry: Pick<WorkerRegistry, 'list'>;
+  readonly flag: Pick<DelegationFlagStore, 'get'>;
+  /** Missed heartbeats before a worker counts as offline. */
+  readonly staleMultiple: number;
+  /**
+   * The task's start deadline (`timeoutMs` of the message).
+   * @default 300_000
+   */
+  readonly taskTimeoutMs?: number;
+}

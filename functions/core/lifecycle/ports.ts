@@ -1,0 +1,72 @@
+import type { CommandEnvelope } from '#contracts/envelope.js';
+import type { DomainRecord, RunRecord, Signal } from '#contracts/lifecycle.js';
+
+/**
+ * Interfaces the domain core depends on. Adapters in `functions/adapters`
+ * implement them on AWS; tests implement them in memory or on the emulators.
+ */
+
+export type ReserveResult =
+  | { readonly outcome: 'reserved'; readonly run: RunRecord }
+  /** The key exists and may not be taken over: Completed, Rejected, or Reserved under a live lock. */
+  | { readonly outcome: 'exists'; readonly run: RunRecord };
+
+export interface ReserveAttemptInput {
+  readonly envelope: CommandEnvelope;
+  readonly attemptId: string;
+  /** Epoch ms when this attempt's lock lapses. */
+  readonly lockExpiresAt: number;
+  /** Epoch seconds for TTL. */
+  readonly expiresAt: number;
+  readonly now: Date;
+}
+
+/** Lifecycle persistence: runs, stages, signals and idempotency keys. */
+export interface LifecycleStore {
+  /**
+   * Creates the run (first attempt) or takes it over (the key is Reserved and
+   * no live lock holds it), atomically. Never lets two attempts hold one key.
+   */
+  reserveAttempt(input: ReserveAttemptInput): Promise<ReserveResult>;
+  /**
+   * Persists a finished attempt. With `records`, writes them in the same request.
+   * Without, the write only succeeds while `attemptId` still owns the lock.
+   */
+  saveAttemptResult(run: RunRecord, attemptId: string, records?: readonly DomainRecord[]): Promise<void>;
+  getRun(runId: string): Promise<RunView | undefined>;
+  findRunsByCorrelationId(correlationId: string): Promise<RunRecord[]>;
+  listReviewQueue(options: { readonly limit: number; readonly cursor?: string }): Promise<ReviewQueuePage>;
+  /** One pass over runs for the anomaly sweep. */
+  scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings>;
+  /**
+   * Counts a duplicate delivery of a finished command on its run (a write on
+   * duplicates only): the replay drill's duplicate probe reads it as proof.
+   */
+  recordDuplicateDelivery(commandId: string): Promise<void>;
+  /** Records on the old run that it was replayed as `newCommandId`; false when no such run exists. */
+  recordReplayLink(oldCommandId: string, newCommandId: string): Promise<boolean>;
+}
+
+export interface RunView {
+  readonly run: RunRecord;
+  /** Inline signals plus any stored as separate finding records. */
+  readonly signals: readonly Signal[];
+}
+
+export interface ReviewQueuePage {
+  readonly runs: readonly RunRecord[];
+  readonly nextCursor?: string;
+}
+
+export interface AnomalyCriteria {
+  readonly nowMs: number;
+  readonly stuckRunningBefore: string;
+  readonly staleReviewBefore: string;
+}
+
+export interface AnomalyFindings {
+  readonly stuckRunning: readonly RunRecord[];
+  readonly expiredAttemptLocks: readonly RunRecord[];
+  readonly staleReviews: readonly RunRecord[];
+  readonly scanned: number;
+}
