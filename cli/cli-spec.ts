@@ -9,7 +9,7 @@
  * the flags it really takes (the module refuses the others after parsing, with its own message).
  */
 
-import type { CommandSpec } from '#common/command-line.js';
+import { type CommandSpec, commandPaths, parseCommandLine } from '#common/command-line.js';
 import { RUNNER_EVIDENCE_FILES } from '#contracts/agent-events.js';
 import { STALL_BREAKDOWN_FIELDS } from '#core/runner/report.js';
 
@@ -228,3 +228,20 @@ export const RUNLANE_CLI = {
     tasks: TASKS_SPEC,
   },
 } as const satisfies CommandSpec;
+
+/**
+ * Checks a `runlane` command line without running anything (what the runbook checks call): throws,
+ * naming the bad flag, subcommand or argument, when `runlane` would refuse it.
+ */
+export function checkRunlaneCommandLine(argv: readonly string[]): void {
+  parseCommandLine(RUNLANE_CLI, argv);
+}
+
+/** Every command path of `runlane`, group paths included (`['dlq']`, `['dlq', 'show']`). */
+export function runlaneCommandPaths(): string[][] {
+  const paths = new Set<string>();
+  for (const path of commandPaths(RUNLANE_CLI)) {
+    for (let length = 1; length <= path.length; length++) paths.add(path.slice(0, length).join(' '));
+  }
+  return [...paths].map((path) => path.split(' '));
+}

@@ -8,7 +8,7 @@
  * (ctl, worker) refuses some after parsing, with its own message; the subcommands here take
  * only the flags they really accept.
  */
-import type { CommandSpec } from '#common/command-line.js';
+import { type CommandSpec, commandPaths, parseCommandLine } from '#common/command-line.js';
 
 /** `runlane-agent run [options] -- <command> [args…]`. */
 export const RUN_SPEC = {
@@ -118,3 +118,20 @@ export const RUNLANE_AGENT_CLI = {
     ctl: CTL_SPEC,
   },
 } as const satisfies CommandSpec;
+
+/**
+ * Checks a `runlane-agent` command line without running anything (what the runbook checks call): throws,
+ * naming the bad flag, subcommand or argument, when `runlane-agent` would refuse it.
+ */
+export function checkAgentCommandLine(argv: readonly string[]): void {
+  parseCommandLine(RUNLANE_AGENT_CLI, argv);
+}
+
+/** Every command path of `runlane-agent`, group paths included (`['dlq']`, `['dlq', 'show']`). */
+export function agentCommandPaths(): string[][] {
+  const paths = new Set<string>();
+  for (const path of commandPaths(RUNLANE_AGENT_CLI)) {
+    for (let length = 1; length <= path.length; length++) paths.add(path.slice(0, length).join(' '));
+  }
+  return [...paths].map((path) => path.split(' '));
+}

@@ -9,9 +9,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RUNLANE_AGENT_CLI } from '#agent/cli/cli-spec.js';
-import { RUNLANE_CLI } from '#cli/cli-spec.js';
-import { type CommandSpec, parseCommandLine } from '#common/command-line.js';
+import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/cli-spec.js';
+import { checkRunlaneCommandLine, runlaneCommandPaths } from '#cli/cli-spec.js';
 import { STALL_ROOT_CAUSES, SUPERVISOR_STATUSES } from '#contracts/agent-events.js';
 import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, SIGNAL_TYPES } from '#contracts/lifecycle.js';
 import { WORKER_PAYLOAD_TYPES, WORKER_STATUSES, WORKER_TASK_STATUSES } from '#contracts/worker-contract.js';
@@ -231,29 +230,25 @@ function resourceWords(runbook: Runbook): { value: string; section: string }[] {
   );
 }
 
-function cliSpecFor(cli: 'runlane' | 'runlane-agent') {
-  return cli === 'runlane' ? RUNLANE_CLI : RUNLANE_AGENT_CLI;
-}
+/** Each CLI's own checks, from its program definition: a command line, and its command paths. */
+const CLIS = {
+  runlane: { check: checkRunlaneCommandLine, paths: runlaneCommandPaths },
+  'runlane-agent': { check: checkAgentCommandLine, paths: agentCommandPaths },
+} as const;
 
 /** Whether the words are subcommand names all the way down (`dlq show`), naming a command of the tree. */
-function isCommandPath(spec: CommandSpec, words: readonly string[]): boolean {
-  let node = spec;
-  for (const word of words) {
-    const next =
-      node.subcommands && Object.hasOwn(node.subcommands, word) ? node.subcommands[word] : undefined;
-    if (next === undefined) return false;
-    node = next;
-  }
-  return true;
+function isCommandPath(cli: keyof typeof CLIS, words: readonly string[]): boolean {
+  const joined = words.join(' ');
+  return CLIS[cli].paths().some((path) => path.join(' ') === joined);
 }
 
 /** Why each runlane / runlane-agent invocation of a runbook does not parse. */
 function commandLineProblems(runbook: Runbook): string[] {
   return cliInvocations(runbook).flatMap(({ value: invocation, section }) => {
     // Prose may name a command without running it (`runlane dlq show`): the path must exist.
-    if (invocation.inline && isCommandPath(cliSpecFor(invocation.cli), invocation.argv)) return [];
+    if (invocation.inline && isCommandPath(invocation.cli, invocation.argv)) return [];
     try {
-      parseCommandLine(cliSpecFor(invocation.cli), invocation.argv);
+      CLIS[invocation.cli].check(invocation.argv);
       return [];
     } catch (error) {
       return [`${runbook.file} § ${section}: \`${invocation.source}\`: ${(error as Error).message}`];
