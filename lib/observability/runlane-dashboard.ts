@@ -12,7 +12,9 @@ import { namePrefixFor } from '../defaults.js';
 import { throwIfProblems } from '../errors.js';
 import type { CommandLane } from '../lanes/command-lane.js';
 import { ALARM_CATALOG, type AlarmKindName, runbookLink, WORKER_ALARM_KINDS } from './alarm-catalog.js';
-import { needsReviewGrowth, type RunlaneAlarms, runnerStallRate } from './runlane-alarms.js';
+import { needsReviewGrowth } from './alarms/lifecycle-alarms.js';
+import { runnerStallRate } from './alarms/runner-alarms.js';
+import type { RunlaneAlarms } from './runlane-alarms.js';
 import { runlaneMetric, runlaneSearch } from './runlane-metric.js';
 
 export interface RunlaneDashboardProps {
