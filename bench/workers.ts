@@ -2,7 +2,8 @@
  * Worker figures for `npm run bench` (issue 8): the round trip of a delegated `collect_facts` task
  * on the local stack with delegation on and ONE real `runlane-agent worker` process (transport
  * `api`, 1 s long poll) for site `lab`, and what that worker process costs (RSS, CPU while idle).
- * Run alone with `npx tsx bench/workers.ts`.
+ * Run alone with `npx tsx bench/workers.ts`. The stack and the worker process are hosted by
+ * ./worker-host.ts (product code only, nothing of test/).
  *
  * Enqueue, as the system does it: the approval of a pending `collect_facts` action is POSTed to the
  * API (`/api/v1/agent/conversations/{id}/approvals/{approvalId}`); its `agent.approval.decided`
@@ -16,7 +17,6 @@
  * (worker-reconcile.ts), so `succeeded` means the result is reconciled.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -26,9 +26,15 @@ import { COLLECT_FACTS_ACTION, workerTaskIdFor } from '#core/workers/delegation.
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { localWorkerConfig } from '#local/stack/workers.js';
 import { createDocumentClient } from '#wiring/clients.js';
-import { spawnAgent, type WorkerProcess } from '../test/agent/fixtures/worker-harness.js';
-import { startWorkerLocal, type WorkerLocal } from '../test/support/worker-local.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
+import {
+  inheritedEnv,
+  spawnWorkerAgent,
+  startWorkerHost,
+  type WorkerAgent,
+  type WorkerHost,
+  writeWorkerConfig,
+} from './worker-host.js';
 
 const SITE = 'lab';
 const WORKER_ID = 'bench-lab-1';
@@ -63,12 +69,12 @@ export async function measureWorkers(
   const tasks = options.tasks ?? 50;
   const pollWaitSeconds = 1;
   const unmute = muteStackInfoLines();
-  let local: WorkerLocal | undefined;
-  let worker: WorkerProcess | undefined;
+  let local: WorkerHost | undefined;
+  let worker: WorkerAgent | undefined;
   const dynamo = { client: undefined as ReturnType<typeof localDynamoDbClient> | undefined };
   try {
     log(`  workers: local stack with site ${SITE}, delegation on …`);
-    const starting = startWorkerLocal({ workers: { sites: [SITE], delegationEnabled: true } });
+    const starting = startWorkerHost({ sites: [SITE], delegationEnabled: true });
     local = await withTimeout(starting, START_TIMEOUT_MS, 'the local stack did not start').catch(
       (error: unknown) => {
         // Started after all, too late: stop it once it is up.
@@ -88,9 +94,8 @@ export async function measureWorkers(
       apiRequestTimeoutMs: 5_000,
       spoolDirectory: join(local.dir, `spool-${WORKER_ID}`),
     });
-    const file = join(local.dir, `${WORKER_ID}.json`);
-    await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-    worker = spawnAgent(['worker', '--config', file, '--json'], {
+    const file = await writeWorkerConfig(local.dir, WORKER_ID, config);
+    worker = spawnWorkerAgent(file, {
       env: { ...inheritedEnv(), ...env },
       killAfterMs: 30 * 60_000, // a backstop only; stopped in `finally`
     });
@@ -217,16 +222,6 @@ function muteStackInfoLines(): () => void {
   return () => {
     process.stdout.write = original;
   };
-}
-
-/** This process's environment without anything that would point the worker at AWS or elsewhere. */
-function inheritedEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(AWS_|WORKER_|RUNLANE_|POWERTOOLS_)/.test(key)) continue;
-    env[key] = value;
-  }
-  return env;
 }
 
 const tail = (text: string): string => text.split('\n').slice(-20).join('\n');
