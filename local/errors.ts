@@ -103,3 +103,15 @@ export class ProvisioningMismatchError extends LocalRuntimeError {
     this.name = 'ProvisioningMismatchError';
   }
 }
+
+/** The data folder cannot be used as it is. */
+export class DataFolderError extends LocalRuntimeError {
+  public constructor(dataDir: string, problem: string, options?: ErrorOptions) {
+    super(
+      `The data folder ${dataDir} could not be used: ${problem}. ` +
+        `Reset it with \`npm start -- --reset\` (this deletes local data) or remove the folder.`,
+      options,
+    );
+    this.name = 'DataFolderError';
+  }
+}

@@ -106,6 +106,31 @@ export function localWorkerSettings(runtimeEnvironment: Readonly<Record<string, 
   return readWorkerSettings(runtimeEnvironment);
 }
 
+export interface LocalWorkerRuntime {
+  /** The `WORKER_*` variables the API and lane workers get. */
+  readonly runtimeEnvironment: Record<string, string>;
+  /** Those variables read back as a handler reads them. */
+  readonly settings: WorkerSettings;
+}
+
+/**
+ * The `WORKER_*` variables a deployed API and lane worker get, for the local sites' task lanes,
+ * and the settings read from them the same way.
+ *
+ * @example
+ * const { settings } = localWorkerRuntime(resolved, resources.workerLanes);
+ */
+export function localWorkerRuntime(
+  resolved: ResolvedLocalWorkerOptions,
+  lanes: Readonly<Record<string, LaneQueues>>,
+): LocalWorkerRuntime {
+  const runtimeEnvironment = workerRuntimeEnvironment(
+    resolved,
+    Object.fromEntries(Object.entries(lanes).map(([site, lane]) => [site, lane.queueUrl])),
+  );
+  return { runtimeEnvironment, settings: localWorkerSettings(runtimeEnvironment) };
+}
+
 /** What the local stack tells about worker delegation (`/_local/info`, the banner, tests). */
 export interface LocalWorkersInfo {
   /** The control plane's environment name: task messages, envelopes and heartbeats carry it. */

@@ -1,0 +1,62 @@
+/**
+ * The command API (the deployed API handler's code) behind the local HTTP API gateway on
+ * `apiPort`, plus the local-only routes: `/_local/info`, `POST /_local/sweep` and
+ * `POST /_local/worker-sweep`.
+ */
+import { toApiRequest } from '#adapters/apigateway/http-api-request.js';
+import { LANES, type LaneName } from '#contracts/lanes.js';
+import { systemClock } from '#core/base/clock.js';
+import type { WorkerSettings } from '#core/workers/settings.js';
+import { buildCommandApi } from '#wiring/api.js';
+import { startLocalApiGateway } from '../emulators/api-gateway.js';
+import type { StackContext } from './context.js';
+import type { LocalStackInfo } from './info.js';
+import { LOCAL_ENVIRONMENT, LOCAL_TABLE_NAME } from './options.js';
+import type { LaneQueues } from './provision.js';
+import type { StackChecks } from './scheduled-checks.js';
+import { flushingAfter } from './telemetry.js';
+
+export interface StackApiSettings {
+  readonly lanes: Readonly<Record<LaneName, LaneQueues>>;
+  readonly workers: WorkerSettings;
+  readonly checks: Pick<StackChecks, 'sweepNow' | 'sweepWorkersNow'>;
+  /** What `/_local/info` answers; asked per request, since the info is complete only once the stack is up. */
+  readonly info: () => LocalStackInfo;
+}
+
+/** Starts the gateway; returns its URL (`http://127.0.0.1:<port>`). */
+export async function startStackApi(context: StackContext, settings: StackApiSettings): Promise<string> {
+  const { config } = context.options;
+  const metrics = context.telemetry.metrics('runlane-api');
+  const api = buildCommandApi(
+    {
+      tableName: LOCAL_TABLE_NAME,
+      queueUrls: Object.fromEntries(LANES.map((l) => [l.name, settings.lanes[l.name].queueUrl])),
+      maxBodyBytes: config.api.maxBodyBytes,
+      environment: LOCAL_ENVIRONMENT,
+      workers: settings.workers,
+    },
+    context.clients,
+    context.telemetry.log('runlane-api'),
+    systemClock,
+    metrics,
+  );
+  const { sweepNow, sweepWorkersNow } = settings.checks;
+  const gateway = await startLocalApiGateway({
+    port: context.options.apiPort,
+    handler: (event) => flushingAfter(metrics, () => api(toApiRequest(event))),
+    localRoutes: {
+      '/_local/info': async () => ({ statusCode: 200, body: settings.info() }),
+      '/_local/sweep': async ({ method }) =>
+        method === 'POST'
+          ? { statusCode: 202, body: { commandId: await sweepNow() } }
+          : { statusCode: 405, body: { message: 'use POST' } },
+      '/_local/worker-sweep': async ({ method }) =>
+        method === 'POST'
+          ? { statusCode: 200, body: await sweepWorkersNow() }
+          : { statusCode: 405, body: { message: 'use POST' } },
+    },
+  });
+  context.shutdown.add(() => gateway.stop());
+  return gateway.url;
+}
