@@ -3,8 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import type { WorkerEventIngestResult } from '#core/workers/ingest.js';
 import { awsClients } from '#wiring/clients.js';
-import { buildWorkerEventIngest, type WorkerEventIngestResult } from '#wiring/worker-ingest.js';
+import { buildWorkerEventIngest } from '#wiring/worker-ingest.js';
 import { requireNumber, requireString } from './env.js';
 
 /**

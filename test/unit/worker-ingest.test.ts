@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ingestWorkerEvent } from '#core/workers/ingest.js';
+import { parseWorkerBusEvent, workerEventDeadLetter } from '#core/workers/bus-event.js';
+import { WorkerResultNotYetAcceptedError } from '#core/workers/errors.js';
+import { createWorkerEventIngest, ingestWorkerEvent } from '#core/workers/ingest.js';
 import type { RecordResultOutcome } from '#core/workers/ports.js';
 import { parseWorkerResultEnvelope } from '#core/workers/validation.js';
+import { aRecordingLogger } from '../support/factories.js';
+import { aBusEvent, RecordingRunnerEventDeadLetters } from '../support/runner-event-ingest-fixtures.js';
 import {
   aHeartbeat,
   anExecutionResult,
@@ -135,5 +139,158 @@ describe('ingestWorkerEvent', () => {
       reason: 'run_in_progress',
       key: `${task.taskId}#1#execution_result`,
     });
+  });
+});
+
+describe('parseWorkerBusEvent', () => {
+  it('takes an agent event with a string detail-type and a detail, leaving the detail to ingestWorkerEvent', () => {
+    expect(parseWorkerBusEvent(aBusEvent('not checked here', 'WorkerStatus'))).toEqual({
+      outcome: 'valid',
+      detailType: 'WorkerStatus',
+      detail: 'not checked here',
+    });
+  });
+
+  it('refuses as invalid_event what is no EventBridge event with detail-type and detail', () => {
+    const { detail: _d, ...noDetail } = aBusEvent({}, 'WorkerHeartbeat');
+    for (const event of [undefined, 'x', [], {}, { ...aBusEvent({}), 'detail-type': 7 }, noDetail]) {
+      expect(parseWorkerBusEvent(event), JSON.stringify(event)).toEqual({
+        outcome: 'rejected',
+        reason: 'invalid_event',
+        rationale: '(root): not an EventBridge event with detail-type and detail',
+      });
+    }
+  });
+
+  it('refuses as unknown_detail_type an event from another source', () => {
+    expect(parseWorkerBusEvent(aBusEvent({}, 'WorkerHeartbeat', { source: 'someone.else' }))).toEqual({
+      outcome: 'rejected',
+      reason: 'unknown_detail_type',
+      rationale: 'source: "someone.else" is not runlane.agent',
+    });
+  });
+});
+
+describe('workerEventDeadLetter', () => {
+  it('keeps the event as JSON with its detail-type, bus event id and detail id', () => {
+    const event = aBusEvent({ id: 'evt-1' }, 'WorkerResult');
+    expect(workerEventDeadLetter(event, 'unknown_task', 'detail.task_id: no task t-1')).toEqual({
+      body: JSON.stringify(event),
+      reason: 'unknown_task',
+      rationale: 'detail.task_id: no task t-1',
+      detailType: 'WorkerResult',
+      busEventId: event.id,
+      eventId: 'evt-1',
+    });
+  });
+
+  it('leaves out the fields the event lacks or has as empty or non-strings', () => {
+    expect(workerEventDeadLetter({ 'detail-type': '', id: 7, detail: 'x' }, 'invalid_event', 'r')).toEqual({
+      body: '{"detail-type":"","id":7,"detail":"x"}',
+      reason: 'invalid_event',
+      rationale: 'r',
+    });
+    expect(workerEventDeadLetter(undefined, 'invalid_event', 'r')).toEqual({
+      body: 'undefined',
+      reason: 'invalid_event',
+      rationale: 'r',
+    });
+  });
+
+  it('falls back to String() for what JSON cannot hold', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(workerEventDeadLetter(circular, 'invalid_event', 'r').body).toBe('[object Object]');
+    expect(workerEventDeadLetter(10n, 'invalid_event', 'r').body).toBe('10');
+  });
+});
+
+describe('createWorkerEventIngest', () => {
+  function anIngest(overrides: Partial<ReturnType<typeof deps>> = {}) {
+    const d = { ...deps(), ...overrides };
+    const deadLetters = new RecordingRunnerEventDeadLetters();
+    const logger = aRecordingLogger();
+    return { ...d, deadLetters, logger, ingest: createWorkerEventIngest({ ...d, deadLetters, logger }) };
+  }
+
+  it('records a heartbeat from the bus event, dead-lettering nothing', async () => {
+    const { ingest, registry, deadLetters } = anIngest();
+    expect(await ingest(aBusEvent(aHeartbeat(), 'WorkerHeartbeat'))).toEqual({
+      outcome: 'heartbeat_recorded',
+      workerId: 'worker-1',
+    });
+    expect(registry.entries.size).toBe(1);
+    expect(deadLetters.sent).toEqual([]);
+  });
+
+  it('records a result and logs its key, duplicate and reconciled flags', async () => {
+    const { ingest, tasks, logger } = anIngest();
+    const task = await tasks.createQueued(aTaskMessage());
+    await tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+    const key = `${task.taskId}#1#execution_result`;
+    expect(await ingest(aBusEvent(anExecutionResult(task), 'WorkerResult'))).toEqual({
+      outcome: 'result_recorded',
+      key,
+      duplicate: false,
+      reconciled: true,
+    });
+    expect(logger.lines).toContainEqual({
+      level: 'info',
+      message: 'worker result recorded',
+      extra: { key, duplicate: false, reconciled: true, detail_type: 'WorkerResult' },
+    });
+  });
+
+  it('dead-letters a refused detail with its reason and ids, returns it without the issues, and warns', async () => {
+    const { ingest, deadLetters, logger } = anIngest();
+    const envelope = anExecutionResult(aTaskMessage());
+    const event = aBusEvent(envelope, 'WorkerResult');
+    const result = await ingest(event);
+    expect(result).toEqual({ outcome: 'rejected', reason: 'unknown_task', rationale: expect.any(String) });
+    if (result.outcome !== 'rejected') return;
+    expect(result.rationale).toMatch(/^detail\.task_id: no task /);
+    expect(deadLetters.sent).toEqual([
+      {
+        body: JSON.stringify(event),
+        reason: 'unknown_task',
+        rationale: result.rationale,
+        detailType: 'WorkerResult',
+        busEventId: event.id,
+        eventId: envelope.id,
+      },
+    ]);
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      message: 'worker event refused',
+      extra: { reason: 'unknown_task', rationale: result.rationale },
+    });
+  });
+
+  it('dead-letters what the envelope alone refuses: no event, another source', async () => {
+    const { ingest, deadLetters } = anIngest();
+    expect(await ingest('x')).toMatchObject({ outcome: 'rejected', reason: 'invalid_event' });
+    expect(await ingest(aBusEvent(aHeartbeat(), 'WorkerHeartbeat', { source: 'other' }))).toMatchObject({
+      outcome: 'rejected',
+      reason: 'unknown_detail_type',
+    });
+    expect(deadLetters.sent.map((letter) => letter.reason)).toEqual(['invalid_event', 'unknown_detail_type']);
+  });
+
+  it('throws WorkerResultNotYetAcceptedError while the run is in progress, storing and dead-lettering nothing', async () => {
+    const runInProgress: RecordResultOutcome = { outcome: 'run_in_progress' };
+    const { ingest, deadLetters } = anIngest({ tasks: { recordResult: async () => runInProgress } as never });
+    const task = aTaskMessage();
+    const failure = ingest(aBusEvent(anExecutionResult(task), 'WorkerResult'));
+    await expect(failure).rejects.toBeInstanceOf(WorkerResultNotYetAcceptedError);
+    await expect(failure).rejects.toMatchObject({ key: `${task.taskId}#1#execution_result` });
+    expect(deadLetters.sent).toEqual([]);
+  });
+
+  it('lets a dead-letter failure through, so Lambda retries the event', async () => {
+    const { ingest, deadLetters } = anIngest();
+    deadLetters.send = async () => {
+      throw new Error('sqs down');
+    };
+    await expect(ingest('x')).rejects.toThrow('sqs down');
   });
 });

@@ -29,3 +29,15 @@ export class WorkerTaskContentionError extends RunlaneError {
     this.name = 'WorkerTaskContentionError';
   }
 }
+
+/**
+ * A result the control plane cannot take yet: the task's command is still being executed by its
+ * lane worker (`run_in_progress`). Thrown so Lambda retries the invocation (asynchronous retries,
+ * then the on-failure destination): nothing was stored.
+ */
+export class WorkerResultNotYetAcceptedError extends RunlaneError {
+  public constructor(public readonly key: string) {
+    super(`worker result ${key} arrived while its run is in progress; retry later`);
+    this.name = 'WorkerResultNotYetAcceptedError';
+  }
+}

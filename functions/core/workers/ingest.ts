@@ -1,5 +1,9 @@
 import { resultIdempotencyKey, WORKER_DETAIL_TYPES } from '#contracts/worker-contract.js';
 import type { Clock } from '../base/clock.js';
+import type { WorkerLogger } from '../lifecycle/lane-worker.js';
+import type { RunnerEventDeadLetterSink } from '../runner/ports.js';
+import { parseWorkerBusEvent, workerEventDeadLetter } from './bus-event.js';
+import { WorkerResultNotYetAcceptedError } from './errors.js';
 import type { WorkerRegistry, WorkerTaskStore } from './ports.js';
 import { parseWorkerHeartbeat, parseWorkerResultEnvelope, type WorkerFieldIssue } from './validation.js';
 
@@ -7,9 +11,9 @@ import { parseWorkerHeartbeat, parseWorkerResultEnvelope, type WorkerFieldIssue 
  * The bus ingest of worker events (source `runlane.agent`, detail types `WorkerHeartbeat` and
  * `WorkerResult`): heartbeats go to the registry, result envelopes to the task store (which
  * reconciles an `execution_result`). The same validation as `/api/workers/*`, so a refused
- * envelope is refused on both paths with the same reason. Wiring it to a Lambda is a matter of
- * passing `{ detailType: event['detail-type'], detail: event.detail }`, dead-lettering
- * `rejected` and throwing on `retry`.
+ * envelope is refused on both paths with the same reason. `ingestWorkerEvent` takes the detail
+ * type and detail; `createWorkerEventIngest` takes the whole EventBridge event, dead-letters what
+ * it refuses and throws on `retry` (the Lambda handler and the local stack wire it).
  */
 export const WORKER_INGEST_REJECT_REASONS = [
   'unknown_detail_type',
@@ -101,5 +105,67 @@ function rejected(
     reason,
     rationale: issues.map((issue) => `${issue.fieldPath}: ${issue.message}`).join('; '),
     issues,
+  };
+}
+
+/** Why the bus ingest refused an event: the detail's reasons, and `invalid_event` for what is no EventBridge event at all. */
+export type WorkerEventRejectReason = WorkerIngestRejectReason | 'invalid_event';
+
+/** What one bus event did (a `retry` is thrown as {@link WorkerResultNotYetAcceptedError}, never returned). */
+export type WorkerEventIngestResult =
+  | Exclude<WorkerIngestOutcome, { readonly outcome: 'rejected' | 'retry' }>
+  | { readonly outcome: 'rejected'; readonly reason: WorkerEventRejectReason; readonly rationale: string };
+
+export interface WorkerEventIngestOptions extends WorkerIngestDependencies {
+  /** Where refused events go with their reason (the worker events DLQ). */
+  readonly deadLetters: RunnerEventDeadLetterSink;
+  readonly logger: WorkerLogger;
+}
+
+/**
+ * The worker event ingest (target of the `worker-events` rule): one EventBridge event in.
+ * - A `WorkerHeartbeat` goes to the registry, a `WorkerResult` to the task store (an
+ *   `execution_result` is reconciled into the task, the action history and the run).
+ * - A refused event (not an EventBridge event, another source or detail type, a detail failing
+ *   the contract, another environment's, an unknown task) is sent to `deadLetters` with `reason`
+ *   and `rationale`, and the call resolves: retrying could never help.
+ * - `run_in_progress` throws {@link WorkerResultNotYetAcceptedError}; a store or DLQ failure
+ *   throws as is. Lambda retries both, then its on-failure destination keeps the event.
+ *
+ * @example
+ * const ingest = createWorkerEventIngest({ environment, tasks, registry, clock, deadLetters, logger });
+ * await ingest(eventBridgeEvent); // { outcome: 'heartbeat_recorded', workerId: 'w-1' }
+ */
+export function createWorkerEventIngest(
+  options: WorkerEventIngestOptions,
+): (event: unknown) => Promise<WorkerEventIngestResult> {
+  const { deadLetters, logger } = options;
+  return async (event) => {
+    const envelope = parseWorkerBusEvent(event);
+    const outcome =
+      envelope.outcome === 'rejected'
+        ? envelope
+        : await ingestWorkerEvent({ detailType: envelope.detailType, detail: envelope.detail }, options);
+    switch (outcome.outcome) {
+      case 'rejected': {
+        const { reason, rationale } = outcome;
+        await deadLetters.send(workerEventDeadLetter(event, reason, rationale));
+        logger.warn('worker event refused', { reason, rationale });
+        return { outcome: 'rejected', reason, rationale };
+      }
+      case 'retry':
+        logger.info('worker result deferred: run in progress', { key: outcome.key });
+        throw new WorkerResultNotYetAcceptedError(outcome.key);
+      case 'heartbeat_recorded':
+        return outcome;
+      case 'result_recorded':
+        logger.info('worker result recorded', {
+          key: outcome.key,
+          duplicate: outcome.duplicate,
+          reconciled: outcome.reconciled,
+          detail_type: WORKER_DETAIL_TYPES.result,
+        });
+        return outcome;
+    }
   };
 }

@@ -1,5 +1,5 @@
-import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import { type Clock, systemClock } from '../base/clock.js';
+import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import type { MetricsRecorder } from '../telemetry/ports.js';
 import { stuckCandidates, workerViews } from './observability.js';
 import type {
