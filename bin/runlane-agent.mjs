@@ -3,8 +3,11 @@
 import { register } from 'tsx/esm/api';
 
 register();
+const { exitQuietlyOnClosedPipe } = await import('#common/cli-program.ts');
 const { runAgentCli } = await import('#agent/cli/main.ts');
 
+// `runlane-agent ctl state | head -3` ends quietly when head closes the pipe.
+exitQuietlyOnClosedPipe();
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 process.exitCode = await runAgentCli(process.argv.slice(2), {
   env: process.env,

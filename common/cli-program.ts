@@ -11,7 +11,7 @@
  * - a group called with no subcommand prints its help on stderr, exit 2;
  * - an action's result is the process exit code.
  */
-import { type Command, CommanderError } from '@commander-js/extra-typings';
+import { type Command, CommanderError, type Option } from '@commander-js/extra-typings';
 
 /** Exit code of a command line the program does not accept. */
 export const EXIT_USAGE = 2;
@@ -65,7 +65,9 @@ export class ExitCode {
    * program.command('sweep').action(exit.of(async (options) => sweep(options)));
    */
   // biome-ignore lint/suspicious/noExplicitAny: the action's parameters are commander's inferred tuple
-  public of<A extends any[]>(action: (...args: A) => number | Promise<number>): (...args: A) => Promise<void> {
+  public of<A extends any[]>(
+    action: (...args: A) => number | Promise<number>,
+  ): (...args: A) => Promise<void> {
     return async (...args: A) => {
       this.value = await action(...args);
     };
@@ -77,13 +79,19 @@ export class ExitCode {
  * code: the action's, 0 after `--help` / `--version`, {@link EXIT_USAGE} for a usage error or a
  * group called with no subcommand. Errors an action throws propagate.
  */
-export async function runProgram(program: AnyCommand, exit: ExitCode, argv: readonly string[]): Promise<number> {
+export async function runProgram(
+  program: AnyCommand,
+  exit: ExitCode,
+  argv: readonly string[],
+): Promise<number> {
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exit.value;
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    // A `help [command]` subcommand asked for it (exit code 0); a group with nothing after it has 1.
+    if (error.code === 'commander.help' && error.exitCode === 0) return 0;
     return EXIT_USAGE;
   }
 }
@@ -132,7 +140,10 @@ export class CommandLineError extends Error {
  * no-ops, so nothing runs: throws {@link CommandLineError} when the program refuses the line.
  * Returns the command path that would run. What the runbook checks use.
  */
-export function checkCommandLine(createProgram: (output: CliOutput) => AnyCommand, argv: readonly string[]): string[] {
+export function checkCommandLine(
+  createProgram: (output: CliOutput) => AnyCommand,
+  argv: readonly string[],
+): string[] {
   let errors = '';
   const output: CliOutput = { stdout: { write: () => true }, stderr: { write: (text) => (errors += text) } };
   const program = createProgram(output);
@@ -183,4 +194,58 @@ export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.std
     if (error.code === 'EPIPE') process.exit(Number(process.exitCode ?? 0));
     throw error;
   });
+}
+
+/**
+ * Refuses the command line from an action or a hook the way commander refuses what it checks
+ * itself: `error: <message>` and the help hint on stderr, then {@link runProgram} returns
+ * {@link EXIT_USAGE} (a hook's refusal makes {@link checkCommandLine} throw too). For what the
+ * definition cannot say, e.g. "one of --socket or --config".
+ *
+ * @example
+ * if (options.socket === undefined && options.config === undefined) usageError(command, 'give --socket or --config');
+ */
+export function usageError(command: AnyCommand, message: string): never {
+  return command.error(`error: ${message}`, { exitCode: EXIT_USAGE, code: 'runlane.usage' });
+}
+
+/** Options marked by {@link required}. */
+const requiredOptions = new WeakSet<object>();
+
+/**
+ * Marks an option the command cannot run without; its value is typed as always there, as with
+ * commander's `makeOptionMandatory()`, and its help says "(required)". The check is
+ * {@link checkRequiredOptions}'s and runs after commander's own: commander checks mandatory
+ * options before unknown ones, so a mistyped `--conifg` would be reported as a missing `--config`
+ * instead of as the typo it is.
+ *
+ * @example
+ * command.addOption(required(new Option('--config <file>', 'the worker config')));
+ */
+export function required<Usage extends string, PresetT, DefaultT, CoerceT, ChoicesT>(
+  option: Option<Usage, PresetT, DefaultT, CoerceT, false, ChoicesT>,
+): Option<Usage, PresetT, DefaultT, CoerceT, true, ChoicesT> {
+  requiredOptions.add(option);
+  option.description = option.description === '' ? '(required)' : `${option.description} (required)`;
+  return option as unknown as Option<Usage, PresetT, DefaultT, CoerceT, true, ChoicesT>;
+}
+
+/** Whether {@link required} marked `option` (for tests and doc checks that walk a program). */
+export function isRequired(option: object): boolean {
+  return requiredOptions.has(option);
+}
+
+/**
+ * Makes `program` refuse a command line that leaves out a {@link required} option of the command
+ * it runs (`error: required option '--config <file>' not specified`, exit {@link EXIT_USAGE}),
+ * once the rest of the line is valid. Call it once, on the root.
+ */
+export function checkRequiredOptions<C extends AnyCommand>(program: C): C {
+  program.hook('preAction', (_program: AnyCommand, command: AnyCommand) => {
+    for (const option of command.options as readonly Option[]) {
+      if (requiredOptions.has(option) && command.getOptionValue(option.attributeName()) === undefined)
+        usageError(command, `required option '${option.flags}' not specified`);
+    }
+  });
+  return program;
 }

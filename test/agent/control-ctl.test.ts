@@ -176,7 +176,7 @@ describe('ctl usage and failures', () => {
     for (const argv of cases) {
       const { code, stderr } = await ctl(argv);
       expect({ argv, code }).toEqual({ argv, code: 2 });
-      expect(stderr).toContain('usage: runlane-agent ctl');
+      expect(stderr).toMatch(/Usage: runlane-agent ctl|\(add --help for usage\)/);
     }
     expect(handle.executed).toEqual([]);
   });
@@ -207,7 +207,7 @@ describe('ctl usage and failures', () => {
     for (const command of commands) {
       const { code, stdout } = await ctl([command, '--help']);
       expect(code).toBe(0);
-      expect(stdout).toContain(`usage: runlane-agent ctl ${command}`);
+      expect(stdout).toContain(`Usage: runlane-agent ctl ${command}`);
       expect(stdout).toContain('exit: 0');
       expect(stdout).toContain('1 CommandResult::Rejected');
       expect(stdout).toContain('2 bad usage');

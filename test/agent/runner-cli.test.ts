@@ -157,10 +157,10 @@ describe('runlane-agent run (CLI)', () => {
   it('a malformed RUNNER_IDLE_MS is named; usage errors and a missing command have their own exit codes', async () => {
     const badEnv = await runAgent([...base(), '--', 'true'], { env: { RUNNER_IDLE_MS: '12s' } });
     expect(badEnv.status).toBe(2);
-    expect(badEnv.stderr).toContain('RUNNER_IDLE_MS: must be a positive integer (ms), got "12s"');
+    expect(badEnv.stderr).toContain("value '12s' from env 'RUNNER_IDLE_MS' is invalid");
     const noCommand = await runAgent(['run', '--command-type', 'build', '--environment', 'dev']);
     expect(noCommand.status).toBe(2);
-    expect(noCommand.stderr).toContain('missing the command to run');
+    expect(noCommand.stderr).toContain("missing required argument 'command'");
     const notFound = await runAgent([...base(), '--', join(dir, 'no-such-binary')]);
     expect(notFound.status).toBe(127);
   });

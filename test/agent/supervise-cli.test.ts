@@ -104,7 +104,7 @@ describe('runlane-agent supervise + ctl (real processes)', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('field_path="children.0.restart"');
     expect((await runAgent(['supervise', '--help'])).stdout.toString()).toMatch(
-      /usage: runlane-agent supervise/,
+      /Usage: runlane-agent supervise/,
     );
   });
 });

@@ -191,10 +191,10 @@ describe('runlane-agent worker (the real bin)', () => {
   it('--help prints the usage and exits 0; runlane-agent --help lists the worker', async () => {
     const help = await spawnAgent(['worker', '--help'], { env: workerEnv('http://127.0.0.1:9') }).done;
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('usage: runlane-agent worker --config <file> [--once] [--json]');
+    expect(help.stdout).toContain('Usage: runlane-agent worker [options]');
     expect(help.stdout).toContain('<payload_type>-<timestamp>-<task_id>.json');
     const top = await spawnAgent(['--help'], { env: workerEnv('http://127.0.0.1:9') }).done;
-    expect(top.stdout).toContain('runlane-agent worker [status] --config <file>');
+    expect(top.stdout).toMatch(/^ {2}worker \[options\]/m);
   });
 
   it('exits 2 naming the field path of a bad config, and on bad usage', async () => {
@@ -209,6 +209,6 @@ describe('runlane-agent worker (the real bin)', () => {
     expect(bad.stderr).toContain('field_path="heartbeatIntervalMs"');
     const usage = await spawnAgent(['worker', '--bogus'], { env: workerEnv('http://127.0.0.1:9') }).done;
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain("Unknown option '--bogus'");
+    expect(usage.stderr).toContain("unknown option '--bogus'");
   });
 });
