@@ -44,9 +44,10 @@ export function nonEmpty(value: string): string {
 }
 
 /**
- * For an option with an environment variable fallback (`Option.env`): an empty value is no value,
- * as `RUNNER_IDLE_MS= runlane-agent run …` unsets the variable in a shell; anything else goes to
- * `parse`.
+ * For an option with an environment variable fallback (`Option.env`): lets an empty value through
+ * (commander then holds `''`) and gives anything else to `parse`. The program's
+ * {@link ../program.ts} hook makes an empty variable unset, as `RUNNER_IDLE_MS= runlane-agent run …`
+ * means in a shell, and refuses an empty value on the command line.
  *
  * @example
  * new Option('--idle-ms <ms>').env('RUNNER_IDLE_MS').argParser(emptyIsUnset(positiveInt));

@@ -36,7 +36,9 @@ import { emptyIsUnset, nonEmpty, nonNegativeInt, port, positiveInt } from './par
  * await runProgram(createAgentProgram(io, exit), exit, ['spool', 'status', '--json']);
  */
 export function createAgentProgram(io: CliIo, exit = new ExitCode(), output: CliOutput = io) {
-  const program = checkRequiredOptions(configureProgram(new Command('runlane-agent'), output))
+  const program = unsetEmptyEnvironmentValues(
+    checkRequiredOptions(configureProgram(new Command('runlane-agent'), output)),
+  )
     // Before the subcommands, which inherit it: what follows `run` (and its `--`) is run's alone.
     .enablePositionalOptions()
     // `runlane-agent help [command]`, as `ctl help` and `spool help`.
@@ -352,6 +354,24 @@ function addCtl(program: Parent, io: CliIo, exit: ExitCode): void {
   ctlCommand('restart-child', 'stop the child and start it again')
     .argument('<name>', 'the child, by its name in the config', nonEmpty)
     .action(exit.of((name, options, command) => send({ command: 'restart-child', name }, options, command)));
+}
+
+/**
+ * Before any action: an option whose environment variable is set but empty (`RUNNER_IDLE_MS=`)
+ * is unset, as the shell means it; an empty value on the command line (`--idle-ms ''`) is refused.
+ * (Commander hands the empty value to the option's parser, see parsers.ts `emptyIsUnset`.)
+ */
+function unsetEmptyEnvironmentValues<C extends Parent>(program: C): C {
+  program.hook('preAction', (_program, command) => {
+    for (const option of command.options) {
+      const key = option.attributeName();
+      if (option.envVar === undefined || command.getOptionValue(key) !== '') continue;
+      if (command.getOptionValueSource(key) !== 'env')
+        usageError(command, `option '${option.flags}' argument '' is invalid. Must not be empty.`);
+      command.setOptionValueWithSource(key, undefined, 'default');
+    }
+  });
+  return program;
 }
 
 /** Runs an action; an {@link AgentUsageError} it throws is refused as a usage error of `command`. */

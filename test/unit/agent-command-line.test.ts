@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Option } from '@commander-js/extra-typings';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/cli-spec.js';
 import { runAgentCli } from '#agent/cli/main.js';
 import { createAgentProgram } from '#agent/cli/program.js';
@@ -178,6 +178,31 @@ describe('the runlane-agent program', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("unknown command 'no-such-command'");
     expect(() => checkAgentCommandLine(['no-such-command'])).toThrow(/unknown command 'no-such-command'/);
+  });
+
+  it('reads an option from its environment variable; an empty one is unset, an empty flag refused', () => {
+    const run = (...flags: string[]) => [
+      'run',
+      '--command-type',
+      'b',
+      '--environment',
+      'dev',
+      ...flags,
+      '--',
+      'true',
+    ];
+    try {
+      vi.stubEnv('RUNNER_IDLE_MS', '');
+      expect(() => checkAgentCommandLine(run())).not.toThrow();
+      expect(() => checkAgentCommandLine(run('--idle-ms='))).toThrow(
+        /'--idle-ms <ms>' argument '' is invalid/,
+      );
+      vi.stubEnv('RUNNER_IDLE_MS', '12s');
+      expect(() => checkAgentCommandLine(run())).toThrow(/value '12s' from env 'RUNNER_IDLE_MS' is invalid/);
+      expect(() => checkAgentCommandLine(run('--idle-ms', '5000'))).not.toThrow();
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('names the environment variable behind an option in its help', async () => {
