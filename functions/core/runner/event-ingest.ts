@@ -13,8 +13,9 @@ import {
   supervisorHealthEventSchema,
 } from '#contracts/agent-events.js';
 import { type MetricDimensionValues, type MetricKey, metricDimensionValue } from '#contracts/metrics.js';
-import type { WorkerLogger } from '../lifecycle/lane-worker.js';
+import { isRecord, safeStringify, stringField } from '../base/bus-event-fields.js';
 import { type Clock, systemClock } from '../base/clock.js';
+import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import type { SupervisorEventStore } from '../supervisor/ports.js';
 import { type MetricsRecorder, noopMetricsRecorder } from '../telemetry/ports.js';
 import type { RunnerEventDeadLetterSink, RunnerEventStore } from './ports.js';
@@ -284,20 +285,4 @@ export function stallMetricTimestamp(ts: string, now: Date): Date | undefined {
   if (at > now.getTime() + STALL_METRIC_TIME_LIMITS.maxAheadMs) return now;
   if (at < now.getTime() - STALL_METRIC_TIME_LIMITS.maxAgeMs) return undefined;
   return new Date(at);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stringField<K extends string>(name: K, value: unknown): Partial<Record<K, string>> {
-  return typeof value === 'string' && value.length > 0 ? ({ [name]: value } as Record<K, string>) : {};
-}
-
-function safeStringify(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -1,4 +1,5 @@
 import { AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
+import { isRecord, safeStringify, stringField } from '../base/bus-event-fields.js';
 import type { RunnerEventDeadLetter } from '../runner/ports.js';
 
 /**
@@ -64,21 +65,4 @@ export function workerEventDeadLetter(
     ...stringField('busEventId', envelope?.id),
     ...stringField('eventId', detail?.id),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stringField<K extends string>(name: K, value: unknown): Partial<Record<K, string>> {
-  return typeof value === 'string' && value.length > 0 ? ({ [name]: value } as Record<K, string>) : {};
-}
-
-/** The event as JSON for the dead letter (an EventBridge event is at most 256 KB). */
-function safeStringify(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
