@@ -11,5 +11,8 @@ if (major < REQUIRED_NODE_MAJOR) {
   );
   process.exit(1);
 }
-const { runCli } = await import('./commands.js');
+const { exitQuietlyOnClosedPipe } = await import('#common/cli-program.js');
+// `runlane trace … | head`: the reader may close the pipe before everything is written.
+exitQuietlyOnClosedPipe();
+const { runCli } = await import('./program.js');
 process.exitCode = await runCli(process.argv.slice(2));

@@ -1,24 +1,11 @@
-import { AgentError, type ConfigIssue } from '../errors.js';
-import { formatIssue } from '../supervisor/errors.js';
+import { AgentError } from '../errors.js';
 
 /**
  * The worker config (`runlane-agent worker --config <file>`) is invalid; every problem is
- * listed, each named by its field path (`site`, `scripts.restart-app.args.pattern`), in the
- * `field_path="…"` form of the supervisor's errors.
+ * listed, each named by its field path. Defined with the config's schema in common/ (the
+ * `runlane` CLI checks the files it writes with it too).
  */
-export class WorkerConfigError extends AgentError {
-  public constructor(
-    public readonly source: string,
-    public readonly issues: readonly ConfigIssue[],
-    options?: ErrorOptions,
-  ) {
-    super(
-      `invalid worker configuration (${source}):\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`,
-      options,
-    );
-    this.name = 'WorkerConfigError';
-  }
-}
+export { WorkerConfigError } from '#common/worker-config.js';
 
 /** A request to the control plane's `/api/workers/*` did not get an answer (network, timeout, credentials). */
 export class WorkerApiUnreachableError extends AgentError {

@@ -1,7 +1,7 @@
 import { DynamoDbRunnerEventStore } from '#adapters/dynamodb/runner-event-store.js';
 import type { RunnerEventSource } from '#core/runner/report.js';
 import { ENVIRONMENT_NAMES } from '#lib/config/environment-config.js';
-import { UsageError } from '../commands.js';
+import { UsageError } from '../errors.js';
 import { resolveTarget } from '../targets.js';
 
 /**

@@ -109,3 +109,24 @@ export function printable(value: string): string {
     return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
 }
+
+/**
+ * "42s", "16m 5s", "3h 2m", "2d 4h"; a report ahead of this machine's clock shows as "-5s".
+ *
+ * @example
+ * formatAge(965_000); // '16m 5s'
+ */
+export function formatAge(ms: number): string {
+  const sign = ms < 0 ? '-' : '';
+  let seconds = Math.floor(Math.abs(ms) / 1000);
+  const days = Math.floor(seconds / 86_400);
+  seconds -= days * 86_400;
+  const hours = Math.floor(seconds / 3600);
+  seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  if (days > 0) return `${sign}${days}d ${hours}h`;
+  if (hours > 0) return `${sign}${hours}h ${minutes}m`;
+  if (minutes > 0) return `${sign}${minutes}m ${seconds}s`;
+  return `${sign}${seconds}s`;
+}

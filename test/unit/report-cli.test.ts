@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '#cli/commands.js';
+import { runCli } from '#cli/program.js';
 import { EvidenceFileSource } from '#cli/report/evidence-source.js';
 import type { DailyReport } from '#core/runner/report.js';
 import { reportWindow } from '#core/runner/report.js';
@@ -161,11 +161,13 @@ describe('runlane report daily', () => {
     expect(noStack.stderr).toMatch(/no local stack answers at http:\/\/127\.0\.0\.1:9/);
 
     expect((await cli(['report', 'daily', '--env', 'prod', '--evidence', stallsFile])).stderr).toMatch(
-      /^runlane report: --env reads the environment’s event store/,
+      /^runlane report: option '--env <env>' cannot be used with option '--evidence <file>'/,
     );
     const badNow = await cli(['report', 'daily', '--now', 'yesterday']);
     expect(badNow).toMatchObject({ status: 2 });
-    expect(badNow.stderr).toContain('--now must be an ISO 8601 time');
+    expect(badNow.stderr).toContain(
+      "option '--now <iso>' argument 'yesterday' is invalid. Expected an ISO 8601 time",
+    );
     expect((await cli(['report', 'weekly'])).status).toBe(2);
     expect((await cli(['report', 'daily', '--bogus'])).status).toBe(2);
   });
@@ -281,7 +283,7 @@ describe('runlane stalls', () => {
     const bad = await stalls('by', 'pid');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(
-      /^runlane stalls: cannot group by "pid": the fields are rootCause, environment, host, commandType/,
+      /^runlane stalls: command-argument value 'pid' is invalid for argument 'field'. Allowed choices are rootCause, environment, host, commandType/,
     );
     expect((await stalls('by')).status).toBe(2);
     expect((await stalls('tail', '-n', 'ten')).status).toBe(2);

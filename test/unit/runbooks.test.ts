@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/cli-spec.js';
-import { checkRunlaneCommandLine, runlaneCommandPaths } from '#cli/cli-spec.js';
+import { checkRunlaneCommandLine, runlaneCommandPaths } from '#cli/program.js';
 import { STALL_ROOT_CAUSES, SUPERVISOR_STATUSES } from '#contracts/agent-events.js';
 import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, SIGNAL_TYPES } from '#contracts/lifecycle.js';
 import { WORKER_PAYLOAD_TYPES, WORKER_STATUSES, WORKER_TASK_STATUSES } from '#contracts/worker-contract.js';
@@ -39,7 +39,18 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const RUNBOOK_DIR = join(ROOT, 'runbooks');
 
 /** Where the names a runbook may use are defined (tests and the runbooks themselves excluded). */
-const SOURCE_ROOTS = ['contracts', 'functions', 'lib', 'cli', 'common', 'agent', 'bin', 'local', 'config', 'bench'];
+const SOURCE_ROOTS = [
+  'contracts',
+  'functions',
+  'lib',
+  'cli',
+  'common',
+  'agent',
+  'bin',
+  'local',
+  'config',
+  'bench',
+];
 const SOURCE_FILES = ['cdk.json', 'package.json'];
 const SKIPPED_DIRS = new Set(['node_modules', '.git', 'cdk.out', 'results', 'evidence', '.runlane']);
 
@@ -348,7 +359,7 @@ describe('runbook checks catch what they are for', () => {
     expect(problems[0]).toContain('bogus');
     expect(problems[1]).toContain('no-such-flag');
     // A shell block runs what it says: `runlane trace` without its id is a command line that fails.
-    expect(problems[2]).toContain('trace: missing an argument');
+    expect(problems[2]).toContain("trace: missing required argument 'id'");
     expect(cliInvocations(bad).map(({ value }) => value.argv.join(' '))).toContain(
       'dlq list --lane <lane> --json',
     );

@@ -9,16 +9,14 @@ import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseWorkerConfig } from '#agent/worker/config.js';
-import { WORKERS_SPEC } from '#cli/cli-spec.js';
+import type { WorkersDependencies } from '#cli/commands/workers/config.js';
 import {
-  runWorkers,
   WorkerConfigFileExistsError,
   WorkerConfigOutputError,
-  type WorkersDependencies,
   workerConfigFromOutputs,
   writeWorkerConfigFile,
-} from '#cli/commands/workers.js';
-import { parseCommandLine } from '#common/command-line.js';
+} from '#cli/commands/workers/config-file.js';
+import { checkRunlaneCommandLine, runCli } from '#cli/program.js';
 import { createRunlaneStacks } from '#lib/runlane-app.js';
 import { captureConsole } from '../support/console-capture.js';
 
@@ -67,8 +65,9 @@ function fakeOutputs(template: Template): Map<string, string> {
   );
 }
 
+/** `runlane workers <argv>` in this process, the stack's outputs from `dependencies`. */
 function capture(argv: readonly string[], dependencies?: WorkersDependencies) {
-  return captureConsole(() => runWorkers(argv, dependencies));
+  return captureConsole(() => runCli(['workers', ...argv], undefined, dependencies));
 }
 
 let outputs: Map<string, string>;
@@ -181,9 +180,10 @@ describe('writeWorkerConfigFile', () => {
 describe('runlane workers config', () => {
   const fromStack: WorkersDependencies = { stackOutputs: async () => outputs };
 
-  it('is a command of the spec with its flags', () => {
+  it('is a command of the program with its flags', () => {
     expect(
-      parseCommandLine(WORKERS_SPEC, [
+      checkRunlaneCommandLine([
+        'workers',
         'config',
         '--env',
         'dev',
@@ -195,10 +195,21 @@ describe('runlane workers config', () => {
         'w.json',
         '--force',
         '--json',
-      ]).path,
-    ).toEqual(['config']);
-    expect(() => parseCommandLine(WORKERS_SPEC, ['config', '--api-url', 'http://x'])).toThrow(/--api-url/);
-    expect(() => parseCommandLine(WORKERS_SPEC, ['health', '--site', 'lab'])).toThrow(/--site/);
+      ]),
+    ).toEqual(['workers', 'config']);
+    expect(() =>
+      checkRunlaneCommandLine([
+        'workers',
+        'config',
+        '--site',
+        'lab',
+        '--worker-id',
+        'h1',
+        '--api-url',
+        'http://x',
+      ]),
+    ).toThrow(/--api-url/);
+    expect(() => checkRunlaneCommandLine(['workers', 'health', '--site', 'lab'])).toThrow(/--site/);
   });
 
   it('needs --env: exit 2', async () => {

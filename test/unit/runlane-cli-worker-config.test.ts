@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { runnerConfigSchema } from '#agent/runner/config.js';
+import { parseWorkerConfig } from '#agent/worker/config.js';
+import { WorkerConfigError as AgentWorkerConfigError } from '#agent/worker/errors.js';
+import { eventReportingSchema, parseWorkerConfigFile, WorkerConfigError } from '#common/worker-config.js';
+
+/**
+ * `runlane workers config` checks the file it writes with common/worker-config.ts, the schema and
+ * field resolution the agent runs with: both sides must agree on what a worker config is.
+ */
+
+const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/runlane-prod-worker-tasks-lab';
+const file = {
+  environment: 'prod',
+  workerId: 'h1',
+  site: 'lab',
+  taskQueueUrl: QUEUE,
+  apiUrl: 'https://api.example.com/',
+  region: 'us-east-1',
+};
+
+/** The field paths of the error `parse` throws. */
+function fieldPaths(parse: () => unknown): string[] {
+  try {
+    parse();
+  } catch (error) {
+    if (error instanceof WorkerConfigError) return error.issues.map((issue) => issue.fieldPath);
+    throw error;
+  }
+  throw new Error('expected a WorkerConfigError');
+}
+
+describe('the worker config file, common to runlane and runlane-agent', () => {
+  it('has the runner config’s reporting section', () => {
+    expect(z.toJSONSchema(eventReportingSchema)).toEqual(z.toJSONSchema(runnerConfigSchema.shape.reporting));
+  });
+
+  it('resolves a file as the agent does, plugins aside', () => {
+    const { enabledPlugins, ...agent } = parseWorkerConfig(file, 'generated', {}, 'other-host');
+    expect(parseWorkerConfigFile(file, 'generated', {}, 'other-host')).toEqual(agent);
+    expect(enabledPlugins.size).toBe(0);
+  });
+
+  it('refuses what the agent refuses, with the same error and field paths', () => {
+    const otherLane = { ...file, taskQueueUrl: QUEUE.replace('-lab', '-edge') };
+    expect(fieldPaths(() => parseWorkerConfigFile(otherLane, 'generated', {}))).toEqual(['taskQueueUrl']);
+    expect(fieldPaths(() => parseWorkerConfig(otherLane, 'generated', {}))).toEqual(['taskQueueUrl']);
+    expect(AgentWorkerConfigError).toBe(WorkerConfigError);
+    expect(fieldPaths(() => parseWorkerConfigFile({ environment: 'Prod!' }, 'x', {}, 'h'))).toEqual([
+      'environment',
+    ]);
+  });
+});
