@@ -87,7 +87,6 @@ export const AGENT_DETAIL_TYPES = {
   stall: 'RunnerStall',
   runSummary: 'RunnerRunSummary',
 } as const;
-export type AgentDetailType = (typeof AGENT_DETAIL_TYPES)[keyof typeof AGENT_DETAIL_TYPES];
 
 /** Default evidence files of the agent, relative to its working directory (seed 002). */
 export const RUNNER_EVIDENCE_FILES = {

@@ -39,7 +39,6 @@ export type WorkerTaskStatus = (typeof WORKER_TASK_STATUSES)[number];
 
 /** Result envelope payload types; anything else is refused (seed 004 "Replay not clearing"). */
 export const WORKER_PAYLOAD_TYPES = ['facts', 'logs', 'execution_result', 'health'] as const;
-export type WorkerPayloadType = (typeof WORKER_PAYLOAD_TYPES)[number];
 
 /** The fixed set of host facts `collect_facts` may return. */
 export const WORKER_FACT_NAMES = [

@@ -37,9 +37,6 @@ export class RunlaneChecks extends NagPack {
   }
 }
 
-/** Names of the rule packs {@link addNagChecks} registers. */
-export const NAG_PACK_NAMES = ['AwsSolutions', 'Serverless', 'Runlane'] as const;
-
 /**
  * Registers cdk-nag (v3 validation plugins) on the app: AwsSolutions,
  * Serverless and {@link RunlaneChecks}. The one place cdk-nag is added.

@@ -1,25 +1,7 @@
-export {
-  type ChildSpec,
-  childSpecSchema,
-  loadSupervisorConfig,
-  parseChildSpec,
-  parseSupervisorConfig,
-  RESTART_POLICIES,
-  type SupervisorConfig,
-  supervisorConfigSchema,
-} from './config.js';
-export { SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
-export type * from './handle.js';
-export { CHILD_STATES } from './handle.js';
-export {
-  createPanicHandler,
-  formatPanic,
-  installPanicHandlers,
-  PANIC_EXIT_CODE,
-  writeCrashReport,
-} from './panic.js';
-export { PidFile, processStartTime } from './pid-file.js';
+/** The supervisor (seed 001): its config, its policies and how it starts. */
+export { loadSupervisorConfig, parseChildSpec, parseSupervisorConfig } from './config.js';
+export { SupervisorConfigError } from './errors.js';
+export { createPanicHandler, formatPanic, installPanicHandlers, writeCrashReport } from './panic.js';
 export { backoffDelay, RestartBudget } from './restart-budget.js';
-export { type StartedSupervisor, type StartSupervisorDeps, startSupervisor } from './start.js';
-export { Supervisor, type SupervisorDeps, type SupervisorReporter } from './supervisor.js';
-export { CRASH_SIGNALS, classifyExit, formatTaskExit, panicText } from './task-exit.js';
+export { startSupervisor } from './start.js';
+export { classifyExit, formatTaskExit, panicText } from './task-exit.js';

@@ -23,7 +23,6 @@ const pidFileSchema = z.object({
 });
 
 export type PidFileContents = z.infer<typeof pidFileSchema>;
-export type PidFileChild = PidFileContents['children'][number];
 
 /** Start time of a live process (zombies are dead), from `/proc/<pid>/stat`; undefined when gone. */
 export async function processStartTime(pid: number, procRoot = '/proc'): Promise<string | undefined> {

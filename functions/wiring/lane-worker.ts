@@ -5,10 +5,10 @@ import { EventBridgeTelemetryPublisher } from '#adapters/eventbridge/telemetry-p
 import type { StructuredLogger } from '#adapters/powertools/structured-logger.js';
 import { SqsDeadLetterSink } from '#adapters/sqs/dead-letter-sink.js';
 import { laneByName } from '#contracts/lanes.js';
+import { type Clock, systemClock } from '#core/base/clock.js';
 import { COMMAND_DEFINITIONS } from '#core/commands/registry.js';
 import type { CommandSettings } from '#core/commands/types.js';
 import { createLaneWorker, type LaneWorkerOptions } from '#core/lifecycle/lane-worker.js';
-import { type Clock, systemClock } from '#core/base/clock.js';
 import type { MetricsRecorder, TelemetryPublisher } from '#core/telemetry/ports.js';
 import type { WorkerSettings } from '#core/workers/settings.js';
 import type { AwsClients } from './clients.js';

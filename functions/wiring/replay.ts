@@ -3,9 +3,9 @@ import { DynamoDbReplayRecords } from '#adapters/dynamodb/replay-records.js';
 import { EventBridgeEventPublisher } from '#adapters/eventbridge/event-publisher.js';
 import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { SqsDeadLetterQueue } from '#adapters/sqs/dead-letter-queue.js';
+import { type Clock, systemClock } from '#core/base/clock.js';
 import { replaySteps } from '#core/replay/steps.js';
 import { uuidFromSeed } from '#core/replay/uuid-from-seed.js';
-import { type Clock, systemClock } from '#core/base/clock.js';
 import type { AwsClients } from './clients.js';
 
 export interface ReplaySettings {

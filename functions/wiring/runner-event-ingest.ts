@@ -2,8 +2,8 @@ import { DynamoDbRunnerEventStore } from '#adapters/dynamodb/runner-event-store.
 import { DynamoDbSupervisorEventStore } from '#adapters/dynamodb/supervisor-event-store.js';
 import type { StructuredLogger } from '#adapters/powertools/structured-logger.js';
 import { SqsRunnerEventDeadLetterSink } from '#adapters/sqs/runner-event-dead-letter-sink.js';
-import { createRunnerEventIngest } from '#core/runner/event-ingest.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
+import { createRunnerEventIngest } from '#core/runner/event-ingest.js';
 import type { MetricsRecorder } from '#core/telemetry/ports.js';
 import type { AwsClients } from './clients.js';
 

@@ -62,16 +62,6 @@ export const REPLAY_DRILL_STATES = {
   done: 'Done',
 } as const;
 
-/** Task state name → the dispatcher step it calls. */
-export const REPLAY_DRILL_TASKS: Readonly<Record<string, ReplayDrillStep>> = {
-  [REPLAY_DRILL_STATES.readDeadLetters]: 'readDeadLetters',
-  [REPLAY_DRILL_STATES.replayMessage]: 'replayMessage',
-  [REPLAY_DRILL_STATES.verifyRuns]: 'verifyRuns',
-  [REPLAY_DRILL_STATES.duplicateProbe]: 'duplicateProbe',
-  [REPLAY_DRILL_STATES.verifyProbe]: 'verifyProbe',
-  [REPLAY_DRILL_STATES.recordEvidence]: 'recordEvidence',
-};
-
 /**
  * `deadline` (epoch ms) the steps get while the drill's wait budget lasts: the
  * largest time a JS Date holds, i.e. "no deadline yet". The last poll gets 0.

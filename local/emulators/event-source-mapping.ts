@@ -28,8 +28,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidOptionsError } from '../errors.js';
-import { type LocalLogger, silentLogger } from '../stack/logger.js';
 import { createLambdaContext } from './lambda-context.js';
+import { type LocalLogger, silentLogger } from './logger.js';
 import { toSqsEvent } from './sqs-event.js';
 
 /** What the mapping invokes: an SQS Lambda handler returning a promise. */

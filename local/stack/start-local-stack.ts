@@ -32,15 +32,8 @@ import { stackTelemetry } from './telemetry.js';
 import { localWorkerRuntime, resolveLocalWorkerOptions } from './workers.js';
 
 // The public surface of the local stack, wherever each piece lives.
-export { DataFolderError } from '../errors.js';
 export { LOCAL_SDK_ENVIRONMENT, type LocalStackInfo } from './info.js';
-export {
-  LOCAL_BUS_NAME,
-  LOCAL_ENVIRONMENT,
-  LOCAL_QUEUE_PREFIX,
-  LOCAL_TABLE_NAME,
-  type LocalStackOptions,
-} from './options.js';
+export type { LocalStackOptions } from './options.js';
 
 export interface LocalStack {
   readonly info: LocalStackInfo;

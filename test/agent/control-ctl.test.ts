@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ControlServer, runCtlCli } from '#agent/control/index.js';
+import { runCtlCli } from '#agent/cli/ctl.js';
+import { ControlServer } from '#agent/control/index.js';
 import { CURRENT_STATE, FakeHandle, HEALTH, tempSocketDirectory } from './control-helpers.js';
 
 let temp: { directory: string; remove: () => Promise<void> };

@@ -11,7 +11,6 @@ import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { LANES, type LaneName } from '#contracts/lanes.js';
 import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
-import type { LaneWorkerOptions } from '#core/lifecycle/lane-worker.js';
 import type { BatchTelemetry, TelemetryPublisher } from '#core/telemetry/ports.js';
 import { localDynamoDbClient, localEventBridgeClient, localSqsClient } from '#local/emulators/clients.js';
 import { LocalEventSourceMapping } from '#local/emulators/event-source-mapping.js';
@@ -209,4 +208,3 @@ export async function createPipeline(options: PipelineOptions = {}) {
 }
 
 export type Pipeline = Awaited<ReturnType<typeof createPipeline>>;
-export type WorkerOverrides = Partial<Pick<LaneWorkerOptions, 'commands' | 'lane'>>;

@@ -14,6 +14,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { commandIdNamedByCorrelationId } from '#contracts/envelope.js';
 import { type DomainRecord, KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
 import { keys, LIFECYCLE_TABLE, REVIEW_QUEUE_PARTITION, RUN_SORT_KEY } from '#contracts/tables.js';
+import { LockLostError } from '#core/base/errors.js';
 import type {
   AnomalyCriteria,
   AnomalyFindings,
@@ -24,7 +25,6 @@ import type {
   RunView,
 } from '#core/lifecycle/ports.js';
 import { canTakeOver, newRun, takeOverRun } from '#core/lifecycle/run.js';
-import { LockLostError } from '#core/base/errors.js';
 import { type Item, itemToRun, itemToSignal, recordToItem, runToItem } from './items.js';
 
 const MAX_TAKEOVER_RACES = 3;

@@ -7,8 +7,8 @@ import {
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
 } from '#contracts/agent-events.js';
-import type { RunnerEvent, RunnerEventStore } from '#core/runner/ports.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
+import type { RunnerEvent, RunnerEventStore } from '#core/runner/ports.js';
 import type { Item } from './items.js';
 import { retentionSeconds } from './retention.js';
 

@@ -8,8 +8,8 @@ import {
   supervisorHealthEventSchema,
 } from '#contracts/agent-events.js';
 import { SUPERVISOR_PARTITION_PREFIX, supervisorHealthPartition } from '#contracts/tables.js';
-import type { RunnerEventPutResult } from '#core/runner/ports.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
+import type { RunnerEventPutResult } from '#core/runner/ports.js';
 import type { SupervisorEventStore, SupervisorHealthPutResult } from '#core/supervisor/ports.js';
 import type { Item } from './items.js';
 import { retentionSeconds } from './retention.js';

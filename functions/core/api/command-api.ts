@@ -9,12 +9,12 @@ import {
 } from '#contracts/envelope.js';
 import { laneForCommandType } from '#contracts/lanes.js';
 import type { RunRecord, Signal } from '#contracts/lifecycle.js';
+import type { Clock } from '../base/clock.js';
 import { approvalDecisionPayloadSchema } from '../commands/agent-approval-decided.js';
 import { agentMessagePayloadSchema } from '../commands/agent-message-posted.js';
 import { APPROVAL_ID_PATTERN } from '../commands/proposals.js';
 import type { LifecycleStore } from '../lifecycle/ports.js';
 import type { CommandQueue } from '../queues/ports.js';
-import type { Clock } from '../base/clock.js';
 import { type MetricsRecorder, noopMetricsRecorder } from '../telemetry/ports.js';
 import { ApiRequestError } from './api-errors.js';
 import {

@@ -17,25 +17,6 @@ export class UnsupportedCommandTypeError extends RunlaneError {
   }
 }
 
-/** A command payload did not match its command type's schema. */
-export class InvalidPayloadError extends RunlaneError {
-  public constructor(
-    public readonly fieldPath: string,
-    message: string,
-  ) {
-    super(`payload.${fieldPath}: ${message}`);
-    this.name = 'InvalidPayloadError';
-  }
-}
-
-/** Another attempt holds the command's lock; the message must come back later. */
-export class AttemptInProgressError extends RunlaneError {
-  public constructor(public readonly commandId: string) {
-    super(`command ${commandId} is being executed by another attempt`);
-    this.name = 'AttemptInProgressError';
-  }
-}
-
 /** The attempt lost its lock before it could record its outcome. */
 export class LockLostError extends RunlaneError {
   public constructor(public readonly commandId: string) {

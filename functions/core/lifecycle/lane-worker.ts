@@ -5,10 +5,10 @@ import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { type CommandEnvelope, parseEnvelope } from '#contracts/envelope.js';
 import { FAILURE_CODES, KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
 import type { MetricDimensionValues, MetricKey } from '#contracts/metrics.js';
-import type { CommandDefinition, CommandDependencies } from '../commands/types.js';
-import type { DeadLetterSink } from '../queues/ports.js';
 import type { Clock } from '../base/clock.js';
 import { UnsupportedCommandTypeError } from '../base/errors.js';
+import type { CommandDefinition, CommandDependencies } from '../commands/types.js';
+import type { DeadLetterSink } from '../queues/ports.js';
 import {
   type BatchTelemetry,
   type MetricsRecorder,

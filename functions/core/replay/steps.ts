@@ -18,9 +18,9 @@ import {
   type VerifyRunsInput,
   type VerifyRunsOutput,
 } from '#contracts/replay-drill.js';
+import type { Clock } from '../base/clock.js';
 import type { LifecycleStore } from '../lifecycle/ports.js';
 import type { CommandQueue, DeadLetterQueue } from '../queues/ports.js';
-import type { Clock } from '../base/clock.js';
 import type { EventPublisher } from '../telemetry/ports.js';
 
 /** Where replayed envelopes and drill evidence are kept (the lifecycle table). */

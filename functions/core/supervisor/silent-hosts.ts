@@ -1,6 +1,6 @@
 import type { DashboardLinkState, SupervisorHealthEvent, SupervisorStatus } from '#contracts/agent-events.js';
-import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import { type Clock, systemClock } from '../base/clock.js';
+import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import type { MetricsRecorder } from '../telemetry/ports.js';
 import type { SupervisorEventStore } from './ports.js';
 
