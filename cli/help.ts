@@ -58,12 +58,12 @@ export const RUNLANE_HELP: Partial<Help> = {
     if (command.parent === null) sections.push(commandsHint(), exitCodeTable(command));
     const own = declared.get(command);
     if (own !== undefined) sections.push(exitCodeLine(own));
-    return `${sections.join('\n')}\n`;
+    return `${sections.map((section) => section.trimEnd()).join('\n\n')}\n`;
   },
 };
 
 /** `runlane stalls by <rootCause|…> [--tail <n>] …`: the command, its arguments, then its options. */
-export function synopsis(command: CommandUnknownOpts): string {
+function synopsis(command: CommandUnknownOpts): string {
   const path = commandPath(command);
   const options = ownOptions(command);
   if (command.commands.length > 0) {

@@ -113,39 +113,45 @@ function printDrill(lane: string, target: Target, { evidence, replays }: DrillRe
  * drill id (a repeat fails with ExecutionAlreadyExists) and DescribeExecution
  * until it ends; locally, the synthesized definition under aws-local-stepfunctions.
  */
-async function viaStepFunctions(
+function viaStepFunctions(target: Target, input: ReplayDrillInput, quiet: boolean): Promise<DrillResult> {
+  const say = (text: string) => {
+    if (!quiet) process.stderr.write(text);
+  };
+  return target.stateMachineArn
+    ? viaDeployedStateMachine(target.stateMachineArn, target.region, input, say)
+    : viaSynthesizedDefinition(target, input, say);
+}
+
+async function viaDeployedStateMachine(
+  stateMachineArn: string,
+  region: string | undefined,
+  input: ReplayDrillInput,
+  say: (text: string) => void,
+): Promise<DrillResult> {
+  const { SFNClient, StartExecutionCommand, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+  const sfn = new SFNClient({ region });
+  const started = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn, name: input.drillId, input: JSON.stringify(input) }),
+  );
+  say(`started ${started.executionArn}\n`);
+  for (;;) {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    if (execution.status !== 'RUNNING') {
+      if (execution.status !== 'SUCCEEDED')
+        throw new Error(`execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`);
+      say('\n');
+      return { evidence: JSON.parse(execution.output ?? '{}') as DrillEvidence, replays: [] };
+    }
+    say('.');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function viaSynthesizedDefinition(
   target: Target,
   input: ReplayDrillInput,
-  quiet: boolean,
+  say: (text: string) => void,
 ): Promise<DrillResult> {
-  const say = (line: string) => {
-    if (!quiet) process.stderr.write(line);
-  };
-  if (target.stateMachineArn) {
-    const { SFNClient, StartExecutionCommand, DescribeExecutionCommand } = await import(
-      '@aws-sdk/client-sfn'
-    );
-    const sfn = new SFNClient({ region: target.region });
-    const started = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: target.stateMachineArn,
-        name: input.drillId,
-        input: JSON.stringify(input),
-      }),
-    );
-    say(`started ${started.executionArn}\n`);
-    for (;;) {
-      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
-      if (execution.status !== 'RUNNING') {
-        if (execution.status !== 'SUCCEEDED')
-          throw new Error(`execution ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`);
-        say('\n');
-        return { evidence: JSON.parse(execution.output ?? '{}') as DrillEvidence, replays: [] };
-      }
-      say('.');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
   say('synthesizing the ReplayDrill definition and running it locally…\n');
   const [{ App }, { Template }, { RunlaneStack }, { loadRunlaneConfig }, runner] = await Promise.all([
     import('aws-cdk-lib'),

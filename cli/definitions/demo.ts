@@ -23,7 +23,7 @@ export function addDemoCommand(program: Command, { exit }: ProgramContext): void
     .addOption(jsonOption('print the results as JSON'));
   exitCodes(command, {
     0: 'every command ended as expected',
-    1: 'some did not, or no local stack answers (without --start)',
+    1: 'some did not (or no local stack answers, without --start)',
   });
   command.action(
     runs(exit, async (options) => (await import('../commands/demo.js')).runDemoCommand(options)),

@@ -20,6 +20,6 @@ export function addGateCommand(program: Command, { exit }: ProgramContext): void
     .addOption(new Option('--out <dir>', 'evidence folder').default('evidence'))
     .addOption(new Option('--timeout <s>', 'per scenario, seconds').default(180).argParser(positiveNumber))
     .addOption(jsonOption('print the results as JSON'));
-  exitCodes(command, { 0: 'every scenario passed', 1: 'some did not, or failure' });
+  exitCodes(command, { 0: 'every scenario passed', 1: 'some did not (or failure)' });
   command.action(runs(exit, async (options) => (await import('../commands/gate.js')).runGate(options)));
 }

@@ -83,7 +83,7 @@ export function addLocalCommand(program: Command, { exit }: ProgramContext): voi
     )
     .addOption(new Option('--pretty', 'render logs for people instead of JSON lines'))
     .addOption(jsonOption('print one JSON line with the endpoints when ready'));
-  exitCodes(command, { 0: 'stopped on Ctrl-C', 1: 'the stack could not start, or stop' });
+  exitCodes(command, { 0: 'stopped on Ctrl-C', 1: 'the stack could not start (or stop)' });
   command.action(runs(exit, async (options) => (await import('../commands/local.js')).runLocal(options)));
 }
 

@@ -51,7 +51,7 @@ export function addReplayCommand(program: Command, { exit }: ProgramContext): vo
       ),
     )
     .addOption(jsonOption('the evidence as JSON'));
-  exitCodes(command, { 0: 'every replayed command completed', 1: 'some did not, or failure' });
+  exitCodes(command, { 0: 'every replayed command completed', 1: 'some did not (or failure)' });
   command.action(runs(exit, async (options) => (await import('../commands/replay.js')).runReplay(options)));
 }
 

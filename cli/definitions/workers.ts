@@ -37,7 +37,7 @@ function addHealth(workers: Command, { exit }: ProgramContext): void {
     .addOption(apiUrlOption())
     .addOption(envOption(ENV_DESCRIPTION))
     .addOption(jsonOption("the endpoint's JSON instead of a table"));
-  exitCodes(health, { 0: 'no worker is offline', 1: `a worker is offline, or ${API_FAILED}` });
+  exitCodes(health, { 0: 'no worker is offline', 1: `a worker is offline (or ${API_FAILED})` });
   health.action(
     runs(exit, async (options) => (await import('../commands/workers/health.js')).runWorkersHealth(options)),
   );
@@ -77,7 +77,7 @@ function addDelegation(workers: Command, { exit }: ProgramContext): void {
     .addOption(apiUrlOption())
     .addOption(envOption(ENV_DESCRIPTION))
     .addOption(jsonOption("the endpoint's JSON instead of a line"));
-  exitCodes(delegation, { 0: 'success', 1: `the switch was refused (no_worker_online), or ${API_FAILED}` });
+  exitCodes(delegation, { 0: 'success', 1: `the switch was refused, no_worker_online (or ${API_FAILED})` });
   delegation.action(
     runs(exit, async (state, options) =>
       (await import('../commands/workers/delegation.js')).runWorkersDelegation(state, options),
@@ -116,7 +116,7 @@ function addConfig(workers: Command, { exit, dependencies }: ProgramContext): vo
     .addOption(jsonOption('{stackName, region, file, outputs, config} on stdout'));
   exitCodes(config, {
     0: 'the config was printed or written',
-    1: 'the stack could not be read or lacks an output, the config does not validate, or --out exists',
+    1: 'the stack could not be read or lacks an output, the config does not validate or --out exists',
   });
   config.action(
     runs(exit, async (options) =>

@@ -76,7 +76,7 @@ describe('runlane report daily / runlane stalls (real process, default evidence 
     expect(by.status).toBe(0);
     expect(by.stdout).toMatch(/io_wait\s+2\s+66\.7 %\n\s+network\s+1\s+33\.3 %/);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('the fields are rootCause, environment, host, commandType');
+    expect(bad.stderr).toContain('Allowed choices are rootCause, environment, host, commandType');
   });
 
   it('without evidence: a clear message and exit 1, no stack trace', async () => {
