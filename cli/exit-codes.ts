@@ -7,7 +7,7 @@ import { EXIT_USAGE } from '#common/cli-program.js';
  */
 
 /** Success; for a check (report daily, supervisors health, …), nothing found that fails it. */
-export const EXIT_OK = 0;
+const EXIT_OK = 0;
 /** A failure, or what a check looks for was found. */
 export const EXIT_FAILURE = 1;
 export { EXIT_USAGE };

@@ -120,7 +120,6 @@ const scriptSchema = z
 export type ScriptSpec = z.infer<typeof scriptSchema>;
 
 export const WORKER_TRANSPORTS = ['api', 'bus'] as const;
-export type WorkerTransportKind = (typeof WORKER_TRANSPORTS)[number];
 
 /**
  * Sending agent events to the environment's telemetry bus, with the offline spool behind it: the

@@ -33,7 +33,7 @@ export async function runTrace(id: string, options: TraceOptions): Promise<numbe
 async function openSource(options: TraceOptions): Promise<TraceSource> {
   let store: DynamoDbLifecycleStore;
   if (options.tableName) {
-    const region = options.region ?? process.env.AWS_REGION;
+    const { region } = options;
     if (!region) throw new Error('give --region (or set AWS_REGION) with --table-name');
     store = new DynamoDbLifecycleStore({
       client: createDocumentClient(new DynamoDBClient({ region })),

@@ -22,10 +22,9 @@ export function addTraceCommand(program: Command, { exit }: ProgramContext): voi
       new Option('--table-name <name>', 'a lifecycle table directly, with --region').helpGroup(WHERE),
     )
     .addOption(
-      new Option(
-        '--region <region>',
-        "with --table-name (default AWS_REGION); --env uses the environment's",
-      ).helpGroup(WHERE),
+      new Option('--region <region>', "with --table-name; --env uses the environment's")
+        .env('AWS_REGION')
+        .helpGroup(WHERE),
     )
     .addOption(jsonOption('the trace as JSON'));
   exitCodes(command, { 0: 'traced', 1: 'failure', [EXIT_NOT_FOUND]: 'nothing found' });
