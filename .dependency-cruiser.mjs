@@ -23,7 +23,8 @@ export default {
     {
       name: 'core-imports-only-contracts',
       severity: 'error',
-      comment: 'functions/core is the domain: it imports contracts/ and itself, never an adapter or another part.',
+      comment:
+        'functions/core is the domain: it imports contracts/ and itself, never an adapter or another part.',
       from: { path: '^functions/core/' },
       to: { path: '^(functions/(adapters|wiring|handlers)|lib|cli|agent|common|local|bench|test|bin)/' },
     },
@@ -37,21 +38,24 @@ export default {
     {
       name: 'adapters-not-wiring-or-handlers',
       severity: 'error',
-      comment: 'Adapters implement the core ports; wiring and handlers compose them, not the other way round.',
+      comment:
+        'Adapters implement the core ports; wiring and handlers compose them, not the other way round.',
       from: { path: '^functions/adapters/' },
       to: { path: '^(functions/(wiring|handlers)|lib|cli|agent|local|bench|test|bin)/' },
     },
     {
       name: 'functions-not-outside',
       severity: 'error',
-      comment: 'Lambda code is bundled on its own: it may use contracts/ but nothing of the CLI, agent, CDK or local stack.',
+      comment:
+        'Lambda code is bundled on its own: it may use contracts/ but nothing of the CLI, agent, CDK or local stack.',
       from: { path: '^functions/' },
       to: { path: '^(lib|cli|agent|common|local|bench|test|bin)/' },
     },
     {
       name: 'lib-not-adapters',
       severity: 'error',
-      comment: 'Constructs read definitions (contracts, core constants); they never import an adapter or wiring.',
+      comment:
+        'Constructs read definitions (contracts, core constants); they never import an adapter or wiring.',
       from: { path: '^lib/' },
       to: { path: '^(functions/(adapters|wiring)|cli|agent|local|bench|test)/' },
     },
@@ -65,7 +69,8 @@ export default {
     {
       name: 'agent-only-contracts-and-common',
       severity: 'error',
-      comment: 'The on-host agent ships on its own: it may use contracts/ and common/, nothing of the control plane, CLI or CDK.',
+      comment:
+        'The on-host agent ships on its own: it may use contracts/ and common/, nothing of the control plane, CLI or CDK.',
       from: { path: '^agent/' },
       to: { path: '^(functions|lib|cli|local|bench|test)/' },
     },

@@ -19,7 +19,7 @@ import {
 } from '#contracts/worker-contract.js';
 
 /** Longest delay a Node.js timer takes (2^31 − 1 ms); longer ones fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** One problem of a configuration, named by its field path (or environment variable). */
 export interface ConfigIssue {
@@ -123,8 +123,7 @@ export const WORKER_TRANSPORTS = ['api', 'bus'] as const;
 
 /**
  * Sending agent events to the environment's telemetry bus, with the offline spool behind it: the
- * `reporting` section of the runner config (agent/runner/config.ts), which the worker config
- * shares. A test keeps the two the same.
+ * `reporting` section of both the worker config and the runner config (agent/runner/config.ts).
  */
 const reportingObjectSchema = z
   .object({
@@ -154,7 +153,7 @@ const reportingObjectSchema = z
   })
   .strict();
 
-/** The `reporting` section with its defaults, as the runner config has it. */
+/** The `reporting` section with its defaults. */
 export const eventReportingSchema = reportingObjectSchema.default(reportingObjectSchema.parse({}));
 
 /** The config file. `site`, `workerId`, `taskQueueUrl` and `apiUrl` may come from the environment instead. */
@@ -368,3 +367,6 @@ function queueOfAnotherLane(environment: string, site: string, taskQueueUrl: str
   if (name === expected) return undefined;
   return `must be the queue of environment ${environment} and site ${site}, named ${expected} (got ${name ?? 'no queue name'})`;
 }
+
+/** The `reporting` settings (bus, region, spool) of the runner and the worker. */
+export type ReportingSettings = z.infer<typeof reportingObjectSchema>;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { EventBridgeClient, type EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
-import type { ReportingSettings } from '../runner/config.js';
+import type { ReportingSettings } from '#common/worker-config.js';
 import type { RunnerMetrics } from '../runner/metrics.js';
 import { OfflineSpool } from '../spool/index.js';
 import { AgentReporter } from './agent-reporter.js';

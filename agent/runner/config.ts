@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
 import { type ConfigIssue, RunnerConfigError } from '../errors.js';
 
 /**
@@ -36,38 +37,6 @@ const rootCauseSchema = z
   })
   .strict();
 
-/** Sending agent events to the environment's telemetry bus, with the offline spool behind it. */
-const reportingSchema = z
-  .object({
-    /** Off: events stay in the evidence files only. */
-    enabled: z.boolean().default(true),
-    /** Bus name; `{environment}` becomes the run's environment (the stack names its bus `runlane-<env>-telemetry`). */
-    eventBus: z
-      .string()
-      .regex(/^[A-Za-z0-9._{}-]{1,256}$/, 'must be an EventBridge bus name, {environment} allowed')
-      .default('runlane-{environment}-telemetry'),
-    /** AWS region of the bus. @default the SDK's (AWS_REGION, profile) */
-    region: z
-      .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
-      .optional(),
-    /** Spool folder for events the bus did not take, relative to the working directory. */
-    spoolDirectory: z.string().min(1).default('.runlane-agent/spool'),
-    /** Bound on the spool's size; the oldest events are evicted (and counted) beyond it. */
-    spoolMaxBytes: z
-      .number()
-      .int()
-      .min(64 * 1024)
-      .default(50 * 1024 * 1024),
-    /** Pause between background replay rounds of the spool. */
-    replayIntervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
-    /** Timeout of one PutEvents request (connect + response). */
-    requestTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
-    /** PutEvents attempts per batch, the SDK's retries included, before events go to the spool. */
-    maxAttempts: z.number().int().min(1).max(10).default(2),
-  })
-  .strict();
-
 export const runnerConfigSchema = z
   .object({
     defaults: timeoutsSchema,
@@ -77,7 +46,7 @@ export const runnerConfigSchema = z
     evidenceFile: z.string().min(1).default('evidence/runner/stall-events.jsonl'),
     /** Where run summaries are appended. @default `run-summaries.jsonl` next to `evidenceFile` */
     runSummaryFile: z.string().min(1).optional(),
-    reporting: reportingSchema.default(reportingSchema.parse({})),
+    reporting: eventReportingSchema,
     /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
     metricsPort: z.number().int().min(0).max(65_535).default(4001),
   })
@@ -85,7 +54,6 @@ export const runnerConfigSchema = z
 
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 export type RootCauseThresholds = z.infer<typeof rootCauseSchema>;
-export type ReportingSettings = z.infer<typeof reportingSchema>;
 
 /** The runner config shipped with the agent. */
 export const DEFAULT_RUNNER_CONFIG_FILE = new URL('../../config/runner.json', import.meta.url);

@@ -11,7 +11,7 @@ import { SupervisorConfigError } from './errors.js';
  */
 
 /** Longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); longer ones would fire at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '#common/worker-config.js';
 
 const ms = z.number().int().positive().max(MAX_TIMER_MS);
 const graceMs = z.number().int().nonnegative().max(MAX_TIMER_MS);

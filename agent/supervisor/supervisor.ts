@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { MAX_TIMER_MS } from '#common/worker-config.js';
 import {
   type AgentBusEvent,
   type DashboardLinkState,
@@ -15,7 +16,7 @@ import type { WatchdogTimeouts } from '../runner/config.js';
 import { OutputTail } from '../runner/output-tail.js';
 import { ProcessTreeKiller } from '../runner/process-tree.js';
 import { type RunningCommand, type Spawner, startWatched, type WatchResult } from '../runner/watchdog.js';
-import { type ChildSpec, MAX_TIMER_MS, parseChildSpec, type SupervisorConfig } from './config.js';
+import { type ChildSpec, parseChildSpec, type SupervisorConfig } from './config.js';
 import { formatIssue, SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
 import type {
   ChildCounts,

@@ -2,7 +2,6 @@ import type { Option } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
 import { checkRunlaneCommandLine, createRunlaneProgram, runCli, runlaneCommandPaths } from '#cli/program.js';
 import { type CliOutput, commandAt, commandPaths, ExitCode } from '#common/cli-program.js';
-import { type CommandSpec, parseCommandLine } from '#common/command-line.js';
 
 /**
  * The `runlane` program (cli/program.ts) is the CLI's one definition: every command path answers
@@ -163,13 +162,5 @@ describe('runlane', () => {
     ).toEqual(['workers', 'config']);
     expect(() => checkRunlaneCommandLine(['workers', 'health', '--env', 'qa'])).toThrow(/'qa' is invalid/);
     expect((await runlane(['workers', 'health', '--env', '<env>'])).status).toBe(2);
-  });
-});
-
-describe('parseCommandLine (common/command-line.ts, until runlane-agent moves to commander)', () => {
-  it('takes any number of positionals from min when max is not given', () => {
-    const spec: CommandSpec = { subcommands: { echo: { positionals: { min: 1 } } } };
-    expect(parseCommandLine(spec, ['echo', 'a', 'b', 'c']).positionals).toEqual(['a', 'b', 'c']);
-    expect(() => parseCommandLine(spec, ['echo'])).toThrow(/echo: missing an argument \(takes at least 1/);
   });
 });

@@ -1,8 +1,8 @@
 import { IdempotencyKeyError } from '@aws-lambda-powertools/idempotency';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '#core/base/clock.js';
 import { LifecyclePersistenceLayer, toIdempotencyRecord } from '#core/lifecycle/persistence-layer.js';
 import { completeRun, failRun, newRun } from '#core/lifecycle/run.js';
-import { systemClock } from '#core/base/clock.js';
 import { anEnvelope } from '../support/factories.js';
 
 const unusedStore = {} as never;

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
-import { runnerConfigSchema } from '#agent/runner/config.js';
 import { parseWorkerConfig } from '#agent/worker/config.js';
 import { WorkerConfigError as AgentWorkerConfigError } from '#agent/worker/errors.js';
-import { eventReportingSchema, parseWorkerConfigFile, WorkerConfigError } from '#common/worker-config.js';
+import { parseWorkerConfigFile, WorkerConfigError } from '#common/worker-config.js';
 
 /**
  * `runlane workers config` checks the file it writes with common/worker-config.ts, the schema and
@@ -32,10 +30,6 @@ function fieldPaths(parse: () => unknown): string[] {
 }
 
 describe('the worker config file, common to runlane and runlane-agent', () => {
-  it('has the runner config’s reporting section', () => {
-    expect(z.toJSONSchema(eventReportingSchema)).toEqual(z.toJSONSchema(runnerConfigSchema.shape.reporting));
-  });
-
   it('resolves a file as the agent does, plugins aside', () => {
     const { enabledPlugins, ...agent } = parseWorkerConfig(file, 'generated', {}, 'other-host');
     expect(parseWorkerConfigFile(file, 'generated', {}, 'other-host')).toEqual(agent);

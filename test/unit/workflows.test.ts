@@ -189,7 +189,19 @@ describe('ci.yml', () => {
         }
       }
     };
-    for (const dir of ['test', 'bench', 'bin', 'cli', 'common', 'contracts', 'lib', 'functions', 'local', 'agent']) visit(dir);
+    for (const dir of [
+      'test',
+      'bench',
+      'bin',
+      'cli',
+      'common',
+      'contracts',
+      'lib',
+      'functions',
+      'local',
+      'agent',
+    ])
+      visit(dir);
     expect(offenders).toEqual([]);
   });
 });
