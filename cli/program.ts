@@ -5,13 +5,14 @@
  * AWS SDK. The runbook checks parse runbooks' command lines with the same program.
  */
 import { readFileSync } from 'node:fs';
-import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { Command } from '@commander-js/extra-typings';
 import {
+  acceptPlaceholders,
   type CliOutput,
   checkCommandLine,
-  commandPaths,
   configureProgram,
   ExitCode,
+  namedCommandPaths,
   runProgram,
 } from '#common/cli-program.js';
 import { namedErrors, type RunlaneDependencies } from './definitions/context.js';
@@ -119,26 +120,5 @@ export function checkRunlaneCommandLine(argv: readonly string[]): string[] {
 /** Every command path of `runlane`, group paths included (`['dlq']`, `['dlq', 'show']`). */
 export function runlaneCommandPaths(): string[][] {
   const silent: CliOutput = { stdout: { write: () => true }, stderr: { write: () => true } };
-  const paths = new Set<string>();
-  for (const path of commandPaths(createRunlaneProgram(silent, new ExitCode()))) {
-    for (let length = 1; length <= path.length; length++) paths.add(path.slice(0, length).join(' '));
-  }
-  return [...paths].map((path) => path.split(' '));
-}
-
-const PLACEHOLDER = /^<[^<>]+>$/;
-
-/** Lets every option value and argument of the program be a `<placeholder>`, as a runbook writes it. */
-function acceptPlaceholders<C extends CommandUnknownOpts>(program: C): C {
-  const visit = (command: CommandUnknownOpts) => {
-    for (const item of [...command.options, ...command.registeredArguments]) {
-      const parse = item.parseArg;
-      if (parse === undefined) continue;
-      item.parseArg = <T>(value: string, previous: T): T =>
-        PLACEHOLDER.test(value) ? (value as T) : parse(value, previous);
-    }
-    for (const child of command.commands) visit(child);
-  };
-  visit(program);
-  return program;
+  return namedCommandPaths(createRunlaneProgram(silent, new ExitCode()));
 }

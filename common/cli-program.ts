@@ -167,6 +167,45 @@ export function checkCommandLine(
   return ran ?? [];
 }
 
+/**
+ * Every command path a runbook may name: those that run ({@link commandPaths}), the groups above
+ * them (`['dlq']`) and each alias (`['ctl', 'current-state']`).
+ */
+export function namedCommandPaths(program: AnyCommand): string[][] {
+  const paths = new Map<string, string[]>();
+  for (const path of commandPaths(program)) {
+    for (let length = 1; length <= path.length; length++) {
+      const prefix = path.slice(0, length);
+      paths.set(prefix.join(' '), prefix);
+      for (const alias of commandAt(program, prefix).aliases()) {
+        const aliased = [...prefix.slice(0, -1), alias];
+        paths.set(aliased.join(' '), aliased);
+      }
+    }
+  }
+  return [...paths.values()];
+}
+
+const PLACEHOLDER = /^<[^<>]+>$/;
+
+/**
+ * Lets every option value and argument of the program be a `<placeholder>`, as a runbook writes
+ * it (`--env <env>`): for {@link checkCommandLine} only, never on a real command line.
+ */
+export function acceptPlaceholders<C extends AnyCommand>(program: C): C {
+  const visit = (command: AnyCommand) => {
+    for (const item of [...command.options, ...command.registeredArguments]) {
+      const parse = item.parseArg;
+      if (parse === undefined) continue;
+      item.parseArg = <T>(value: string, previous: T): T =>
+        PLACEHOLDER.test(value) ? (value as T) : parse(value, previous);
+    }
+    for (const child of command.commands as readonly AnyCommand[]) visit(child);
+  };
+  visit(program);
+  return program;
+}
+
 function hasAction(command: AnyCommand): boolean {
   // commander keeps the handler private; a command with one runs itself even when it has subcommands.
   return (command as unknown as { _actionHandler: unknown })._actionHandler != null;

@@ -1,7 +1,7 @@
 /**
  * The `runlane-agent` program: every command, option, argument, environment variable fallback,
  * help text and exit code of the agent's command line, in one definition (STYLE principle 16).
- * main.ts runs it, cli-spec.ts checks the runbooks' command lines against it, and each command's
+ * main.ts runs it, command-line-check.ts checks the runbooks' command lines against it, and each command's
  * module (commands/*.ts) is loaded only when that command runs, so `--help` stays cheap.
  */
 import { hostname } from 'node:os';

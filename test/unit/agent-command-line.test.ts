@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Option } from '@commander-js/extra-typings';
 import { describe, expect, it, vi } from 'vitest';
-import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/cli-spec.js';
+import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/command-line-check.js';
 import { runAgentCli } from '#agent/cli/main.js';
 import { createAgentProgram } from '#agent/cli/program.js';
 import { type CliOutput, commandAt, commandPaths, isRequired } from '#common/cli-program.js';

@@ -1,6 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
 import {
+  acceptPlaceholders,
   type CliOutput,
   CommandLineError,
   canRedrawProgress,
@@ -11,6 +12,7 @@ import {
   EXIT_USAGE,
   ExitCode,
   group,
+  namedCommandPaths,
   runProgram,
 } from '#common/cli-program.js';
 
@@ -101,6 +103,24 @@ describe('commandPaths, commandAt and checkCommandLine', () => {
     expect(() => checkCommandLine(create, ['echo', 'a', '--lane', 'c'])).toThrow(CommandLineError);
     expect(() => checkCommandLine(create, ['echo'])).toThrow(/missing required argument 'words'/);
     expect(() => checkCommandLine(create, ['dlq'])).toThrow(CommandLineError);
+  });
+});
+
+describe('namedCommandPaths and acceptPlaceholders', () => {
+  it('names the groups and aliases a runbook may write, beside the runnable paths', () => {
+    const program = sample(capture().output);
+    program.commands.find((command) => command.name() === 'dlq')?.commands[0]?.alias('ls');
+    expect(namedCommandPaths(program)).toEqual([['echo'], ['dlq'], ['dlq', 'list'], ['dlq', 'ls']]);
+  });
+
+  it('takes a <placeholder> for a value with choices only where placeholders are accepted', () => {
+    expect(() => checkCommandLine(sample, ['echo', 'a', '--lane', '<lane>'])).toThrow(CommandLineError);
+    expect(
+      checkCommandLine((output) => acceptPlaceholders(sample(output)), ['echo', 'a', '--lane', '<lane>']),
+    ).toEqual(['echo']);
+    expect(() =>
+      checkCommandLine((output) => acceptPlaceholders(sample(output)), ['echo', 'a', '--lane', 'c']),
+    ).toThrow(CommandLineError);
   });
 });
 

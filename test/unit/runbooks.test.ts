@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/cli-spec.js';
+import { agentCommandPaths, checkAgentCommandLine } from '#agent/cli/command-line-check.js';
 import { checkRunlaneCommandLine, runlaneCommandPaths } from '#cli/program.js';
 import { STALL_ROOT_CAUSES, SUPERVISOR_STATUSES } from '#contracts/agent-events.js';
 import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, SIGNAL_TYPES } from '#contracts/lifecycle.js';

@@ -3,12 +3,18 @@
  * command line parses, and which command paths exist. Nothing runs.
  */
 import { Writable } from 'node:stream';
-import { type CliOutput, checkCommandLine, commandAt, commandPaths } from '#common/cli-program.js';
+import {
+  acceptPlaceholders,
+  type CliOutput,
+  checkCommandLine,
+  namedCommandPaths,
+} from '#common/cli-program.js';
 import { createAgentProgram } from './program.js';
 
 /**
  * Checks a `runlane-agent` command line without running anything: throws, naming the bad flag,
- * command or argument (commander's message), when `runlane-agent` would refuse it.
+ * command or argument (commander's message), when `runlane-agent` would refuse it. A
+ * `<placeholder>` stands for any value an option takes.
  *
  * @example
  * checkAgentCommandLine(['ctl', 'health', '--config', '/etc/runlane/supervisor.json']); // passes
@@ -22,23 +28,13 @@ export function checkAgentCommandLine(argv: readonly string[]): void {
  * the groups above them (`['spool']`, `['ctl']`) and the aliases (`['ctl', 'current-state']`).
  */
 export function agentCommandPaths(): string[][] {
-  const program = checkingProgram({ stdout: { write: () => true }, stderr: { write: () => true } });
-  const paths = new Map<string, string[]>();
-  for (const path of commandPaths(program)) {
-    for (let length = 1; length <= path.length; length++) {
-      const prefix = path.slice(0, length);
-      paths.set(prefix.join(' '), prefix);
-      for (const alias of commandAt(program, prefix).aliases()) {
-        const aliased = [...prefix.slice(0, -1), alias];
-        paths.set(aliased.join(' '), aliased);
-      }
-    }
-  }
-  return [...paths.values()];
+  return namedCommandPaths(checkingProgram({ stdout: { write: () => true }, stderr: { write: () => true } }));
 }
 
 /** The program with nothing behind its actions (the checks replace them anyway), writing to `output`. */
 function checkingProgram(output: CliOutput) {
   const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
-  return createAgentProgram({ env: {}, stdout: discard(), stderr: discard() }, undefined, output);
+  return acceptPlaceholders(
+    createAgentProgram({ env: {}, stdout: discard(), stderr: discard() }, undefined, output),
+  );
 }
