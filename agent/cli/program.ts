@@ -18,7 +18,7 @@ import {
 import packageJson from '../../package.json' with { type: 'json' };
 import { CONTROL_SOCKET_FIELD_PATH } from '../control/errors.js';
 import { AgentUsageError } from '../errors.js';
-import { EVENT_BUS_ENV, RUNNER_ENV } from '../runner/config.js';
+import { EVENT_BUS_ENV, RUNNER_ENV } from '../runner/env-names.js';
 import { EXIT_CODES } from '../runner/exit-codes.js';
 import { PANIC_EXIT_CODE } from '../supervisor/panic.js';
 import type { CtlOptions, CtlRequest } from './commands/ctl.js';

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
 import { type ConfigIssue, RunnerConfigError } from '../errors.js';
+import { EVENT_BUS_ENV, RUNNER_ENV } from './env-names.js';
 
 /**
  * `config/runner.json`: watchdog deadlines per environment and the root-cause
@@ -57,12 +58,6 @@ export type RootCauseThresholds = z.infer<typeof rootCauseSchema>;
 
 /** The runner config shipped with the agent. */
 export const DEFAULT_RUNNER_CONFIG_FILE = new URL('../../config/runner.json', import.meta.url);
-
-/** Environment variables that override the config (seed 002's emergency override). */
-export const RUNNER_ENV = { idleMs: 'RUNNER_IDLE_MS', hardMs: 'RUNNER_HARD_MS' } as const;
-
-/** Environment variable naming the bus, between the config and `--event-bus`. */
-export const EVENT_BUS_ENV = 'RUNLANE_EVENT_BUS';
 
 /** The bus of `environment`: `--event-bus` < RUNLANE_EVENT_BUS < `reporting.eventBus` with `{environment}` filled in. */
 export function resolveEventBus(
