@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { parseRunlaneConfig } from '#lib/config/environment-config.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
-import { startLocalStack } from '#local/stack/start-local-stack.js';
+import { EPHEMERAL_STACK_OPTIONS, startLocalStack } from '#local/stack/start-local-stack.js';
 import { createDocumentClient } from '#wiring/clients.js';
 
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -58,13 +58,7 @@ export async function startWorkerHost(workers: NonNullable<StackOptions['workers
   try {
     stack = await startLocalStack({
       config: benchEnvironmentConfig(),
-      apiPort: 0,
-      dynamoPort: 0,
-      sqsPort: 0,
-      eventsPort: 0,
-      dataDir: undefined,
-      visibilityTimeoutSeconds: 2,
-      sweepIntervalMinutes: 0,
+      ...EPHEMERAL_STACK_OPTIONS,
       pretty: true,
       workers,
     });

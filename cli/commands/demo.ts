@@ -42,17 +42,11 @@ async function demoStack(
     );
     return undefined;
   }
-  const { startLocalStack } = await import('#local/stack/start-local-stack.js');
+  const { EPHEMERAL_STACK_OPTIONS, startLocalStack } = await import('#local/stack/start-local-stack.js');
   console.error('runlane demo: starting an ephemeral local stack…');
   const stack = await startLocalStack({
     config: devConfig(),
-    apiPort: 0,
-    dynamoPort: 0,
-    sqsPort: 0,
-    eventsPort: 0,
-    dataDir: undefined,
-    visibilityTimeoutSeconds: 2,
-    sweepIntervalMinutes: 0,
+    ...EPHEMERAL_STACK_OPTIONS,
     pretty: false,
   });
   return { apiUrl: stack.info.apiUrl, stop: () => stack.stop() };

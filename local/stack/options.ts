@@ -50,3 +50,21 @@ export interface LocalStackOptions {
   readonly workers?: LocalWorkerOptions;
   readonly pretty?: boolean;
 }
+
+/**
+ * A throwaway stack: every port chosen by the OS, nothing kept on disk, retries within 2 s, no
+ * sweep timer. What the demo's `--start`, the tests and the benchmark start; spread it and add
+ * `config` (and anything else to change).
+ *
+ * @example
+ * const stack = await startLocalStack({ ...EPHEMERAL_STACK_OPTIONS, config: devConfig() });
+ */
+export const EPHEMERAL_STACK_OPTIONS = {
+  apiPort: 0,
+  dynamoPort: 0,
+  sqsPort: 0,
+  eventsPort: 0,
+  dataDir: undefined,
+  visibilityTimeoutSeconds: 2,
+  sweepIntervalMinutes: 0,
+} as const satisfies Partial<LocalStackOptions>;

@@ -34,6 +34,7 @@ import { localWorkerRuntime, resolveLocalWorkerOptions } from './workers.js';
 // The public surface of the local stack, wherever each piece lives.
 export { LOCAL_SDK_ENVIRONMENT, type LocalStackInfo } from './info.js';
 export type { LocalStackOptions } from './options.js';
+export { EPHEMERAL_STACK_OPTIONS } from './options.js';
 
 export interface LocalStack {
   readonly info: LocalStackInfo;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRunlaneConfig } from '#lib/config/environment-config.js';
-import { type LocalStack, startLocalStack } from '#local/stack/start-local-stack.js';
+import { EPHEMERAL_STACK_OPTIONS, type LocalStack, startLocalStack } from '#local/stack/start-local-stack.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,13 +20,7 @@ export async function startQuietLocalStack(options: {
   };
   return startLocalStack({
     config: parseRunlaneConfig(cdk.context.runlane).environments.dev,
-    apiPort: 0,
-    dynamoPort: 0,
-    sqsPort: 0,
-    eventsPort: 0,
-    dataDir: undefined,
-    visibilityTimeoutSeconds: 2,
-    sweepIntervalMinutes: 0,
+    ...EPHEMERAL_STACK_OPTIONS,
   });
 }
 

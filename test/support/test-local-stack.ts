@@ -2,7 +2,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
 import { localDynamoDbClient, localEventBridgeClient } from '#local/emulators/clients.js';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack/start-local-stack.js';
+import {
+  EPHEMERAL_STACK_OPTIONS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from '#local/stack/start-local-stack.js';
 import { createDocumentClient } from '#wiring/clients.js';
 import { environmentConfig } from '../infra/support.js';
 
@@ -13,13 +18,7 @@ import { environmentConfig } from '../infra/support.js';
 export function startTestLocalStack(options: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
   return startLocalStack({
     config: environmentConfig(),
-    apiPort: 0,
-    dynamoPort: 0,
-    sqsPort: 0,
-    eventsPort: 0,
-    dataDir: undefined,
-    visibilityTimeoutSeconds: 2,
-    sweepIntervalMinutes: 0,
+    ...EPHEMERAL_STACK_OPTIONS,
     pretty: true,
     ...options,
   });
