@@ -65,7 +65,10 @@ function addMetrics(workers: Command, { exit }: ProgramContext): void {
 function addDelegation(workers: Command, { exit }: ProgramContext): void {
   const delegation = workers
     .command('delegation')
-    .summary('whether worker delegation is on; on|off switches it')
+    .summary(
+      'on|off switches worker delegation, refused with 409 no_worker_online while no worker is online; ' +
+        'without an argument, whether it is on',
+    )
     .description(
       'Without an argument: whether worker delegation is on; on|off switches it ' +
         '(PUT /api/workers/delegation). The control plane refuses "on" while no worker is online ' +

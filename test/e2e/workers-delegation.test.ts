@@ -8,6 +8,7 @@ import { AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
 import { WORKER_DETAIL_TYPES } from '#contracts/worker-contract.js';
 import { localEventBridgeClient, localSqsClient } from '#local/emulators/clients.js';
 import type { WorkerProcess } from '../agent/fixtures/worker-harness.js';
+import { runRunlaneBin } from '../support/local-cli.js';
 import { eventually, type RunView, startWorkerLocal, type WorkerLocal } from '../support/worker-local.js';
 
 /**
@@ -231,19 +232,23 @@ describe('worker delegation (local stack, real worker processes, runlane workers
       local.runlane('workers', 'restart'),
       local.runlane('workers', 'delegation', 'maybe'),
       local.runlane('tasks', 'stuck', '--minutes', '-3'),
-      local.runlane('tasks'),
+      runRunlaneBin(['tasks']),
     ]);
     expect(workersHelp).toMatchObject({ status: 0, stderr: '' });
-    expect(workersHelp.stdout).toContain('runlane workers health [--json]');
+    expect(workersHelp.stdout).toContain('runlane workers health [--api-url <url>] [--env <env>] [--json]');
     expect(workersHelp.stdout).toContain('409 no_worker_online');
     expect(tasksHelp).toMatchObject({ status: 0, stderr: '' });
-    expect(tasksHelp.stdout).toContain('runlane tasks stuck [--minutes <n>] [--json]');
+    expect(tasksHelp.stdout).toContain(
+      'runlane tasks stuck [--api-url <url>] [--env <env>] [--minutes <n>] [--json]',
+    );
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('unknown workers command "restart"');
+    expect(unknown.stderr).toContain("unknown command 'restart'");
     expect(badSwitch.status).toBe(2);
-    expect(badSwitch.stderr).toContain('delegation takes on or off, got "maybe"');
+    expect(badSwitch.stderr).toContain(
+      "value 'maybe' is invalid for argument 'state'. Allowed choices are on, off",
+    );
     expect(badMinutes.status).toBe(2);
     expect(noCommand.status).toBe(2);
-    expect(noCommand.stderr).toContain('give a command: stuck');
+    expect(noCommand.stderr).toContain('runlane tasks stuck [');
   });
 });
