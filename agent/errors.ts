@@ -14,11 +14,7 @@ export class AgentUsageError extends AgentError {
   }
 }
 
-/** One problem of a runner configuration, named by its field path (or environment variable / flag). */
-export interface ConfigIssue {
-  readonly fieldPath: string;
-  readonly message: string;
-}
+import type { ConfigIssue } from '#common/config-issues.js';
 
 /** `config/runner.json`, an environment override or a flag is invalid; every problem is listed. */
 export class RunnerConfigError extends AgentError {

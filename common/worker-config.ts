@@ -17,15 +17,10 @@ import {
   workerSiteSchema,
   workerTaskQueueName,
 } from '#contracts/worker-contract.js';
+import { type ConfigIssue, configIssues, formatIssue } from './config-issues.js';
 
 /** Longest delay a Node.js timer takes (2^31 − 1 ms); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
-
-/** One problem of a configuration, named by its field path (or environment variable). */
-export interface ConfigIssue {
-  readonly fieldPath: string;
-  readonly message: string;
-}
 
 /**
  * The worker config is invalid; every problem is listed, each named by its field path (`site`,
@@ -39,7 +34,7 @@ export class WorkerConfigError extends Error {
     options?: ErrorOptions,
   ) {
     super(
-      `invalid worker configuration (${source}):\n${issues.map((i) => `  - field_path="${i.fieldPath}": ${i.message}`).join('\n')}`,
+      `invalid worker configuration (${source}):\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`,
       options,
     );
     this.name = 'WorkerConfigError';
@@ -229,14 +224,6 @@ export interface ResolvedWorkerConfigFile
   readonly taskQueueUrl: string;
   /** Without a trailing slash. */
   readonly apiUrl: string;
-}
-
-/** A zod error as config issues, field paths under `prefix`. */
-export function configIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): ConfigIssue[] {
-  return error.issues.map((issue) => {
-    const path = [...prefix, ...issue.path.map(String)];
-    return { fieldPath: path.length > 0 ? path.join('.') : '(root)', message: issue.message };
-  });
 }
 
 /** What {@link checkWorkerConfigFile} found: the file, the resolved config when it resolved, every problem. */

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import type { ConfigIssue } from '#common/config-issues.js';
 import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
-import { type ConfigIssue, RunnerConfigError } from '../errors.js';
+import { RunnerConfigError } from '../errors.js';
 import { EVENT_BUS_ENV, RUNNER_ENV } from './env-names.js';
 
 /**

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import type { ConfigIssue } from '../errors.js';
+import { configIssues } from '#common/config-issues.js';
 import { runnerConfigSchema } from '../runner/config.js';
 import { SupervisorConfigError } from './errors.js';
 
@@ -128,13 +128,6 @@ export const supervisorConfigSchema = z
 
 export type SupervisorConfig = z.infer<typeof supervisorConfigSchema>;
 
-function toIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): ConfigIssue[] {
-  return error.issues.map((issue) => {
-    const path = [...prefix, ...issue.path.map(String)];
-    return { fieldPath: path.length > 0 ? path.join('.') : '(root)', message: issue.message };
-  });
-}
-
 /**
  * Validates a parsed supervisor config. Throws one {@link SupervisorConfigError} listing every problem.
  *
@@ -144,7 +137,7 @@ function toIssues(error: z.ZodError, prefix: readonly (string | number)[] = []):
 export function parseSupervisorConfig(raw: unknown, source: string): SupervisorConfig {
   const result = supervisorConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new SupervisorConfigError(source, toIssues(result.error));
+  throw new SupervisorConfigError(source, configIssues(result.error));
 }
 
 /**
@@ -154,7 +147,7 @@ export function parseSupervisorConfig(raw: unknown, source: string): SupervisorC
 export function parseChildSpec(raw: unknown, source = 'add-child'): ChildSpec {
   const result = childSpecSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new SupervisorConfigError(source, toIssues(result.error));
+  throw new SupervisorConfigError(source, configIssues(result.error));
 }
 
 /** Reads and validates a supervisor config file. */

@@ -1,9 +1,5 @@
-import { AgentError, type ConfigIssue } from '../errors.js';
-
-/** `"field_path=\"children.1.name\": duplicate child name"`: the form the seed greps for. */
-export function formatIssue(issue: ConfigIssue): string {
-  return `field_path="${issue.fieldPath}": ${issue.message}`;
-}
+import { type ConfigIssue, formatIssue } from '#common/config-issues.js';
+import { AgentError } from '../errors.js';
 
 /**
  * The supervisor config (or an `add-child` spec) is invalid; every problem is listed, each

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { formatIssue } from '#common/config-issues.js';
 import { MAX_TIMER_MS } from '#common/worker-config.js';
 import {
   type AgentBusEvent,
@@ -17,7 +18,7 @@ import { OutputTail } from '../runner/output-tail.js';
 import { ProcessTreeKiller } from '../runner/process-tree.js';
 import { type RunningCommand, type Spawner, startWatched, type WatchResult } from '../runner/watchdog.js';
 import { type ChildSpec, parseChildSpec, type SupervisorConfig } from './config.js';
-import { formatIssue, SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
+import { SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
 import type {
   ChildCounts,
   ChildState,

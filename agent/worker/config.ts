@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { type ConfigIssue, configIssues } from '#common/config-issues.js';
 import {
-  type ConfigIssue,
   checkWorkerConfigFile,
-  configIssues,
   type ResolvedWorkerConfigFile,
   WorkerConfigError,
   type WorkerConfigFile,

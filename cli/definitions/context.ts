@@ -3,7 +3,7 @@
  * an action, and how a command of the root names itself in its errors.
  */
 import type { Command, CommandUnknownOpts } from '@commander-js/extra-typings';
-import { EXIT_USAGE, type ExitCode, group } from '#common/cli-program.js';
+import { type ExitCode, group, usageError } from '#common/cli-program.js';
 import type { WorkersDependencies } from '../commands/workers/config.js';
 import { UsageError } from '../errors.js';
 
@@ -36,7 +36,7 @@ export function runs<A extends any[]>(
       if (!(error instanceof UsageError)) throw error;
       // commander passes the command itself last.
       const command = args.at(-1) as CommandUnknownOpts;
-      return command.error(error.message, { exitCode: EXIT_USAGE, code: 'runlane.usage' });
+      return usageError(command, error.message);
     }
   });
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerConfig, type WorkerConfig } from '#agent/worker/config.js';
-import { WorkerConfigError } from '#agent/worker/errors.js';
 import { workerCapabilities } from '#agent/worker/heartbeat.js';
 import { CappedCapture, checkArguments } from '#agent/worker/scripts.js';
+import { fieldPaths } from '../support/config-field-paths.js';
 import { projectRoot } from './fixtures/runner-harness.js';
 import { spawnAgent, tempDir, workerEnv, writeConfig } from './fixtures/worker-harness.js';
 
@@ -17,17 +17,6 @@ const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> =
   apiUrl: API,
   ...extra,
 });
-
-/** The field paths of the error `parse` throws. */
-function fieldPaths(parse: () => unknown): string[] {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof WorkerConfigError) return error.issues.map((issue) => issue.fieldPath);
-    throw error;
-  }
-  throw new Error('expected a WorkerConfigError');
-}
 
 describe('worker config', () => {
   it('resolves defaults: workerId from the host name, api transport, 30 s heartbeats, 20 s polls, 64 KiB output', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '#agent/worker/config.js';
 import { WorkerConfigError as AgentWorkerConfigError } from '#agent/worker/errors.js';
 import { parseWorkerConfigFile, WorkerConfigError } from '#common/worker-config.js';
+import { fieldPaths } from '../support/config-field-paths.js';
 
 /**
  * `runlane workers config` checks the file it writes with common/worker-config.ts, the schema and
@@ -17,17 +18,6 @@ const file = {
   apiUrl: 'https://api.example.com/',
   region: 'us-east-1',
 };
-
-/** The field paths of the error `parse` throws. */
-function fieldPaths(parse: () => unknown): string[] {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof WorkerConfigError) return error.issues.map((issue) => issue.fieldPath);
-    throw error;
-  }
-  throw new Error('expected a WorkerConfigError');
-}
 
 describe('the worker config file, common to runlane and runlane-agent', () => {
   it('resolves a file as the agent does, plugins aside', () => {
