@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   WORKER_DETAIL_TYPES,
   workerHeartbeatEventSchema,
@@ -58,7 +58,8 @@ describe('runlane-agent worker: transport bus', () => {
       'the replayed result on the bus',
     );
     await worker.waitForEvents('result_replayed', 1);
-    expect(await spoolFiles(spoolDirectory)).toEqual([]);
+    // The outbox logs result_replayed per envelope and removes the file once the round ends: poll for it.
+    await vi.waitFor(async () => expect(await spoolFiles(spoolDirectory)).toEqual([]), { timeout: 5_000 });
     expect(await queueDepth(sqs, queueUrl)).toEqual({ visible: 0, inFlight: 0 });
     expect((await worker.stop('SIGTERM')).status).toBe(0);
   });
