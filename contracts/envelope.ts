@@ -98,3 +98,21 @@ export function commandIdNamedByCorrelationId(correlationId: string): string | u
   const match = /^agent:[^:]+:[^:]+:([0-9a-f-]{36})$/i.exec(correlationId);
   return match?.[1]?.toLowerCase();
 }
+
+/**
+ * The SQS message body for an envelope: JSON with every character outside printable ASCII written
+ * as a `\uXXXX` escape. SQS refuses some characters outright (U+FFFE, U+FFFF, most control
+ * characters) and the local emulator refuses every supplementary-plane character; escaped, the body
+ * is plain ASCII that any JSON parser reads back to the same envelope.
+ */
+export function serializeEnvelope(envelope: CommandEnvelope): string {
+  return asciiJson(envelope);
+}
+
+/** `JSON.stringify` whose output is printable ASCII only (non-ASCII and DEL as `\uXXXX` escapes). */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

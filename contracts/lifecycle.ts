@@ -33,6 +33,11 @@ export const FAILURE_CODES = {
   invalidEnvelope: 'invalid_envelope',
   unsupportedCommandType: 'unsupported_command_type',
   handlerFailed: 'handler_failed',
+  /**
+   * The process died inside an attempt and the lane ran out of receives before another attempt
+   * could finish: closed by the lane worker's grace receive, or by the sweep as a backstop.
+   */
+  attemptAbandoned: 'attempt_abandoned',
 } as const;
 export type FailureCode = (typeof FAILURE_CODES)[keyof typeof FAILURE_CODES];
 
@@ -60,6 +65,19 @@ export interface DeadLetterInfo {
   readonly reason: string;
   readonly rationale: string;
   readonly at: string;
+  /**
+   * When the message was sent to the lane DLQ with its reason. Absent between the Rejected write and
+   * the DLQ send: a delivery that finds a Rejected run without it sends the message to the DLQ.
+   */
+  readonly queuedAt?: string;
+}
+
+/** A command whose effect runs on a worker host: the run stays Running until the result is reconciled. */
+export interface Delegation {
+  readonly taskId: string;
+  readonly site: string;
+  /** ISO time after which a missing result turns the run NeedsReview with a signal. */
+  readonly deadlineAt: string;
 }
 
 /**
@@ -92,6 +110,8 @@ export interface RunRecord {
   readonly deadLetter?: DeadLetterInfo;
   /** Deliveries of this command after it finished, each acknowledged without reprocessing. */
   readonly duplicateDeliveries?: number;
+  /** Set while the command's effect waits on a worker host (status Running, key Completed). */
+  readonly delegation?: Delegation;
   /** Commands that replayed this one (new commandIds), recorded by the replay drill. */
   readonly replayedAs?: readonly string[];
   readonly createdAt: string;
@@ -102,8 +122,11 @@ export interface RunRecord {
 
 /** What a command handler decided. */
 export interface CommandOutcome {
-  /** `Completed`, or `NeedsReview` for a deterministic refusal that retrying cannot fix. */
-  readonly status: 'Completed' | 'NeedsReview';
+  /**
+   * `Completed`; `NeedsReview` for a deterministic refusal that retrying cannot fix; `Running` only
+   * with `delegation` (the effect was handed to a worker host and the result is reconciled later).
+   */
+  readonly status: 'Completed' | 'NeedsReview' | 'Running';
   readonly outcomeCode: string;
   readonly rationale: string;
   readonly result?: Readonly<Record<string, unknown>>;
@@ -111,6 +134,8 @@ export interface CommandOutcome {
   readonly signals?: readonly SignalDraft[];
   /** Domain records written together with the completion (see `DomainRecord`). */
   readonly records?: readonly DomainRecord[];
+  /** With status `Running`: the worker task that carries the effect. */
+  readonly delegation?: Delegation;
 }
 
 export interface SignalDraft {

@@ -1,6 +1,7 @@
 import type { CommandEnvelope } from '#contracts/envelope.js';
 import {
   type CommandOutcome,
+  FAILURE_CODES,
   type FailureCode,
   KEY_STATUS,
   MAX_INLINE_SIGNALS,
@@ -17,6 +18,8 @@ import {
  * persist these records; they never decide a transition themselves.
  */
 const EXECUTE_STAGE = 'execute';
+/** The stage a delegated command spends waiting for its worker host's result. */
+export const DELEGATED_STAGE = 'delegated';
 
 /** A new run for the first attempt at a command. */
 export function newRun(
@@ -75,26 +78,79 @@ function toSignal(draft: SignalDraft, at: string, attempt: number): Signal {
   return { ...draft, raisedAt: at, attempt };
 }
 
-/** The run after a successful attempt: key Completed with FinalizedAtUtc, lock released. */
+/**
+ * The run after a successful attempt: key Completed with FinalizedAtUtc, lock released. A delegated
+ * outcome (status `Running` with `delegation`) finalizes the key too — the lane message is done — but
+ * leaves the run Running with an open `delegated` stage until the worker's result is reconciled.
+ */
 export function completeRun(run: RunRecord, outcome: CommandOutcome, now: Date): RunRecord {
   const at = now.toISOString();
   const signals = [
     ...run.signals,
     ...(outcome.signals ?? []).map((s) => toSignal(s, at, run.attempts)),
   ].slice(-MAX_INLINE_SIGNALS);
+  if (outcome.status === RUN_STATUS.Running && !outcome.delegation)
+    throw new Error(`command ${run.commandId}: a Running outcome needs a delegation`);
   const needsReview = outcome.status === RUN_STATUS.NeedsReview;
   const { lockExpiresAt: _lock, needsReviewSince: _since, ...rest } = run;
+  const stages = closeCurrentStage(run, at, outcome.outcomeCode, outcome.rationale);
   return {
     ...rest,
     status: outcome.status,
     keyStatus: KEY_STATUS.Completed,
     FinalizedAtUtc: at,
-    stages: closeCurrentStage(run, at, outcome.outcomeCode, outcome.rationale),
+    stages: outcome.delegation
+      ? [...stages, { name: DELEGATED_STAGE, attempt: run.attempts, startedAt: at }]
+      : stages,
     signals,
     ...(outcome.result ? { result: outcome.result } : {}),
+    ...(outcome.delegation ? { delegation: outcome.delegation } : {}),
     ...(needsReview ? { needsReviewSince: run.needsReviewSince ?? at } : {}),
     updatedAt: at,
   };
+}
+
+/**
+ * The run of a command whose process died and whose lane ran out of receives: Rejected with an
+ * `attempt_abandoned` dead-letter reason and a `worker_command_failed` signal. `run` is undefined
+ * when no attempt ever reserved the key (the store was unreachable on every receive).
+ */
+export function abandonRun(
+  run: RunRecord | undefined,
+  input: {
+    readonly envelope?: CommandEnvelope;
+    readonly rationale: string;
+    readonly now: Date;
+    readonly expiresAt: number;
+  },
+): RunRecord {
+  const base =
+    run ??
+    (input.envelope
+      ? newRun(input.envelope, {
+          attemptId: 'none',
+          lockExpiresAt: 0,
+          now: input.now,
+          expiresAt: input.expiresAt,
+        })
+      : undefined);
+  if (!base) throw new Error('abandonRun needs the run or the envelope');
+  const {
+    lockExpiresAt: _lock,
+    lockOwner: _owner,
+    ...rest
+  } = failRun(
+    { ...base, ...(run ? {} : { attempts: 0, stages: [] }) },
+    { code: FAILURE_CODES.attemptAbandoned, rationale: input.rationale, finalAttempt: true },
+    input.now,
+  );
+  return rest;
+}
+
+/** The Rejected run once its message is in the lane DLQ with the reason. */
+export function markDeadLetterQueued(run: RunRecord, now: Date): RunRecord {
+  if (!run.deadLetter) throw new Error(`command ${run.commandId} has no dead-letter reason to mark`);
+  return { ...run, deadLetter: { ...run.deadLetter, queuedAt: now.toISOString() } };
 }
 
 /**
