@@ -36,6 +36,7 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
       householdId: envelope.householdId,
       decision: payload.decision,
       commandId: envelope.commandId,
+      replayOf: envelope.replayOf,
       rationale,
       now,
     });

@@ -15,7 +15,7 @@ export interface ApprovalRequest extends ApprovalRequestFields {
 
 export type DecideApprovalResult =
   | { readonly outcome: 'decided'; readonly approval: ApprovalRequest }
-  /** This command already decided it (a retry): carry on idempotently. */
+  /** This command, or the command it replays, already decided it (a retry or a replay): carry on idempotently. */
   | { readonly outcome: 'already_decided_by_this_command'; readonly approval: ApprovalRequest }
   | { readonly outcome: 'already_decided'; readonly approval: ApprovalRequest }
   | { readonly outcome: 'not_found' };
@@ -26,6 +26,11 @@ export interface ApprovalStore {
     readonly householdId: string;
     readonly decision: 'approve' | 'reject';
     readonly commandId: string;
+    /**
+     * The command the deciding command replays (its envelope's `replayOf`): when that command — or
+     * one it replayed — decided the approval, this is the same decision carried on, not a second one.
+     */
+    readonly replayOf?: string | undefined;
     readonly rationale: string;
     readonly now: Date;
   }): Promise<DecideApprovalResult>;
