@@ -20,6 +20,8 @@ export const SIGNAL_TYPES = {
   anomalySweepSummary: 'anomaly_sweep_summary',
   /** A delegated task's `execution_result` said `failed` (seed 004). */
   workerTaskFailed: 'worker_task_failed',
+  /** A delegated task's result did not arrive by its run's `delegation.deadlineAt`. */
+  workerResultMissing: 'worker_result_missing',
   /** Delegation is on but no worker of the action's site is online. */
   noWorkerOnline: 'no_worker_online',
   /** The approved action names a site but cannot become a worker task. */
