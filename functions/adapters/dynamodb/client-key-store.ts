@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { keys } from '#contracts/tables.js';
 import type { ClaimClientKeyResult, ClientKeyStore } from '#core/api/ports.js';
@@ -7,7 +7,13 @@ import type { ClaimClientKeyResult, ClientKeyStore } from '#core/api/ports.js';
 /** Client `Idempotency-Key` values are kept for a day, like common payment APIs. */
 export const CLIENT_KEY_TTL_SECONDS = 24 * 60 * 60;
 
-/** Client idempotency keys in the lifecycle table: one conditional put per keyed POST. */
+/**
+ * Client idempotency keys in the lifecycle table: one conditional put per keyed POST. The item
+ * holds what a retry needs to rebuild the envelope the key names (its commandId, correlationId
+ * and `createdAt` = the envelope's `issuedAt`; the rest is in the request, which the request
+ * hash pins), not the envelope itself: a body in the item would raise its write units with the
+ * message size.
+ */
 export class DynamoDbClientKeyStore implements ClientKeyStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
@@ -44,22 +50,8 @@ export class DynamoDbClientKeyStore implements ClientKeyStore {
         commandId: String(item.commandId),
         correlationId: String(item.correlationId),
         requestHash: String(item.requestHash),
+        claimedAt: String(item.createdAt),
       };
-    }
-  }
-
-  public async release(key: string, commandId: string): Promise<void> {
-    try {
-      await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#tableName,
-          Key: keys.clientKey(key),
-          ConditionExpression: 'commandId = :commandId',
-          ExpressionAttributeValues: { ':commandId': commandId },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   type CommandEnvelope,
   conversationalCorrelationId,
   ENVELOPE_SCHEMA_VERSION,
+  serializeEnvelope,
 } from '#contracts/envelope.js';
 import { laneForCommandType } from '#contracts/lanes.js';
 import type { RunRecord, Signal } from '#contracts/lifecycle.js';
@@ -26,7 +27,7 @@ import {
   readJson,
   validate,
 } from './http.js';
-import type { ClientKeyStore } from './ports.js';
+import type { ClaimClientKeyResult, ClientKeyStore } from './ports.js';
 import { createWorkerApi, type WorkerApiOptions } from './worker-api.js';
 
 /** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */
@@ -58,6 +59,8 @@ export interface CommandApiOptions {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** SQS takes 256 KiB per message, attributes included; 1 KiB is left for the attributes. */
+const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
@@ -188,15 +191,21 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     });
   }
 
-  async function enqueue(
-    request: ApiRequest,
-    command: {
-      readonly commandType: string;
-      readonly householdId: string;
-      readonly conversationId: string;
-      readonly payload: Record<string, unknown>;
-    },
-  ): Promise<ApiResponse> {
+  /**
+   * Sends the command to its lane and answers 202 once the envelope is there (never before).
+   *
+   * With an `Idempotency-Key` the key is claimed first (one conditional put). A claimed key only
+   * names the command; it never says the command was queued, since the claimer may still be
+   * sending, may have failed to send, or may have died before sending. So a retry that finds the
+   * key (same request) answers 202 only when the command's run exists (a lane worker received it)
+   * or after it has sent the same envelope again itself: same commandId, correlationId and
+   * issuedAt, and the rest comes from the request, which the key's request hash pins. Lane
+   * workers dedupe by commandId, so a second copy completes without reprocessing. A failed send
+   * leaves the key in place (a retry re-sends under it) instead of releasing it: a release
+   * racing a retry's successful re-send would let a later retry claim the key afresh and enqueue
+   * the command a second time under a new commandId.
+   */
+  async function enqueue(request: ApiRequest, command: CommandRequest): Promise<ApiResponse> {
     const clientKey = request.headers[IDEMPOTENCY_KEY_HEADER];
     if (clientKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(clientKey)) {
       throw ApiRequestError.single(
@@ -207,19 +216,18 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
       );
     }
     const now = options.clock.now();
-    const commandId = randomUUID();
-    const envelope: CommandEnvelope = {
-      schemaVersion: ENVELOPE_SCHEMA_VERSION,
-      commandId,
-      commandType: command.commandType,
-      lane: laneForCommandType(command.commandType as Parameters<typeof laneForCommandType>[0])
-        .name as CommandEnvelope['lane'],
-      correlationId: conversationalCorrelationId(command.householdId, command.conversationId, commandId),
-      householdId: command.householdId,
-      conversationId: command.conversationId,
-      issuedAt: now.toISOString(),
-      payload: command.payload,
-    };
+    const envelope = buildEnvelope(command, randomUUID(), now.toISOString());
+    const { commandId } = envelope;
+    // The body is ASCII (non-ASCII escaped), so its length is its size; up to 6 bytes per input byte.
+    const queuedBytes = serializeEnvelope(envelope).length;
+    if (queuedBytes > MAX_ENVELOPE_BYTES) {
+      throw ApiRequestError.single(
+        413,
+        'body_too_large',
+        'body',
+        `the command is ${queuedBytes} bytes once escaped for the queue (non-ASCII as \\uXXXX); at most ${MAX_ENVELOPE_BYTES}`,
+      );
+    }
     if (clientKey !== undefined) {
       const requestHash = createHash('sha256')
         .update(`${request.method.toUpperCase()} ${request.path}\n${JSON.stringify(command)}`)
@@ -240,33 +248,19 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
             'this key was used for a different request',
           );
         }
-        options.logger.info('client retry answered from its idempotency key', {
-          requestId: request.requestId,
-          commandId: claim.commandId,
-          correlationId: claim.correlationId,
-          runId: claim.commandId,
-          lane: envelope.lane,
-          commandType: envelope.commandType,
-        });
-        return accepted(claim.commandId, claim.correlationId, envelope.lane, true);
+        return answerRetry(request, command, claim);
       }
     }
-    try {
-      const sent = await options.queue.send(envelope);
-      options.logger.info('command accepted', {
-        requestId: request.requestId,
-        commandId,
-        correlationId: envelope.correlationId,
-        runId: commandId,
-        lane: envelope.lane,
-        commandType: envelope.commandType,
-        messageId: sent.messageId,
-      });
-    } catch (error) {
-      // Nothing was enqueued: free the key so the client's retry enqueues the command.
-      if (clientKey !== undefined) await options.clientKeys.release(clientKey, commandId);
-      throw error;
-    }
+    const sent = await options.queue.send(envelope);
+    options.logger.info('command accepted', {
+      requestId: request.requestId,
+      commandId,
+      correlationId: envelope.correlationId,
+      runId: commandId,
+      lane: envelope.lane,
+      commandType: envelope.commandType,
+      messageId: sent.messageId,
+    });
     try {
       metrics.record('commandsAccepted', 1, { Lane: envelope.lane });
     } catch (error) {
@@ -279,6 +273,35 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
       });
     }
     return accepted(commandId, envelope.correlationId, envelope.lane, false);
+  }
+
+  /** A retry of a keyed POST: 202 for the key's command once that command is sure to be on its lane. */
+  async function answerRetry(
+    request: ApiRequest,
+    command: CommandRequest,
+    claim: Extract<ClaimClientKeyResult, { outcome: 'exists' }>,
+  ): Promise<ApiResponse> {
+    if (Number.isNaN(Date.parse(claim.claimedAt))) {
+      throw new Error(`client key for command ${claim.commandId} has no claim time`);
+    }
+    const envelope: CommandEnvelope = {
+      ...buildEnvelope(command, claim.commandId, claim.claimedAt),
+      correlationId: claim.correlationId,
+    };
+    // A run exists once a lane worker received the envelope; otherwise it may never have been sent.
+    const received = (await options.runs.getRun(claim.commandId)) !== undefined;
+    const sent = received ? undefined : await options.queue.send(envelope);
+    options.logger.info('client retry answered from its idempotency key', {
+      requestId: request.requestId,
+      commandId: claim.commandId,
+      correlationId: claim.correlationId,
+      runId: claim.commandId,
+      lane: envelope.lane,
+      commandType: envelope.commandType,
+      resent: sent !== undefined,
+      ...(sent ? { messageId: sent.messageId } : {}),
+    });
+    return accepted(claim.commandId, claim.correlationId, envelope.lane, true);
   }
 
   async function getRun(_request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
@@ -328,6 +351,29 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
   function readJsonBody<S extends ZodType>(request: ApiRequest, schema: S): z.infer<S> {
     return validate(schema, readJson(request, options.maxBodyBytes), 'body');
   }
+}
+
+/** What a POST asks for; the request hash covers all of it, so a retry rebuilds the same envelope. */
+interface CommandRequest {
+  readonly commandType: string;
+  readonly householdId: string;
+  readonly conversationId: string;
+  readonly payload: Record<string, unknown>;
+}
+
+function buildEnvelope(command: CommandRequest, commandId: string, issuedAt: string): CommandEnvelope {
+  return {
+    schemaVersion: ENVELOPE_SCHEMA_VERSION,
+    commandId,
+    commandType: command.commandType,
+    lane: laneForCommandType(command.commandType as Parameters<typeof laneForCommandType>[0])
+      .name as CommandEnvelope['lane'],
+    correlationId: conversationalCorrelationId(command.householdId, command.conversationId, commandId),
+    householdId: command.householdId,
+    conversationId: command.conversationId,
+    issuedAt,
+    payload: command.payload,
+  };
 }
 
 function accepted(commandId: string, correlationId: string, lane: string, replayed: boolean): ApiResponse {

@@ -5,9 +5,15 @@ export type ClaimClientKeyResult =
       readonly commandId: string;
       readonly correlationId: string;
       readonly requestHash: string;
+      /** When the key was claimed: the `issuedAt` of the envelope it names. */
+      readonly claimedAt: string;
     };
 
-/** Client `Idempotency-Key` header → the commandId it produced. */
+/**
+ * Client `Idempotency-Key` header → the command it produced. A claimed key is never released:
+ * it does not say the command was queued, only which command the key names. A retry that finds
+ * it makes sure that command is on its lane before it answers (command-api.ts).
+ */
 export interface ClientKeyStore {
   claim(input: {
     readonly key: string;
@@ -16,6 +22,4 @@ export interface ClientKeyStore {
     readonly requestHash: string;
     readonly now: Date;
   }): Promise<ClaimClientKeyResult>;
-  /** Undo a claim whose command could not be enqueued, so the client's retry enqueues it. */
-  release(key: string, commandId: string): Promise<void>;
 }
