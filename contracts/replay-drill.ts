@@ -50,7 +50,14 @@ export interface ReadDeadLettersOutput {
   readonly items: readonly DeadLetterItem[];
 }
 
-/** replayMessage (Map item): input → output. Never throws: errors are reported per item. */
+/**
+ * replayMessage (Map item): input → output. Never throws: errors are reported per item.
+ *
+ * At most once in effect: the replay's commandId is fixed by the dead letter (a UUIDv5 of the
+ * original commandId, `functions/core/replay/replay-command-id.ts`), the original's run is checked
+ * first, and the side effects run in the order body → link → send → delete, each safe to repeat
+ * (`functions/core/replay/steps.ts` lists what a crash between two of them leaves).
+ */
 export interface ReplayMessageInput {
   readonly drillId: string;
   readonly dryRun: boolean;
@@ -60,8 +67,16 @@ export interface ReplayMessageInput {
 export interface ReplayMessageOutput {
   readonly messageId: string;
   readonly oldCommandId: string | null;
+  /** The replay's commandId (fixed by the dead letter); null when there is none (poison, already completed, failed early). */
   readonly newCommandId: string | null;
-  readonly status: 'replayed' | 'skipped' | 'would_replay' | 'failed';
+  /**
+   * - `replayed`: the replay is on the lane (sent now, or by an earlier drill) and the dead letter deleted;
+   * - `already_completed`: the original's key is already Completed; nothing sent, the dead letter deleted
+   *   (on a dry run, deleted nothing);
+   * - `skipped`: left in the DLQ (poison, wrong lane, the original still Reserved);
+   * - `would_replay`: dry run; `failed`: an error, the dead letter is left to a later drill.
+   */
+  readonly status: 'replayed' | 'already_completed' | 'skipped' | 'would_replay' | 'failed';
   readonly detail: string;
 }
 
@@ -136,6 +151,8 @@ export interface DrillEvidence {
   readonly finishedAt: string;
   readonly found: number;
   readonly replayed: number;
+  /** Dead letters of commands whose original had already completed: not re-sent, deleted. */
+  readonly alreadyCompleted: number;
   readonly skipped: number;
   readonly failed: number;
   readonly verified: {

@@ -5,7 +5,6 @@ import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { SqsDeadLetterQueue } from '#adapters/sqs/dead-letter-queue.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import { replaySteps } from '#core/replay/steps.js';
-import { uuidFromSeed } from '#core/replay/uuid-from-seed.js';
 import type { AwsClients } from './clients.js';
 
 export interface ReplaySettings {
@@ -37,6 +36,5 @@ export function buildReplaySteps(
     records: new DynamoDbReplayRecords({ ...table, retentionDays: settings.retentionDays }),
     events: new EventBridgeEventPublisher({ client: clients.eventBridge, busName: settings.busName }),
     clock,
-    newCommandId: uuidFromSeed,
   });
 }

@@ -144,6 +144,7 @@ function fakeDispatcher(scenario: Scenario) {
         finishedAt: '2026-01-01T00:00:00.000Z',
         found: input.replays.length,
         replayed: count('replayed'),
+        alreadyCompleted: count('already_completed'),
         skipped: count('skipped'),
         failed: count('failed'),
         verified,

@@ -3,9 +3,17 @@ import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamod
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { keys } from '#contracts/tables.js';
 import type { ApprovalRequest, ApprovalStore, DecideApprovalResult } from '#core/commands/ports.js';
-import { itemToApproval } from './items.js';
+import { type Item, itemToApproval } from './items.js';
 
-/** Approval requests in the lifecycle table; a decision is one conditional update. */
+/**
+ * Approval requests in the lifecycle table; a decision is one conditional update.
+ *
+ * Besides `decidedByCommandId` (the first command that decided), the item keeps
+ * `decisionCommandIds`, a string set of every command that carried that same decision: the
+ * decider, its retries, and its replays (a replay names the command it replays in `replayOf`,
+ * and a replay of a replay names the replay). A command is the same decision when it is in the
+ * set, or when the command it replays is.
+ */
 export class DynamoDbApprovalStore implements ApprovalStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
@@ -22,17 +30,25 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: keys.approval(input.approvalId),
-          // Pending → decided once; the same command may repeat its own decision (a retry).
+          // Pending → decided once; the same decision may repeat: a retry of the deciding command,
+          // or a replay of it (or of one of its replays). Items decided before the set existed
+          // carry only decidedByCommandId.
           ConditionExpression:
-            'attribute_exists(pk) AND householdId = :household AND (#status = :pending OR (decidedByCommandId = :command AND #status = :status))',
+            'attribute_exists(pk) AND householdId = :household AND (#status = :pending OR (#status = :status AND (' +
+            'decidedByCommandId IN (:command, :replayOf) OR contains(decisionCommandIds, :command) OR contains(decisionCommandIds, :replayOf))))',
           UpdateExpression:
-            'SET #status = :status, decidedByCommandId = :command, decisionRationale = :rationale, decidedAt = if_not_exists(decidedAt, :at)',
+            'SET #status = :status, decidedByCommandId = if_not_exists(decidedByCommandId, :command), ' +
+            'decisionRationale = if_not_exists(decisionRationale, :rationale), decidedAt = if_not_exists(decidedAt, :at) ' +
+            'ADD decisionCommandIds :commands',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':household': input.householdId,
             ':pending': 'Pending',
             ':status': status,
             ':command': input.commandId,
+            // Without a replayOf the clause repeats the command's own test.
+            ':replayOf': input.replayOf ?? input.commandId,
+            ':commands': new Set([input.commandId]),
             ':rationale': input.rationale,
             ':at': input.now.toISOString(),
           },
@@ -40,12 +56,12 @@ export class DynamoDbApprovalStore implements ApprovalStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      const before = itemToApproval(result.Attributes ?? {});
+      const before = approvalOf(result.Attributes ?? {});
       const approval: ApprovalRequest = {
         ...before,
         status,
-        decidedByCommandId: input.commandId,
-        decisionRationale: input.rationale,
+        decidedByCommandId: before.decidedByCommandId ?? input.commandId,
+        decisionRationale: before.decisionRationale ?? input.rationale,
         decidedAt: before.decidedAt ?? input.now.toISOString(),
       };
       return before.status === 'Pending'
@@ -54,10 +70,16 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       if (!error.Item) return { outcome: 'not_found' };
-      const existing = itemToApproval(unmarshall(error.Item as Parameters<typeof unmarshall>[0]));
+      const existing = approvalOf(unmarshall(error.Item as Parameters<typeof unmarshall>[0]));
       // Another household's approval id is reported as unknown: ids must not leak across households.
       if (existing.householdId !== input.householdId) return { outcome: 'not_found' };
       return { outcome: 'already_decided', approval: existing };
     }
   }
+}
+
+/** The approval without the store's bookkeeping set. */
+function approvalOf(item: Item): ApprovalRequest {
+  const { decisionCommandIds: _commands, ...rest } = item;
+  return itemToApproval(rest);
 }

@@ -1,5 +1,5 @@
-import { type CommandEnvelope, parseEnvelope } from '#contracts/envelope.js';
-import { KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
+import { type CommandEnvelope, parseEnvelope, serializeEnvelope } from '#contracts/envelope.js';
+import { KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
 import {
   type DeadLetterItem,
   type DrillEvidence,
@@ -22,11 +22,27 @@ import type { Clock } from '../base/clock.js';
 import type { LifecycleStore } from '../lifecycle/ports.js';
 import type { CommandQueue, DeadLetterQueue } from '../queues/ports.js';
 import type { EventPublisher } from '../telemetry/ports.js';
+import { replayCommandIdFor } from './replay-command-id.js';
+
+/** A dead letter deleted without a replay because its original had already completed. */
+export interface DiscardedDeadLetter {
+  readonly commandId: string;
+  readonly messageId: string;
+  readonly drillId: string;
+  readonly reason: string;
+  /** The original's run as the drill found it. */
+  readonly runStatus: string;
+  readonly keyStatus: string;
+  readonly at: string;
+}
 
 /** Where replayed envelopes and drill evidence are kept (the lifecycle table). */
 export interface ReplayRecords {
-  saveReplayBody(commandId: string, body: string): Promise<void>;
+  /** Stores the replay's body unless one is stored; returns the stored one (the first wins). */
+  saveReplayBodyOnce(commandId: string, body: string): Promise<string>;
   getReplayBody(commandId: string): Promise<string | undefined>;
+  /** Durable note of a dead letter deleted without a replay; repeating it writes the same item. */
+  recordDiscardedDeadLetter(record: DiscardedDeadLetter): Promise<void>;
   saveEvidence(evidence: DrillEvidence): Promise<void>;
 }
 
@@ -37,8 +53,6 @@ export interface ReplayDependencies {
   readonly records: ReplayRecords;
   readonly events: EventPublisher;
   readonly clock: Clock;
-  /** The replay's commandId, derived from `seed` so a retried step re-sends the same command. */
-  readonly newCommandId: (seed: string) => string;
 }
 
 /** Messages stay hidden this long while the drill replays them. */
@@ -66,7 +80,7 @@ export function replaySteps(deps: ReplayDependencies) {
     let budget = ITEMS_BODY_BUDGET_BYTES;
     for (const m of messages) {
       const size = Buffer.byteLength(m.body) + 1024;
-      if ((wanted && !wanted.has(m.attributes.commandId ?? '')) || size > budget) putBack.push(m);
+      if ((wanted && !wanted.has(commandIdOf(m) ?? '')) || size > budget) putBack.push(m);
       else {
         chosen.push(m);
         budget -= size;
@@ -74,19 +88,22 @@ export function replaySteps(deps: ReplayDependencies) {
     }
     if (!input.dryRun)
       await Promise.all(putBack.map((m) => deps.deadLetterQueue(input.lane).restore(m.receiptHandle)));
-    const items: DeadLetterItem[] = chosen.map((m) => ({
-      lane: input.lane,
-      messageId: m.messageId,
-      receiptHandle: m.receiptHandle,
-      body: m.body,
-      // A message SQS redrove by itself (e.g. after repeated timeouts) carries no reason.
-      reason: m.attributes.reason ?? 'redriven_without_reason',
-      rationale: m.attributes.rationale ?? '',
-      ...(m.attributes.commandId ? { commandId: m.attributes.commandId } : {}),
-      ...(m.attributes.correlationId ? { correlationId: m.attributes.correlationId } : {}),
-      receiveCount: m.receiveCount,
-      sentAt: m.sentAt,
-    }));
+    const items: DeadLetterItem[] = chosen.map((m) => {
+      const commandId = commandIdOf(m);
+      return {
+        lane: input.lane,
+        messageId: m.messageId,
+        receiptHandle: m.receiptHandle,
+        body: m.body,
+        // A message SQS redrove by itself (e.g. after repeated timeouts) carries no reason.
+        reason: m.attributes.reason ?? 'redriven_without_reason',
+        rationale: m.attributes.rationale ?? '',
+        ...(commandId ? { commandId } : {}),
+        ...(m.attributes.correlationId ? { correlationId: m.attributes.correlationId } : {}),
+        receiveCount: m.receiveCount,
+        sentAt: m.sentAt,
+      };
+    });
     return {
       drillId: input.drillId,
       lane: input.lane,
@@ -96,16 +113,44 @@ export function replaySteps(deps: ReplayDependencies) {
     };
   }
 
+  /**
+   * Replays one dead letter, at most once in effect. The replay's commandId is fixed by the dead
+   * letter (`replayCommandIdFor(original)`), so every step below is safe to repeat, and a drill run
+   * again (or a retried task) ends where the first one would have:
+   *
+   * 1. Read the original's run. Key Completed: nothing to replay (a later delivery, or an earlier
+   *    replay of a duplicate, finished it) → record the discard, delete the dead letter. Key
+   *    Reserved: an attempt may still finish it → leave the dead letter. Rejected or no run → go on.
+   * 2. Read the replay's run. It exists: an earlier drill sent it → never re-sent; link, delete.
+   * 3. Store the replay's body, the first one wins (`serializeEnvelope`: SQS can carry it).
+   * 4. Link the old run to the replay (`recordReplayLink`, once per id).
+   * 5. Send the replay (the same envelope every time).
+   * 6. Delete the dead letter.
+   *
+   * Crash points (the dead letter stays hidden for the drill's lock, then a later drill reads it):
+   * - before 3, or between 3 and 4: nothing was sent or linked; the next drill stores nothing new
+   *   (the body is already there) and carries on from 4.
+   * - between 4 and 5: the old run names a replay that was never sent; the next drill finds no
+   *   replay run, sends it (same id, same body), deletes the dead letter.
+   * - between 5 and 6: the replay is on the lane. The next drill finds its run (not re-sent) or, if
+   *   the lane has not reached it yet, sends the same command again, which the lane worker
+   *   acknowledges as a duplicate: executed once either way; then the dead letter is deleted.
+   * - between the discard record (1) and the delete: the next drill finds the original still
+   *   Completed and deletes the dead letter; the record is written again, unchanged.
+   * An error (not a crash) between steps puts the dead letter back at once; the same holds.
+   */
   async function replayMessage({ drillId, dryRun, item }: ReplayMessageInput): Promise<ReplayMessageOutput> {
     const dlq = deps.deadLetterQueue(item.lane);
     const base = { messageId: item.messageId, oldCommandId: item.commandId ?? null };
     const leave = async (
       status: ReplayMessageOutput['status'],
       detail: string,
+      newCommandId: string | null = null,
     ): Promise<ReplayMessageOutput> => {
       if (!dryRun) await dlq.restore(item.receiptHandle).catch(() => undefined);
-      return { ...base, newCommandId: null, status, detail };
+      return { ...base, newCommandId, status, detail };
     };
+    let newCommandId: string | null = null;
     try {
       if ((NON_REPLAYABLE_REASONS as readonly string[]).includes(item.reason)) {
         return await leave('skipped', `${item.reason}: not replayable, left in the DLQ`);
@@ -116,37 +161,97 @@ export function replaySteps(deps: ReplayDependencies) {
         return await leave('skipped', `envelope names lane ${parsed.envelope.lane}, not ${item.lane}`);
       }
       const old = parsed.envelope;
-      // Same command semantics and correlation chain, a new commandId, and the link back.
+      const oldCommandId = old.commandId;
+      newCommandId = replayCommandIdFor(oldCommandId);
+      const ids = { ...base, oldCommandId };
+
+      // 1. The original first.
+      const original = (await deps.store.getRun(oldCommandId))?.run;
+      if (original?.keyStatus === KEY_STATUS.Completed) {
+        const state = `${original.status}, key ${original.keyStatus}`;
+        if (dryRun) {
+          return {
+            ...ids,
+            newCommandId: null,
+            status: 'already_completed',
+            detail: `already_completed: original ${oldCommandId} finished (${state}); dry run, the dead letter stays`,
+          };
+        }
+        await deps.records.recordDiscardedDeadLetter({
+          commandId: oldCommandId,
+          messageId: item.messageId,
+          drillId,
+          reason: item.reason,
+          runStatus: original.status,
+          keyStatus: original.keyStatus,
+          at: deps.clock.now().toISOString(),
+        });
+        await dlq.delete(item.receiptHandle);
+        return {
+          ...ids,
+          newCommandId: null,
+          status: 'already_completed',
+          detail: `already_completed: original ${oldCommandId} finished (${state}); not re-sent, dead letter deleted`,
+        };
+      }
+      if (original?.keyStatus === KEY_STATUS.Reserved) {
+        return {
+          ...(await leave(
+            'skipped',
+            `original_not_closed: ${notClosed(original, deps.clock.now().getTime())}`,
+          )),
+          oldCommandId,
+        };
+      }
+
+      // 2. An earlier drill's replay.
+      const previous = (await deps.store.getRun(newCommandId))?.run;
+      if (dryRun) {
+        return {
+          ...ids,
+          newCommandId,
+          status: 'would_replay',
+          detail: previous
+            ? `dry run: already replayed as ${newCommandId} (${previous.status}, key ${previous.keyStatus}); the dead letter would be deleted`
+            : `dry run: would replay as ${newCommandId}`,
+        };
+      }
+      if (previous) {
+        const linked = await deps.store.recordReplayLink(oldCommandId, newCommandId);
+        await dlq.delete(item.receiptHandle);
+        return {
+          ...ids,
+          newCommandId,
+          status: 'replayed',
+          detail: `already replayed as ${newCommandId} by an earlier drill (${previous.status}, key ${previous.keyStatus}); not re-sent${linked ? '' : '; the old command had no run'}`,
+        };
+      }
+
+      // 3. The body: same command semantics and correlation chain, the fixed new id, the link back.
       const replay: CommandEnvelope = {
         ...old,
-        // Same drill + same dead letter → same replay: a retried task re-sends a duplicate, which is deduplicated.
-        commandId: deps.newCommandId(`${drillId}:${item.messageId}`),
-        replayOf: old.commandId,
+        commandId: newCommandId,
+        replayOf: oldCommandId,
         issuedAt: deps.clock.now().toISOString(),
       };
-      if (dryRun)
-        return {
-          ...base,
-          oldCommandId: old.commandId,
-          newCommandId: null,
-          status: 'would_replay',
-          detail: 'dry run',
-        };
-      const body = JSON.stringify(replay);
-      await deps.records.saveReplayBody(replay.commandId, body);
-      await deps.queue.send(replay);
-      const linked = await deps.store.recordReplayLink(old.commandId, replay.commandId);
-      // Only now, with the replay on the lane, may the dead letter go.
+      const body = await deps.records.saveReplayBodyOnce(newCommandId, serializeEnvelope(replay));
+      const stored = parseEnvelope(body);
+      if (!stored.ok)
+        throw new Error(`stored replay body of ${newCommandId} is not an envelope: ${stored.rationale}`);
+      // 4. Link before sending: the old run names its replay before the replay can run.
+      const linked = await deps.store.recordReplayLink(oldCommandId, newCommandId);
+      // 5. Send; a re-send of the same commandId is deduplicated by the lane worker.
+      await deps.queue.send(stored.envelope);
+      // 6. Only now, with the replay linked and on the lane, may the dead letter go.
       await dlq.delete(item.receiptHandle);
       return {
-        ...base,
-        oldCommandId: old.commandId,
-        newCommandId: replay.commandId,
+        ...ids,
+        newCommandId,
         status: 'replayed',
         detail: linked ? 'replayed; link recorded on the old run' : 'replayed; the old command had no run',
       };
     } catch (error) {
-      return leave('failed', error instanceof Error ? error.message : String(error));
+      return leave('failed', error instanceof Error ? error.message : String(error), newCommandId);
     }
   }
 
@@ -260,6 +365,7 @@ export function replaySteps(deps: ReplayDependencies) {
       finishedAt: deps.clock.now().toISOString(),
       found: input.replays.length,
       replayed: replayed.length,
+      alreadyCompleted: input.replays.filter((r) => r.status === 'already_completed').length,
       skipped: input.replays.filter((r) => r.status === 'skipped').length,
       failed: input.replays.filter((r) => r.status === 'failed').length,
       verified: {
@@ -291,3 +397,22 @@ export function replaySteps(deps: ReplayDependencies) {
 }
 
 export type ReplaySteps = ReturnType<typeof replaySteps>;
+
+/** The dead letter's commandId: its attribute, or (a message SQS redrove has none) its body's. */
+function commandIdOf(message: {
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}) {
+  if (message.attributes.commandId) return message.attributes.commandId;
+  const parsed = parseEnvelope(message.body);
+  return parsed.ok ? parsed.envelope.commandId : parsed.commandId;
+}
+
+/** Why a Reserved original is not replayed yet. */
+function notClosed(run: RunRecord, nowMs: number): string {
+  const lock =
+    run.lockExpiresAt !== undefined && run.lockExpiresAt > nowMs
+      ? `an attempt holds its lock until ${new Date(run.lockExpiresAt).toISOString()}`
+      : 'no attempt holds it, but it is not closed yet';
+  return `original ${run.commandId} is still ${run.status} with key Reserved (${lock}); replaying now could run it twice, so the dead letter stays until the run is closed (Rejected)`;
+}
