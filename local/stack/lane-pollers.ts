@@ -41,7 +41,10 @@ function lanePoller(
   const { config } = context.options;
   const laneSettings = config.lanes;
   const queues = settings.lanes[lane.name];
-  const drill = lane.name === DRILL_LANE ? drillCommands(laneByName(lane.name) ?? lane) : undefined;
+  const drill =
+    lane.name === DRILL_LANE
+      ? drillCommands(laneByName(lane.name) ?? lane, { dataDir: context.options.dataDir })
+      : undefined;
   const metrics = context.telemetry.metrics('runlane-lane-worker', {
     bufferedDimensions: { Lane: lane.name },
   });
