@@ -28,10 +28,79 @@ export const LIFECYCLE_TABLE = {
     byCorrelation: { name: 'byCorrelation', partitionKey: 'correlationKey', sortKey: 'issuedAt' },
     /** Sparse: only NeedsReview runs carry `reviewQueue`; sorted oldest first by `needsReviewSince`. */
     reviewQueue: { name: 'reviewQueue', partitionKey: 'reviewQueue', sortKey: 'needsReviewSince' },
+    /**
+     * Sparse: the open runs that need watching, read by the anomaly sweep instead of a table scan.
+     * A run carries `openShard` (`OPEN#<n>`, see {@link openRunsShard}) and `openDueAt` (see
+     * {@link openRunsDueKey}) only while it is
+     * - `R`: key Reserved after a retry or takeover (`attempts > 1`): an attempt died or failed;
+     *   due when its lock lapses (or, without a lock, when it was last written);
+     * - `D`: Running with key Completed and a `delegation`: waiting on a worker host; due at
+     *   `delegation.deadlineAt`.
+     * A first attempt (reserve, then completion) never carries them, so the happy path writes
+     * no index entry (DESIGN §3 "Cost shape"); a first attempt that dies comes back with its
+     * message, and the takeover indexes it. Partitions are spread over
+     * {@link OPEN_RUNS_SHARDS} shards so no partition grows with the fleet.
+     */
+    openRuns: { name: 'openRuns', partitionKey: 'openShard', sortKey: 'openDueAt' },
   },
-  // No index on Reserved keys: it would cost an index write on every reserve and
-  // another on completion. The nightly anomaly sweep scans instead, once a day.
 } as const;
+
+/**
+ * Shards of the `openRuns` index. Readers query every shard; a run stays in its shard for life
+ * (a hash of its runId), so raising this later needs readers that also read the old shards.
+ */
+export const OPEN_RUNS_SHARDS = 8;
+
+/** Why an open run is in the `openRuns` index: `R` retried and still Reserved, `D` delegated. */
+export const OPEN_RUN_KINDS = { reserved: 'R', delegated: 'D' } as const;
+export type OpenRunKind = (typeof OPEN_RUN_KINDS)[keyof typeof OPEN_RUN_KINDS];
+
+/** Digits of an epoch-ms due time in `openDueAt`: fixed width, so string order is time order. */
+const DUE_DIGITS = 15;
+
+/**
+ * The `openRuns` partition of shard `shard`.
+ *
+ * @example
+ * openRunsPartition(3); // 'OPEN#3'
+ */
+export function openRunsPartition(shard: number): string {
+  return `OPEN#${shard}`;
+}
+
+/**
+ * A stable shard for `key` among `shards`: 32-bit FNV-1a of its UTF-16 code units, modulo `shards`.
+ * The same on every process and release, so a writer and its readers always agree.
+ *
+ * @example
+ * shardOf('run-1', 8); // an integer 0..7, always the same one
+ */
+export function shardOf(key: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < key.length; index++) {
+    hash ^= key.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
+
+/** The shard of a run in the `openRuns` index. */
+export function openRunsShard(runId: string): number {
+  return shardOf(runId, OPEN_RUNS_SHARDS);
+}
+
+/**
+ * The `openDueAt` sort key: the kind, then the due time as zero-padded epoch ms, so one shard
+ * answers "runs of this kind due by T" with a range condition.
+ *
+ * @example
+ * openRunsDueKey('R', 1_700_000_000_000); // 'R#001700000000000'
+ */
+export function openRunsDueKey(kind: OpenRunKind, dueAtMs: number): string {
+  // An unreadable time counts as due at once: the sweep looks at it rather than never.
+  const ms = Number.isFinite(dueAtMs) ? Math.max(0, Math.floor(dueAtMs)) : 0;
+  return `${kind}#${String(ms).padStart(DUE_DIGITS, '0')}`;
+}
 
 /** Attribute type of each key attribute above (S = string, N = number). */
 export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
@@ -41,6 +110,8 @@ export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
   issuedAt: 'S',
   reviewQueue: 'S',
   needsReviewSince: 'S',
+  openShard: 'S',
+  openDueAt: 'S',
 };
 
 /**

@@ -34,8 +34,10 @@ export interface LifecycleStorageProps {
  * - `pk`/`sk` string keys, on-demand billing, point-in-time recovery;
  * - encryption with the AWS managed key `aws/dynamodb`;
  * - TTL on `expiresAt`;
- * - sparse GSI `byCorrelation` (`correlationKey`/`issuedAt`, KEYS_ONLY) and
- *   sparse GSI `reviewQueue` (`reviewQueue`/`needsReviewSince`, ALL);
+ * - sparse GSI `byCorrelation` (`correlationKey`/`issuedAt`, KEYS_ONLY),
+ *   sparse GSI `reviewQueue` (`reviewQueue`/`needsReviewSince`, ALL) and
+ *   sparse GSI `openRuns` (`openShard`/`openDueAt`, ALL): the retried and delegated runs the
+ *   anomaly sweep reads instead of scanning the table;
  * - removal policy RETAIN unless `retainOnDelete` is false.
  *
  * @example
@@ -73,6 +75,14 @@ export class LifecycleStorage extends Construct {
           // The review queue is listed with its runs' details in one query.
           projectionType: dynamodb.ProjectionType.ALL,
         },
+        {
+          indexName: indexes.openRuns.name,
+          partitionKey: attribute(indexes.openRuns.partitionKey),
+          sortKey: attribute(indexes.openRuns.sortKey),
+          // The sweep decides on (and closes) an open run from its index copy alone; only runs
+          // off the happy path are in it, so projecting them whole costs nothing per command.
+          projectionType: dynamodb.ProjectionType.ALL,
+        },
       ],
     });
   }
@@ -82,7 +92,7 @@ export class LifecycleStorage extends Construct {
     return this.table.tableName;
   }
 
-  /** Lets `grantee` read items and query both indexes. */
+  /** Lets `grantee` read items and query the indexes. */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
     const grant = this.table.grantReadData(grantee);
     this.acknowledgeIndexWildcard(grantee);
@@ -96,7 +106,7 @@ export class LifecycleStorage extends Construct {
     return grant;
   }
 
-  /** Lets `grantee` read, write and delete items and query both indexes (no table management). */
+  /** Lets `grantee` read, write and delete items and query the indexes (no table management). */
   public grantReadWrite(grantee: iam.IGrantable): iam.Grant {
     const grant = this.table.grantReadWriteData(grantee);
     this.acknowledgeIndexWildcard(grantee);
@@ -159,7 +169,13 @@ export class LifecycleStorage extends Construct {
     ) as string;
     Validations.of(principal).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
-      reason: `The typed DynamoDB grant reaches the lifecycle table's GSIs (${LIFECYCLE_TABLE.indexes.byCorrelation.name}, ${LIFECYCLE_TABLE.indexes.reviewQueue.name}) as <table arn>/index/*; the wildcard covers only this table's indexes, which the functions query.`,
+      reason: `The typed DynamoDB grant reaches the lifecycle table's GSIs (${Object.values(
+        LIFECYCLE_TABLE.indexes,
+      )
+        .map((index) => index.name)
+        .join(
+          ', ',
+        )}) as <table arn>/index/*; the wildcard covers only this table's indexes, which the functions query.`,
     });
   }
 }

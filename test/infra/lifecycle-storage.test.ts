@@ -44,7 +44,7 @@ describe('LifecycleStorage', () => {
     });
   });
 
-  it('has the sparse byCorrelation (KEYS_ONLY) and reviewQueue (ALL) indexes', () => {
+  it('has the sparse byCorrelation (KEYS_ONLY), reviewQueue (ALL) and openRuns (ALL) indexes', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       GlobalSecondaryIndexes: [
         {
@@ -63,10 +63,20 @@ describe('LifecycleStorage', () => {
           ],
           Projection: { ProjectionType: 'ALL' },
         },
+        {
+          IndexName: 'openRuns',
+          KeySchema: [
+            { AttributeName: 'openShard', KeyType: 'HASH' },
+            { AttributeName: 'openDueAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
       AttributeDefinitions: Match.arrayWith([
         { AttributeName: 'correlationKey', AttributeType: 'S' },
         { AttributeName: 'needsReviewSince', AttributeType: 'S' },
+        { AttributeName: 'openShard', AttributeType: 'S' },
+        { AttributeName: 'openDueAt', AttributeType: 'S' },
       ]),
     });
   });

@@ -1,15 +1,18 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import {
   DynamoDbRunnerEventStore,
+  RUNNER_EVENT_SHARDS,
   RUNNER_EVIDENCE_BOUNDS,
   runnerEventKeys,
 } from '#adapters/dynamodb/runner-event-store.js';
+import { shardOf } from '#contracts/tables.js';
 import { aRunSummaryEvent, aStallEvent } from '../support/runner-event-ingest-fixtures.js';
 import { useStoreTable } from '../support/store-table.js';
 
 /**
  * `DynamoDbRunnerEventStore` on DynamoDB Local, in the real lifecycle table
- * layout: conditional puts, day partitions, paginated window queries.
+ * layout: conditional puts, sharded day partitions, paginated window queries.
  */
 describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
   const table = useStoreTable();
@@ -22,14 +25,16 @@ describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
   const stored = (event: { environment: string; ts: string; id: string; rootCause?: string }) =>
     table.item(runnerEventKeys.item(event as never));
 
-  it('stores an event once under its day partition; a resend is a duplicate and changes nothing', async () => {
+  const shard = (id: string) => shardOf(id, RUNNER_EVENT_SHARDS);
+
+  it('stores an event once under its day shard; a resend is a duplicate and changes nothing', async () => {
     const store = aStore({ retentionDays: 14 });
     const stall = aStallEvent({ environment: 'dup-env', ts: '2025-03-09T10:15:00.123Z' });
 
     await expect(store.put(stall)).resolves.toBe('stored');
     const first = await stored(stall);
     expect(first).toMatchObject({
-      pk: 'RUNNER#dup-env#2025-03-09',
+      pk: `RUNNER#dup-env#2025-03-09#${shard(stall.id)}`,
       sk: `2025-03-09T10:15:00.123Z#stall#${stall.id}`,
       entity: 'RunnerStall',
       rootCause: 'network',
@@ -37,7 +42,14 @@ describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
       expiresAt: NOW.getTime() / 1000 + 14 * 24 * 60 * 60,
     });
     // None of the table's sparse index attributes: no index write per event.
-    for (const attribute of ['correlationKey', 'issuedAt', 'reviewQueue', 'needsReviewSince']) {
+    for (const attribute of [
+      'correlationKey',
+      'issuedAt',
+      'reviewQueue',
+      'needsReviewSince',
+      'openShard',
+      'openDueAt',
+    ]) {
       expect(first).not.toHaveProperty(attribute);
     }
 
@@ -62,7 +74,7 @@ describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
     const stall = aStallEvent({ environment: 'offset-env', ts: '2025-03-10T01:30:00+02:00' });
     await store.put(stall);
     expect(runnerEventKeys.item(stall)).toEqual({
-      pk: 'RUNNER#offset-env#2025-03-09',
+      pk: `RUNNER#offset-env#2025-03-09#${shard(stall.id)}`,
       sk: `2025-03-09T23:30:00.000Z#stall#${stall.id}`,
     });
     const { stalls } = await store.listEvents({
@@ -103,6 +115,63 @@ describe('DynamoDbRunnerEventStore on DynamoDB Local', () => {
     });
     expect(window.stalls).toEqual(inside);
     expect(window.runs).toEqual(runs);
+  });
+
+  it("spreads one day's events over every shard and lists them all, in order, over several pages", async () => {
+    const store = aStore({ pageSize: 3 });
+    const environment = 'fleet-env';
+    // Fixed ids, so the shards they land on are fixed too.
+    const events = Array.from({ length: 64 }, (_, i) =>
+      aStallEvent({
+        environment,
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        ts: new Date(Date.parse('2025-03-09T08:00:00.000Z') + i * 1000).toISOString(),
+      }),
+    );
+    for (const event of events) await store.put(event);
+
+    const partitions = new Set(events.map((event) => runnerEventKeys.item(event).pk));
+    expect(partitions).toEqual(
+      new Set(Array.from({ length: RUNNER_EVENT_SHARDS }, (_, n) => `RUNNER#${environment}#2025-03-09#${n}`)),
+    );
+    for (const event of events.slice(0, 5)) {
+      expect(await stored(event)).toMatchObject({
+        pk: `RUNNER#${environment}#2025-03-09#${shard(event.id)}`,
+      });
+    }
+    const { stalls } = await store.listEvents({
+      environment,
+      from: new Date('2025-03-09T00:00:00Z'),
+      to: new Date('2025-03-10T00:00:00Z'),
+    });
+    expect(stalls).toEqual(events);
+  });
+
+  it('still lists events stored under the unsharded day partition (written before the sharding)', async () => {
+    const store = aStore();
+    const environment = 'legacy-env';
+    const before = aStallEvent({ environment, ts: '2025-03-09T09:00:00.000Z' });
+    const after = aStallEvent({ environment, ts: '2025-03-09T09:30:00.000Z' });
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          pk: `RUNNER#${environment}#2025-03-09`,
+          sk: `${before.ts}#stall#${before.id}`,
+          entity: 'RunnerStall',
+          ...before,
+          receivedAt: before.ts,
+          expiresAt: 2_000_000_000,
+        },
+      }),
+    );
+    await store.put(after);
+    const { stalls } = await store.listEvents({
+      environment,
+      from: new Date('2025-03-09T00:00:00Z'),
+      to: new Date('2025-03-10T00:00:00Z'),
+    });
+    expect(stalls).toEqual([before, after]);
   });
 
   it('reads an empty window and a window of many days', async () => {

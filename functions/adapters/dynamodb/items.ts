@@ -1,7 +1,15 @@
 import { commandIdNamedByCorrelationId } from '#contracts/envelope.js';
 import type { DomainRecord, RunRecord, Signal } from '#contracts/lifecycle.js';
-import { RUN_STATUS } from '#contracts/lifecycle.js';
-import { keys, LIFECYCLE_TABLE, REVIEW_QUEUE_PARTITION } from '#contracts/tables.js';
+import { KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
+import {
+  keys,
+  LIFECYCLE_TABLE,
+  OPEN_RUN_KINDS,
+  openRunsDueKey,
+  openRunsPartition,
+  openRunsShard,
+  REVIEW_QUEUE_PARTITION,
+} from '#contracts/tables.js';
 import type { ApprovalRequest } from '#core/commands/ports.js';
 
 /**
@@ -19,11 +27,42 @@ export function runToItem(run: RunRecord): Item {
   if (run.status === RUN_STATUS.NeedsReview && run.needsReviewSince) {
     indexAttributes[LIFECYCLE_TABLE.indexes.reviewQueue.partitionKey] = REVIEW_QUEUE_PARTITION;
   }
+  const openDueAt = openRunDueKey(run);
+  if (openDueAt !== undefined) {
+    indexAttributes[LIFECYCLE_TABLE.indexes.openRuns.partitionKey] = openRunsPartition(
+      openRunsShard(run.runId),
+    );
+    indexAttributes[LIFECYCLE_TABLE.indexes.openRuns.sortKey] = openDueAt;
+  }
   return { ...keys.run(run.runId), entity: 'Run', ...run, ...indexAttributes };
 }
 
+/**
+ * The run's `openDueAt` in the `openRuns` index, or undefined when it is not indexed (see
+ * `LIFECYCLE_TABLE.indexes.openRuns`): a first attempt never is, so the happy path writes no
+ * index entry.
+ */
+function openRunDueKey(run: RunRecord): string | undefined {
+  if (run.keyStatus === KEY_STATUS.Reserved && run.attempts > 1) {
+    return openRunsDueKey(OPEN_RUN_KINDS.reserved, run.lockExpiresAt ?? Date.parse(run.updatedAt));
+  }
+  if (run.status === RUN_STATUS.Running && run.keyStatus === KEY_STATUS.Completed && run.delegation) {
+    return openRunsDueKey(OPEN_RUN_KINDS.delegated, Date.parse(run.delegation.deadlineAt));
+  }
+  return undefined;
+}
+
 export function itemToRun(item: Item): RunRecord {
-  const { pk: _pk, sk: _sk, entity: _entity, correlationKey: _c, reviewQueue: _r, ...run } = item;
+  const {
+    pk: _pk,
+    sk: _sk,
+    entity: _entity,
+    correlationKey: _c,
+    reviewQueue: _r,
+    openShard: _s,
+    openDueAt: _d,
+    ...run
+  } = item;
   return run as unknown as RunRecord;
 }
 

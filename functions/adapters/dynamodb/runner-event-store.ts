@@ -7,6 +7,7 @@ import {
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
 } from '#contracts/agent-events.js';
+import { shardOf } from '#contracts/tables.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import type { RunnerEvent, RunnerEventStore } from '#core/runner/ports.js';
 import type { Item } from './items.js';
@@ -15,14 +16,17 @@ import { retentionSeconds } from './retention.js';
 /**
  * Runner events in the lifecycle table (single-table design, `LIFECYCLE_TABLE`).
  *
- * Keys: one partition per environment and UTC day of the event's `ts`, sorted
- * by time —
- * - `pk` = `RUNNER#<environment>#<yyyy-mm-dd>`
+ * Keys: {@link RUNNER_EVENT_SHARDS} partitions per environment and UTC day of the
+ * event's `ts` (the shard a stable hash of the event id, so a day's writes from a
+ * whole fleet spread over them), each sorted by time —
+ * - `pk` = `RUNNER#<environment>#<yyyy-mm-dd>#<shard>`
  * - `sk` = `<ts as UTC ISO, ms>#<stall|run>#<id>`
  *
- * so a window is one Query per day (`sk BETWEEN <from> AND <to>`), already in
- * time order, and a resend (same id, same ts) hits the same key: the put is
- * conditional on `attribute_not_exists(pk)` and reports `duplicate`.
+ * so a window is one Query per shard and day (`sk BETWEEN <from> AND <to>`), the
+ * shards of a day read in parallel, and a resend (same id, same ts) hits the same
+ * key: the put is conditional on `attribute_not_exists(pk)` and reports `duplicate`.
+ * Events stored before the sharding, under `RUNNER#<environment>#<yyyy-mm-dd>`, are
+ * read too (one more Query per day) until their retention has passed.
  *
  * Items hold the event's own fields (evidence bounded, see
  * `RUNNER_EVIDENCE_BOUNDS`), `entity`, `receivedAt` and `expiresAt` (TTL,
@@ -35,7 +39,10 @@ export const RUNNER_EVENT_PARTITION_PREFIX = 'RUNNER#';
 /** Stored evidence per stall: the lines that decided the root cause are short; a runaway agent cannot make items large. */
 export const RUNNER_EVIDENCE_BOUNDS = { maxLines: 20, maxLineChars: 500 } as const;
 
-/** Longest window `listEvents` reads (one query per day). */
+/** Partitions per environment and day; readers query each. Changing it strands stored events. */
+export const RUNNER_EVENT_SHARDS = 8;
+
+/** Longest window `listEvents` reads (one query per shard and day). */
 export const MAX_RUNNER_EVENT_WINDOW_DAYS = 400;
 
 /** Default for `retentionDays`: the lifecycle configuration's default. */
@@ -45,12 +52,23 @@ const KIND = { stall: 'stall', run: 'run' } as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const runnerEventKeys = {
-  partition: (environment: string, instant: Date) =>
+  /** One shard of an environment's day. */
+  partition: (environment: string, instant: Date, shard: number) =>
+    `${runnerEventKeys.dayPartition(environment, instant)}#${shard}`,
+  /** Every partition of an environment's day: the shards, then the one used before sharding. */
+  partitionsOfDay: (environment: string, instant: Date) => [
+    ...Array.from({ length: RUNNER_EVENT_SHARDS }, (_, shard) =>
+      runnerEventKeys.partition(environment, instant, shard),
+    ),
+    runnerEventKeys.dayPartition(environment, instant),
+  ],
+  /** `RUNNER#<environment>#<yyyy-mm-dd>`: the day's partition before sharding, and the shards' prefix. */
+  dayPartition: (environment: string, instant: Date) =>
     `${RUNNER_EVENT_PARTITION_PREFIX}${environment}#${instant.toISOString().slice(0, 10)}`,
   item: (event: RunnerEvent) => {
     const instant = new Date(event.ts);
     return {
-      pk: runnerEventKeys.partition(event.environment, instant),
+      pk: runnerEventKeys.partition(event.environment, instant, shardOf(event.id, RUNNER_EVENT_SHARDS)),
       sk: `${instant.toISOString()}#${isStall(event) ? KIND.stall : KIND.run}#${event.id}`,
     };
   },
@@ -121,7 +139,8 @@ export class DynamoDbRunnerEventStore implements RunnerEventStore {
 
   /**
    * The environment's events with `from <= ts < to`: one paginated Query per
-   * UTC day partition in the window, stalls and runs each sorted by `ts`.
+   * partition of each UTC day in the window (a day's in parallel), stalls and
+   * runs each sorted by `ts`.
    */
   public async listEvents(query: {
     readonly environment: string;
@@ -145,29 +164,37 @@ export class DynamoDbRunnerEventStore implements RunnerEventStore {
     const stalls: RunnerStallEvent[] = [];
     const runs: RunnerRunSummaryEvent[] = [];
     for (let day = 0; day < days; day += 1) {
-      const pk = runnerEventKeys.partition(environment, new Date(firstDay + day * DAY_MS));
-      let cursor: Record<string, unknown> | undefined;
-      do {
-        const page = await this.#client.send(
-          new QueryCommand({
-            TableName: this.#tableName,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-            // An sk at exactly `to` is `<to>#…`, which sorts after `<to>`: the window is half-open.
-            ExpressionAttributeValues: { ':pk': pk, ':from': from.toISOString(), ':to': to.toISOString() },
-            ExclusiveStartKey: cursor,
-            ...(this.#pageSize !== undefined ? { Limit: this.#pageSize } : {}),
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          const event = itemToRunnerEvent(item);
-          if (isStall(event)) stalls.push(event);
-          else runs.push(event);
-        }
-        cursor = page.LastEvaluatedKey;
-      } while (cursor);
+      const partitions = runnerEventKeys.partitionsOfDay(environment, new Date(firstDay + day * DAY_MS));
+      const items = await Promise.all(partitions.map((pk) => this.#queryWindow(pk, from, to)));
+      for (const item of items.flat()) {
+        const event = itemToRunnerEvent(item);
+        if (isStall(event)) stalls.push(event);
+        else runs.push(event);
+      }
     }
-    // Partitions come day by day and each in sk order; sorting again costs little and states the contract.
+    // Each partition comes in sk order, the shards of a day interleave: sort by the instant.
     return { stalls: sortByTs(stalls), runs: sortByTs(runs) };
+  }
+
+  /** Every item of one partition with `from <= sk < to`, across pages. */
+  async #queryWindow(pk: string, from: Date, to: Date): Promise<Item[]> {
+    const items: Item[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          // An sk at exactly `to` is `<to>#…`, which sorts after `<to>`: the window is half-open.
+          ExpressionAttributeValues: { ':pk': pk, ':from': from.toISOString(), ':to': to.toISOString() },
+          ExclusiveStartKey: cursor,
+          ...(this.#pageSize !== undefined ? { Limit: this.#pageSize } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      cursor = page.LastEvaluatedKey;
+    } while (cursor);
+    return items;
   }
 }
 
