@@ -132,25 +132,46 @@ describe('API on the emulators', () => {
     expect(missing.statusCode).toBe(404);
   });
 
-  it('returns the same commandId for a retried POST with the same Idempotency-Key, enqueueing once', async () => {
+  it('answers a retried POST with the same Idempotency-Key with the same commandId; the lane runs it once', async () => {
     const before = await queueDepth();
     const headers = { 'content-type': 'application/json', 'idempotency-key': `key-${randomUUID()}` };
     const first = JSON.parse((await pipeline.api(request({ headers }))).body);
+    // No run yet: the key cannot tell whether the first send landed, so the retry sends the same envelope again.
     const retry = JSON.parse((await pipeline.api(request({ headers }))).body);
     expect(retry.commandId).toBe(first.commandId);
     expect(retry.idempotentReplay).toBe(true);
-    expect(await queueDepth()).toBe(before + 1);
+    expect(await queueDepth()).toBe(before + 2);
     await pipeline.drain('runtime-agent-message-posted');
+    const view = await pipeline.store.getRun(first.commandId);
+    expect(view?.run).toMatchObject({ status: 'Completed', attempts: 1, duplicateDeliveries: 1 });
+    expect(await pipeline.store.findRunsByCorrelationId(first.correlationId)).toHaveLength(1);
+
+    // Once the run exists the envelope is known to be on the lane: a retry sends nothing.
+    const late = await pipeline.api(request({ headers }));
+    expect(late.statusCode).toBe(202);
+    expect(JSON.parse(late.body)).toMatchObject({ commandId: first.commandId, idempotentReplay: true });
+    expect(await queueDepth()).toBe(before);
   });
 
-  it('enqueues once under concurrent retries with the same Idempotency-Key', async () => {
+  it('answers concurrent retries with the same Idempotency-Key with one commandId, which the lane runs once', async () => {
     const before = await queueDepth();
     const headers = { 'content-type': 'application/json', 'idempotency-key': `key-${randomUUID()}` };
     const responses = await Promise.all(Array.from({ length: 8 }, () => pipeline.api(request({ headers }))));
     expect(responses.map((r) => r.statusCode)).toEqual(Array(8).fill(202));
-    expect(new Set(responses.map((r) => JSON.parse(r.body).commandId)).size).toBe(1);
-    expect(await queueDepth()).toBe(before + 1);
+    const bodies = responses.map((r) => JSON.parse(r.body));
+    const commandIds = new Set(bodies.map((b) => b.commandId));
+    expect(commandIds.size).toBe(1);
+    expect(bodies.filter((b) => !b.idempotentReplay)).toHaveLength(1);
+    // One envelope per answer at most (the first send, plus a copy per retry that found no run).
+    expect(await queueDepth()).toBeGreaterThan(before);
+    expect(await queueDepth()).toBeLessThanOrEqual(before + 8);
     await pipeline.drain('runtime-agent-message-posted');
+    const [commandId] = commandIds;
+    expect((await pipeline.store.getRun(String(commandId)))?.run).toMatchObject({
+      status: 'Completed',
+      attempts: 1,
+    });
+    expect(await pipeline.store.findRunsByCorrelationId(bodies[0].correlationId)).toHaveLength(1);
   });
 
   it('refuses an Idempotency-Key reused for a different request with 422', async () => {

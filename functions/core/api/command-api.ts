@@ -6,7 +6,6 @@ import {
   type CommandEnvelope,
   conversationalCorrelationId,
   ENVELOPE_SCHEMA_VERSION,
-  serializeEnvelope,
 } from '#contracts/envelope.js';
 import { laneForCommandType } from '#contracts/lanes.js';
 import type { RunRecord, Signal } from '#contracts/lifecycle.js';
@@ -59,8 +58,6 @@ export interface CommandApiOptions {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-/** SQS takes 256 KiB per message, attributes included; 1 KiB is left for the attributes. */
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
@@ -218,16 +215,6 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     const now = options.clock.now();
     const envelope = buildEnvelope(command, randomUUID(), now.toISOString());
     const { commandId } = envelope;
-    // The body is ASCII (non-ASCII escaped), so its length is its size; up to 6 bytes per input byte.
-    const queuedBytes = serializeEnvelope(envelope).length;
-    if (queuedBytes > MAX_ENVELOPE_BYTES) {
-      throw ApiRequestError.single(
-        413,
-        'body_too_large',
-        'body',
-        `the command is ${queuedBytes} bytes once escaped for the queue (non-ASCII as \\uXXXX); at most ${MAX_ENVELOPE_BYTES}`,
-      );
-    }
     if (clientKey !== undefined) {
       const requestHash = createHash('sha256')
         .update(`${request.method.toUpperCase()} ${request.path}\n${JSON.stringify(command)}`)
