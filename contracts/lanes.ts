@@ -61,6 +61,19 @@ export function laneByName(name: string): LaneDefinition | undefined {
   return LANES.find((lane) => lane.name === name);
 }
 
+/**
+ * Receives a lane queue allows after the worker's final attempt before SQS redrives the message
+ * itself. The worker runs nothing on them: it closes a run whose final attempt died
+ * (`attempt_abandoned`) and dead-letters the message with that reason. SQS's own redrive, which
+ * carries no reason, is then only the backstop for a worker that cannot reach its store at all.
+ */
+export const LANE_GRACE_RECEIVES = 2;
+
+/** The queue's redrive `maxReceiveCount` for a lane whose final attempt is receive `maxReceiveCount`. */
+export function laneRedriveReceiveCount(maxReceiveCount: number): number {
+  return maxReceiveCount + LANE_GRACE_RECEIVES;
+}
+
 /** Name of the dead-letter queue that backs a lane. */
 export function deadLetterQueueName(laneName: string): string {
   return `${laneName}-dlq`;

@@ -4,7 +4,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { deadLetterQueueName, type LaneDefinition } from '#contracts/lanes.js';
+import { deadLetterQueueName, type LaneDefinition, laneRedriveReceiveCount } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import type { TelemetryBus } from '../bus/telemetry-bus.js';
 import {
@@ -162,7 +162,12 @@ export class CommandLane extends Construct {
       // Messages outlive a week of worker outage; the DLQ keeps them a further 14 days.
       retentionPeriod: Duration.days(7),
       visibilityTimeout: settings.visibilityTimeout,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+      // The worker's final attempt is receive maxReceiveCount; the grace receives after it close a
+      // run whose final attempt died, so SQS's own (reasonless) redrive is only the backstop.
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: laneRedriveReceiveCount(settings.maxReceiveCount),
+      },
     });
 
     const commands = { ...DEFAULT_COMMAND_SETTINGS, ...props.commands };

@@ -22,6 +22,7 @@ export interface LaneSummary {
   readonly queue: string;
   readonly deadLetterQueue: string;
   readonly deadLetterRetentionSeconds: number | null;
+  /** The queue's redrive `maxReceiveCount`: the worker's final attempt plus `LANE_GRACE_RECEIVES`. */
   readonly maxReceiveCount: number | null;
   readonly batchSize: number | null;
   readonly maxBatchingWindowSeconds: number | null;
@@ -275,7 +276,7 @@ export function formatSummary(summary: StackSummary): string {
     lines.push(
       `    ${lane.lane}`,
       `      queue ${lane.queue}  visibility ${seconds(lane.visibilityTimeoutSeconds)}`,
-      `      dlq   ${lane.deadLetterQueue}  maxReceiveCount ${lane.maxReceiveCount ?? '?'}  retention ${seconds(lane.deadLetterRetentionSeconds)}`,
+      `      dlq   ${lane.deadLetterQueue}  redrive after ${lane.maxReceiveCount ?? '?'} receives  retention ${seconds(lane.deadLetterRetentionSeconds)}`,
       `      worker ${lane.runtime ?? '?'}  timeout ${seconds(lane.functionTimeoutSeconds)}  batch ${lane.batchSize ?? '?'}  window ${seconds(lane.maxBatchingWindowSeconds)}  maxConcurrency ${lane.maxConcurrency ?? '?'}`,
     );
   }

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterQueueName } from '#contracts/lanes.js';
+import { deadLetterQueueName, LANE_GRACE_RECEIVES } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import { InvalidPropsError } from '#lib/errors.js';
 import { CommandLane } from '#lib/lanes/command-lane.js';
@@ -58,13 +58,16 @@ describe('CommandLane', () => {
     expect(Object.keys(policies)).toHaveLength(2);
   });
 
-  it('redrives to the DLQ after maxReceiveCount receives', () => {
+  it('redrives to the DLQ after maxReceiveCount + LANE_GRACE_RECEIVES receives; the worker is told maxReceiveCount', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: 'runlane-test-runtime-ingestion-completed',
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] },
-        maxReceiveCount: 7,
+        maxReceiveCount: 7 + LANE_GRACE_RECEIVES,
       },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [RUNTIME_ENV.laneMaxReceiveCount]: '7' }) },
     });
   });
 
@@ -160,7 +163,7 @@ describe('CommandLane defaults', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: 'runlane-test-runtime-ingestion-completed',
       VisibilityTimeout: 181,
-      RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 + LANE_GRACE_RECEIVES }),
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 10,

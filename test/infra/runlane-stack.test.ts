@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '#contracts/api-routes.js';
-import { LANES } from '#contracts/lanes.js';
+import { LANE_GRACE_RECEIVES, LANES } from '#contracts/lanes.js';
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
 import { RunlaneStack } from '#lib/runlane-stack.js';
 import { formatSummary, summarizeTemplate } from '#lib/synth/synth-summary.js';
@@ -107,7 +107,7 @@ describe('RunlaneStack', () => {
           deadLetterTargetArn: {
             'Fn::GetAtt': [Match.stringLikeRegexp(`^${definition.id}DeadLetterQueue`), 'Arn'],
           },
-          maxReceiveCount: 4,
+          maxReceiveCount: 4 + LANE_GRACE_RECEIVES,
         },
       });
     }
@@ -137,7 +137,7 @@ describe('RunlaneStack', () => {
     expect(summary.lanes.map((lane) => lane.lane)).toEqual(LANES.map((lane) => lane.name).sort());
     for (const lane of summary.lanes) {
       expect(lane).toMatchObject({
-        maxReceiveCount: 4,
+        maxReceiveCount: 4 + LANE_GRACE_RECEIVES,
         batchSize: 10,
         visibilityTimeoutSeconds: 241,
         functionTimeoutSeconds: 40,
@@ -153,7 +153,7 @@ describe('RunlaneStack', () => {
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecovery: true,
     });
-    expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue']);
+    expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue', 'openRuns']);
     // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning), the
     // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning),
     // the three supervisor alarms (warning).

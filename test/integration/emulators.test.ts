@@ -20,7 +20,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deadLetterQueueName, LANES, type LaneName } from '#contracts/lanes.js';
+import { deadLetterQueueName, LANE_GRACE_RECEIVES, LANES, type LaneName } from '#contracts/lanes.js';
 import { LIFECYCLE_TABLE } from '#contracts/tables.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { startDynamoDbLocal } from '#local/emulators/dynamodb-local.js';
@@ -133,7 +133,7 @@ describe('lane queues', () => {
       expect(attributes.VisibilityTimeout).toBe('1');
       expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toEqual({
         deadLetterTargetArn: queues.dlqArn,
-        maxReceiveCount: 2,
+        maxReceiveCount: 2 + LANE_GRACE_RECEIVES,
       });
       expect(dlqAttributes.QueueArn).toBe(queues.dlqArn);
       expect(dlqAttributes.MessageRetentionPeriod).toBe(String(DLQ_RETENTION_SECONDS));
@@ -151,7 +151,9 @@ describe('lane queues', () => {
     expect(again[lane].queueUrl).toBe(env.lane(lane).queueUrl);
     const attributes = await queueAttributes(env, again[lane].queueUrl);
     expect(attributes.VisibilityTimeout).toBe('7');
-    expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 5 });
+    expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toMatchObject({
+      maxReceiveCount: 5 + LANE_GRACE_RECEIVES,
+    });
   });
 
   it('rejects bad options with every problem listed', async () => {
@@ -175,7 +177,7 @@ describe('fauxqs', () => {
   });
   afterAll(() => env.cleanup());
 
-  it('moves a message to the DLQ once it has been received maxReceiveCount times', async () => {
+  it('moves a message to the DLQ once it has been received maxReceiveCount + LANE_GRACE_RECEIVES times', async () => {
     const { queueUrl, dlqUrl } = env.lane(LANES[0].name);
     const sent = await env.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'poison' }));
     // VisibilityTimeout 0 makes each received message visible again at once.
@@ -184,14 +186,15 @@ describe('fauxqs', () => {
         new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }),
       );
 
-    const first = await receive(queueUrl);
-    const second = await receive(queueUrl);
-    const third = await receive(queueUrl);
+    const redriveAt = 2 + LANE_GRACE_RECEIVES;
+    const received = [];
+    for (let n = 0; n <= redriveAt; n++) received.push(await receive(queueUrl));
     const dead = await receive(dlqUrl);
 
-    expect(first.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
-    expect(second.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
-    expect(third.Messages ?? []).toHaveLength(0);
+    expect(
+      received.slice(0, redriveAt).map((r) => r.Messages?.[0]?.Attributes?.ApproximateReceiveCount),
+    ).toEqual(Array.from({ length: redriveAt }, (_, i) => String(i + 1)));
+    expect(received[redriveAt]?.Messages ?? []).toHaveLength(0);
     expect(dead.Messages?.[0]?.MessageId).toBe(sent.MessageId);
     expect(dead.Messages?.[0]?.Body).toBe('poison');
   });

@@ -1,4 +1,5 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aLambdaContext, anEnvelope, anIngestionEnvelope, anSqsRecord } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
@@ -74,23 +75,56 @@ describe('faults injected into the DynamoDB client (throttle, unprocessed items)
     expect((await pipeline.store.getRun(throttled.commandId))?.run.status).toBe('Completed');
   });
 
-  it('retries BatchWriteItem until every item of the completion is written', async () => {
+  it('a completion whose run write is throttled after its records were written: nothing of it shows, the redelivery completes it once', async () => {
     const envelope = anEnvelope({ payload: { text: 'pay 30 to the window cleaner' } });
-    let partialWrites = 0;
+    let runWrites = 0;
     fault.current = async (command, input) => {
-      if (command !== 'BatchWriteItemCommand' || partialWrites >= 2) return undefined;
-      partialWrites++;
-      // Pretend DynamoDB wrote nothing and handed every request back.
-      return { UnprocessedItems: input.RequestItems, $metadata: {} };
+      const item = input.Item as
+        | { pk?: string | { S?: string }; keyStatus?: string | { S?: string } }
+        | undefined;
+      const pk = typeof item?.pk === 'string' ? item.pk : item?.pk?.S;
+      const keyStatus = typeof item?.keyStatus === 'string' ? item.keyStatus : item?.keyStatus?.S;
+      // The completion's conditional run write (the commit point), not the reservation.
+      if (command === 'PutItemCommand' && pk === `RUN#${envelope.commandId}` && keyStatus === 'Completed') {
+        runWrites++;
+        throw new ProvisionedThroughputExceededException({ message: 'throttled (injected)', $metadata: {} });
+      }
+      return undefined;
     };
-    const response = await pipeline.worker('runtime-agent-message-posted')(
+    // 500 ms left in the invocation: the attempt's lock lapses with it, as a redelivery would find it.
+    const first = await pipeline.worker('runtime-agent-message-posted')(
       [anSqsRecord(JSON.stringify(envelope))],
-      aLambdaContext(),
+      aLambdaContext(500),
     );
     fault.current = undefined;
-    expect(partialWrites).toBe(2);
-    expect(response.batchItemFailures).toEqual([]);
+    expect(runWrites).toBe(1);
+    expect(first.batchItemFailures).toHaveLength(1);
+    // The records are in the table, but the run is not Completed: nothing reads them as the command's.
+    const during = await pipeline.store.getRun(envelope.commandId);
+    expect(during?.run.keyStatus).toBe('Reserved');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    const retry = await pipeline.worker('runtime-agent-message-posted')(
+      [anSqsRecord(JSON.stringify(envelope), { receiveCount: 2 })],
+      aLambdaContext(),
+    );
+    expect(retry.batchItemFailures).toEqual([]);
     const view = await pipeline.store.getRun(envelope.commandId);
-    expect(view?.run).toMatchObject({ status: 'Completed', result: { approvalIds: [expect.any(String)] } });
+    expect(view?.run).toMatchObject({
+      status: 'Completed',
+      keyStatus: 'Completed',
+      result: { approvalIds: [expect.any(String)] },
+    });
+    // One approval item, written once though two attempts produced it.
+    const approvals = await pipeline.documents.send(
+      new QueryCommand({
+        TableName: pipeline.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': `APPROVAL#${(view?.run.result as { approvalIds?: string[] } | undefined)?.approvalIds?.[0]}`,
+        },
+      }),
+    );
+    expect(approvals.Items).toHaveLength(1);
   });
 });

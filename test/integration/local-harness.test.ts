@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LANES } from '#contracts/lanes.js';
+import { LANES, laneRedriveReceiveCount } from '#contracts/lanes.js';
 import {
   LocalEventSourceMapping,
   type LocalEventSourceMappingOptions,
@@ -362,7 +362,7 @@ describe('outcomes', () => {
 });
 
 describe('redrive and polling', () => {
-  it('a message failing every attempt reaches the DLQ after maxReceiveCount invocations', async () => {
+  it('a message failing every attempt reaches the DLQ after maxReceiveCount + LANE_GRACE_RECEIVES invocations', async () => {
     const [poisonId] = await sendMessages(env.sqs, lane.queueUrl, 1);
     const { mapping } = mappingFor(async (event) => ({
       batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })),
@@ -375,7 +375,7 @@ describe('redrive and polling', () => {
 
     expect(drained.drained).toBe(true);
     expect(drained.invocations.map((report) => report.receivedMessageIds)).toEqual(
-      Array.from({ length: MAX_RECEIVE_COUNT }, () => [poisonId]),
+      Array.from({ length: laneRedriveReceiveCount(MAX_RECEIVE_COUNT) }, () => [poisonId]),
     );
     expect(dead.Messages?.map((message) => message.MessageId)).toEqual([poisonId]);
   });

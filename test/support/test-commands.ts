@@ -76,6 +76,15 @@ export function testCommands(probe: TestCommandProbe) {
       return { status: 'Completed', outcomeCode: 'took_over', rationale: `completed by execution ${n}` };
     },
   };
+  /** Never finishes on any execution: every attempt's process dies (a Lambda that always times out). */
+  const stall: CommandDefinition<typeof effectPayload> = {
+    commandType: 'test.stall',
+    payloadSchema: effectPayload,
+    async execute({ envelope }) {
+      probe.count(probe.executions, envelope.commandId);
+      return new Promise(() => undefined);
+    },
+  };
   /** Holds its attempt open until the probe's gate opens. */
   const gate: CommandDefinition<typeof effectPayload> = {
     commandType: 'test.gate',
@@ -97,7 +106,7 @@ export function testCommands(probe: TestCommandProbe) {
     },
   };
   const commands = new Map<string, CommandDefinition>(COMMAND_DEFINITIONS);
-  for (const definition of [flaky, effectThenFail, hang, gate, switchable])
+  for (const definition of [flaky, effectThenFail, hang, stall, gate, switchable])
     commands.set(definition.commandType, definition as CommandDefinition);
   const base = laneByName(TEST_LANE);
   if (!base) throw new Error('test lane missing');
@@ -110,6 +119,7 @@ export function testCommands(probe: TestCommandProbe) {
         'test.flaky',
         'test.effect',
         'test.hang',
+        'test.stall',
         'test.gate',
         'test.switch',
       ],

@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -28,7 +27,6 @@ import { canTakeOver, newRun, takeOverRun } from '#core/lifecycle/run.js';
 import { type Item, itemToRun, itemToSignal, recordToItem, runToItem } from './items.js';
 
 const MAX_TAKEOVER_RACES = 3;
-const BATCH_WRITE_LIMIT = 25;
 const UNPROCESSED_RETRIES = 6;
 
 export interface DynamoDbLifecycleStoreOptions {
@@ -38,8 +36,7 @@ export interface DynamoDbLifecycleStoreOptions {
 
 /**
  * `LifecycleStore` on one DynamoDB table. A first attempt costs one conditional
- * put; completion costs one more write (a put, or one BatchWriteItem carrying
- * the run with the handler's records).
+ * put; completion costs one more conditional put, plus one put per handler record.
  */
 export class DynamoDbLifecycleStore implements LifecycleStore {
   readonly #client: DynamoDBDocumentClient;
@@ -86,11 +83,67 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
       }
       return;
     }
-    // The records are deterministic per commandId, so writing them with the run
-    // in one BatchWriteItem (no condition possible there) is safe to repeat.
-    const items = [runToItem(run), ...records.map(recordToItem)];
-    for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
-      await this.#batchWrite(items.slice(start, start + BATCH_WRITE_LIMIT));
+    // Records first, each created once: they are deterministic per commandId, so an attempt that
+    // loses the run afterwards leaves exactly what the winner writes. The conditional run write
+    // below is the commit point (readers ignore records of a run that is not Completed). A batch or
+    // a transaction is not used: BatchWriteItem cannot be conditional and a transaction doubles
+    // the write units.
+    // Findings are the exception: they describe what this attempt saw, so they are overwritten and
+    // shown only for the attempt that completed the run (see getRun).
+    await Promise.all(
+      records.map((record) =>
+        record.kind === 'findingSignal'
+          ? this.#client.send(new PutCommand({ TableName: this.#tableName, Item: recordToItem(record) }))
+          : this.#createOnce(recordToItem(record)),
+      ),
+    );
+    await this.saveAttemptResult(run, attemptId);
+  }
+
+  public async closeAbandonedRun(
+    closed: RunRecord,
+    seen: RunRecord | undefined,
+    nowMs: number,
+  ): Promise<{ readonly outcome: 'closed' } | { readonly outcome: 'changed'; readonly run?: RunRecord }> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: runToItem(closed),
+          ...(seen
+            ? {
+                ConditionExpression:
+                  'attempts = :attempts AND keyStatus = :reserved AND (attribute_not_exists(lockExpiresAt) OR lockExpiresAt <= :now)',
+                ExpressionAttributeValues: {
+                  ':attempts': seen.attempts,
+                  ':reserved': KEY_STATUS.Reserved,
+                  ':now': nowMs,
+                },
+              }
+            : { ConditionExpression: 'attribute_not_exists(pk)' }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { outcome: 'closed' };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { outcome: 'changed', ...(error.Item ? { run: existingOrThrow(error) } : {}) };
+    }
+  }
+
+  public async markDeadLetterQueued(commandId: string, queuedAt: Date): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keys.run(commandId),
+          UpdateExpression: 'SET deadLetter.queuedAt = :at',
+          ConditionExpression: 'keyStatus = :rejected AND attribute_exists(deadLetter)',
+          ExpressionAttributeValues: { ':at': queuedAt.toISOString(), ':rejected': KEY_STATUS.Rejected },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 
@@ -103,7 +156,14 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
     const runItem = items.find((item) => item.sk === RUN_SORT_KEY);
     if (!runItem) return undefined;
     const run = itemToRun(runItem);
-    const findings = items.filter((item) => item.sk !== RUN_SORT_KEY).map(itemToSignal);
+    // Findings belong to the command only once the attempt that wrote them completed the run.
+    const findings =
+      run.keyStatus === KEY_STATUS.Completed
+        ? items
+            .filter((item) => item.sk !== RUN_SORT_KEY)
+            .map(itemToSignal)
+            .filter((signal) => signal.attempt === run.attempts)
+        : [];
     return { run, signals: [...run.signals, ...findings] };
   }
 
@@ -310,16 +370,18 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
     }
   }
 
-  async #batchWrite(items: readonly Item[]): Promise<void> {
-    let requests = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > UNPROCESSED_RETRIES)
-        throw new Error(`${requests.length} item(s) left unprocessed by BatchWriteItem`);
-      if (attempt > 0) await sleep(25 * 2 ** attempt);
-      const result = await this.#client.send(
-        new BatchWriteCommand({ RequestItems: { [this.#tableName]: requests } }),
+  /** Puts an item unless it exists: a record written once stays as first written. */
+  async #createOnce(item: Item): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
-      requests = (result.UnprocessedItems?.[this.#tableName] ?? []) as typeof requests;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 

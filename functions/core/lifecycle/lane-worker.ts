@@ -3,7 +3,7 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { type CommandEnvelope, parseEnvelope } from '#contracts/envelope.js';
-import { FAILURE_CODES, KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
+import { FAILURE_CODES, KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
 import type { MetricDimensionValues, MetricKey } from '#contracts/metrics.js';
 import type { Clock } from '../base/clock.js';
 import { UnsupportedCommandTypeError } from '../base/errors.js';
@@ -17,6 +17,7 @@ import {
 } from '../telemetry/ports.js';
 import { type AttemptState, LifecyclePersistenceLayer } from './persistence-layer.js';
 import type { LifecycleStore } from './ports.js';
+import { abandonRun, canTakeOver } from './run.js';
 
 /** Minimal structured logger; Powertools Logger satisfies it. */
 export interface WorkerLogger {
@@ -28,7 +29,11 @@ export interface WorkerLogger {
 export interface LaneWorkerOptions {
   readonly environment: string;
   readonly lane: { readonly name: string; readonly commandTypes: readonly string[] };
-  /** Receives before SQS redrives; the delivery with this receive count is the final attempt. */
+  /**
+   * The delivery with this receive count is the final attempt. The queue redrives only after
+   * `LANE_GRACE_RECEIVES` more: those deliveries run nothing, they close a run whose final attempt
+   * died (`attempt_abandoned`) and dead-letter the message with that reason.
+   */
   readonly maxReceiveCount: number;
   readonly fallbackLockMs: number;
   /** Seconds an idempotency key (and its run) is kept. */
@@ -226,6 +231,16 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       }),
     );
     await previous;
+    if (receiveCount > options.maxReceiveCount) {
+      try {
+        return await closeAfterFinalReceive(record, envelope, receiveCount, logKeys, review);
+      } catch (error) {
+        logger.warn('abandoned command not closed; will retry', { ...logKeys, error: describe(error) });
+        return 'retry';
+      } finally {
+        release();
+      }
+    }
     const { layer, execute } = startAttempt();
     const state = layer.beginAttempt(envelope, {
       attemptId: `${context.awsRequestId}:${record.messageId}`,
@@ -234,6 +249,10 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     const started = performance.now();
     try {
       await execute(envelope);
+      if (state.existing && isUnqueuedDeadLetter(state.existing)) {
+        // A Rejected run whose dead letter never reached the DLQ: the process died in between.
+        return await queueDeadLetter(record, receiveCount, state.existing, envelope);
+      }
       if (state.existing) {
         logger.info('duplicate command skipped', { ...logKeys, keyStatus: state.existing.keyStatus });
         if (state.existing.keyStatus !== KEY_STATUS.Reserved) {
@@ -255,7 +274,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
           failureCode: state.failure.code,
           error: describe(error),
         });
-        return deadLetter(record, receiveCount, state.failure.code, state.failure.rationale, envelope);
+        return await queueDeadLetter(record, receiveCount, saved, envelope);
       }
       if (saved) {
         logger.warn('command failed; run NeedsReview, will retry', {
@@ -280,6 +299,82 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       }
       layer.endAttempt(envelope.commandId);
     }
+  }
+
+  /**
+   * A delivery after the final attempt: nothing runs again. A run still Reserved with no live lock
+   * lost its final attempt to a dead process (timeout, out of memory, crash) or never got one (a live
+   * lock of a dead attempt held every receive): it is closed `attempt_abandoned` and dead-lettered
+   * with that reason, so the command ends Rejected instead of Reserved forever.
+   */
+  async function closeAfterFinalReceive(
+    record: SQSRecord,
+    envelope: CommandEnvelope,
+    receiveCount: number,
+    logKeys: Record<string, unknown>,
+    review: ReviewFlow,
+  ): Promise<RecordOutcome> {
+    const now = options.clock.now();
+    let run = (await options.store.getRun(envelope.commandId))?.run;
+    for (let race = 0; race < 3; race++) {
+      if (run?.keyStatus === KEY_STATUS.Completed) {
+        logger.info('duplicate command skipped', { ...logKeys, keyStatus: run.keyStatus });
+        await options.store.recordDuplicateDelivery(envelope.commandId);
+        return 'duplicate';
+      }
+      if (run?.keyStatus === KEY_STATUS.Rejected) {
+        if (isUnqueuedDeadLetter(run)) return queueDeadLetter(record, receiveCount, run, envelope);
+        logger.info('duplicate command skipped', { ...logKeys, keyStatus: run.keyStatus });
+        return 'duplicate';
+      }
+      if (run && !canTakeOver(run, now.getTime())) {
+        logger.warn('final attempt still holds its lock; will look again', {
+          ...logKeys,
+          lockExpiresAt: run.lockExpiresAt,
+        });
+        return 'retry';
+      }
+      const rationale = run
+        ? `receive ${receiveCount} after the final attempt (${options.maxReceiveCount}): attempt ${run.attempts} ended without recording an outcome (the process died or timed out)`
+        : `receive ${receiveCount} after the final attempt (${options.maxReceiveCount}): no attempt could reserve the command`;
+      const closed = abandonRun(run, {
+        envelope,
+        rationale,
+        now,
+        expiresAt: Math.floor(now.getTime() / 1000) + options.retentionSeconds,
+      });
+      const written = await options.store.closeAbandonedRun(closed, run, now.getTime());
+      if (written.outcome === 'closed') {
+        if (run?.status !== RUN_STATUS.NeedsReview) review.entered++;
+        logger.error('command abandoned after its final attempt', { ...logKeys, rationale });
+        return queueDeadLetter(record, receiveCount, closed, envelope);
+      }
+      run = written.run; // changed under us: look at what is there now
+    }
+    return 'retry';
+  }
+
+  /** Sends a Rejected run's message to the DLQ with the run's reason, then records that it is there. */
+  async function queueDeadLetter(
+    record: SQSRecord,
+    receiveCount: number,
+    run: RunRecord,
+    envelope: CommandEnvelope,
+  ): Promise<RecordOutcome> {
+    const reason = run.deadLetter?.reason ?? FAILURE_CODES.handlerFailed;
+    const rationale = run.deadLetter?.rationale ?? 'rejected without a recorded reason';
+    const outcome = await deadLetter(record, receiveCount, reason, rationale, envelope);
+    // If this write is lost, a later delivery finds no queuedAt and sends a second copy; the replay
+    // drill derives the replay's id from the commandId, so the copies replay as one command.
+    await options.store.markDeadLetterQueued(run.commandId, options.clock.now()).catch((error: unknown) => {
+      logger.warn('dead letter not marked as queued', {
+        commandId: run.commandId,
+        correlationId: run.correlationId,
+        runId: run.runId,
+        error: describe(error),
+      });
+    });
+    return outcome;
   }
 
   async function deadLetter(
@@ -385,6 +480,10 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     }
     safeRecord('telemetryPublishFailures', publishFailures, lane);
   }
+}
+
+function isUnqueuedDeadLetter(run: RunRecord): boolean {
+  return run.keyStatus === KEY_STATUS.Rejected && run.deadLetter !== undefined && !run.deadLetter.queuedAt;
 }
 
 function describe(error: unknown): string {

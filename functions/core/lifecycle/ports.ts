@@ -29,10 +29,23 @@ export interface LifecycleStore {
    */
   reserveAttempt(input: ReserveAttemptInput): Promise<ReserveResult>;
   /**
-   * Persists a finished attempt. With `records`, writes them in the same request.
-   * Without, the write only succeeds while `attemptId` still owns the lock.
+   * Persists a finished attempt, only while `attemptId` still owns the run (else `LockLostError`).
+   * `records` are written first, each created once (deterministic per commandId, so a repeat is a
+   * no-op); readers treat them as part of the command only once its run is Completed, so the
+   * conditional run write is the single commit point.
    */
   saveAttemptResult(run: RunRecord, attemptId: string, records?: readonly DomainRecord[]): Promise<void>;
+  /**
+   * Writes `closed` (an abandoned run, see `abandonRun`) only if the run is still as `seen` with no
+   * live lock — or, with `seen` undefined, still absent. Returns the run found otherwise.
+   */
+  closeAbandonedRun(
+    closed: RunRecord,
+    seen: RunRecord | undefined,
+    nowMs: number,
+  ): Promise<{ readonly outcome: 'closed' } | { readonly outcome: 'changed'; readonly run?: RunRecord }>;
+  /** Records on a Rejected run that its message is in the lane DLQ with the reason (`queuedAt`). */
+  markDeadLetterQueued(commandId: string, queuedAt: Date): Promise<void>;
   getRun(runId: string): Promise<RunView | undefined>;
   findRunsByCorrelationId(correlationId: string): Promise<RunRecord[]>;
   listReviewQueue(options: { readonly limit: number; readonly cursor?: string }): Promise<ReviewQueuePage>;
