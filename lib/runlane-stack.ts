@@ -175,6 +175,7 @@ export class RunlaneStack extends Stack {
       delegationEnabled: config.workers.delegationEnabled,
       heartbeatStaleMultiple: config.workers.heartbeatStaleMultiple,
       stuckTaskMinutes: config.workers.stuckTaskMinutes,
+      resultDeadlineSeconds: config.workers.resultDeadlineSeconds,
     };
     if (config.workers.sites.length > 0) {
       this.workers = new WorkerDelegation(this, 'Workers', {

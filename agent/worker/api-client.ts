@@ -23,8 +23,11 @@ export interface WorkerApiClientOptions {
 
 /** `POST /api/workers/tasks/{taskId}/claim`: what the worker does next. */
 export type ClaimResult =
-  /** 200 `{ "claimed": true }`: execute it. */
-  | { readonly outcome: 'claimed' }
+  /**
+   * 200 `{ "claimed": true }`: execute it. `reclaimed`: this worker already held the claim (the
+   * message came back): resend the result kept for it, never run the task again.
+   */
+  | { readonly outcome: 'claimed'; readonly reclaimed?: true }
   /** 409 `already_claimed`: another worker has it. */
   | { readonly outcome: 'already_claimed'; readonly claimedBy?: string }
   /** 409 `stale_attempt`: the task was re-delegated; this message is an older attempt's. */
@@ -76,8 +79,9 @@ export class WorkerApiClient {
       return { outcome: 'unavailable', reason: describe(error) };
     }
     const code = errorCode(response.body);
-    if (response.status === 200 && (response.body as { claimed?: unknown } | undefined)?.claimed === true) {
-      return { outcome: 'claimed' };
+    const answer = response.body as { claimed?: unknown; reclaimed?: unknown } | undefined;
+    if (response.status === 200 && answer?.claimed === true) {
+      return answer.reclaimed === true ? { outcome: 'claimed', reclaimed: true } : { outcome: 'claimed' };
     }
     if (response.status === 409 && code === 'already_claimed') {
       const body = response.body as { claimedBy?: unknown; claimed_by?: unknown };

@@ -5,7 +5,11 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type WorkerTaskMessage, workerTaskMessageSchema } from '#contracts/worker-contract.js';
+import {
+  type WorkerResultEnvelope,
+  type WorkerTaskMessage,
+  workerTaskMessageSchema,
+} from '#contracts/worker-contract.js';
 import { type Clock, sleep, systemClock } from '../runner/clock.js';
 import type { Spawner } from '../runner/watchdog.js';
 import type { ClaimResult, WorkerApiClient } from './api-client.js';
@@ -41,6 +45,9 @@ export interface WorkerRunSummary {
 /** Pause after a failed receive, doubled per failure in a row. */
 const RECEIVE_BACKOFF_MS = { initial: 1_000, max: 30_000 } as const;
 
+/** Results kept in memory for a resend (tasks whose result could be neither delivered nor spooled). */
+const MAX_KEPT_RESULTS = 100;
+
 /**
  * `runlane-agent worker` (seed 004, host side): long-polls the site's task lane; for each valid
  * task of this site (and this worker, when it names one), claims it through the control plane
@@ -48,6 +55,12 @@ const RECEIVE_BACKOFF_MS = { initial: 1_000, max: 30_000 } as const;
  * envelopes over (acknowledged or spooled) and only then deletes the message. A message it
  * cannot use is left alone (the lane's DLQ takes it after maxReceiveCount); a claim the
  * control plane could not answer leaves the message for a later receive.
+ *
+ * A result that can be neither delivered nor spooled is kept in memory with its message (not
+ * deleted): when the message comes back, the claim answers `reclaimed` (this worker holds it) and
+ * the kept envelopes are sent again — the task is never run twice. A reclaimed message with no
+ * kept result (the agent restarted, or another copy's result was handed over) is deleted without
+ * running anything: the result is in the spool, or the control plane's deadline reports it missing.
  *
  * @example
  * const worker = new Worker(config, deps);
@@ -63,6 +76,8 @@ export class Worker {
   private graceTimer: NodeJS.Timeout | undefined;
   private stopSignal: NodeJS.Signals | undefined;
   private readonly counts = { received: 0, executed: 0, skipped: 0, deleted: 0 };
+  /** `<taskId>#<attempt>` → the envelopes of a result not handed over, oldest first. */
+  private readonly kept = new Map<string, readonly WorkerResultEnvelope[]>();
 
   public constructor(
     private readonly config: WorkerConfig,
@@ -241,12 +256,34 @@ export class Worker {
       this.counts.skipped++;
       return;
     }
+    const keptKey = `${task.taskId}#${task.attempt}`;
     if (claim.outcome !== 'claimed') {
       log.event(claim.outcome === 'already_claimed' ? 'task_already_claimed' : `claim_${claim.outcome}`, {
         ...fields,
         claimed_by: claim.outcome === 'already_claimed' ? claim.claimedBy : undefined,
         message: claim.outcome === 'already_claimed' ? undefined : claim.message,
       });
+      this.counts.skipped++;
+      // Closed at its deadline meanwhile: the result this worker kept is still worth delivering (late).
+      if (
+        claim.outcome === 'already_claimed' &&
+        claim.claimedBy === this.config.workerId &&
+        this.kept.has(keptKey)
+      ) {
+        await this.resendKept(keptKey, message, fields);
+        return;
+      }
+      this.kept.delete(keptKey);
+      await this.delete(message, fields);
+      return;
+    }
+    if (claim.reclaimed === true) {
+      if (this.kept.has(keptKey)) {
+        await this.resendKept(keptKey, message, fields);
+        return;
+      }
+      // Claimed by this worker earlier, with no result kept here: never run it a second time.
+      log.event('task_reclaimed_without_result', { ...fields, worker_id: this.config.workerId });
       this.counts.skipped++;
       await this.delete(message, fields);
       return;
@@ -313,9 +350,56 @@ export class Worker {
     );
     const handOver = await this.deps.outbox.submit(envelopes, fields);
     if (!handOver.durable) {
+      this.keep(`${task.taskId}#${task.attempt}`, envelopes, fields);
       log.event('message_kept', { ...fields, reason: 'a result could be neither delivered nor spooled' });
     }
     return handOver.durable;
+  }
+
+  /** Keeps a result for the resend when its message comes back (bounded: the oldest goes first). */
+  private keep(
+    key: string,
+    envelopes: readonly WorkerResultEnvelope[],
+    fields: Readonly<Record<string, LogValue>>,
+  ): void {
+    this.kept.delete(key);
+    this.kept.set(key, envelopes);
+    while (this.kept.size > MAX_KEPT_RESULTS) {
+      const [oldest] = this.kept.keys();
+      if (oldest === undefined) break;
+      this.kept.delete(oldest);
+      this.deps.log.event('kept_result_dropped', { ...fields, dropped: oldest, limit: MAX_KEPT_RESULTS });
+    }
+  }
+
+  /**
+   * The message of a task whose result this worker kept came back: the same envelopes (same ids,
+   * so a copy that did arrive is a duplicate) are handed over again, and the message is deleted
+   * once they are acknowledged or spooled — else it is kept for another round.
+   */
+  private async resendKept(
+    key: string,
+    message: Message,
+    fields: Readonly<Record<string, LogValue>>,
+  ): Promise<void> {
+    const envelopes = this.kept.get(key) ?? [];
+    this.deps.log.event('result_resent', { ...fields, envelopes: envelopes.length });
+    const renewal = this.keepInvisible(message, fields);
+    let durable: boolean;
+    try {
+      durable = (await this.deps.outbox.submit(envelopes, fields)).durable;
+    } finally {
+      await renewal.stop();
+    }
+    if (!durable) {
+      this.deps.log.event('message_kept', {
+        ...fields,
+        reason: 'a result could be neither delivered nor spooled',
+      });
+      return;
+    }
+    this.kept.delete(key);
+    await this.delete(message, fields);
   }
 
   private parse(message: Message, fields: Readonly<Record<string, LogValue>>): WorkerTaskMessage | undefined {

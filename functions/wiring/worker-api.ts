@@ -64,6 +64,7 @@ export function buildWorkerAdapters(
     registry,
     flag: delegation,
     staleMultiple: settings.heartbeatStaleMultiple,
+    resultDeadlineMs: settings.resultDeadlineMs,
   };
   return { settings, tasks, registry, queue, delegation, api, delegationPorts };
 }

@@ -17,9 +17,10 @@ export interface WorkerSweepSettings {
 }
 
 /**
- * Wires the worker sweep to DynamoDB (or DynamoDB Local): the one place the Lambda handler and
- * the tests build it. Reads only: the registry partition, the executing status partition and the
- * executing task records.
+ * Wires the worker sweep to DynamoDB (or DynamoDB Local): the one place the Lambda handler, the
+ * local stack and the tests build it. Reads the registry partition, the `queued` and `executing`
+ * status partitions and those task records; writes only to expire an overdue delegation (its task
+ * record and status entry, and its run).
  *
  * @example
  * const sweep = buildWorkerSweep(settings, awsClients(), logger, metrics);
@@ -37,12 +38,14 @@ export function buildWorkerSweep(
     tableName: settings.tableName,
     environment: settings.environment,
   };
+  const tasks = new DynamoDbWorkerTaskStore(table);
   return createWorkerSweep({
     environment: settings.environment,
     staleMultiple: settings.staleMultiple,
     stuckAfterMs: settings.stuckAfterMs,
     registry: new DynamoDbWorkerRegistry(table),
-    tasks: new DynamoDbWorkerTaskStore(table),
+    tasks,
+    deadlines: tasks,
     metrics,
     logger,
     clock: overrides.clock ?? systemClock,

@@ -20,7 +20,12 @@ import {
   workerSiteSchema,
   workerTaskQueueName,
 } from '#contracts/worker-contract.js';
-import { DEFAULT_STUCK_TASK_MINUTES, WORKER_RUNTIME_ENV } from '#core/workers/settings.js';
+import {
+  DEFAULT_RESULT_DEADLINE_SECONDS,
+  DEFAULT_STUCK_TASK_MINUTES,
+  MAX_RESULT_DEADLINE_SECONDS,
+  WORKER_RUNTIME_ENV,
+} from '#core/workers/settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
 import type { TelemetryBus } from '../bus/telemetry-bus.js';
 import { DEFAULT_LIFECYCLE_SETTINGS, DEFAULT_WORKER_SETTINGS_CONFIG } from '../config/environment-config.js';
@@ -38,6 +43,9 @@ import { nagResourceName } from '../nag.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
 import { toCdkEventPattern } from './runner-event-ingest.js';
+
+/** The status partitions the sweep moves an overdue task's entry between. */
+const UNFINISHED_AND_FAILED = ['queued', 'executing', 'failed'] as const;
 
 /** The `/api/workers/*` routes a worker host calls: claim, results, heartbeats (never health, metrics or the flag). */
 export const WORKER_HOST_ROUTES = [
@@ -73,6 +81,12 @@ export interface WorkerDelegationProps {
    * @default 15
    */
   readonly stuckTaskMinutes?: number;
+  /**
+   * Seconds a delegated action's run waits for its worker's result (`WORKER_RESULT_DEADLINE_SECONDS`);
+   * past it the sweep turns the run NeedsReview with `worker_result_missing`.
+   * @default 3600
+   */
+  readonly resultDeadlineSeconds?: number;
   /**
    * Receives of a task message before SQS moves it to the site's task DLQ.
    * @default 5
@@ -177,6 +191,8 @@ export interface WorkerRuntimeSettings {
   readonly delegationEnabled: boolean;
   readonly heartbeatStaleMultiple: number;
   readonly stuckTaskMinutes: number;
+  /** @default DEFAULT_RESULT_DEADLINE_SECONDS */
+  readonly resultDeadlineSeconds?: number;
 }
 
 /**
@@ -186,7 +202,8 @@ export interface WorkerRuntimeSettings {
  *
  * @example
  * workerRuntimeEnvironment(stack, { delegationEnabled: false, heartbeatStaleMultiple: 3, stuckTaskMinutes: 15 }, {});
- * // { WORKER_DELEGATION_ENABLED: 'false', WORKER_HEARTBEAT_STALE_MULTIPLE: '3', WORKER_STUCK_TASK_MINUTES: '15', WORKER_TASK_QUEUE_URLS: '{}' }
+ * // { WORKER_DELEGATION_ENABLED: 'false', WORKER_HEARTBEAT_STALE_MULTIPLE: '3', WORKER_STUCK_TASK_MINUTES: '15',
+ * //   WORKER_RESULT_DEADLINE_SECONDS: '3600', WORKER_TASK_QUEUE_URLS: '{}' }
  */
 export function workerRuntimeEnvironment(
   scope: Construct,
@@ -197,6 +214,9 @@ export function workerRuntimeEnvironment(
     [WORKER_RUNTIME_ENV.delegationEnabled]: String(settings.delegationEnabled),
     [WORKER_RUNTIME_ENV.heartbeatStaleMultiple]: String(settings.heartbeatStaleMultiple),
     [WORKER_RUNTIME_ENV.stuckTaskMinutes]: String(settings.stuckTaskMinutes),
+    [WORKER_RUNTIME_ENV.resultDeadlineSeconds]: String(
+      settings.resultDeadlineSeconds ?? DEFAULT_RESULT_DEADLINE_SECONDS,
+    ),
     [WORKER_RUNTIME_ENV.taskQueueUrls]: Stack.of(scope).toJsonString(queueUrls),
   };
 }
@@ -231,8 +251,13 @@ export function workerRuntimeEnvironment(
  * - the sweep function (worker-sweep handler) with `LIFECYCLE_TABLE_NAME`,
  *   `WORKER_HEARTBEAT_STALE_MULTIPLE`, `WORKER_STUCK_TASK_MINUTES`, run by the rule
  *   `<prefix>-worker-sweep` (`rate(5 minutes)`, no retries, ticks older than 4 minutes
- *   dropped). Its data permissions: `dynamodb:Query` in `WORKERS#<env>` and
- *   `WTASKS#<env>#executing` only, `dynamodb:BatchGetItem` of `WTASK#*` items only.
+ *   dropped). Its data permissions: `dynamodb:Query` in `WORKERS#<env>`,
+ *   `WTASKS#<env>#executing` and `WTASKS#<env>#queued` only, `dynamodb:BatchGetItem` of `WTASK#*`
+ *   items only; to expire a delegated run past its result deadline (one transaction): get, put,
+ *   update and condition-check of `WTASK#*` and `RUN#*` items, put and delete in the
+ *   `WTASKS#<env>#queued|executing|failed` partitions;
+ * - `WORKER_RESULT_DEADLINE_SECONDS` (`resultDeadlineSeconds`) for the API and the delegating
+ *   lane worker: the deadline each delegated run gets.
  *
  * Expose the lanes to the control plane with {@link bindApi} (depth for `/api/workers/health`)
  * and {@link bindDelegatingWorker} (the lane worker running `agent.approval.decided` sends tasks).
@@ -265,6 +290,7 @@ export class WorkerDelegation extends Construct {
       delegationEnabled: s.delegationEnabled,
       heartbeatStaleMultiple: s.heartbeatStaleMultiple,
       stuckTaskMinutes: s.stuckTaskMinutes,
+      resultDeadlineSeconds: s.resultDeadlineSeconds,
     };
     const env = props.environmentName;
 
@@ -339,7 +365,7 @@ export class WorkerDelegation extends Construct {
       entry: props.sweepEntry ?? HANDLER_ENTRIES.workerSweep,
       environmentName: env,
       serviceName: 'runlane-worker-sweep',
-      description: `Runlane ${env}: every ${WORKER_SWEEP_INTERVAL_MINUTES} min, workers online/offline, tasks stuck executing, offline backlog`,
+      description: `Runlane ${env}: every ${WORKER_SWEEP_INTERVAL_MINUTES} min, workers online/offline, tasks stuck executing, offline backlog; expires delegated runs past their result deadline`,
       timeout: s.sweepTimeout,
       memorySize: s.memorySize,
       ...logging,
@@ -354,8 +380,39 @@ export class WorkerDelegation extends Construct {
     props.lifecycle.grantQueryPartitions(this.sweep, [
       keys.workerRegistryPartition(env),
       keys.workerTaskStatusPartition(env, 'executing'),
+      keys.workerTaskStatusPartition(env, 'queued'),
     ]);
     props.lifecycle.grantBatchGetPartitions(this.sweep, [keys.workerTaskPartition('*')]);
+    // Expiring an overdue delegation (one transaction): the task record, its status entry moved
+    // to `failed`, and the run of its command (read, then put or condition-checked).
+    const taskOrRun = [keys.workerTaskPartition('*'), keys.runPartition('*')];
+    this.sweep.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ExpireOverdueDelegations',
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:ConditionCheckItem',
+        ],
+        resources: [props.lifecycle.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': taskOrRun } },
+      }),
+    );
+    this.sweep.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MoveTaskStatusEntries',
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [props.lifecycle.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': UNFINISHED_AND_FAILED.map((status) =>
+              keys.workerTaskStatusPartition(env, status),
+            ),
+          },
+        },
+      }),
+    );
     const sweepAge = WORKER_DELEGATION_DEFAULTS.sweepMaxEventAge;
     this.sweep.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: sweepAge });
     this.sweepRule = new events.Rule(this, 'SweepRule', {
@@ -477,6 +534,7 @@ interface ResolvedSettings {
   readonly delegationEnabled: boolean;
   readonly heartbeatStaleMultiple: number;
   readonly stuckTaskMinutes: number;
+  readonly resultDeadlineSeconds: number;
   readonly maxReceiveCount: number;
   readonly visibilityTimeout: Duration;
   readonly taskRetention: Duration;
@@ -508,6 +566,7 @@ function resolveSettings(props: WorkerDelegationProps): ResolvedSettings {
     delegationEnabled: props.delegationEnabled ?? config.delegationEnabled,
     heartbeatStaleMultiple: props.heartbeatStaleMultiple ?? DEFAULT_HEARTBEAT_STALE_MULTIPLE,
     stuckTaskMinutes: props.stuckTaskMinutes ?? DEFAULT_STUCK_TASK_MINUTES,
+    resultDeadlineSeconds: props.resultDeadlineSeconds ?? DEFAULT_RESULT_DEADLINE_SECONDS,
     maxReceiveCount: props.maxReceiveCount ?? config.maxReceiveCount,
     visibilityTimeout: props.visibilityTimeout ?? Duration.seconds(config.visibilityTimeoutSeconds),
     taskRetention: props.taskRetention ?? d.taskRetention,
@@ -566,6 +625,11 @@ function checkProps(props: WorkerDelegationProps, s: ResolvedSettings): void {
   if (!isIntegerIn(s.stuckTaskMinutes, 1, MAX_STUCK_TASK_MINUTES)) {
     problems.push(
       `stuckTaskMinutes: must be an integer from 1 to ${MAX_STUCK_TASK_MINUTES}, got ${s.stuckTaskMinutes}`,
+    );
+  }
+  if (!isIntegerIn(s.resultDeadlineSeconds, 1, MAX_RESULT_DEADLINE_SECONDS)) {
+    problems.push(
+      `resultDeadlineSeconds: must be an integer from 1 to ${MAX_RESULT_DEADLINE_SECONDS}, got ${s.resultDeadlineSeconds}`,
     );
   }
   if (!isIntegerIn(s.maxReceiveCount, 1, 1000)) {

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '#contracts/worker-contract.js';
 import { MAX_STALE_MINUTES, SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '#core/supervisor/silent-hosts.js';
-import { DEFAULT_STUCK_TASK_MINUTES } from '#core/workers/settings.js';
+import { DEFAULT_TASK_TIMEOUT_MS } from '#core/workers/delegation.js';
+import {
+  DEFAULT_RESULT_DEADLINE_SECONDS,
+  DEFAULT_STUCK_TASK_MINUTES,
+  MAX_RESULT_DEADLINE_SECONDS,
+} from '#core/workers/settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
 import { githubDeploySchema } from './github-config.js';
 
@@ -211,6 +216,9 @@ function sweepAlarmSchema(defaults: { threshold: number; sustainMinutes: number 
     });
 }
 
+/** A task's default start deadline (`timeoutMs` of its message), in seconds: no result can be due sooner. */
+const MIN_RESULT_DEADLINE_SECONDS = DEFAULT_TASK_TIMEOUT_MS / 1000;
+
 const OFFLINE_WORKERS_DEFAULTS = { threshold: 0, sustainMinutes: 15 };
 const STUCK_TASKS_DEFAULTS = { threshold: 0, sustainMinutes: 10 };
 
@@ -300,6 +308,21 @@ const workerSettingsSchema = z
     heartbeatStaleMultiple: z.number().min(1).max(100).default(DEFAULT_HEARTBEAT_STALE_MULTIPLE),
     /** `WORKER_STUCK_TASK_MINUTES`: a task executing longer than this is stuck. */
     stuckTaskMinutes: z.number().int().min(1).max(MAX_STUCK_TASK_MINUTES).default(DEFAULT_STUCK_TASK_MINUTES),
+    /**
+     * `WORKER_RESULT_DEADLINE_SECONDS`: how long a delegated action's run waits for its worker's
+     * result; then the worker sweep (every 5 minutes) turns it NeedsReview with
+     * `worker_result_missing`. At least the task's start deadline (5 minutes), at most 7 days.
+     */
+    resultDeadlineSeconds: z
+      .number()
+      .int()
+      .min(MIN_RESULT_DEADLINE_SECONDS, {
+        message: `must be at least ${MIN_RESULT_DEADLINE_SECONDS} seconds (a task may wait that long to start)`,
+      })
+      .max(MAX_RESULT_DEADLINE_SECONDS, {
+        message: `must be at most ${MAX_RESULT_DEADLINE_SECONDS} seconds (7 days)`,
+      })
+      .default(DEFAULT_RESULT_DEADLINE_SECONDS),
     /** Receives of a task message before SQS moves it to the site's task DLQ. */
     maxReceiveCount: z.number().int().min(1).max(1000).default(5),
     /**

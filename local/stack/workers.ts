@@ -5,7 +5,12 @@
  * worker ingest, and a ready config for `runlane-agent worker` against the local stack.
  */
 import { workerSiteSchema } from '#contracts/worker-contract.js';
-import { readWorkerSettings, WORKER_RUNTIME_ENV, type WorkerSettings } from '#core/workers/settings.js';
+import {
+  MAX_RESULT_DEADLINE_SECONDS,
+  readWorkerSettings,
+  WORKER_RUNTIME_ENV,
+  type WorkerSettings,
+} from '#core/workers/settings.js';
 import type { EnvironmentConfig } from '#lib/config/environment-config.js';
 import { LOCAL_CREDENTIALS } from '../emulators/clients.js';
 import type { BusEvent } from '../emulators/event-bus.js';
@@ -33,6 +38,11 @@ export interface LocalWorkerOptions {
   readonly stuckTaskMinutes?: number;
   /** Receives of a task message before it moves to the site's DLQ. @default `workers.maxReceiveCount` (5) */
   readonly maxReceiveCount?: number;
+  /**
+   * `WORKER_RESULT_DEADLINE_SECONDS`: how long a delegated run waits for its result (fractions
+   * allowed here, for tests). @default `workers.resultDeadlineSeconds` (3600)
+   */
+  readonly resultDeadlineSeconds?: number;
 }
 
 export interface ResolvedLocalWorkerOptions {
@@ -41,6 +51,7 @@ export interface ResolvedLocalWorkerOptions {
   readonly heartbeatStaleMultiple: number;
   readonly stuckTaskMinutes: number;
   readonly maxReceiveCount: number;
+  readonly resultDeadlineSeconds: number;
 }
 
 /**
@@ -63,6 +74,7 @@ export function resolveLocalWorkerOptions(
     heartbeatStaleMultiple: options.heartbeatStaleMultiple ?? configured.heartbeatStaleMultiple,
     stuckTaskMinutes: options.stuckTaskMinutes ?? configured.stuckTaskMinutes,
     maxReceiveCount: options.maxReceiveCount ?? configured.maxReceiveCount,
+    resultDeadlineSeconds: options.resultDeadlineSeconds ?? configured.resultDeadlineSeconds,
   };
   const problems: string[] = [];
   if (resolved.sites.length === 0) problems.push('sites: give at least one site');
@@ -74,6 +86,11 @@ export function resolveLocalWorkerOptions(
   if (new Set(resolved.sites).size !== resolved.sites.length) problems.push('sites: a site is repeated');
   if (!(resolved.heartbeatStaleMultiple > 0)) problems.push('heartbeatStaleMultiple: must be positive');
   if (!(resolved.stuckTaskMinutes > 0)) problems.push('stuckTaskMinutes: must be positive');
+  if (
+    !(resolved.resultDeadlineSeconds > 0 && resolved.resultDeadlineSeconds <= MAX_RESULT_DEADLINE_SECONDS)
+  ) {
+    problems.push(`resultDeadlineSeconds: must be above 0 and at most ${MAX_RESULT_DEADLINE_SECONDS}`);
+  }
   if (!Number.isInteger(resolved.maxReceiveCount) || resolved.maxReceiveCount < 1) {
     problems.push('maxReceiveCount: must be a whole number from 1');
   }
@@ -98,6 +115,7 @@ export function workerRuntimeEnvironment(
     [WORKER_RUNTIME_ENV.heartbeatStaleMultiple]: String(resolved.heartbeatStaleMultiple),
     [WORKER_RUNTIME_ENV.taskQueueUrls]: JSON.stringify(queueUrls),
     [WORKER_RUNTIME_ENV.stuckTaskMinutes]: String(resolved.stuckTaskMinutes),
+    [WORKER_RUNTIME_ENV.resultDeadlineSeconds]: String(resolved.resultDeadlineSeconds),
   };
 }
 

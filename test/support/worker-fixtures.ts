@@ -122,7 +122,11 @@ export class InMemoryWorkerTaskStore implements WorkerTaskStore {
   public readonly results = new Map<string, WorkerResultEnvelope>();
   public creates = 0;
 
-  public async createQueued(message: WorkerTaskMessage): Promise<WorkerTaskRecord> {
+  public async createQueued(
+    message: WorkerTaskMessage,
+    _now?: Date,
+    options: { readonly deadlineAt?: string } = {},
+  ): Promise<WorkerTaskRecord> {
     const existing = this.tasks.get(message.taskId);
     if (existing) return existing;
     this.creates += 1;
@@ -133,6 +137,7 @@ export class InMemoryWorkerTaskStore implements WorkerTaskStore {
       status: 'queued',
       message,
       queuedAt: message.queuedAt,
+      ...(options.deadlineAt !== undefined ? { deadlineAt: options.deadlineAt } : {}),
     };
     this.tasks.set(message.taskId, record);
     return record;

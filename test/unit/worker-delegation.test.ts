@@ -334,24 +334,78 @@ describe('agent.approval.decided with delegation', () => {
     return { outcome, executed, envelope };
   }
 
-  it('completes as action_delegated with the task id instead of executing', async () => {
+  it('stays Running as action_delegated with the task and its result deadline instead of executing', async () => {
     const setup = ports({ enabled: true });
-    const { outcome, executed, envelope } = await decide(
-      anAction('collect_facts', { site: 'lab' }),
-      setup.delegation,
-    );
+    const { outcome, executed, envelope } = await decide(anAction('collect_facts', { site: 'lab' }), {
+      ...setup.delegation,
+      resultDeadlineMs: 600_000,
+    });
+    const taskId = workerTaskIdFor(envelope.commandId, 'apr-0123456789abcdef01234567');
     expect(executed).toEqual([]);
     expect(outcome).toMatchObject({
-      status: 'Completed',
+      status: 'Running',
       outcomeCode: 'action_delegated',
       result: {
         approvalId: 'apr-0123456789abcdef01234567',
         action: 'collect_facts',
-        taskId: workerTaskIdFor(envelope.commandId, 'apr-0123456789abcdef01234567'),
+        taskId,
         site: 'lab',
         kind: 'collect_facts',
       },
+      delegation: { taskId, site: 'lab', deadlineAt: '2026-01-01T00:10:10.000Z' },
     });
+    // The deadline is kept with the task: a retried command gets the same one.
+    expect(setup.tasks.tasks.get(taskId)?.deadlineAt).toBe('2026-01-01T00:10:10.000Z');
+    const retried = await agentApprovalDecided.execute({
+      envelope,
+      payload: { approvalId: 'apr-0123456789abcdef01234567', decision: 'approve', decidedBy: 'alice' },
+      attempt: 2,
+      now: new Date(NOW.getTime() + 30_000),
+      deps: approvedDeps(anAction('collect_facts', { site: 'lab' }), setup.delegation).deps,
+    });
+    expect(retried.delegation).toEqual({ taskId, site: 'lab', deadlineAt: '2026-01-01T00:10:10.000Z' });
+  });
+
+  it('takes the default one-hour result deadline when the ports name none', async () => {
+    const { outcome } = await decide(
+      anAction('collect_facts', { site: 'lab' }),
+      ports({ enabled: true }).delegation,
+    );
+    expect(outcome.delegation?.deadlineAt).toBe('2026-01-01T01:00:10.000Z');
+  });
+
+  it('gives the final outcome at once when a retry finds the task already finished', async () => {
+    for (const [status, expected] of [
+      ['succeeded', { status: 'Completed', outcomeCode: 'worker_task_succeeded' }],
+      [
+        'failed',
+        {
+          status: 'NeedsReview',
+          outcomeCode: 'worker_task_failed',
+          signals: [{ type: 'worker_task_failed', RequiresHumanReview: true, code: 'worker_result_missing' }],
+        },
+      ],
+    ] as const) {
+      const setup = ports({ enabled: true });
+      const first = await decide(anAction('collect_facts', { site: 'lab' }), setup.delegation);
+      const taskId = first.outcome.delegation?.taskId ?? '';
+      const task = setup.tasks.tasks.get(taskId);
+      if (!task) throw new Error('no task');
+      setup.tasks.tasks.set(taskId, {
+        ...task,
+        status,
+        ...(status === 'failed' ? { errorCode: 'worker_result_missing' } : {}),
+      });
+      const again = await agentApprovalDecided.execute({
+        envelope: first.envelope,
+        payload: { approvalId: 'apr-0123456789abcdef01234567', decision: 'approve', decidedBy: 'alice' },
+        attempt: 2,
+        now: NOW,
+        deps: approvedDeps(anAction('collect_facts', { site: 'lab' }), setup.delegation).deps,
+      });
+      expect(again).toMatchObject(expected);
+      expect(again.delegation).toBeUndefined();
+    }
   });
 
   it('goes to NeedsReview with no_worker_online when no worker of the site is online', async () => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { KEY_STATUS, MAX_INLINE_SIGNALS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import { DELEGATED_STAGE } from '#core/lifecycle/run.js';
 import type { WorkerTaskRecord } from '#core/workers/ports.js';
 import {
   finishTask,
+  isExpiredClaimedTask,
   reconcileRefusal,
   reconcileRun,
   workerActionHistoryEntry,
@@ -71,6 +73,18 @@ describe('reconcileRefusal', () => {
       'not_executing',
     );
   });
+
+  it('still accepts the claimant’s late result for a task the sweep closed at its deadline', () => {
+    const expired = anExecutingTask({ status: 'failed', errorCode: 'worker_result_missing' });
+    expect(isExpiredClaimedTask(expired)).toBe(true);
+    expect(reconcileRefusal(expired, { worker_id: 'worker-1', attempt: 1 })).toBeUndefined();
+    expect(reconcileRefusal(expired, { worker_id: 'worker-2', attempt: 1 })).toBe('not_claimant');
+    // Closed while still queued (never claimed), or a failure the worker reported: nothing more to take.
+    const { claimedBy: _c, ...unclaimed } = expired;
+    expect(reconcileRefusal(unclaimed, { worker_id: 'worker-1', attempt: 1 })).toBe('not_executing');
+    const reported = { ...expired, resultKey: `${expired.taskId}#1#execution_result` };
+    expect(reconcileRefusal(reported, { worker_id: 'worker-1', attempt: 1 })).toBe('not_executing');
+  });
 });
 
 describe('finishTask', () => {
@@ -90,6 +104,57 @@ describe('finishTask', () => {
     expect(finishTask(task, anExecutionResult(task, { payload: { status: 'failed' } }), NOW).errorCode).toBe(
       'worker_task_failed',
     );
+  });
+});
+
+describe('reconcileRun of a run waiting on the task (Running, delegated)', () => {
+  function aWaitingRun(task: WorkerTaskRecord): RunRecord {
+    return aCompletedRun(task, {
+      status: RUN_STATUS.Running,
+      stages: [
+        ...aCompletedRun(task).stages,
+        { name: DELEGATED_STAGE, attempt: 1, startedAt: '2026-01-01T00:00:00.500Z' },
+      ],
+      delegation: { taskId: task.taskId, site: 'lab', deadlineAt: '2026-01-01T01:00:00.500Z' },
+    });
+  }
+
+  it('finishes it: Completed, the delegated stage closed with worker_task_succeeded, no worker_result stage', () => {
+    const task = anExecutingTask();
+    const next = reconcileRun(aWaitingRun(task), task, anExecutionResult(task), NOW);
+    expect(next.status).toBe('Completed');
+    expect(next.delegation).toBeUndefined();
+    expect(next.stages.map((stage) => [stage.name, stage.outcomeCode])).toEqual([
+      ['execute', 'action_delegated'],
+      [DELEGATED_STAGE, 'worker_task_succeeded'],
+    ]);
+    expect(next.stages.at(-1)?.rationale).toBe(
+      `task ${task.taskId} (execute_script) on worker-1@lab succeeded in 120 ms`,
+    );
+    expect(next.result).toEqual({ approvalId: 'a', taskId: task.taskId, taskStatus: 'succeeded' });
+  });
+
+  it('a failed task: NeedsReview with worker_task_failed carrying the worker’s error code', () => {
+    const task = anExecutingTask();
+    const envelope = anExecutionResult(task, { payload: { status: 'failed', errorCode: 'timeout' } });
+    const next = reconcileRun(aWaitingRun(task), task, envelope, NOW);
+    expect(next.status).toBe('NeedsReview');
+    expect(next.stages.at(-1)).toMatchObject({ name: DELEGATED_STAGE, outcomeCode: 'worker_task_failed' });
+    expect(next.signals).toEqual([
+      expect.objectContaining({ type: 'worker_task_failed', RequiresHumanReview: true, code: 'timeout' }),
+    ]);
+  });
+
+  it('a late result on a run the deadline already moved to NeedsReview: a worker_result stage, still NeedsReview', () => {
+    const task = anExecutingTask({ status: 'failed', errorCode: 'worker_result_missing' });
+    const run = aCompletedRun(task, { status: RUN_STATUS.NeedsReview, needsReviewSince: 'earlier' });
+    const next = reconcileRun(run, task, anExecutionResult(task), NOW);
+    expect(next.status).toBe('NeedsReview');
+    expect(next.stages.at(-1)).toMatchObject({
+      name: 'worker_result',
+      outcomeCode: 'worker_task_succeeded',
+      rationale: expect.stringContaining('after its deadline'),
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkerLogger } from '#core/lifecycle/lane-worker.js';
-import type { WorkerTaskRecord } from '#core/workers/ports.js';
+import type { DelegationDeadlines, ExpireDelegationOutcome, WorkerTaskRecord } from '#core/workers/ports.js';
 import {
   createWorkerSweep,
   sweepWorkers,
@@ -372,5 +372,142 @@ describe('createWorkerSweep', () => {
       createWorkerSweep({ ...base, staleMultiple: 3, stuckAfterMs: STUCK_AFTER, executingLimit: 0 }),
     ).toThrow(/executingLimit/);
     expect(WORKER_SWEEP_INTERVAL_MINUTES).toBe(5);
+  });
+});
+
+describe('the sweep’s deadline check', () => {
+  /** A scripted `DelegationDeadlines`: what each overdue task's expiry answers (or throws). */
+  function deadlines(
+    overdue: readonly WorkerTaskRecord[],
+    answers: Record<string, ExpireDelegationOutcome | Error>,
+  ): DelegationDeadlines & { readonly asked: string[]; readonly listedAt: Date[] } {
+    const asked: string[] = [];
+    const listedAt: Date[] = [];
+    return {
+      asked,
+      listedAt,
+      listOverdue: async (now, limit) => {
+        listedAt.push(now);
+        return overdue.slice(0, limit);
+      },
+      expireOverdue: async (task) => {
+        asked.push(task.taskId);
+        const answer = answers[task.taskId];
+        if (answer instanceof Error) throw answer;
+        return answer ?? { outcome: 'skipped', reason: 'changed' };
+      },
+    };
+  }
+
+  function aSweep(store: DelegationDeadlines, extra: { readonly deadlineLimit?: number } = {}) {
+    const metrics = new RecordingMetrics();
+    const { logger, lines } = aLogger();
+    const sweep = createWorkerSweep({
+      environment: 'dev',
+      staleMultiple: 3,
+      stuckAfterMs: STUCK_AFTER,
+      registry: new InMemoryWorkerRegistry(),
+      tasks: new InMemoryWorkerTaskStore(),
+      metrics,
+      logger,
+      clock: { now: () => NOW },
+      deadlines: store,
+      ...extra,
+    });
+    return { sweep, metrics, lines };
+  }
+
+  it('expires each overdue delegation oldest first, warns per expired run and counts the rest', async () => {
+    const [a, b, c, d] = [1, 2, 3, 4].map(() => aTask({ deadlineAt: ago(MINUTE) }));
+    if (!a || !b || !c || !d) throw new Error('tasks');
+    const store = deadlines([a, b, c, d], {
+      [a.taskId]: { outcome: 'expired', commandId: a.message.commandId },
+      [b.taskId]: { outcome: 'task_closed', commandId: b.message.commandId },
+      [c.taskId]: { outcome: 'skipped', reason: 'run_in_progress' },
+      [d.taskId]: new Error('throttled'),
+    });
+    const { sweep, metrics, lines } = aSweep(store);
+    const result = await sweep();
+
+    expect(store.listedAt).toEqual([NOW]);
+    expect(store.asked).toEqual([a.taskId, b.taskId, c.taskId, d.taskId]);
+    expect(result.deadlines).toEqual({
+      overdue: 4,
+      expired: [{ commandId: a.message.commandId, taskId: a.taskId }],
+      tasksClosed: 1,
+      skipped: 1,
+      failed: 1,
+    });
+    expect(lines.filter((line) => line.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'delegated run expired: no worker result by its deadline',
+        extra: expect.objectContaining({
+          environment: 'dev',
+          task_id: a.taskId,
+          command_id: a.message.commandId,
+          site: 'lab',
+          deadline_at: ago(MINUTE),
+        }),
+      },
+    ]);
+    expect(lines.filter((line) => line.level === 'error')).toEqual([
+      expect.objectContaining({
+        message: 'delegated run could not be expired',
+        extra: expect.objectContaining({ task_id: d.taskId, error: 'Error: throttled' }),
+      }),
+    ]);
+    // The metrics went out whatever the deadline check met.
+    expect(metrics.points.map((point) => point.metric)).toEqual([
+      'workersOnline',
+      'workersOffline',
+      'workerTasksStuckExecuting',
+      'workerOfflineBacklog',
+    ]);
+    expect(lines.at(-1)).toMatchObject({
+      message: 'worker sweep',
+      extra: {
+        delegations_overdue: 4,
+        delegations_expired: 1,
+        delegation_tasks_closed: 1,
+        delegations_failed: 1,
+      },
+    });
+  });
+
+  it('expires at most the deadline limit per run', async () => {
+    const overdue = [1, 2, 3].map(() => aTask({ deadlineAt: ago(MINUTE) }));
+    const store = deadlines(overdue, {});
+    const result = await aSweep(store, { deadlineLimit: 2 }).sweep();
+    expect(store.asked).toHaveLength(2);
+    expect(result.deadlines?.overdue).toBe(2);
+  });
+
+  it('logs and counts a failed read of the overdue tasks, and still returns the metrics’ result', async () => {
+    const store: DelegationDeadlines = {
+      listOverdue: async () => Promise.reject(new Error('throttled')),
+      expireOverdue: async () => Promise.reject(new Error('never called')),
+    };
+    const { sweep, metrics, lines } = aSweep(store);
+    const result = await sweep();
+    expect(result.deadlines).toEqual({ overdue: 0, expired: [], tasksClosed: 0, skipped: 0, failed: 1 });
+    expect(metrics.points).toHaveLength(4);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'overdue delegations could not be read' }),
+    );
+  });
+
+  it('leaves deadlines alone without the port (reads only)', async () => {
+    const result = await createWorkerSweep({
+      environment: 'dev',
+      staleMultiple: 3,
+      stuckAfterMs: STUCK_AFTER,
+      registry: new InMemoryWorkerRegistry(),
+      tasks: new InMemoryWorkerTaskStore(),
+      metrics: new RecordingMetrics(),
+      logger: aLogger().logger,
+      clock: { now: () => NOW },
+    })();
+    expect(result.deadlines).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { KEY_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import { KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
 import { keys, WORKER_RESULT_SORT_KEY_PREFIX } from '#contracts/tables.js';
 import {
   resultIdempotencyKey,
@@ -16,9 +16,12 @@ import {
   type WorkerTaskMessage,
   type WorkerTaskStatus,
 } from '#contracts/worker-contract.js';
+import { expireDelegatedRun, isDelegatedTo, isDelegationDue } from '#core/lifecycle/delegation.js';
 import { WorkerTaskContentionError } from '#core/workers/errors.js';
 import type {
   ClaimOutcome,
+  DelegationDeadlines,
+  ExpireDelegationOutcome,
   RecordResultOutcome,
   WorkerTaskRecord,
   WorkerTaskStore,
@@ -26,6 +29,8 @@ import type {
 import {
   type ExecutionResultEnvelope,
   finishTask,
+  isExpiredClaimedTask,
+  RESULT_MISSING_ERROR_CODE,
   reconcileRefusal,
   reconcileRun,
   workerActionHistoryEntry,
@@ -47,6 +52,8 @@ export interface DynamoDbWorkerTaskStoreOptions {
 
 const MAX_RACES = 5;
 const DEFAULT_LIST_LIMIT = 100;
+/** The statuses of a task whose result has not arrived: what the deadline check reads. */
+const UNFINISHED_STATUSES = ['queued', 'executing'] as const satisfies readonly WorkerTaskStatus[];
 
 /**
  * `WorkerTaskStore` on the lifecycle table (single-table design).
@@ -74,6 +81,16 @@ const DEFAULT_LIST_LIMIT = 100;
  * A resend fails on the result's condition and changes nothing; a retry after any failure finds
  * nothing half-applied.
  *
+ * A delegated run waits for its task's result until `deadlineAt`, kept on the task record and its
+ * status entry. `listOverdue` reads the `queued` and `executing` status partitions (cost
+ * proportional to unfinished tasks, never the table) and `expireOverdue` closes an overdue task
+ * (`failed`, `worker_result_missing`) and turns its run NeedsReview in one transaction, off the
+ * command path. The claimant's late result is still reconciled (a `worker_result` stage).
+ *
+ * A claim by the worker that already holds an `executing` task's claim at that attempt answers
+ * `claimed` again (`reclaimed`, nothing written): the message of a task whose result the worker
+ * could neither deliver nor spool comes back, and the worker resends the result it kept.
+ *
  * Every item carries `expiresAt` (TTL, `retentionDays` after it was written).
  *
  * @example
@@ -81,7 +98,7 @@ const DEFAULT_LIST_LIMIT = 100;
  * await tasks.createQueued(message, now);
  * await tasks.claim({ taskId, workerId: 'w-1', site: 'lab', now }); // { outcome: 'claimed', task }
  */
-export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
+export class DynamoDbWorkerTaskStore implements WorkerTaskStore, DelegationDeadlines {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #environment: string;
@@ -94,7 +111,11 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
     this.#retentionSeconds = retentionSeconds(options.retentionDays ?? 30);
   }
 
-  public async createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord> {
+  public async createQueued(
+    message: WorkerTaskMessage,
+    now: Date,
+    options: { readonly deadlineAt?: string } = {},
+  ): Promise<WorkerTaskRecord> {
     const record: WorkerTaskRecord = {
       taskId: message.taskId,
       attempt: message.attempt,
@@ -102,6 +123,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
       status: 'queued',
       message,
       queuedAt: new Date(message.queuedAt).toISOString(),
+      ...(options.deadlineAt !== undefined ? { deadlineAt: new Date(options.deadlineAt).toISOString() } : {}),
     };
     for (let race = 0; race < MAX_RACES; race++) {
       const reasons = await this.#transact(
@@ -142,6 +164,10 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
       }
       if (input.attempt !== undefined && input.attempt !== task.attempt) {
         return { outcome: 'stale_attempt', attempt: task.attempt };
+      }
+      if (task.status === 'executing' && task.claimedBy === input.workerId) {
+        // The claimant's message came back (it kept it to resend a result): its claim stands.
+        return { outcome: 'claimed', task, reclaimed: true };
       }
       if (task.status !== 'queued') {
         return { outcome: 'already_claimed', claimedBy: task.claimedBy, status: task.status };
@@ -282,6 +308,117 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
     return items.map((item) => String(item.sk).slice(WORKER_RESULT_SORT_KEY_PREFIX.length));
   }
 
+  /**
+   * Oldest deadline first. Reads every `queued` and `executing` status entry (small items; the
+   * filter keeps the overdue ones), then the overdue tasks' records.
+   */
+  public async listOverdue(now: Date, limit: number): Promise<WorkerTaskRecord[]> {
+    const at = now.toISOString();
+    const entries = (
+      await Promise.all(
+        UNFINISHED_STATUSES.map((status) =>
+          this.#query({
+            KeyConditionExpression: 'pk = :pk',
+            FilterExpression: '#deadlineAt <= :now',
+            ExpressionAttributeNames: { '#deadlineAt': 'deadlineAt' },
+            ExpressionAttributeValues: {
+              ':pk': keys.workerTaskStatusPartition(this.#environment, status),
+              ':now': at,
+            },
+            ProjectionExpression: 'taskId, #deadlineAt',
+          }),
+        ),
+      )
+    )
+      .flat()
+      .sort((a, b) => String(a.deadlineAt).localeCompare(String(b.deadlineAt)))
+      .slice(0, limit);
+    const taskIds = entries.map((entry) => String(entry.taskId));
+    const tasks = new Map((await this.#batchGetTasks(taskIds)).map((task) => [task.taskId, task]));
+    return taskIds.flatMap((id) => {
+      const task = tasks.get(id);
+      return task && isUnfinished(task) && task.deadlineAt !== undefined && task.deadlineAt <= at
+        ? [task]
+        : [];
+    });
+  }
+
+  public async expireOverdue(listed: WorkerTaskRecord, now: Date): Promise<ExpireDelegationOutcome> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const task = race === 0 ? listed : await this.get(listed.taskId);
+      if (!task || !isUnfinished(task)) return { outcome: 'skipped', reason: 'changed' };
+      if (task.deadlineAt === undefined || Date.parse(task.deadlineAt) > now.getTime()) {
+        return { outcome: 'skipped', reason: 'not_due' };
+      }
+      const commandId = task.message.commandId;
+      const run = await this.#getRun(commandId);
+      // Its lane worker has not saved the run yet: the next sweep finds it delegated (or finished).
+      if (run?.keyStatus === KEY_STATUS.Reserved) return { outcome: 'skipped', reason: 'run_in_progress' };
+      const delegated = run !== undefined && isDelegatedTo(run, task.taskId);
+      if (delegated && !isDelegationDue(run, now)) return { outcome: 'skipped', reason: 'not_due' };
+      const closed: WorkerTaskRecord = {
+        ...task,
+        status: 'failed',
+        finishedAt: now.toISOString(),
+        errorCode: RESULT_MISSING_ERROR_CODE,
+      };
+      const reasons = await this.#transact(
+        [
+          {
+            Update: {
+              TableName: this.#tableName,
+              Key: keys.workerTask(task.taskId),
+              UpdateExpression: 'SET #status = :failed, #finishedAt = :at, #errorCode = :code',
+              ConditionExpression: '#status = :seen AND #attempt = :attempt',
+              ExpressionAttributeNames: {
+                '#status': 'status',
+                '#finishedAt': 'finishedAt',
+                '#errorCode': 'errorCode',
+                '#attempt': 'attempt',
+              },
+              ExpressionAttributeValues: {
+                ':failed': closed.status,
+                ':at': closed.finishedAt,
+                ':code': closed.errorCode,
+                ':seen': task.status,
+                ':attempt': task.attempt,
+              },
+            },
+          },
+          { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+          { Put: { TableName: this.#tableName, Item: this.#statusItem(closed, now) } },
+          run === undefined
+            ? {
+                ConditionCheck: {
+                  TableName: this.#tableName,
+                  Key: keys.run(commandId),
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              }
+            : delegated
+              ? {
+                  Put: {
+                    TableName: this.#tableName,
+                    Item: runToItem(expireDelegatedRun(run, task.taskId, now)),
+                    ...runUnchanged(run, task.taskId),
+                  },
+                }
+              : {
+                  ConditionCheck: {
+                    TableName: this.#tableName,
+                    Key: keys.run(commandId),
+                    ...runUnchanged(run),
+                  },
+                },
+        ],
+        race,
+      );
+      if (reasons === undefined) return { outcome: delegated ? 'expired' : 'task_closed', commandId };
+      // The task or the run changed since they were read: read again.
+    }
+    throw new WorkerTaskContentionError(listed.taskId, 'expireOverdue');
+  }
+
   #reconcileItems(
     task: WorkerTaskRecord,
     finished: WorkerTaskRecord,
@@ -308,7 +445,10 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
           UpdateExpression: failed
             ? 'SET #status = :final, #finishedAt = :at, #resultKey = :key, #errorCode = :code'
             : 'SET #status = :final, #finishedAt = :at, #resultKey = :key REMOVE #errorCode',
-          ConditionExpression: '#status = :executing AND #claimedBy = :worker AND #attempt = :attempt',
+          // Executing — or closed by the sweep at its deadline (a late result) — as it was read.
+          ConditionExpression: isExpiredClaimedTask(task)
+            ? '#status = :failed AND #errorCode = :missing AND attribute_not_exists(#resultKey) AND #claimedBy = :worker AND #attempt = :attempt'
+            : '#status = :executing AND #claimedBy = :worker AND #attempt = :attempt',
           ExpressionAttributeNames: {
             '#status': 'status',
             '#finishedAt': 'finishedAt',
@@ -321,7 +461,9 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
             ':final': finished.status,
             ':at': finished.finishedAt,
             ':key': key,
-            ':executing': 'executing',
+            ...(isExpiredClaimedTask(task)
+              ? { ':failed': 'failed', ':missing': RESULT_MISSING_ERROR_CODE }
+              : { ':executing': 'executing' }),
             ':worker': envelope.worker_id,
             ':attempt': envelope.attempt,
             ...(failed ? { ':code': finished.errorCode } : {}),
@@ -346,9 +488,8 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
               Put: {
                 TableName: this.#tableName,
                 Item: runToItem(reconcileRun(run, task, envelope, now)),
-                ConditionExpression: '#updatedAt = :seen AND #keyStatus <> :reserved',
-                ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#keyStatus': 'keyStatus' },
-                ExpressionAttributeValues: { ':seen': run.updatedAt, ':reserved': KEY_STATUS.Reserved },
+                // A run waiting on this task is finished only while it still waits on it.
+                ...runUnchanged(run, isDelegatedTo(run, task.taskId) ? task.taskId : undefined),
               },
             },
           ]
@@ -475,6 +616,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore {
       taskId: record.taskId,
       status: record.status,
       queuedAt: record.queuedAt,
+      ...(record.deadlineAt !== undefined ? { deadlineAt: record.deadlineAt } : {}),
       expiresAt: this.#expiresAt(now),
     };
   }
@@ -504,11 +646,59 @@ function itemToTask(item: Item): WorkerTaskRecord {
     status: item.status as WorkerTaskStatus,
     message: item.message as WorkerTaskMessage,
     queuedAt: String(item.queuedAt),
+    ...optional('deadlineAt'),
     ...optional('claimedBy'),
     ...optional('claimedAt'),
     ...optional('finishedAt'),
     ...optional('errorCode'),
     ...optional('resultKey'),
+  };
+}
+
+function isUnfinished(task: WorkerTaskRecord): boolean {
+  return (UNFINISHED_STATUSES as readonly WorkerTaskStatus[]).includes(task.status);
+}
+
+/**
+ * The condition of a write over a run read as `run`: unchanged since (its `updatedAt`, and the
+ * counters other writers add without touching it: duplicate deliveries, replay links), no attempt
+ * holding it — and, with `delegatedTaskId`, still Running and waiting on that task.
+ */
+function runUnchanged(
+  run: RunRecord,
+  delegatedTaskId?: string,
+): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, unknown>;
+} {
+  const conditions = ['#updatedAt = :seen', '#keyStatus <> :reserved'];
+  const names: Record<string, string> = {
+    '#updatedAt': 'updatedAt',
+    '#keyStatus': 'keyStatus',
+    '#duplicates': 'duplicateDeliveries',
+    '#replayedAs': 'replayedAs',
+  };
+  const values: Record<string, unknown> = { ':seen': run.updatedAt, ':reserved': KEY_STATUS.Reserved };
+  if (run.duplicateDeliveries === undefined) conditions.push('attribute_not_exists(#duplicates)');
+  else {
+    conditions.push('#duplicates = :duplicates');
+    values[':duplicates'] = run.duplicateDeliveries;
+  }
+  if (run.replayedAs === undefined) conditions.push('attribute_not_exists(#replayedAs)');
+  else {
+    conditions.push('size(#replayedAs) = :replayed');
+    values[':replayed'] = run.replayedAs.length;
+  }
+  if (delegatedTaskId !== undefined) {
+    conditions.push('#status = :running', '#delegation.#taskId = :taskId');
+    Object.assign(names, { '#status': 'status', '#delegation': 'delegation', '#taskId': 'taskId' });
+    Object.assign(values, { ':running': RUN_STATUS.Running, ':taskId': delegatedTaskId });
+  }
+  return {
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
   };
 }
 

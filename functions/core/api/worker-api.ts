@@ -120,14 +120,20 @@ export function createWorkerApi(
       });
       switch (claim.outcome) {
         case 'claimed':
-          context.logger.info('worker task claimed', {
+          context.logger.info(claim.reclaimed ? 'worker task reclaimed' : 'worker task claimed', {
             requestId: request.requestId,
             taskId,
             workerId: body.worker_id,
             site: body.site,
             commandId: claim.task.message.commandId,
           });
-          return json(200, { claimed: true, task: renderTask(claim.task) });
+          // `reclaimed`: this worker already held the claim (its message came back); it resends the
+          // result it kept rather than running the task again.
+          return json(200, {
+            claimed: true,
+            ...(claim.reclaimed ? { reclaimed: true } : {}),
+            task: renderTask(claim.task),
+          });
         case 'already_claimed':
           return clientError(
             ApiRequestError.single(
@@ -354,6 +360,7 @@ export function renderTask(task: WorkerTaskRecord) {
     status: task.status,
     queued_at: task.queuedAt,
     ...(task.claimedBy !== undefined ? { claimed_by: task.claimedBy } : {}),
+    ...(task.deadlineAt !== undefined ? { deadline_at: task.deadlineAt } : {}),
     ...(task.claimedAt !== undefined ? { claimed_at: task.claimedAt } : {}),
     ...(task.finishedAt !== undefined ? { finished_at: task.finishedAt } : {}),
     ...(task.errorCode !== undefined ? { error_code: task.errorCode } : {}),

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { type CommandOutcome, type ProposedAction, SIGNAL_TYPES } from '#contracts/lifecycle.js';
-import { delegateApprovedAction } from '../workers/delegation.js';
+import { delegateApprovedAction, resultDeadlineOf } from '../workers/delegation.js';
+import type { WorkerTaskRecord } from '../workers/ports.js';
 import type { WorkerDelegationPorts } from './ports.js';
 import { APPROVAL_ID_PATTERN } from './proposals.js';
 import type { CommandDefinition } from './types.js';
@@ -21,9 +22,12 @@ export const approvalDecisionPayloadSchema = z
  * closed to NeedsReview with a signal — retrying would not change the answer.
  *
  * With worker delegation (seed 004) on and a worker-eligible action
- * (`worker-delegation.ts`), the action is not executed here: a `queued` task
- * goes to its site's lane and the command completes as `action_delegated`
- * with the task id; the worker's result is reconciled into this run later.
+ * (`workers/delegation.ts`), the action is not executed here: a `queued` task
+ * goes to its site's lane and the outcome is `Running` with a `delegation`
+ * (`action_delegated`, the task id and the result's deadline): the lane
+ * message is done, the run waits in its `delegated` stage until the worker's
+ * result is reconciled (Completed, or NeedsReview `worker_task_failed`) or the
+ * deadline passes (NeedsReview `worker_result_missing`, the worker sweep).
  * No worker of the site online fails closed (`no_worker_online`).
  */
 export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayloadSchema> = {
@@ -158,17 +162,59 @@ async function delegate(
         ],
       };
     case 'delegated':
-      return {
-        status: 'Completed',
-        outcomeCode: 'action_delegated',
-        rationale: `${request.action.action} delegated to site ${decision.task.site} as task ${decision.task.taskId} (${decision.task.message.input.kind}) after approval by ${request.decidedBy}`,
-        result: {
-          approvalId: request.approvalId,
-          action: request.action.action,
-          taskId: decision.task.taskId,
-          site: decision.task.site,
-          kind: decision.task.message.input.kind,
-        },
-      };
+      return delegatedOutcome(decision.task, request, ports.resultDeadlineMs);
   }
+}
+
+/**
+ * The outcome of an action handed to a worker: `Running` with the delegation while its task is
+ * `queued` or `executing`. A task already finished (this command was retried after its task was
+ * closed) gives its final outcome at once, as the reconciled result would have.
+ */
+function delegatedOutcome(
+  task: WorkerTaskRecord,
+  request: { readonly approvalId: string; readonly action: ProposedAction; readonly decidedBy: string },
+  resultDeadlineMs: number | undefined,
+): CommandOutcome {
+  const where = `${request.action.action} delegated to site ${task.site} as task ${task.taskId} (${task.message.input.kind}) after approval by ${request.decidedBy}`;
+  const result = {
+    approvalId: request.approvalId,
+    action: request.action.action,
+    taskId: task.taskId,
+    site: task.site,
+    kind: task.message.input.kind,
+  };
+  if (task.status === 'succeeded') {
+    return {
+      status: 'Completed',
+      outcomeCode: 'worker_task_succeeded',
+      rationale: `${where}; the task already succeeded`,
+      result: { ...result, taskStatus: task.status },
+    };
+  }
+  if (task.status === 'failed') {
+    const code = task.errorCode ?? SIGNAL_TYPES.workerTaskFailed;
+    return {
+      status: 'NeedsReview',
+      outcomeCode: SIGNAL_TYPES.workerTaskFailed,
+      rationale: `${where}; the task already failed with ${code}`,
+      result: { ...result, taskStatus: task.status },
+      signals: [
+        {
+          type: SIGNAL_TYPES.workerTaskFailed,
+          RequiresHumanReview: true,
+          code,
+          rationale: `task ${task.taskId} failed with ${code}`,
+        },
+      ],
+    };
+  }
+  const deadlineAt = resultDeadlineOf(task, resultDeadlineMs);
+  return {
+    status: 'Running',
+    outcomeCode: 'action_delegated',
+    rationale: `${where}; its result is due by ${deadlineAt}`,
+    result,
+    delegation: { taskId: task.taskId, site: task.site, deadlineAt },
+  };
 }

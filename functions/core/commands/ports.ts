@@ -70,4 +70,9 @@ export interface WorkerDelegationPorts {
    * @default 300_000
    */
   readonly taskTimeoutMs?: number;
+  /**
+   * How long the delegated run waits for the task's result (`delegation.deadlineAt`), in ms.
+   * @default DEFAULT_RESULT_DEADLINE_SECONDS × 1000 (`functions/core/workers/settings.ts`)
+   */
+  readonly resultDeadlineMs?: number;
 }

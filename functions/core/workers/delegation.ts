@@ -9,6 +9,7 @@ import {
 import type { WorkerDelegationPorts } from '../commands/ports.js';
 import { uuidFromSeed } from '../replay/uuid-from-seed.js';
 import type { WorkerRegistryEntry, WorkerTaskRecord } from './ports.js';
+import { DEFAULT_RESULT_DEADLINE_SECONDS } from './settings.js';
 
 /**
  * Which approved actions a worker carries out (seed 004 "target is worker-eligible"), decided
@@ -151,8 +152,8 @@ export interface DelegationRequest {
 
 /**
  * The delegation branch of an approved action (seed 004 "Delegated Execution Flow"): with
- * delegation on and a worker-eligible action, writes the `queued` task record, then sends the
- * message to the site's lane. Fails closed (`no_worker_online`) when no worker of the site is
+ * delegation on and a worker-eligible action, writes the `queued` task record (with the result's
+ * deadline, `ports.resultDeadlineMs` from now), then sends the message to the site's lane. Fails closed (`no_worker_online`) when no worker of the site is
  * online. Safe to repeat for one command: the task id is derived from the command and approval,
  * the record is written once, and the message is sent again only while the task is still
  * `queued` (a duplicate message loses its claim).
@@ -198,7 +199,24 @@ export async function delegateApprovedAction(
     queuedAt: request.now.toISOString(),
     timeoutMs: ports.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
   };
-  return resume(ports, await ports.tasks.createQueued(message, request.now));
+  const deadlineAt = new Date(
+    request.now.getTime() + (ports.resultDeadlineMs ?? DEFAULT_RESULT_DEADLINE_SECONDS * 1000),
+  ).toISOString();
+  return resume(ports, await ports.tasks.createQueued(message, request.now, { deadlineAt }));
+}
+
+/**
+ * When the run of a delegated task stops waiting for its result: the deadline stored with the
+ * task (fixed when it was queued, so a retried command keeps it), else — a task queued before
+ * deadlines existed — `queuedAt` plus the configured deadline.
+ */
+export function resultDeadlineOf(task: WorkerTaskRecord, resultDeadlineMs?: number): string {
+  return (
+    task.deadlineAt ??
+    new Date(
+      Date.parse(task.queuedAt) + (resultDeadlineMs ?? DEFAULT_RESULT_DEADLINE_SECONDS * 1000),
+    ).toISOString()
+  );
 }
 
 /** The contract's default start deadline of a task. */

@@ -20,6 +20,11 @@ export interface WorkerTaskRecord {
   readonly status: WorkerTaskStatus;
   readonly message: WorkerTaskMessage;
   readonly queuedAt: string;
+  /**
+   * When the result is due: the delegated run's `delegation.deadlineAt`, fixed when the task is
+   * queued. Absent on tasks queued before deadlines existed (never expired by the sweep).
+   */
+  readonly deadlineAt?: string;
   /** Set by the claim. */
   readonly claimedBy?: string;
   readonly claimedAt?: string;
@@ -31,7 +36,16 @@ export interface WorkerTaskRecord {
 }
 
 export type ClaimOutcome =
-  | { readonly outcome: 'claimed'; readonly task: WorkerTaskRecord }
+  | {
+      readonly outcome: 'claimed';
+      readonly task: WorkerTaskRecord;
+      /**
+       * True when the claimer already held this claim (same worker, same attempt, task still
+       * `executing`): nothing was written. A worker that kept a result it could not hand over
+       * resends it; it never runs the task a second time.
+       */
+      readonly reclaimed?: boolean;
+    }
   | {
       readonly outcome: 'already_claimed';
       readonly claimedBy: string | undefined;
@@ -66,13 +80,19 @@ export type RecordResultOutcome =
 
 export interface WorkerTaskStore {
   /**
-   * Writes the `queued` record (conditional: a task id is written once). For a task id that
-   * exists already (a retried delegation) it writes nothing and returns the stored record.
+   * Writes the `queued` record (conditional: a task id is written once), with the result's
+   * `deadlineAt` when given. For a task id that exists already (a retried delegation) it writes
+   * nothing and returns the stored record.
    */
-  createQueued(message: WorkerTaskMessage, now: Date): Promise<WorkerTaskRecord>;
+  createQueued(
+    message: WorkerTaskMessage,
+    now: Date,
+    options?: { readonly deadlineAt?: string },
+  ): Promise<WorkerTaskRecord>;
   /**
    * `queued` → `executing` for `workerId`, conditional on `queued` and the site (and `attempt`,
-   * when given); a second claimer loses.
+   * when given); a second claimer loses. The worker that holds the claim of an `executing` task
+   * at that attempt claims it again (`reclaimed`, nothing written): its message came back.
    */
   claim(input: {
     taskId: string;
@@ -93,6 +113,30 @@ export interface WorkerTaskStore {
   countByStatus(status: WorkerTaskStatus): Promise<number>;
   /** The idempotency keys of the results stored for a task (seed: "Check worker_results for matching idempotency key"). */
   listResultKeys(taskId: string): Promise<string[]>;
+}
+
+export type ExpireDelegationOutcome =
+  /** The run was delegated to the task and due: now NeedsReview (`worker_result_missing`), the task `failed`. */
+  | { readonly outcome: 'expired'; readonly commandId: string }
+  /** The task's run is gone or no longer waits on it (finished, or never delegated): the task alone was closed. */
+  | { readonly outcome: 'task_closed'; readonly commandId: string }
+  /** Not due yet (the run's deadline is later), or the task or run changed meanwhile: nothing written. */
+  | { readonly outcome: 'skipped'; readonly reason: 'not_due' | 'run_in_progress' | 'changed' };
+
+/**
+ * The result deadline of delegated runs, on the worker task records (a task and its run share the
+ * deadline). Read cost is proportional to the tasks still `queued` or `executing`.
+ */
+export interface DelegationDeadlines {
+  /** Tasks `queued` or `executing` whose `deadlineAt` is at or before `now`, oldest first, at most `limit`. */
+  listOverdue(now: Date, limit: number): Promise<WorkerTaskRecord[]>;
+  /**
+   * For an overdue task: the delegated run → NeedsReview with `worker_result_missing`
+   * (`expireDelegatedRun`) and the task → `failed` `worker_result_missing`, in one conditional
+   * write (only while the run is Running, delegated to this task, and the task unchanged). A run
+   * still Reserved by its lane worker is left for the next sweep.
+   */
+  expireOverdue(task: WorkerTaskRecord, now: Date): Promise<ExpireDelegationOutcome>;
 }
 
 /** A registry entry: the newest registration / heartbeat / deregistration of a worker. */

@@ -11,6 +11,7 @@ import {
   resultIdempotencyKey,
   type WorkerResultEnvelope,
 } from '#contracts/worker-contract.js';
+import { finishDelegatedRun, isDelegatedTo } from '../lifecycle/delegation.js';
 import { actionForTaskInput } from './delegation.js';
 import type { WorkerTaskRecord } from './ports.js';
 
@@ -29,8 +30,27 @@ export const WORKER_RESULT_OUTCOME_CODES = {
   failed: 'worker_task_failed',
 } as const;
 
+/**
+ * The error code of a task the worker sweep closed because its run's result deadline passed
+ * (`DelegationDeadlines.expireOverdue`): the task is `failed` with it and no result key.
+ */
+export const RESULT_MISSING_ERROR_CODE = SIGNAL_TYPES.workerResultMissing;
+
+/**
+ * True for a claimed task the sweep closed at its deadline: its claimant's late result is still
+ * reconciled (task, action history, a `worker_result` stage on the run, which stays NeedsReview).
+ */
+export function isExpiredClaimedTask(task: WorkerTaskRecord): boolean {
+  return (
+    task.status === 'failed' &&
+    task.errorCode === RESULT_MISSING_ERROR_CODE &&
+    task.resultKey === undefined &&
+    task.claimedBy !== undefined
+  );
+}
+
 export type ReconcileRefusal =
-  /** The task is `queued` (never claimed) or already finished. */
+  /** The task is `queued` (never claimed) or already finished (but for a late result, see {@link isExpiredClaimedTask}). */
   | 'not_executing'
   /** Another worker holds the claim. */
   | 'not_claimant'
@@ -38,15 +58,16 @@ export type ReconcileRefusal =
   | 'other_attempt';
 
 /**
- * Whether this `execution_result` may finish the task: it must be `executing`, claimed by the
- * envelope's worker, at the envelope's attempt. A refused result is still stored once (its key
- * is then what "Tasks stuck in executing" finds), but changes nothing.
+ * Whether this `execution_result` may finish the task: it must be `executing` (or closed by the
+ * sweep at its deadline after a claim: a late result), claimed by the envelope's worker, at the
+ * envelope's attempt. A refused result is still stored once (its key is then what "Tasks stuck in
+ * executing" finds), but changes nothing.
  */
 export function reconcileRefusal(
   task: WorkerTaskRecord,
   envelope: Pick<ExecutionResultEnvelope, 'worker_id' | 'attempt'>,
 ): ReconcileRefusal | undefined {
-  if (task.status !== 'executing') return 'not_executing';
+  if (task.status !== 'executing' && !isExpiredClaimedTask(task)) return 'not_executing';
   if (task.claimedBy !== envelope.worker_id) return 'not_claimant';
   if (task.attempt !== envelope.attempt) return 'other_attempt';
   return undefined;
@@ -70,9 +91,13 @@ export function finishTask(
 }
 
 /**
- * The run of the task's command with a `worker_result` stage appended. A failed task also raises
- * `worker_task_failed` (RequiresHumanReview) and moves the run to NeedsReview: fail closed, as
- * everywhere else. A success leaves the run's status as it was.
+ * The run of the task's command once the result is in. A run waiting on this task (Running, its
+ * `delegation` naming it) is finished (`finishDelegatedRun`): its `delegated` stage closed,
+ * `succeeded` → Completed, `failed` → NeedsReview with `worker_task_failed`. Any other run (one
+ * the sweep already turned NeedsReview at its deadline, or one delegated before runs waited) gets
+ * a `worker_result` stage appended; a failed task also raises `worker_task_failed`
+ * (RequiresHumanReview) and moves it to NeedsReview — fail closed, as everywhere else — while a
+ * success leaves its status as it was.
  */
 export function reconcileRun(
   run: RunRecord,
@@ -84,6 +109,18 @@ export function reconcileRun(
   const payload = envelope.payload;
   const failed = payload.status === 'failed';
   const rationale = resultRationale(task, envelope);
+  if (isDelegatedTo(run, task.taskId)) {
+    return finishDelegatedRun(
+      run,
+      {
+        taskId: task.taskId,
+        status: payload.status,
+        ...(failed ? { errorCode: payload.errorCode ?? SIGNAL_TYPES.workerTaskFailed } : {}),
+        rationale,
+      },
+      now,
+    );
+  }
   const stage: Stage = {
     name: WORKER_RESULT_STAGE,
     attempt: run.attempts,
@@ -181,7 +218,8 @@ export function workerActionHistoryEntry(
 
 function resultRationale(task: WorkerTaskRecord, envelope: ExecutionResultEnvelope): string {
   const payload = envelope.payload;
-  const where = `task ${task.taskId} (${task.message.input.kind}) on ${envelope.worker_id}@${task.site}`;
+  const late = isExpiredClaimedTask(task) ? ', after its deadline' : '';
+  const where = `task ${task.taskId} (${task.message.input.kind}) on ${envelope.worker_id}@${task.site}${late}`;
   if (payload.status === 'succeeded') return `${where} succeeded in ${payload.durationMs} ms`;
   const code = payload.errorCode ?? 'worker_task_failed';
   const detail = payload.error ? `: ${payload.error.slice(0, 200)}` : '';

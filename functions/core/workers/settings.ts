@@ -20,6 +20,11 @@ export const WORKER_RUNTIME_ENV = {
   taskQueueUrls: 'WORKER_TASK_QUEUE_URLS',
   /** Minutes a task may stay `executing` before the metrics call it stuck. @default 15 */
   stuckTaskMinutes: 'WORKER_STUCK_TASK_MINUTES',
+  /**
+   * Seconds a delegated action's run waits for its worker's result; past it the worker sweep turns
+   * the run NeedsReview with `worker_result_missing`. @default DEFAULT_RESULT_DEADLINE_SECONDS
+   */
+  resultDeadlineSeconds: 'WORKER_RESULT_DEADLINE_SECONDS',
 } as const;
 
 export interface WorkerSettings {
@@ -28,9 +33,18 @@ export interface WorkerSettings {
   /** Site → task lane URL. */
   readonly taskQueueUrls: Readonly<Record<string, string>>;
   readonly stuckTaskAfterMs: number;
+  /** How long a delegated run waits for its worker's result, in ms (`delegation.deadlineAt`). */
+  readonly resultDeadlineMs: number;
 }
 
 export const DEFAULT_STUCK_TASK_MINUTES = 15;
+/**
+ * One hour: well past a task's default start deadline (`timeoutMs`, 5 minutes) and the stuck
+ * threshold (15 minutes), so a result that is merely late is not called missing.
+ */
+export const DEFAULT_RESULT_DEADLINE_SECONDS = 3600;
+/** Longest result deadline, in seconds (7 days: a run and its task are kept 14 days or more). */
+export const MAX_RESULT_DEADLINE_SECONDS = 604_800;
 
 /** Settings when no variable is set: delegation off, no lanes. */
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
@@ -38,6 +52,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   heartbeatStaleMultiple: DEFAULT_HEARTBEAT_STALE_MULTIPLE,
   taskQueueUrls: {},
   stuckTaskAfterMs: DEFAULT_STUCK_TASK_MINUTES * 60_000,
+  resultDeadlineMs: DEFAULT_RESULT_DEADLINE_SECONDS * 1000,
 };
 
 /**
@@ -58,7 +73,20 @@ export function readWorkerSettings(env: Readonly<Record<string, string | undefin
     taskQueueUrls: readSiteUrls(env, WORKER_RUNTIME_ENV.taskQueueUrls),
     stuckTaskAfterMs:
       readPositiveNumber(env, WORKER_RUNTIME_ENV.stuckTaskMinutes, DEFAULT_STUCK_TASK_MINUTES) * 60_000,
+    resultDeadlineMs: readResultDeadlineSeconds(env) * 1000,
   };
+}
+
+function readResultDeadlineSeconds(env: Readonly<Record<string, string | undefined>>): number {
+  const name = WORKER_RUNTIME_ENV.resultDeadlineSeconds;
+  const seconds = readPositiveNumber(env, name, DEFAULT_RESULT_DEADLINE_SECONDS);
+  if (seconds > MAX_RESULT_DEADLINE_SECONDS) {
+    throw new WorkerSettingsError(
+      name,
+      `must be at most ${MAX_RESULT_DEADLINE_SECONDS} seconds, got "${seconds}"`,
+    );
+  }
+  return seconds;
 }
 
 function present(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {

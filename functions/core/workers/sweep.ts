@@ -3,6 +3,7 @@ import type { WorkerLogger } from '../lifecycle/lane-worker.js';
 import type { MetricsRecorder } from '../telemetry/ports.js';
 import { stuckCandidates, workerViews } from './observability.js';
 import type {
+  DelegationDeadlines,
   WorkerRegistry,
   WorkerRegistryEntry,
   WorkerRegistryView,
@@ -28,6 +29,13 @@ import type {
  * - `WorkerOfflineBacklog`: result envelopes waiting in the workers' offline spools, as each
  *   worker last reported (`offline_backlog.files`, summed over every worker of the registry).
  *
+ * With `deadlines`, the sweep also ends the wait of delegated runs whose result did not arrive by
+ * their deadline (`delegation.deadlineAt`, kept with the task): each overdue `queued` or
+ * `executing` task is closed (`failed`, `worker_result_missing`) and its run turned NeedsReview
+ * with a `worker_result_missing` signal, at most {@link WORKER_SWEEP_DEADLINE_LIMIT} per run, oldest
+ * first (the rest on the next run). This happens after the metrics are recorded; a failure there
+ * is logged and counted, never thrown, so the metrics always go out.
+ *
  * Known limits:
  * - A worker leaves the registry only when its entry expires (`retentionDays` after its last
  *   heartbeat). One stopped gracefully (SIGTERM / SIGINT) deregistered and is `stopped` until
@@ -43,6 +51,9 @@ export const WORKER_SWEEP_INTERVAL_MINUTES = 5;
 
 /** Executing tasks the sweep reads per run (newest first). */
 export const WORKER_SWEEP_EXECUTING_LIMIT = 1000;
+
+/** Overdue delegations the sweep expires per run (oldest deadline first). */
+export const WORKER_SWEEP_DEADLINE_LIMIT = 100;
 
 /** Longest stuck-task threshold the sweep takes, in minutes (one day). */
 export const MAX_STUCK_TASK_MINUTES = 1440;
@@ -84,6 +95,22 @@ export interface WorkerSweepResult {
     readonly offlineBacklogFiles: number;
     readonly offlineBacklogBytes: number;
   };
+  /** What the deadline check did (absent when the sweep has no `deadlines`). */
+  readonly deadlines?: DeadlineSweepResult;
+}
+
+/** The deadline check of one sweep run. */
+export interface DeadlineSweepResult {
+  /** Overdue tasks read (at most the limit). */
+  readonly overdue: number;
+  /** Runs turned NeedsReview with `worker_result_missing` (their tasks closed). */
+  readonly expired: readonly { readonly commandId: string; readonly taskId: string }[];
+  /** Tasks closed whose run no longer waited on them (finished otherwise, or gone). */
+  readonly tasksClosed: number;
+  /** Left for a later run: not due yet, the run still being saved, or changed meanwhile. */
+  readonly skipped: number;
+  /** Tasks whose expiry failed (logged); the next run tries again. */
+  readonly failed: number;
 }
 
 export interface SweepWorkersInput {
@@ -182,6 +209,10 @@ export interface WorkerSweepOptions {
   readonly clock?: Clock;
   /** @default WORKER_SWEEP_EXECUTING_LIMIT */
   readonly executingLimit?: number;
+  /** Where overdue delegations are found and expired; without it the sweep only reads. */
+  readonly deadlines?: DelegationDeadlines;
+  /** @default WORKER_SWEEP_DEADLINE_LIMIT */
+  readonly deadlineLimit?: number;
 }
 
 /**
@@ -255,9 +286,93 @@ export function createWorkerSweep(options: WorkerSweepOptions): () => Promise<Wo
         counted_as_stuck: result.counts.stuckExecuting - result.stuck.length,
       });
     }
-    logger.info('worker sweep', { environment, ...result.counts });
-    return result;
+    const deadlines =
+      options.deadlines === undefined
+        ? undefined
+        : await expireOverdueDelegations(options.deadlines, {
+            now: clock.now(),
+            limit: options.deadlineLimit ?? WORKER_SWEEP_DEADLINE_LIMIT,
+            environment,
+            logger,
+          });
+    logger.info('worker sweep', {
+      environment,
+      ...result.counts,
+      ...(deadlines
+        ? {
+            delegations_overdue: deadlines.overdue,
+            delegations_expired: deadlines.expired.length,
+            delegation_tasks_closed: deadlines.tasksClosed,
+            delegations_failed: deadlines.failed,
+          }
+        : {}),
+    });
+    return deadlines ? { ...result, deadlines } : result;
   };
+}
+
+/**
+ * The deadline check: each overdue task (oldest deadline first, at most `limit`) expired through
+ * `deadlines.expireOverdue`, one after another. One warning per expired run (`command_id`,
+ * `task_id`, `site`, `deadline_at`); a failure is logged as an error and counted, and the check
+ * goes on with the next task. Never throws.
+ *
+ * @example
+ * const result = await expireOverdueDelegations(tasks, { now: new Date(), limit: 100, environment: 'prod', logger });
+ * result.expired; // [{ commandId, taskId }]
+ */
+export async function expireOverdueDelegations(
+  deadlines: DelegationDeadlines,
+  input: {
+    readonly now: Date;
+    readonly limit: number;
+    readonly environment: string;
+    readonly logger: WorkerLogger;
+  },
+): Promise<DeadlineSweepResult> {
+  const { now, limit, environment, logger } = input;
+  let overdue: WorkerTaskRecord[];
+  try {
+    overdue = await deadlines.listOverdue(now, limit);
+  } catch (error) {
+    logger.error('overdue delegations could not be read', { environment, error: String(error) });
+    return { overdue: 0, expired: [], tasksClosed: 0, skipped: 0, failed: 1 };
+  }
+  const expired: { commandId: string; taskId: string }[] = [];
+  let tasksClosed = 0;
+  let skipped = 0;
+  let failed = 0;
+  for (const task of overdue) {
+    const fields = {
+      environment,
+      task_id: task.taskId,
+      command_id: task.message.commandId,
+      site: task.site,
+      task_status: task.status,
+      claimed_by: task.claimedBy,
+      deadline_at: task.deadlineAt,
+    };
+    try {
+      const outcome = await deadlines.expireOverdue(task, now);
+      switch (outcome.outcome) {
+        case 'expired':
+          expired.push({ commandId: outcome.commandId, taskId: task.taskId });
+          logger.warn('delegated run expired: no worker result by its deadline', fields);
+          break;
+        case 'task_closed':
+          tasksClosed++;
+          logger.info('overdue worker task closed; its run no longer waits on it', fields);
+          break;
+        case 'skipped':
+          skipped++;
+          break;
+      }
+    } catch (error) {
+      failed++;
+      logger.error('delegated run could not be expired', { ...fields, error: String(error) });
+    }
+  }
+  return { overdue: overdue.length, expired, tasksClosed, skipped, failed };
 }
 
 function checkSettings(caller: string, staleMultiple: number, stuckAfterMs: number): void {
