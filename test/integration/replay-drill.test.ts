@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replayCommandIdFor } from '#core/replay/replay-command-id.js';
 import { runDrillDirectly } from '#core/replay/run-drill.js';
 import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
 import { anIngestionEnvelope } from '../support/factories.js';
@@ -64,6 +65,10 @@ describe('replay drill, run directly, on the emulators', () => {
     const dry = await drill({ dryRun: true });
     expect(dry.evidence).toMatchObject({ found: 2, replayed: 0, skipped: 1, dryRun: true });
     expect(dry.replays.map((r) => r.status).sort()).toEqual(['skipped', 'would_replay']);
+    // The replay's id is fixed by the dead letter, so even a dry run can name it.
+    expect(dry.replays.find((r) => r.status === 'would_replay')?.newCommandId).toBe(
+      replayCommandIdFor(failed.commandId),
+    );
 
     probe.broken = false; // the fix is deployed
     pipeline.mapping(TEST_LANE).start();
@@ -79,6 +84,8 @@ describe('replay drill, run directly, on the emulators', () => {
     });
     const replayed = replays.find((r) => r.status === 'replayed');
     expect(replayed?.oldCommandId).toBe(failed.commandId);
+    // A new commandId, but not a random one: the UUIDv5 of the original's (a re-run re-sends it).
+    expect(replayed?.newCommandId).toBe(replayCommandIdFor(failed.commandId));
     const newRun = (await pipeline.store.getRun(replayed?.newCommandId ?? ''))?.run;
     expect(newRun).toMatchObject({
       status: 'Completed',
@@ -142,8 +149,10 @@ describe('replay drill, run directly, on the emulators', () => {
     if (!item) throw new Error('no item');
     const first = await s.replayMessage({ drillId: 'retried-drill', dryRun: false, item });
     const retried = await s.replayMessage({ drillId: 'retried-drill', dryRun: false, item });
-    expect(first.status).toBe('replayed');
-    if (retried.newCommandId) expect(retried.newCommandId).toBe(first.newCommandId);
+    expect(first).toMatchObject({ status: 'replayed', newCommandId: replayCommandIdFor(failed.commandId) });
+    // The retry names the same replay whatever became of its receipt handle (the id no longer
+    // depends on the drill or the message, so it is always there).
+    expect(retried.newCommandId).toBe(first.newCommandId);
     await pipeline.drain(TEST_LANE);
     expect((await pipeline.store.getRun(failed.commandId))?.run.replayedAs).toEqual([first.newCommandId]);
     expect(probe.executions.get(first.newCommandId ?? '')).toBe(1);
