@@ -45,7 +45,7 @@ type SqsPersistenceCalls = Pick<
 >;
 
 /** The database file, named as fauxqs names it so data folders written by fauxqs' own persistence load. */
-export const SQS_JOURNAL_FILE = 'fauxqs.db';
+const SQS_JOURNAL_FILE = 'fauxqs.db';
 /** fauxqs' group of a FIFO message sent without one. */
 const DEFAULT_FIFO_GROUP = '__default';
 
