@@ -25,6 +25,10 @@ export const RUNTIME_ENV = {
   ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
   stuckRunningMinutes: 'SWEEP_STUCK_RUNNING_MINUTES',
   staleReviewHours: 'SWEEP_STALE_REVIEW_HOURS',
+  /** `anomaly.sweep`: minutes after its lock lapsed that a still-Reserved run is closed as abandoned. */
+  abandonAfterMinutes: 'SWEEP_ABANDON_AFTER_MINUTES',
+  /** Sweep lane worker: its own queue, where a sweep that ran out of time enqueues its continuation. */
+  laneQueueUrl: 'LANE_QUEUE_URL',
   /** Supervisor silent-host check: a host whose latest report is older than this many minutes is silent. */
   supervisorStaleMinutes: 'SUPERVISOR_STALE_MINUTES',
   /**

@@ -4,6 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handlerTelemetry } from '#adapters/powertools/handler-telemetry.js';
 import { flushMetricsAfterEachInvocation } from '#adapters/powertools/metrics-recorder.js';
 import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import { awsClients } from '#wiring/clients.js';
 import { buildLaneWorker } from '#wiring/lane-worker.js';
 import { optionalNumber, requireNumber, requireString } from './env.js';
@@ -22,7 +23,9 @@ const settings = {
     ingestionErrorRatioThreshold: optionalNumber('ingestionErrorRatioThreshold', 0.05),
     stuckRunningMinutes: optionalNumber('stuckRunningMinutes', 60),
     staleReviewHours: optionalNumber('staleReviewHours', 24),
+    abandonAfterMinutes: optionalNumber('abandonAfterMinutes', 60),
   },
+  ...(process.env[RUNTIME_ENV.laneQueueUrl] ? { laneQueueUrl: requireString('laneQueueUrl') } : {}),
 };
 
 const SERVICE_NAME = 'runlane-lane-worker';

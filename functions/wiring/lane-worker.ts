@@ -1,11 +1,16 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Context } from 'aws-lambda';
 import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbApprovalStore } from '#adapters/dynamodb/approval-store.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
 import { EventBridgeTelemetryPublisher } from '#adapters/eventbridge/telemetry-publisher.js';
 import type { StructuredLogger } from '#adapters/powertools/structured-logger.js';
+import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { SqsDeadLetterSink } from '#adapters/sqs/dead-letter-sink.js';
 import { laneByName } from '#contracts/lanes.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
+import type { AnomalySweepPorts } from '#core/commands/ports.js';
 import { COMMAND_DEFINITIONS } from '#core/commands/registry.js';
 import type { CommandSettings } from '#core/commands/types.js';
 import { createLaneWorker, type LaneWorkerOptions } from '#core/lifecycle/lane-worker.js';
@@ -24,6 +29,13 @@ export interface LaneWorkerSettings {
   readonly fallbackLockMs: number;
   readonly retentionDays: number;
   readonly commandSettings: CommandSettings;
+  /**
+   * This lane's own queue, where `anomaly.sweep` enqueues the continuation of a pass that ran out
+   * of time (`LANE_QUEUE_URL`; the CDK sets it on the sweep lane only). Without it such a pass
+   * ends there, reported as `sweep_incomplete`.
+   * @default undefined
+   */
+  readonly laneQueueUrl?: string;
   /**
    * Worker delegation settings (`WORKER_*`, worker-settings.ts): approved worker-eligible actions
    * go to a site's task lane while the delegation flag is on.
@@ -55,7 +67,25 @@ export function buildLaneWorker(
   if (!lane) throw new Error(`unknown lane ${settings.laneName}`);
   const table = { client: clients.documents, tableName: settings.tableName };
   const store = new DynamoDbLifecycleStore(table);
-  return createLaneWorker({
+  // The invocation each command runs in, so the sweep can read the Lambda's remaining time.
+  const invocation = new AsyncLocalStorage<Context>();
+  const sweep: AnomalySweepPorts = {
+    openRuns: new DynamoDbOpenRuns(table),
+    ...(settings.laneQueueUrl
+      ? {
+          continuations: new SqsCommandQueue({
+            client: clients.sqs,
+            queueUrls: { [lane.name]: settings.laneQueueUrl },
+          }),
+        }
+      : {}),
+    timeLeftMs: () => {
+      const remaining = invocation.getStore()?.getRemainingTimeInMillis();
+      // 0 is what a context without a deadline reads (as Powertools treats it): unknown.
+      return remaining !== undefined && remaining > 0 ? remaining : undefined;
+    },
+  };
+  const processBatch = createLaneWorker({
     environment: settings.environment,
     lane,
     maxReceiveCount: settings.maxReceiveCount,
@@ -72,7 +102,7 @@ export function buildLaneWorker(
     dependencies: overrides.dependencies ?? {
       approvals: new DynamoDbApprovalStore(table),
       actions: new DynamoDbActionExecutor(table),
-      lifecycle: store,
+      sweep,
       settings: settings.commandSettings,
       workers: buildWorkerAdapters(
         {
@@ -88,4 +118,6 @@ export function buildLaneWorker(
     logger,
     ...(overrides.metrics ? { metrics: overrides.metrics } : {}),
   });
+  return (records: Parameters<typeof processBatch>[0], context: Context): ReturnType<typeof processBatch> =>
+    invocation.run(context, () => processBatch(records, context));
 }

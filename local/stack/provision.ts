@@ -11,8 +11,10 @@ import {
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
+  type Projection,
   ResourceInUseException,
   type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -38,11 +40,19 @@ export interface ProvisionedTable {
   readonly created: boolean;
 }
 
+/** What each index of `LIFECYCLE_TABLE` projects, as the CDK construct declares it. */
+const INDEX_PROJECTIONS: Record<keyof typeof LIFECYCLE_TABLE.indexes, Projection['ProjectionType']> = {
+  byCorrelation: 'KEYS_ONLY',
+  reviewQueue: 'ALL',
+  openRuns: 'ALL',
+};
+
 /**
  * Creates the lifecycle table (PAY_PER_REQUEST, `pk`/`sk`, the sparse
- * `byCorrelation` KEYS_ONLY and `reviewQueue` ALL indexes) and enables TTL on
- * `expiresAt`. If the table exists, checks its keys and indexes match and
- * makes sure TTL is enabled.
+ * `byCorrelation` KEYS_ONLY, `reviewQueue` ALL and `openRuns` ALL indexes) and
+ * enables TTL on `expiresAt`. If the table exists, checks its keys and indexes
+ * match, adds an index it lacks (a data folder from before that index; DynamoDB
+ * backfills it from the items) and makes sure TTL is enabled.
  *
  * DynamoDB Local accepts and reports the TTL setting; whether it ever deletes
  * expired items is not something tests should rely on.
@@ -68,8 +78,9 @@ export async function provisionLifecycleTable(
     description = (await dynamo.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   }
   if (!created) {
-    const problems = layoutProblems(description);
+    const { problems, missing } = layoutProblems(description);
     if (problems.length > 0) throw new ProvisioningMismatchError(`Table ${tableName}`, problems);
+    for (const index of missing) await addIndex(dynamo, tableName, index);
   }
   await ensureTimeToLive(dynamo, tableName);
   return { tableName, tableArn: description?.TableArn ?? '', created };
@@ -86,18 +97,11 @@ function lifecycleTableInput(tableName: string) {
     AttributeName: name,
     AttributeType: attributeType(name),
   }));
-  const GlobalSecondaryIndexes: GlobalSecondaryIndex[] = [
-    {
-      IndexName: indexes.byCorrelation.name,
-      KeySchema: keySchema(indexes.byCorrelation.partitionKey, indexes.byCorrelation.sortKey),
-      Projection: { ProjectionType: 'KEYS_ONLY' },
-    },
-    {
-      IndexName: indexes.reviewQueue.name,
-      KeySchema: keySchema(indexes.reviewQueue.partitionKey, indexes.reviewQueue.sortKey),
-      Projection: { ProjectionType: 'ALL' },
-    },
-  ];
+  const GlobalSecondaryIndexes: GlobalSecondaryIndex[] = Object.entries(indexes).map(([key, index]) => ({
+    IndexName: index.name,
+    KeySchema: keySchema(index.partitionKey, index.sortKey),
+    Projection: { ProjectionType: INDEX_PROJECTIONS[key as keyof typeof indexes] },
+  }));
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST' as const,
@@ -120,9 +124,17 @@ function keySchema(partitionKey: string, sortKey: string): KeySchemaElement[] {
   ];
 }
 
-function layoutProblems(table: TableDescription | undefined): string[] {
+/**
+ * How an existing table differs from `LIFECYCLE_TABLE`: `missing` lists the indexes it lacks (they
+ * can be added in place), `problems` everything else (they cannot).
+ */
+function layoutProblems(table: TableDescription | undefined): {
+  problems: string[];
+  missing: GlobalSecondaryIndex[];
+} {
   const expected = lifecycleTableInput(table?.TableName ?? '');
   const problems: string[] = [];
+  const missing: GlobalSecondaryIndex[] = [];
   const describeKeys = (keys: readonly KeySchemaElement[] | undefined): string =>
     (keys ?? []).map((key) => `${key.AttributeName}:${key.KeyType}`).join(',');
   if (describeKeys(table?.KeySchema) !== describeKeys(expected.KeySchema)) {
@@ -135,7 +147,7 @@ function layoutProblems(table: TableDescription | undefined): string[] {
       (candidate) => candidate.IndexName === index.IndexName,
     );
     if (!actual) {
-      problems.push(`index ${index.IndexName} is missing`);
+      missing.push(index);
       continue;
     }
     if (describeKeys(actual.KeySchema) !== describeKeys(index.KeySchema)) {
@@ -149,7 +161,43 @@ function layoutProblems(table: TableDescription | undefined): string[] {
       );
     }
   }
-  return problems;
+  // A table without its key schema is another table: report its missing indexes too, add none.
+  if (problems.some((problem) => problem.startsWith('key schema'))) {
+    problems.push(...missing.map((index) => `index ${index.IndexName} is missing`));
+    missing.length = 0;
+  }
+  return { problems, missing };
+}
+
+/** Adds one index to an existing table (one per UpdateTable) and waits until it is ACTIVE. */
+async function addIndex(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  index: GlobalSecondaryIndex,
+): Promise<void> {
+  const keyNames = (index.KeySchema ?? []).map((key) => key.AttributeName ?? '');
+  await dynamo.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: keyNames.map((name) => ({
+        AttributeName: name,
+        AttributeType: attributeType(name),
+      })),
+      GlobalSecondaryIndexUpdates: [{ Create: index }],
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const table = (await dynamo.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    const status = table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName)?.IndexStatus;
+    if (status === 'ACTIVE' && table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) {
+      throw new ProvisioningMismatchError(`Table ${tableName}`, [
+        `index ${index.IndexName} was added but is still ${status ?? 'absent'} after 60 s`,
+      ]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function ensureTimeToLive(dynamo: DynamoDBClient, tableName: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToItem } from '#adapters/dynamodb/items.js';
+import type { RunRecord } from '#contracts/lifecycle.js';
 import { nightlySweepEnvelope } from '#contracts/nightly-sweep.js';
 import type { ApiRequest } from '#core/api/command-api.js';
 import { anIngestionEnvelope } from '../support/factories.js';
@@ -179,12 +181,13 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
         updatedAt: old,
         expiresAt: Math.floor(now / 1000) + 3600,
       };
+      // A retry (attempts 2) is in the openRuns index; a first attempt never is.
       const stuck = {
         ...base,
         runId: randomUUID(),
         status: 'Running',
         keyStatus: 'Reserved',
-        attempts: 1,
+        attempts: 2,
         lockExpiresAt: now - 1,
       };
       const stale = {
@@ -199,13 +202,7 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
         await sweepPipeline.documents.send(
           new PutCommand({
             TableName: sweepPipeline.tableName,
-            Item: {
-              pk: `RUN#${run.runId}`,
-              sk: 'RUN',
-              commandId: run.runId,
-              correlationId: `c:${run.runId}`,
-              ...run,
-            },
+            Item: runToItem({ commandId: run.runId, correlationId: `c:${run.runId}`, ...run } as RunRecord),
           }),
         );
       }

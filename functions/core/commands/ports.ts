@@ -1,4 +1,6 @@
 import type { ApprovalRequestFields, ProposedAction } from '#contracts/lifecycle.js';
+import type { OpenRunsIndex } from '../lifecycle/open-runs-ports.js';
+import type { CommandQueue } from '../queues/ports.js';
 import type {
   DelegationFlagStore,
   WorkerRegistry,
@@ -75,4 +77,29 @@ export interface WorkerDelegationPorts {
    * @default DEFAULT_RESULT_DEADLINE_SECONDS × 1000 (`functions/core/workers/settings.ts`)
    */
   readonly resultDeadlineMs?: number;
+}
+
+/**
+ * What `anomaly.sweep` reads and writes (issue 16 item 6): the open-runs indexes instead of a
+ * table scan, a way to enqueue the next link of a pass that ran out of time, and the time left.
+ */
+export interface AnomalySweepPorts {
+  readonly openRuns: OpenRunsIndex;
+  /**
+   * Enqueues the sweep's continuation (the same lane). Without it a pass that runs out of time
+   * ends there, reported as `sweep_incomplete`.
+   * @default undefined
+   */
+  readonly continuations?: CommandQueue;
+  /**
+   * Milliseconds left to this invocation (the Lambda's remaining time), or undefined when unknown;
+   * the sweep then allows itself `DEFAULT_SWEEP_BUDGET_MS`.
+   * @default undefined
+   */
+  readonly timeLeftMs?: () => number | undefined;
+  /**
+   * Runs read per index page.
+   * @default 100
+   */
+  readonly pageSize?: number;
 }

@@ -1,26 +1,37 @@
 import type * as z from 'zod';
 import type { CommandEnvelope } from '#contracts/envelope.js';
 import type { CommandOutcome } from '#contracts/lifecycle.js';
-import type { LifecycleStore } from '../lifecycle/ports.js';
-import type { ActionExecutor, ApprovalStore, WorkerDelegationPorts } from './ports.js';
+import type { ActionExecutor, AnomalySweepPorts, ApprovalStore, WorkerDelegationPorts } from './ports.js';
 
 /** Thresholds the command handlers read, from the environment config. */
 export interface CommandSettings {
   readonly ingestionErrorRatioThreshold: number;
   readonly stuckRunningMinutes: number;
   readonly staleReviewHours: number;
+  /**
+   * `anomaly.sweep`: a run whose key is still Reserved this many minutes after its lock lapsed is
+   * closed as `attempt_abandoned`. Longer than the lane's (maxReceiveCount + 2) × visibility
+   * timeout, so no receive of its message can still be coming.
+   * @default 60
+   */
+  readonly abandonAfterMinutes?: number;
 }
 
 export const DEFAULT_COMMAND_SETTINGS: CommandSettings = {
   ingestionErrorRatioThreshold: 0.05,
   stuckRunningMinutes: 60,
   staleReviewHours: 24,
+  abandonAfterMinutes: 60,
 };
 
 export interface CommandDependencies {
   readonly approvals: ApprovalStore;
   readonly actions: ActionExecutor;
-  readonly lifecycle: Pick<LifecycleStore, 'scanForAnomalies'>;
+  /**
+   * What `anomaly.sweep` reads and writes; without it the sweep fails (handler_failed).
+   * @default undefined
+   */
+  readonly sweep?: AnomalySweepPorts;
   readonly settings: CommandSettings;
   /**
    * Worker delegation (seed 004). Without it, approved actions always run in-process.
