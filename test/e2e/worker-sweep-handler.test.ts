@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { METRICS_NAMESPACE } from '#contracts/metrics.js';
@@ -8,6 +9,7 @@ import type { WorkerSweepHandlerResult } from '#handlers/worker-sweep.js';
 import { emfLines, warnLines } from '../support/handler-output.js';
 import { type ScheduledHandler, startScheduledHandler } from '../support/scheduled-handler.js';
 import { aHeartbeat, aTaskMessage } from '../support/worker-fixtures.js';
+import { aDelegatedRun } from '../support/worker-integration.js';
 
 /**
  * `functions/handlers/worker-sweep.ts` exactly as deployed: settings read from the environment
@@ -207,5 +209,59 @@ describe('worker sweep handler as deployed, on DynamoDB Local', () => {
     expect(again.result).toMatchObject({ online: 2, offline: 0, stuckExecuting: 0, executing: 1 });
     expect(emf(again.lines)[0]).toMatchObject({ WorkersOffline: 0, WorkerTasksStuckExecuting: 0 });
     expect(warnings(again.lines)).toEqual([]);
+  });
+  it('expires a delegated run whose result is past its deadline: NeedsReview with worker_result_missing, one warning', async () => {
+    const lifecycle = new DynamoDbLifecycleStore({ client: sweep.documents, tableName: sweep.tableName });
+    const now = Date.now();
+    const waiting = async (deadlineAt: string) => {
+      const message = aTaskMessage({ environment: ENVIRONMENT });
+      const { run } = await aDelegatedRun(lifecycle, {
+        commandId: message.commandId,
+        taskId: message.taskId,
+        deadlineAt,
+      });
+      await tasks.createQueued(message, new Date(now - 2 * MINUTE), { deadlineAt });
+      await tasks.claim({
+        taskId: message.taskId,
+        workerId: 'w-lost',
+        site: 'lab',
+        now: new Date(now - MINUTE),
+      });
+      return { run, taskId: message.taskId };
+    };
+    const overdue = await waiting(new Date(now - 1_000).toISOString());
+    const inTime = await waiting(new Date(now + 60 * MINUTE).toISOString());
+
+    const { lines } = await run();
+
+    expect(warnings(lines)).toContainEqual(
+      expect.objectContaining({
+        message: 'delegated run expired: no worker result by its deadline',
+        service: 'runlane-worker-sweep',
+        environment: ENVIRONMENT,
+        command_id: overdue.run.commandId,
+        task_id: overdue.taskId,
+        claimed_by: 'w-lost',
+      }),
+    );
+    const expired = await lifecycle.getRun(overdue.run.commandId);
+    expect(expired?.run).toMatchObject({ status: 'NeedsReview' });
+    expect(expired?.run.delegation).toBeUndefined();
+    expect(expired?.signals).toEqual([
+      expect.objectContaining({ type: 'worker_result_missing', RequiresHumanReview: true }),
+    ]);
+    expect(await tasks.get(overdue.taskId)).toMatchObject({
+      status: 'failed',
+      errorCode: 'worker_result_missing',
+    });
+    expect((await lifecycle.getRun(inTime.run.commandId))?.run).toMatchObject({
+      status: 'Running',
+      delegation: { taskId: inTime.taskId },
+    });
+    // Nothing left to expire: the next run is quiet about it.
+    const again = await run();
+    expect(warnings(again.lines).map((line) => line.message)).not.toContain(
+      'delegated run expired: no worker result by its deadline',
+    );
   });
 });

@@ -317,6 +317,27 @@ describe('worker API and delegation on the emulators', () => {
       });
     });
 
+    it('answers the claimant’s repeated claim 200 reclaimed (its message came back), another worker still 409', async () => {
+      const task = await aQueuedTask();
+      const body = { worker_id: 'lab-1', site: 'lab', attempt: 1 };
+      const first = await call('POST', claimPath(task.taskId), body);
+      expect(first.status).toBe(200);
+      expect(first.body).not.toHaveProperty('reclaimed');
+      const again = await call('POST', claimPath(task.taskId), body);
+      expect(again).toMatchObject({
+        status: 200,
+        body: {
+          claimed: true,
+          reclaimed: true,
+          task: { status: 'executing', claimed_by: 'lab-1', claimed_at: first.body.task.claimed_at },
+        },
+      });
+      expect(await call('POST', claimPath(task.taskId), { ...body, worker_id: 'lab-2' })).toMatchObject({
+        status: 409,
+        body: { error: 'already_claimed', claimedBy: 'lab-1' },
+      });
+    });
+
     it('gives exactly one 200 to two claims in parallel', async () => {
       const task = await aQueuedTask();
       const responses = await Promise.all(
@@ -476,8 +497,18 @@ describe('worker API and delegation on the emulators', () => {
       await takeTaskMessage('lab'); // leftovers of other tests
 
       const run = await approve('please collect facts on site lab');
-      expect(run).toMatchObject({ status: 'Completed', commandType: 'agent.approval.decided' });
-      expect(run.stages.at(-1)).toMatchObject({ outcomeCode: 'action_delegated' });
+      // The lane message is done (key Completed) but the run waits for the worker's result.
+      expect(run).toMatchObject({ status: 'Running', commandType: 'agent.approval.decided' });
+      expect(
+        run.stages.map((s: { name: string; outcomeCode?: string; endedAt?: string }) => [
+          s.name,
+          s.outcomeCode,
+          s.endedAt === undefined,
+        ]),
+      ).toEqual([
+        ['execute', 'action_delegated', false],
+        ['delegated', undefined, true],
+      ]);
       expect(run.result).toMatchObject({ action: 'collect_facts', site: 'lab', kind: 'collect_facts' });
       const taskId = run.result.taskId as string;
       const messages = await takeTaskMessage('lab');
@@ -508,7 +539,7 @@ describe('worker API and delegation on the emulators', () => {
         reconciled.stages.map((s: { name: string; outcomeCode?: string }) => [s.name, s.outcomeCode]),
       ).toEqual([
         ['execute', 'action_delegated'],
-        ['worker_result', 'worker_task_succeeded'],
+        ['delegated', 'worker_task_succeeded'],
       ]);
       expect(await actions.history('hh-w')).toContainEqual(
         expect.objectContaining({

@@ -46,9 +46,11 @@ describe('ingestWorkerEvent on DynamoDB Local', () => {
     ]);
   });
 
-  it('reconciles a WorkerResult into the task and the run once; a replay from the spool is a duplicate', async () => {
-    const { run } = await aDelegatedRun(lifecycle);
-    const task = await deps.tasks.createQueued(aTaskMessage({ commandId: run.commandId }), NOW);
+  it('finishes the waiting run from a WorkerResult once; a replay from the spool is a duplicate', async () => {
+    const message = aTaskMessage();
+    const { run } = await aDelegatedRun(lifecycle, { commandId: message.commandId, taskId: message.taskId });
+    expect(run.status).toBe('Running');
+    const task = await deps.tasks.createQueued(message, NOW, { deadlineAt: run.delegation?.deadlineAt });
     await deps.tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
     const event = { detailType: 'WorkerResult', detail: anExecutionResult(task) };
     expect(await ingestWorkerEvent(event, deps)).toMatchObject({
@@ -61,7 +63,46 @@ describe('ingestWorkerEvent on DynamoDB Local', () => {
       duplicate: true,
     });
     const view = await lifecycle.getRun(run.commandId);
-    expect(view?.run.stages.filter((s) => s.name === 'worker_result')).toHaveLength(1);
+    expect(view?.run.status).toBe('Completed');
+    expect(view?.run.delegation).toBeUndefined();
+    expect(view?.run.stages.map((s) => [s.name, s.outcomeCode])).toEqual([
+      ['execute', 'action_delegated'],
+      ['delegated', 'worker_task_succeeded'],
+    ]);
+  });
+
+  it('moves the waiting run to NeedsReview with worker_task_failed from a failed WorkerResult', async () => {
+    const message = aTaskMessage();
+    const { run } = await aDelegatedRun(lifecycle, { commandId: message.commandId, taskId: message.taskId });
+    const task = await deps.tasks.createQueued(message, NOW);
+    await deps.tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+    const failed = anExecutionResult(task, { payload: { status: 'failed', errorCode: 'plugin_failed' } });
+    expect(await ingestWorkerEvent({ detailType: 'WorkerResult', detail: failed }, deps)).toMatchObject({
+      reconciled: true,
+    });
+    const view = await lifecycle.getRun(run.commandId);
+    expect(view?.run.status).toBe('NeedsReview');
+    expect(view?.signals).toEqual([
+      expect.objectContaining({
+        type: 'worker_task_failed',
+        RequiresHumanReview: true,
+        code: 'plugin_failed',
+      }),
+    ]);
+  });
+
+  it('leaves the run waiting when the result is refused (another worker’s): only the deadline moves it then', async () => {
+    const message = aTaskMessage();
+    const { run } = await aDelegatedRun(lifecycle, { commandId: message.commandId, taskId: message.taskId });
+    const task = await deps.tasks.createQueued(message, NOW);
+    await deps.tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+    const foreign = anExecutionResult(task, { worker_id: 'worker-9' });
+    expect(await ingestWorkerEvent({ detailType: 'WorkerResult', detail: foreign }, deps)).toMatchObject({
+      outcome: 'result_recorded',
+      reconciled: false,
+    });
+    const view = await lifecycle.getRun(run.commandId);
+    expect(view?.run).toMatchObject({ status: 'Running', delegation: { taskId: task.taskId } });
   });
 
   it('rejects an unknown payload_type and stores nothing', async () => {

@@ -52,6 +52,31 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     return claim.task;
   }
 
+  /**
+   * A task of `collect_facts`, claimed by worker-1 (unless `claimed: false`), whose command's run
+   * waits on it: Running, delegated until `deadlineAt` (kept on the task too).
+   */
+  async function aWaitingTask(
+    options: { readonly deadlineAt?: string; readonly claimed?: boolean; readonly finished?: boolean } = {},
+  ) {
+    const message = aTaskMessage({
+      householdId: `hh-${randomUUID().slice(0, 8)}`,
+      input: { kind: 'collect_facts' },
+    });
+    const deadlineAt = options.deadlineAt ?? '2026-01-01T01:00:00.000Z';
+    const { run, finish } = await aDelegatedRun(lifecycle, {
+      commandId: message.commandId,
+      taskId: message.taskId,
+      deadlineAt,
+      ...(options.finished === false ? { finished: false } : {}),
+    });
+    const queued = await tasks.createQueued(message, NOW, { deadlineAt });
+    if (options.claimed === false) return { run, task: queued, finish };
+    const claim = await tasks.claim({ taskId: message.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+    if (claim.outcome !== 'claimed') throw new Error(`claim: ${claim.outcome}`);
+    return { run, task: claim.task, finish };
+  }
+
   async function statusPartition(status: string): Promise<string[]> {
     const page = await env.documentClient.send(
       new QueryCommand({
@@ -148,6 +173,39 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     expect(await claim({})).toMatchObject({ outcome: 'claimed' });
   });
 
+  it('lets the claimant claim its executing task again (reclaimed, nothing written); nobody else, and not once finished', async () => {
+    const task = await anExecutingTask();
+    const again = await tasks.claim({
+      taskId: task.taskId,
+      workerId: 'worker-1',
+      site: 'lab',
+      now: LATER,
+      attempt: 1,
+    });
+    // The first claim stands: same claim time, still executing, one status entry.
+    expect(again).toEqual({ outcome: 'claimed', task, reclaimed: true });
+    expect(await tasks.get(task.taskId)).toEqual(task);
+    expect((await statusPartition('executing')).filter((id) => id === task.taskId)).toHaveLength(1);
+    expect(await tasks.claim({ taskId: task.taskId, workerId: 'worker-2', site: 'lab', now: LATER })).toEqual(
+      {
+        outcome: 'already_claimed',
+        claimedBy: 'worker-1',
+        status: 'executing',
+      },
+    );
+    expect(
+      await tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: LATER, attempt: 2 }),
+    ).toEqual({ outcome: 'stale_attempt', attempt: 1 });
+    await tasks.recordResult(anExecutionResult(task), LATER);
+    expect(await tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: LATER })).toEqual(
+      {
+        outcome: 'already_claimed',
+        claimedBy: 'worker-1',
+        status: 'succeeded',
+      },
+    );
+  });
+
   it('stores a non-final result once per key and leaves the task as it is', async () => {
     const task = await anExecutingTask();
     const logs = aLogsEnvelope(task);
@@ -157,9 +215,9 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     expect((await tasks.get(task.taskId))?.status).toBe('executing');
   });
 
-  it('reconciles an execution_result into the task, its status entry, the action history and the run — once', async () => {
-    const { run } = await aDelegatedRun(lifecycle);
-    const task = await anExecutingTask({ commandId: run.commandId, input: { kind: 'collect_facts' } });
+  it('reconciles an execution_result into the task, its status entry, the action history and the waiting run — once', async () => {
+    const { run, task } = await aWaitingTask();
+    expect(run).toMatchObject({ status: 'Running', delegation: { taskId: task.taskId } });
     const result = anExecutionResult(task);
 
     const recorded = await tasks.recordResult(result, LATER);
@@ -195,16 +253,28 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     ]);
     const view = await lifecycle.getRun(run.commandId);
     expect(view?.run.status).toBe('Completed');
+    expect(view?.run.delegation).toBeUndefined();
     expect(view?.run.stages.map((s) => [s.name, s.outcomeCode])).toEqual([
       ['execute', 'action_delegated'],
-      ['worker_result', 'worker_task_succeeded'],
+      ['delegated', 'worker_task_succeeded'],
     ]);
     expect(view?.run.result).toMatchObject({ taskId: task.taskId, taskStatus: 'succeeded' });
   });
 
-  it('fails the run closed on a failed task: NeedsReview with worker_task_failed, in the review queue', async () => {
+  it('appends a worker_result stage to a run delegated before runs waited for their result (Completed)', async () => {
     const { run } = await aDelegatedRun(lifecycle);
     const task = await anExecutingTask({ commandId: run.commandId });
+    expect(await tasks.recordResult(anExecutionResult(task), LATER)).toMatchObject({ reconciled: true });
+    const view = await lifecycle.getRun(run.commandId);
+    expect(view?.run.status).toBe('Completed');
+    expect(view?.run.stages.map((s) => [s.name, s.outcomeCode])).toEqual([
+      ['execute', 'action_delegated'],
+      ['worker_result', 'worker_task_succeeded'],
+    ]);
+  });
+
+  it('fails the run closed on a failed task: NeedsReview with worker_task_failed, in the review queue', async () => {
+    const { run, task } = await aWaitingTask();
     const failed = anExecutionResult(task, {
       payload: { status: 'failed', errorCode: 'timeout', error: 'hung' },
     });
@@ -217,6 +287,8 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     expect(view?.signals).toEqual([
       expect.objectContaining({ type: 'worker_task_failed', RequiresHumanReview: true, code: 'timeout' }),
     ]);
+    expect(view?.run.delegation).toBeUndefined();
+    expect(view?.run.stages.at(-1)).toMatchObject({ name: 'delegated', outcomeCode: 'worker_task_failed' });
     const queue = await lifecycle.listReviewQueue({ limit: 100 });
     expect(queue.runs.map((r) => r.runId)).toContain(run.commandId);
     expect(await tasks.countByStatus('failed')).toBeGreaterThanOrEqual(1);
@@ -224,8 +296,7 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
   });
 
   it('reconciles exactly once when the same result arrives twice at the same moment', async () => {
-    const { run } = await aDelegatedRun(lifecycle);
-    const task = await anExecutingTask({ commandId: run.commandId });
+    const { run, task } = await aWaitingTask();
     const result = anExecutionResult(task);
     const outcomes = await Promise.all([
       tasks.recordResult(result, LATER),
@@ -233,13 +304,13 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     ]);
     expect(outcomes.map((o) => o.outcome).sort()).toEqual(['duplicate', 'recorded']);
     const view = await lifecycle.getRun(run.commandId);
-    expect(view?.run.stages.filter((s) => s.name === 'worker_result')).toHaveLength(1);
+    expect(view?.run.status).toBe('Completed');
+    expect(view?.run.stages.map((s) => s.name)).toEqual(['execute', 'delegated']);
     expect(await actions.history(task.message.householdId)).toHaveLength(1);
   });
 
   it('stores nothing while the run is still being executed (run_in_progress), and reconciles the resend after', async () => {
-    const { run, finish } = await aDelegatedRun(lifecycle, { finished: false });
-    const task = await anExecutingTask({ commandId: run.commandId });
+    const { run, task, finish } = await aWaitingTask({ finished: false });
     const result = anExecutionResult(task);
     expect(await tasks.recordResult(result, LATER)).toEqual({ outcome: 'run_in_progress' });
     expect(await tasks.listResultKeys(task.taskId)).toEqual([]);
@@ -248,7 +319,8 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     await finish();
     expect(await tasks.recordResult(result, LATER)).toMatchObject({ outcome: 'recorded', reconciled: true });
     const view = await lifecycle.getRun(run.commandId);
-    expect(view?.run.stages.map((s) => s.name)).toEqual(['execute', 'worker_result']);
+    expect(view?.run.status).toBe('Completed');
+    expect(view?.run.stages.map((s) => s.name)).toEqual(['execute', 'delegated']);
   });
 
   it('keeps, without reconciling, a result the task does not accept: its key is what the stuck check finds', async () => {
@@ -309,5 +381,170 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     expect(await store.listByStatus('queued', 2)).toHaveLength(2);
     expect(await store.countByStatus('queued')).toBe(3);
     expect(await store.countByStatus('executing')).toBe(0);
+  });
+  describe('result deadlines', () => {
+    const DUE = '2026-01-01T00:10:00.000Z';
+    const AFTER_DUE = new Date('2026-01-01T00:10:00.000Z');
+
+    /** A store of its own environment: its status partitions hold only this test's tasks. */
+    function isolatedStore() {
+      return new DynamoDbWorkerTaskStore({
+        client: env.documentClient,
+        tableName: env.tableName ?? '',
+        environment: `dl-${randomUUID().slice(0, 8)}`,
+      });
+    }
+
+    it('keeps the deadline on the task and its status entry', async () => {
+      const { task } = await aWaitingTask({ deadlineAt: DUE });
+      expect(task.deadlineAt).toBe(DUE);
+      expect((await tasks.get(task.taskId))?.deadlineAt).toBe(DUE);
+    });
+
+    it('lists unfinished tasks whose deadline passed, oldest deadline first, up to a limit; not the others', async () => {
+      const store = isolatedStore();
+      const message = (deadlineAt?: string) => ({ message: aTaskMessage(), deadlineAt });
+      const late = message('2026-01-01T00:05:00.000Z');
+      const later = message('2026-01-01T00:08:00.000Z');
+      const notYet = message('2026-01-01T00:20:00.000Z');
+      const legacy = message(undefined);
+      const done = message('2026-01-01T00:01:00.000Z');
+      for (const { message: m, deadlineAt } of [later, late, notYet, legacy, done]) {
+        await store.createQueued(m, NOW, deadlineAt ? { deadlineAt } : {});
+      }
+      // `later` is executing, `done` finished: only unfinished tasks are overdue.
+      await store.claim({ taskId: later.message.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+      await store.claim({ taskId: done.message.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
+      await store.recordResult(anExecutionResult(done.message), LATER);
+
+      const overdue = await store.listOverdue(AFTER_DUE, 10);
+      expect(overdue.map((t) => [t.taskId, t.status])).toEqual([
+        [late.message.taskId, 'queued'],
+        [later.message.taskId, 'executing'],
+      ]);
+      expect((await store.listOverdue(AFTER_DUE, 1)).map((t) => t.taskId)).toEqual([late.message.taskId]);
+      expect(await store.listOverdue(new Date('2026-01-01T00:04:59.999Z'), 10)).toEqual([]);
+    });
+
+    it('expires a due delegation: run NeedsReview with worker_result_missing, task failed; a late result is still reconciled', async () => {
+      const { run, task } = await aWaitingTask({ deadlineAt: DUE });
+      expect(await tasks.expireOverdue(task, new Date('2026-01-01T00:09:59.000Z'))).toEqual({
+        outcome: 'skipped',
+        reason: 'not_due',
+      });
+      expect(await tasks.expireOverdue(task, AFTER_DUE)).toEqual({
+        outcome: 'expired',
+        commandId: run.commandId,
+      });
+
+      const view = await lifecycle.getRun(run.commandId);
+      expect(view?.run).toMatchObject({
+        status: 'NeedsReview',
+        keyStatus: 'Completed',
+        needsReviewSince: AFTER_DUE.toISOString(),
+      });
+      expect(view?.run.delegation).toBeUndefined();
+      expect(view?.run.stages.map((s) => [s.name, s.outcomeCode])).toEqual([
+        ['execute', 'action_delegated'],
+        ['delegated', 'worker_result_missing'],
+      ]);
+      expect(view?.signals).toEqual([
+        expect.objectContaining({
+          type: 'worker_result_missing',
+          RequiresHumanReview: true,
+          code: 'worker_result_missing',
+        }),
+      ]);
+      expect((await lifecycle.listReviewQueue({ limit: 1000 })).runs.map((r) => r.runId)).toContain(
+        run.commandId,
+      );
+      expect(await tasks.get(task.taskId)).toMatchObject({
+        status: 'failed',
+        errorCode: 'worker_result_missing',
+        finishedAt: AFTER_DUE.toISOString(),
+      });
+      expect(await statusPartition('executing')).not.toContain(task.taskId);
+      expect(await statusPartition('failed')).toContain(task.taskId);
+      // A second sweep finds nothing to do.
+      expect(await tasks.expireOverdue(task, AFTER_DUE)).toEqual({ outcome: 'skipped', reason: 'changed' });
+
+      // The claimant's result arrives after all: task, history and a worker_result stage; still NeedsReview.
+      const late = new Date('2026-01-01T00:11:00.000Z');
+      expect(await tasks.recordResult(anExecutionResult(task), late)).toMatchObject({
+        outcome: 'recorded',
+        reconciled: true,
+        task: { status: 'succeeded' },
+      });
+      expect(await actions.history(task.message.householdId)).toHaveLength(1);
+      const after = await lifecycle.getRun(run.commandId);
+      expect(after?.run.status).toBe('NeedsReview');
+      expect(after?.run.stages.at(-1)).toMatchObject({
+        name: 'worker_result',
+        outcomeCode: 'worker_task_succeeded',
+        rationale: expect.stringContaining('after its deadline'),
+      });
+      // Another worker's result for it is only stored.
+      expect(
+        await tasks.recordResult(anExecutionResult(task, { worker_id: 'worker-9', id: randomUUID() }), late),
+      ).toMatchObject({ outcome: 'duplicate' });
+    });
+
+    it('closes a task that was never claimed; the late claim then loses', async () => {
+      const { run, task } = await aWaitingTask({ deadlineAt: DUE, claimed: false });
+      expect(await tasks.expireOverdue(task, AFTER_DUE)).toEqual({
+        outcome: 'expired',
+        commandId: run.commandId,
+      });
+      expect(
+        await tasks.claim({ taskId: task.taskId, workerId: 'worker-1', site: 'lab', now: AFTER_DUE }),
+      ).toEqual({
+        outcome: 'already_claimed',
+        claimedBy: undefined,
+        status: 'failed',
+      });
+      expect(await statusPartition('queued')).not.toContain(task.taskId);
+    });
+
+    it('leaves a run its lane worker still holds, and writes nothing when the result won the race', async () => {
+      const reserved = await aWaitingTask({ deadlineAt: DUE, finished: false });
+      expect(await tasks.expireOverdue(reserved.task, AFTER_DUE)).toEqual({
+        outcome: 'skipped',
+        reason: 'run_in_progress',
+      });
+      await reserved.finish();
+      expect(await tasks.expireOverdue(reserved.task, AFTER_DUE)).toMatchObject({ outcome: 'expired' });
+
+      // Listed as overdue, then its result lands first: the expiry re-reads and stops.
+      const raced = await aWaitingTask({ deadlineAt: DUE });
+      const listed = await tasks.get(raced.task.taskId);
+      if (!listed) throw new Error('no task');
+      await tasks.recordResult(anExecutionResult(raced.task), LATER);
+      expect(await tasks.expireOverdue(listed, AFTER_DUE)).toEqual({ outcome: 'skipped', reason: 'changed' });
+      expect((await lifecycle.getRun(raced.run.commandId))?.run.status).toBe('Completed');
+    });
+
+    it('closes only the task when its run no longer waits on it (delegated before runs waited), and respects the run’s own deadline', async () => {
+      const { run } = await aDelegatedRun(lifecycle);
+      const legacy = await tasks.createQueued(aTaskMessage({ commandId: run.commandId }), NOW, {
+        deadlineAt: DUE,
+      });
+      expect(await tasks.expireOverdue(legacy, AFTER_DUE)).toEqual({
+        outcome: 'task_closed',
+        commandId: run.commandId,
+      });
+      expect((await lifecycle.getRun(run.commandId))?.run).toMatchObject({ status: 'Completed' });
+      expect((await tasks.get(legacy.taskId))?.status).toBe('failed');
+
+      // The run waits longer than the task says (a deadline changed in between): not yet.
+      const message = aTaskMessage();
+      await aDelegatedRun(lifecycle, {
+        commandId: message.commandId,
+        taskId: message.taskId,
+        deadlineAt: '2026-01-01T02:00:00.000Z',
+      });
+      const early = await tasks.createQueued(message, NOW, { deadlineAt: DUE });
+      expect(await tasks.expireOverdue(early, AFTER_DUE)).toEqual({ outcome: 'skipped', reason: 'not_due' });
+      expect((await tasks.get(early.taskId))?.status).toBe('queued');
+    });
   });
 });

@@ -31,11 +31,20 @@ export async function createSiteLanes(sqs: SQSClient, environment: string, sites
 
 /**
  * A run of an `agent.approval.decided` command in the lifecycle store, as its lane worker leaves
- * it: Reserved (attempt in progress) or Completed as `action_delegated`.
+ * it: Reserved (attempt in progress), or finished as `action_delegated` — Running, waiting on
+ * `taskId` until `deadlineAt` (default an hour after `now`), when a task id is given; Completed
+ * (as runs were delegated before they waited on their result) without one.
  */
 export async function aDelegatedRun(
   store: DynamoDbLifecycleStore,
-  options: { readonly commandId?: string; readonly finished?: boolean; readonly now?: Date } = {},
+  options: {
+    readonly commandId?: string;
+    readonly finished?: boolean;
+    readonly now?: Date;
+    readonly taskId?: string;
+    readonly site?: string;
+    readonly deadlineAt?: string;
+  } = {},
 ): Promise<{ run: RunRecord; finish: () => Promise<RunRecord> }> {
   const now = options.now ?? new Date('2026-01-01T00:00:00.000Z');
   const envelope = anEnvelope({
@@ -52,12 +61,25 @@ export async function aDelegatedRun(
     now,
   });
   if (reserved.outcome !== 'reserved') throw new Error('run exists already');
-  const outcome: CommandOutcome = {
-    status: 'Completed',
-    outcomeCode: 'action_delegated',
-    rationale: 'delegated',
-    result: { action: 'collect_facts' },
-  };
+  const outcome: CommandOutcome =
+    options.taskId === undefined
+      ? {
+          status: 'Completed',
+          outcomeCode: 'action_delegated',
+          rationale: 'delegated',
+          result: { action: 'collect_facts' },
+        }
+      : {
+          status: 'Running',
+          outcomeCode: 'action_delegated',
+          rationale: 'delegated',
+          result: { action: 'collect_facts', taskId: options.taskId },
+          delegation: {
+            taskId: options.taskId,
+            site: options.site ?? 'lab',
+            deadlineAt: options.deadlineAt ?? new Date(now.getTime() + 3_600_000).toISOString(),
+          },
+        };
   const finish = async () => {
     const completed = completeRun(reserved.run, outcome, new Date(now.getTime() + 500));
     await store.saveAttemptResult(completed, attemptId);
