@@ -101,12 +101,11 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
     ]);
   });
 
-  it('reconciles a WorkerResult into the task and its run once; the resend is a duplicate', async () => {
-    const { run } = await aDelegatedRun(lifecycle);
-    const task = await tasks.createQueued(
-      aTaskMessage({ environment: ENVIRONMENT, commandId: run.commandId }),
-      new Date('2026-01-01T00:00:01.000Z'),
-    );
+  it('reconciles a WorkerResult into the task and its waiting run once; the resend is a duplicate', async () => {
+    const message = aTaskMessage({ environment: ENVIRONMENT });
+    const { run } = await aDelegatedRun(lifecycle, { commandId: message.commandId, taskId: message.taskId });
+    expect(run.status).toBe('Running');
+    const task = await tasks.createQueued(message, new Date('2026-01-01T00:00:01.000Z'));
     await tasks.claim({
       taskId: task.taskId,
       workerId: 'worker-1',
@@ -132,7 +131,11 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
       resultKey: `${task.taskId}#1#execution_result`,
     });
     const view = await lifecycle.getRun(run.commandId);
-    expect(view?.run.stages.filter((stage) => stage.name === 'worker_result')).toHaveLength(1);
+    expect(view?.run.status).toBe('Completed');
+    expect(view?.run.stages.map((stage) => [stage.name, stage.outcomeCode])).toEqual([
+      ['execute', 'action_delegated'],
+      ['delegated', 'worker_task_succeeded'],
+    ]);
   });
 
   it('throws while the task’s run is still held by its lane worker, storing nothing, so Lambda retries', async () => {

@@ -37,12 +37,7 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
   });
 
   /** The run once its worker's result is reconciled into it. */
-  const reconciled = (run: RunView, timeoutMs?: number) =>
-    local.waitForRun(
-      run.commandId,
-      (r) => r.stages.some((stage) => stage.name === 'worker_result'),
-      timeoutMs,
-    );
+  const reconciled = (run: RunView, timeoutMs?: number) => local.waitForResult(run.commandId, timeoutMs);
   const stagesOf = (run: RunView) => run.stages.map((stage) => [stage.name, stage.outcomeCode]);
   const eventsOf = (worker: WorkerProcess, name: string, taskId?: string) =>
     worker.events().filter((e) => e.event === name && (taskId === undefined || e.task_id === taskId));
@@ -64,7 +59,7 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
     expect(echoDone.status).toBe('Completed');
     expect(stagesOf(echoDone)).toEqual([
       ['execute', 'action_delegated'],
-      ['worker_result', 'worker_task_succeeded'],
+      ['delegated', 'worker_task_succeeded'],
     ]);
     const echoTask = echo.result?.taskId as string;
     expect((await local.storedResult(echoTask, 'execution_result'))?.payload).toMatchObject({
@@ -106,7 +101,7 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
       expect(run.status).toBe('Completed');
       expect(stagesOf(run)).toEqual([
         ['execute', 'action_delegated'],
-        ['worker_result', 'worker_task_succeeded'],
+        ['delegated', 'worker_task_succeeded'],
       ]);
       expect(run.result).toMatchObject({ taskId, taskStatus: 'succeeded' });
       expect(await local.tasks.get(taskId)).toMatchObject({
@@ -271,10 +266,13 @@ describe('seed 004 Phase 1 Completion Checklist (local stack, real worker proces
     expect(reconciledByReplay.map((result) => result.taskId).sort()).toEqual([...taskIds].sort());
     expect(eventsOf(edge, 'result_replayed').length).toBeGreaterThanOrEqual(5);
 
-    // Each result reconciled once: one worker_result stage, one action history entry, task succeeded.
+    // Each result reconciled once: the delegated stage closed once, one action history entry, task succeeded.
     for (const [index, run] of runs.entries()) {
       const done = await reconciled(run);
-      expect(done.stages.filter((stage) => stage.name === 'worker_result')).toHaveLength(1);
+      expect(stagesOf(done)).toEqual([
+        ['execute', 'action_delegated'],
+        ['delegated', 'worker_task_succeeded'],
+      ]);
       expect(done.status).toBe('Completed');
       expect((await local.tasks.get(taskIds[index] ?? ''))?.status).toBe('succeeded');
       const householdId = (await local.tasks.get(taskIds[index] ?? ''))?.message.householdId ?? '';

@@ -27,8 +27,7 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     await local?.stop();
   });
 
-  const reconciled = (run: RunView) =>
-    local.waitForRun(run.commandId, (r) => r.stages.some((stage) => stage.name === 'worker_result'));
+  const reconciled = (run: RunView) => local.waitForResult(run.commandId);
   const eventsFor = (name: string, taskId: string): Record<string, unknown>[] =>
     workers.flatMap((worker) =>
       worker
@@ -115,7 +114,7 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     const done = await reconciled(run);
 
     expect(done.status).toBe('NeedsReview');
-    expect(done.stages.at(-1)).toMatchObject({ name: 'worker_result', outcomeCode: 'worker_task_failed' });
+    expect(done.stages.at(-1)).toMatchObject({ name: 'delegated', outcomeCode: 'worker_task_failed' });
     expect(done.signals).toContainEqual(
       expect.objectContaining({
         type: 'worker_task_failed',
@@ -157,7 +156,7 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     const run = await local.approveMessage('collect facts on site bus');
     const done = await reconciled(run);
     expect(done.status).toBe('Completed');
-    expect(done.stages.at(-1)).toMatchObject({ name: 'worker_result', outcomeCode: 'worker_task_succeeded' });
+    expect(done.stages.at(-1)).toMatchObject({ name: 'delegated', outcomeCode: 'worker_task_succeeded' });
     const taskId = run.result?.taskId as string;
     expect(await local.tasks.get(taskId)).toMatchObject({ status: 'succeeded', claimedBy: 'bus-1' });
     await eventually(

@@ -75,11 +75,16 @@ export interface WorkerLocal {
   metrics(): Promise<MetricsView>;
   /** Polls the run until `done` holds (default: not Running), then returns it. */
   waitForRun(runId: string, done?: (run: RunView) => boolean, timeoutMs?: number): Promise<RunView>;
-  /** A message through the API → its approval request → approved through the API; the approval's run, terminal. */
+  /** Polls a delegated run until its worker's result closed its `delegated` stage (or its deadline did). */
+  waitForResult(runId: string, timeoutMs?: number): Promise<RunView>;
+  /**
+   * A message through the API → its approval request → approved through the API; the approval's
+   * run once its lane worker is done with it: terminal, or Running in its `delegated` stage.
+   */
   approveMessage(text: string, householdId?: string): Promise<RunView>;
   /**
    * A Pending approval of `action` written as `agent.message.posted` writes one (no proposal rule
-   * makes plugin actions), then approved through the API; the approval's run, terminal.
+   * makes plugin actions), then approved through the API; the approval's run as `approveMessage` returns it.
    */
   approveAction(
     action: string,
@@ -183,7 +188,7 @@ export async function startWorkerLocal(
     );
     if (decided.status !== 202)
       throw new Error(`approval answered ${decided.status}: ${JSON.stringify(decided.body)}`);
-    return waitForRun((decided.body as { commandId: string }).commandId);
+    return waitForRun((decided.body as { commandId: string }).commandId, laneDone);
   };
 
   return {
@@ -195,6 +200,7 @@ export async function startWorkerLocal(
     health: () => read<HealthView>('/api/workers/health'),
     metrics: () => read<MetricsView>('/api/workers/metrics'),
     waitForRun,
+    waitForResult: (runId, timeoutMs) => waitForRun(runId, resultIn, timeoutMs),
     async approveMessage(text, householdId = `hh-${randomUUID().slice(0, 8)}`) {
       const conversationId = `conv-${randomUUID().slice(0, 8)}`;
       const posted = await call('POST', `/api/v1/agent/conversations/${conversationId}/messages`, {
@@ -295,6 +301,16 @@ function inheritedEnv(): Record<string, string> {
     env[key] = value;
   }
   return env;
+}
+
+/** The lane worker is done with the command: a terminal run, or one waiting in its `delegated` stage. */
+function laneDone(run: RunView): boolean {
+  return run.status !== 'Running' || run.stages.some((stage) => stage.name === 'delegated');
+}
+
+/** A delegated run whose `delegated` stage was closed (by its worker's result or its deadline). */
+function resultIn(run: RunView): boolean {
+  return run.stages.some((stage) => stage.name === 'delegated' && stage.outcomeCode !== undefined);
 }
 
 /** The real `runlane` CLI in a child process (this process serves the stack it calls). */
