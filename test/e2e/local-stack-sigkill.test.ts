@@ -19,8 +19,8 @@ import { projectRoot, runRunlaneBin } from '../support/local-cli.js';
 /**
  * `runlane local` (what `npm start` runs) on a data folder, its whole process group (Node and
  * DynamoDB Local's JVM) killed with SIGKILL while commands are being accepted, then restarted on
- * the same folder: nothing acknowledged is lost, and `runlane dlq list|show` read the restored
- * dead letters. (That every command also reaches a terminal state after such a kill is the lane
+ * the same folder: nothing acknowledged is lost, and `runlane dlq list|show` and a `runlane replay`
+ * dry run read the restored dead letters. (That every command also reaches a terminal state after such a kill is the lane
  * worker's part, checked by the chaos soak.)
  */
 const LANE = 'runtime-agent-message-posted';
@@ -49,7 +49,7 @@ interface DeadLetterRow {
 }
 
 describe('runlane local after kill -9 of its process group', () => {
-  it('keeps every acknowledged command and dead letter, and runlane dlq list and show work on the restored data', async () => {
+  it('keeps every acknowledged command and dead letter, and runlane dlq list, dlq show and a replay dry run work on the restored data', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'runlane-sigkill-'));
     try {
       const first = await startStack(dataDir);
@@ -133,11 +133,11 @@ describe('runlane local after kill -9 of its process group', () => {
         expect(unseen).toEqual([]);
         expect(queued).toBe(0);
 
-        // Every dead letter produced before the kill is listed, with its reason; twice, since a
-        // listing only peeks (each message is made visible again, receive count kept). The worker
-        // dead-letters poison as a new message (sourceMessageId = the poison's); an SQS redrive keeps the id.
-        const listings: DeadLetterRow[][] = [];
-        for (const round of [1, 2]) {
+        // Every dead letter produced before the kill is listed, with its reason; a replay dry run
+        // reads them all; listed again, they are all still there (both only peek: each message is
+        // made visible again, receive count kept). The worker dead-letters poison as a new message
+        // (sourceMessageId = the poison's id); an SQS redrive keeps the id.
+        const listDeadLetters = async (): Promise<DeadLetterRow[]> => {
           const listed = await runRunlaneBin([
             'dlq',
             'list',
@@ -147,11 +147,25 @@ describe('runlane local after kill -9 of its process group', () => {
             '--api-url',
             restored,
           ]);
-          expect(listed.stderr, `round ${round}`).toBe('');
-          expect(listed.status, `round ${round}`).toBe(0);
-          listings.push(JSON.parse(listed.stdout) as DeadLetterRow[]);
-        }
-        const [rows = [], again = []] = listings;
+          expect(listed.stderr).toBe('');
+          expect(listed.status).toBe(0);
+          return JSON.parse(listed.stdout) as DeadLetterRow[];
+        };
+        const rows = await listDeadLetters();
+        const dryRun = await runRunlaneBin([
+          'replay',
+          '--lane',
+          LANE,
+          '--dry-run',
+          '--max',
+          '100',
+          '--json',
+          '--api-url',
+          restored,
+        ]);
+        expect(dryRun.status, dryRun.stderr).toBe(0);
+        expect(JSON.parse(dryRun.stdout)).toMatchObject({ dryRun: true, found: rows.length, failed: 0 });
+        const again = await listDeadLetters();
         expect(again.map((row) => row.messageId).sort()).toEqual(rows.map((row) => row.messageId).sort());
         // At least once: a kill between the worker's dead-letter send and its delete lists a poison twice.
         expect(rows.filter((row) => row.reason === 'invalid_json').length).toBeGreaterThanOrEqual(
