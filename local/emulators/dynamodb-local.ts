@@ -7,6 +7,12 @@
  * telemetry to AWS, so the jar is started through a 100-line launcher,
  * `dynamodb-local/LoopbackDynamoDbLocal.java`, compiled once with `javac` into
  * `node_modules/.cache/runlane-dynamodb-local/`.
+ *
+ * With `dataDir` (`-sharedDb -dbPath`), every table lives in one SQLite file there
+ * (`shared-local-instance.db`, rollback journal) and each write is committed before it is
+ * answered, so whatever DynamoDB Local answered survives `kill -9` of the JVM
+ * (test/integration/dynamodb-local-kill.test.ts). `-delayTransientStatuses` stays off: tables are
+ * ACTIVE at once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
