@@ -1,7 +1,7 @@
 /**
  * The import rules of the layout (DESIGN §6, STYLE principle 15), checked by `npm run lint:deps`
  * (part of `npm run lint`): contracts ← core ← adapters ← wiring/handlers; cli/ and agent/ share
- * only common/; lib/ never reaches into adapters; bench/ never into test/; no cycles anywhere.
+ * only common/; lib/ never reaches into adapters; bench/ and soak/ never into test/; no cycles anywhere.
  * @type {import('dependency-cruiser').IConfiguration}
  */
 export default {
@@ -89,11 +89,18 @@ export default {
       to: { path: '^test/' },
     },
     {
+      name: 'soak-not-test',
+      severity: 'error',
+      comment: 'The chaos soak drives the product as a user does, not through the test fixtures.',
+      from: { path: '^soak/' },
+      to: { path: '^test/' },
+    },
+    {
       name: 'nothing-imports-test-or-bench',
       severity: 'error',
-      comment: 'Product code never depends on tests or the benchmark.',
-      from: { pathNot: '^(test|bench)/' },
-      to: { path: '^(test|bench)/' },
+      comment: 'Product code never depends on tests, the benchmark or the soak.',
+      from: { pathNot: '^(test|bench|soak)/' },
+      to: { path: '^(test|bench|soak)/' },
     },
     {
       name: 'not-to-unresolvable',
