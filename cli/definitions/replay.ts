@@ -12,8 +12,11 @@ export function addReplayCommand(program: Command, { exit }: ProgramContext): vo
     .summary("replay a lane's dead letters after a fix, verified, with evidence")
     .description(
       "Replays a lane's dead letters after a fix: each replayable message is re-sent with a NEW " +
-        'commandId (replayOf = the old one, same semantics and correlation chain) and deleted from the ' +
-        'DLQ only after the send; invalid_json / invalid_envelope are reported and left. Then it waits ' +
+        'commandId fixed by the dead letter (UUIDv5 of the old one; replayOf = the old one, same semantics ' +
+        'and correlation chain), linked on the old run before the send and deleted from the DLQ only ' +
+        'after it, so a drill run again re-sends the same command; a dead letter whose command already ' +
+        'completed is deleted without a re-send (already_completed); invalid_json / invalid_envelope ' +
+        'are reported and left. Then it waits ' +
         'until every replay is terminal, re-sends one replay as a duplicate probe, and records evidence.',
     )
     .addOption(apiUrlOption())

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** The fixed UUID namespace of replay commandIds (RFC 9562 name-based ids). Never change it. */
-export const REPLAY_NAMESPACE = 'fb5fd1ba-a179-4133-b27c-56059cf7119c';
+const REPLAY_NAMESPACE = 'fb5fd1ba-a179-4133-b27c-56059cf7119c';
 
 /**
  * The commandId of the replay of `originalCommandId`: a UUIDv5 (RFC 9562, SHA-1) of the original
