@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A name-based UUID (version 5 layout, SHA-1) for a seed: the same seed always
- * gives the same id, so a retried replay step mints the same commandId.
+ * A name-based UUID (version 5 layout, SHA-1, no namespace) for a seed: the same seed always
+ * gives the same id (worker task ids, `workerTaskIdFor`). Replay commandIds are RFC 9562 UUIDv5s
+ * of the original commandId instead: `replayCommandIdFor` in replay-command-id.ts.
  *
  * @example
- * uuidFromSeed('drill-1:message-9') === uuidFromSeed('drill-1:message-9'); // true
+ * uuidFromSeed('worker-task:c-1:apr-1') === uuidFromSeed('worker-task:c-1:apr-1'); // true
  */
 export function uuidFromSeed(seed: string): string {
   const bytes = createHash('sha1').update(`runlane-replay:${seed}`).digest().subarray(0, 16);
