@@ -67,6 +67,13 @@ const commandSettingsSchema = z
     stuckRunningMinutes: z.number().int().positive().default(60),
     /** `anomaly.sweep`: a NeedsReview run older than this many hours is stale. */
     staleReviewHours: z.number().int().positive().default(24),
+    /**
+     * `anomaly.sweep`: a run whose key is still Reserved this many minutes after its attempt's lock
+     * lapsed is closed as `attempt_abandoned` (Rejected, NeedsReview). Each lane refuses a value
+     * not above its (maxReceiveCount + 2) × visibility timeout (`CommandLane`), the longest its
+     * message can still come back: with the defaults 7 × 181 s ≈ 21 minutes.
+     */
+    abandonAfterMinutes: z.number().int().min(1).max(10_080).default(60),
   })
   .strict();
 

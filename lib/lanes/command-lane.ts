@@ -4,7 +4,13 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { deadLetterQueueName, type LaneDefinition, laneRedriveReceiveCount } from '#contracts/lanes.js';
+import {
+  deadLetterQueueName,
+  LANE_GRACE_RECEIVES,
+  type LaneDefinition,
+  laneRedriveReceiveCount,
+} from '#contracts/lanes.js';
+import { NIGHTLY_SWEEP_LANE } from '#contracts/nightly-sweep.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import type { TelemetryBus } from '../bus/telemetry-bus.js';
 import {
@@ -83,7 +89,8 @@ export interface CommandLaneProps {
   readonly retentionDays?: number;
   /**
    * Command thresholds passed to the worker (`INGESTION_ERROR_RATIO_THRESHOLD`,
-   * `SWEEP_STUCK_RUNNING_MINUTES`, `SWEEP_STALE_REVIEW_HOURS`).
+   * `SWEEP_STUCK_RUNNING_MINUTES`, `SWEEP_STALE_REVIEW_HOURS`, `SWEEP_ABANDON_AFTER_MINUTES`).
+   * `abandonAfterMinutes` must be above (maxReceiveCount + 2) × visibilityTimeout.
    * @default the configuration schema's defaults
    */
   readonly commands?: Partial<CommandSettings>;
@@ -171,6 +178,7 @@ export class CommandLane extends Construct {
     });
 
     const commands = { ...DEFAULT_COMMAND_SETTINGS, ...props.commands };
+    checkAbandonAfter(props.lane.name, commands.abandonAfterMinutes, settings);
     this.workerFunction = new RunlaneFunction(this, 'Worker', {
       entry: props.entry ?? HANDLER_ENTRIES.laneWorker,
       environmentName: props.environmentName,
@@ -192,9 +200,15 @@ export class CommandLane extends Construct {
         [RUNTIME_ENV.ingestionErrorRatioThreshold]: String(commands.ingestionErrorRatioThreshold),
         [RUNTIME_ENV.stuckRunningMinutes]: String(commands.stuckRunningMinutes),
         [RUNTIME_ENV.staleReviewHours]: String(commands.staleReviewHours),
+        [RUNTIME_ENV.abandonAfterMinutes]: String(commands.abandonAfterMinutes),
+        // The sweep continues a pass that ran out of time by enqueueing its next link here.
+        ...(props.lane.name === NIGHTLY_SWEEP_LANE
+          ? { [RUNTIME_ENV.laneQueueUrl]: this.queue.queueUrl }
+          : {}),
       },
     });
     this.worker = this.workerFunction.function;
+    if (props.lane.name === NIGHTLY_SWEEP_LANE) this.queue.grantSendMessages(this.worker);
 
     this.worker.addEventSource(
       new sources.SqsEventSource(this.queue, {
@@ -256,6 +270,20 @@ function resolveSettings(props: CommandLaneProps): ResolvedLaneSettings {
     minimumVisibilityTimeout,
     visibilityTimeout: props.visibilityTimeout ?? minimumVisibilityTimeout,
   };
+}
+
+/**
+ * The sweep closes a run Reserved `abandonAfterMinutes` after its lock lapsed: by then no receive
+ * of its message may still come, so the lane's whole redrive window must be shorter.
+ */
+function checkAbandonAfter(lane: string, abandonAfterMinutes: number, settings: ResolvedLaneSettings): void {
+  const windowSeconds =
+    laneRedriveReceiveCount(settings.maxReceiveCount) * seconds(settings.visibilityTimeout);
+  if (!(abandonAfterMinutes * 60 > windowSeconds)) {
+    throwIfProblems('CommandLane', [
+      `commands.abandonAfterMinutes: must be above lane ${lane}'s (maxReceiveCount + ${LANE_GRACE_RECEIVES}) × visibilityTimeout = ${windowSeconds} seconds, got ${abandonAfterMinutes} minutes`,
+    ]);
+  }
 }
 
 function checkProps(props: CommandLaneProps, settings: ResolvedLaneSettings): void {

@@ -174,7 +174,11 @@ describe('CommandLane defaults', () => {
   });
 
   it('accepts a visibility timeout above the minimum', () => {
-    const created = buildLane({ visibilityTimeout: Duration.minutes(10) });
+    // 7 receives × 10 minutes: the sweep may close an abandoned run only after that.
+    const created = buildLane({
+      visibilityTimeout: Duration.minutes(10),
+      commands: { abandonAfterMinutes: 71 },
+    });
     Template.fromStack(created.queue.stack).hasResourceProperties('AWS::SQS::Queue', {
       QueueName: 'runlane-test-runtime-ingestion-completed',
       VisibilityTimeout: 600,
