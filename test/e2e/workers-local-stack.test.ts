@@ -65,6 +65,7 @@ describe('runlane local: worker delegation', () => {
           lab: workers.sites.lab?.queueUrl,
         }),
         [WORKER_RUNTIME_ENV.stuckTaskMinutes]: '15',
+        [WORKER_RUNTIME_ENV.resultDeadlineSeconds]: '3600',
       });
       // The API got them: delegation on by default, both lanes in the queue depth.
       const delegation = await (await fetch(`${ready.apiUrl}/api/workers/delegation`)).json();
@@ -102,14 +103,20 @@ describe('runlane local: worker delegation', () => {
       delegationEnabled: true,
       heartbeatStaleMultiple: 3,
       stuckTaskMinutes: 15,
+      resultDeadlineSeconds: 3600,
     });
+    // Fractions of a second are allowed locally (tests), as for stuckTaskMinutes.
+    expect(
+      resolveLocalWorkerOptions(environmentConfig(), { resultDeadlineSeconds: 0.5 }).resultDeadlineSeconds,
+    ).toBe(0.5);
     expect(() =>
       resolveLocalWorkerOptions(environmentConfig(), {
         sites: ['Lab', 'edge', 'edge'],
         heartbeatStaleMultiple: 0,
+        resultDeadlineSeconds: 0,
       }),
     ).toThrow(
-      /sites: "Lab" must be 1-32 of a-z[\s\S]*sites: a site is repeated[\s\S]*heartbeatStaleMultiple: must be positive/,
+      /sites: "Lab" must be 1-32 of a-z[\s\S]*sites: a site is repeated[\s\S]*heartbeatStaleMultiple: must be positive[\s\S]*resultDeadlineSeconds: must be above 0/,
     );
   });
 

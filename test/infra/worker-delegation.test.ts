@@ -87,6 +87,7 @@ describe('WorkerDelegation', () => {
       sites: ['lab', 'east-dc'],
       heartbeatStaleMultiple: 4,
       stuckTaskMinutes: 20,
+      resultDeadlineSeconds: 1800,
       maxReceiveCount: 3,
       visibilityTimeout: Duration.seconds(600),
       retentionDays: 45,
@@ -209,7 +210,7 @@ describe('WorkerDelegation', () => {
       expect(actionsOn(statements, new RegExp(queue))).toEqual([]);
   });
 
-  it('runs the sweep every 5 minutes once per tick, with the thresholds, reading only the registry and executing tasks', () => {
+  it('runs the sweep every 5 minutes once per tick, with the thresholds, reading the registry and unfinished tasks, writing only to expire overdue delegations', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       Name: 'runlane-test-worker-sweep',
       ScheduleExpression: 'rate(5 minutes)',
@@ -247,7 +248,9 @@ describe('WorkerDelegation', () => {
         Action: 'dynamodb:Query',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: {
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['WORKERS#test', 'WTASKS#test#executing'] },
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': ['WORKERS#test', 'WTASKS#test#executing', 'WTASKS#test#queued'],
+          },
         },
       },
       {
@@ -256,7 +259,33 @@ describe('WorkerDelegation', () => {
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WTASK#*'] } },
       },
+      // Expiring an overdue delegation: its task record and run, its status entry moved to failed.
+      {
+        Sid: 'ExpireOverdueDelegations',
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:ConditionCheckItem',
+        ],
+        Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WTASK#*', 'RUN#*'] } },
+      },
+      {
+        Sid: 'MoveTaskStatusEntries',
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': ['WTASKS#test#queued', 'WTASKS#test#executing', 'WTASKS#test#failed'],
+          },
+        },
+      },
     ]);
+    // No scan, no batch write, no other partition.
+    expect(JSON.stringify(onTable)).not.toMatch(/Scan|BatchWriteItem/);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions.filter((action) => /^(sqs|events|sns|execute-api):/.test(action))).toEqual([]);
     expect(JSON.stringify(statements)).not.toContain('/index/');
@@ -337,6 +366,7 @@ describe('WorkerDelegation', () => {
       WORKER_DELEGATION_ENABLED: 'false',
       WORKER_HEARTBEAT_STALE_MULTIPLE: '4',
       WORKER_STUCK_TASK_MINUTES: '20',
+      WORKER_RESULT_DEADLINE_SECONDS: '1800',
       WORKER_TASK_QUEUE_URLS: {
         'Fn::Join': [
           '',
@@ -363,6 +393,7 @@ describe('WorkerDelegation', () => {
         sites: ['lab', 'Lab', 'lab'],
         heartbeatStaleMultiple: 0.5,
         stuckTaskMinutes: 0,
+        resultDeadlineSeconds: 0,
         maxReceiveCount: 0,
         visibilityTimeout: Duration.seconds(10),
         taskRetention: Duration.days(14),
@@ -377,6 +408,7 @@ describe('WorkerDelegation', () => {
       'sites: "Lab" must be 1-32 of a-z, 0-9, "-"',
       'heartbeatStaleMultiple: must be from 1 to 100, got 0.5',
       'stuckTaskMinutes: must be an integer from 1 to 1440, got 0',
+      'resultDeadlineSeconds: must be an integer from 1 to 604800, got 0',
       'maxReceiveCount: must be an integer from 1 to 1000, got 0',
       'visibilityTimeout: must be whole seconds from 30 s to 12 hours, got 10 seconds',
       'taskRetention: must be from 1 hour to less than 14 days, got 14 days',
@@ -452,6 +484,7 @@ describe('WorkerDelegation in an environment with worker sites', () => {
       WORKER_DELEGATION_ENABLED: 'true',
       WORKER_HEARTBEAT_STALE_MULTIPLE: '4',
       WORKER_STUCK_TASK_MINUTES: '20',
+      WORKER_RESULT_DEADLINE_SECONDS: '3600',
       WORKER_TASK_QUEUE_URLS: {
         'Fn::Join': [
           '',
@@ -709,6 +742,7 @@ describe('An environment without worker sites', () => {
         WORKER_DELEGATION_ENABLED: 'false',
         WORKER_HEARTBEAT_STALE_MULTIPLE: '5',
         WORKER_STUCK_TASK_MINUTES: '30',
+        WORKER_RESULT_DEADLINE_SECONDS: '3600',
         WORKER_TASK_QUEUE_URLS: '{}',
       });
     }
@@ -722,6 +756,7 @@ describe('workers configuration', () => {
       delegationEnabled: false,
       heartbeatStaleMultiple: 3,
       stuckTaskMinutes: 15,
+      resultDeadlineSeconds: 3600,
       maxReceiveCount: 5,
       visibilityTimeoutSeconds: 900,
     });
@@ -744,6 +779,7 @@ describe('workers configuration', () => {
             sites: ['lab', 'Bad_Site', 'lab', 'x'.repeat(33)],
             heartbeatStaleMultiple: 0,
             stuckTaskMinutes: 2.5,
+            resultDeadlineSeconds: 60,
             maxReceiveCount: 0,
             visibilityTimeoutSeconds: 10,
           },
@@ -754,6 +790,7 @@ describe('workers configuration', () => {
     expect([...new Set(error.issues.map((issue) => issue.fieldPath))].sort()).toEqual([
       'environments.dev.workers.heartbeatStaleMultiple',
       'environments.dev.workers.maxReceiveCount',
+      'environments.dev.workers.resultDeadlineSeconds',
       'environments.dev.workers.sites.1',
       'environments.dev.workers.sites.3',
       'environments.dev.workers.stuckTaskMinutes',
@@ -762,6 +799,9 @@ describe('workers configuration', () => {
       'environments.staging.workers.delegationEnabled',
     ]);
     expect(error.message).toContain('environments.dev.workers.sites.1: must be 1-32 of a-z, 0-9, "-"');
+    expect(error.message).toContain(
+      'environments.dev.workers.resultDeadlineSeconds: must be at least 300 seconds (a task may wait that long to start)',
+    );
     expect(error.message).toMatch(/environments\.staging\.workers: .*queues/);
 
     // Refinements run once the fields themselves are valid.
