@@ -92,12 +92,18 @@ export class DynamoDbOpenRuns implements OpenRunsIndex {
       ':attempts': seen.attempts,
       ':updatedAt': seen.updatedAt,
     };
-    const unchanged = (attribute: 'lockOwner' | 'lockExpiresAt'): string => {
+    const unchanged = (attribute: 'lockOwner' | 'lockExpiresAt' | 'duplicateDeliveries'): string => {
       const value = seen[attribute];
       if (value === undefined) return `attribute_not_exists(${attribute})`;
       values[`:${attribute}`] = value;
       return `${attribute} = :${attribute}`;
     };
+    // Attributes written by updates that leave `updatedAt` alone: the put must not drop what they added.
+    let sameReplays = 'attribute_not_exists(replayedAs)';
+    if (seen.replayedAs !== undefined) {
+      values[':replays'] = seen.replayedAs.length;
+      sameReplays = 'size(replayedAs) = :replays';
+    }
     try {
       await this.#client.send(
         new PutCommand({
@@ -109,6 +115,8 @@ export class DynamoDbOpenRuns implements OpenRunsIndex {
             'updatedAt = :updatedAt',
             unchanged('lockOwner'),
             unchanged('lockExpiresAt'),
+            unchanged('duplicateDeliveries'),
+            sameReplays,
           ].join(' AND '),
           ExpressionAttributeValues: values,
         }),

@@ -30,9 +30,10 @@ export interface OpenRunsIndex {
   }): Promise<OpenRunsPage>;
   /**
    * Writes `closed` (from `abandonRun`) in place of `seen` only if the run is unchanged since
-   * `seen` was read: key still Reserved, same `attempts`, `lockOwner`, `lockExpiresAt` and
-   * `updatedAt`. False when the run changed (another attempt took it over, finished it, or
-   * something closed it first): nothing is written then.
+   * `seen` was read: key still Reserved, same `attempts`, `lockOwner`, `lockExpiresAt`,
+   * `updatedAt`, `duplicateDeliveries` and number of `replayedAs`. False when the run changed
+   * (another attempt took it over, finished it, or something closed it first): nothing is
+   * written then.
    */
   closeAbandoned(seen: RunRecord, closed: RunRecord): Promise<boolean>;
 }
