@@ -1,3 +1,5 @@
+import { DynamoDbDelegationDeadlines } from '#adapters/dynamodb/delegation-deadlines.js';
+import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
 import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import type { StructuredLogger } from '#adapters/powertools/structured-logger.js';
@@ -18,9 +20,9 @@ export interface WorkerSweepSettings {
 
 /**
  * Wires the worker sweep to DynamoDB (or DynamoDB Local): the one place the Lambda handler, the
- * local stack and the tests build it. Reads the registry partition, the `queued` and `executing`
- * status partitions and those task records; writes only to expire an overdue delegation (its task
- * record and status entry, and its run).
+ * local stack and the tests build it. Reads the registry partition, the executing status
+ * partition and those task records, and the overdue delegated runs of the `openRuns` index;
+ * writes only to expire an overdue delegation (its task record and status entry, and its run).
  *
  * @example
  * const sweep = buildWorkerSweep(settings, awsClients(), logger, metrics);
@@ -45,7 +47,10 @@ export function buildWorkerSweep(
     stuckAfterMs: settings.stuckAfterMs,
     registry: new DynamoDbWorkerRegistry(table),
     tasks,
-    deadlines: tasks,
+    deadlines: new DynamoDbDelegationDeadlines({
+      openRuns: new DynamoDbOpenRuns({ client: clients.documents, tableName: settings.tableName }),
+      tasks,
+    }),
     metrics,
     logger,
     clock: overrides.clock ?? systemClock,

@@ -13,7 +13,7 @@ import { API_ROUTES } from '#contracts/api-routes.js';
 import { type EventRuleDefinition, WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
 import { deadLetterQueueName } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
-import { keys } from '#contracts/tables.js';
+import { keys, LIFECYCLE_TABLE } from '#contracts/tables.js';
 import {
   DEFAULT_HEARTBEAT_STALE_MULTIPLE,
   WORKER_DETAIL_TYPES,
@@ -251,11 +251,11 @@ export function workerRuntimeEnvironment(
  * - the sweep function (worker-sweep handler) with `LIFECYCLE_TABLE_NAME`,
  *   `WORKER_HEARTBEAT_STALE_MULTIPLE`, `WORKER_STUCK_TASK_MINUTES`, run by the rule
  *   `<prefix>-worker-sweep` (`rate(5 minutes)`, no retries, ticks older than 4 minutes
- *   dropped). Its data permissions: `dynamodb:Query` in `WORKERS#<env>`,
- *   `WTASKS#<env>#executing` and `WTASKS#<env>#queued` only, `dynamodb:BatchGetItem` of `WTASK#*`
- *   items only; to expire a delegated run past its result deadline (one transaction): get, put,
- *   update and condition-check of `WTASK#*` and `RUN#*` items, put and delete in the
- *   `WTASKS#<env>#queued|executing|failed` partitions;
+ *   dropped). Its data permissions: `dynamodb:Query` in `WORKERS#<env>` and
+ *   `WTASKS#<env>#executing` only and of the `openRuns` index (overdue delegated runs),
+ *   `dynamodb:BatchGetItem` of `WTASK#*` items only; to expire a delegated run past its result
+ *   deadline (one transaction): get, put, update and condition-check of `WTASK#*` and `RUN#*`
+ *   items, put and delete in the `WTASKS#<env>#queued|executing|failed` partitions;
  * - `WORKER_RESULT_DEADLINE_SECONDS` (`resultDeadlineSeconds`) for the API and the delegating
  *   lane worker: the deadline each delegated run gets.
  *
@@ -380,9 +380,16 @@ export class WorkerDelegation extends Construct {
     props.lifecycle.grantQueryPartitions(this.sweep, [
       keys.workerRegistryPartition(env),
       keys.workerTaskStatusPartition(env, 'executing'),
-      keys.workerTaskStatusPartition(env, 'queued'),
     ]);
     props.lifecycle.grantBatchGetPartitions(this.sweep, [keys.workerTaskPartition('*')]);
+    // The overdue delegated runs: the sparse openRuns index, that index only.
+    this.sweep.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'OverdueDelegatedRuns',
+        actions: ['dynamodb:Query'],
+        resources: [`${props.lifecycle.table.tableArn}/index/${LIFECYCLE_TABLE.indexes.openRuns.name}`],
+      }),
+    );
     // Expiring an overdue delegation (one transaction): the task record, its status entry moved
     // to `failed`, and the run of its command (read, then put or condition-checked).
     const taskOrRun = [keys.workerTaskPartition('*'), keys.runPartition('*')];

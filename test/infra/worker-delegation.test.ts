@@ -210,7 +210,7 @@ describe('WorkerDelegation', () => {
       expect(actionsOn(statements, new RegExp(queue))).toEqual([]);
   });
 
-  it('runs the sweep every 5 minutes once per tick, with the thresholds, reading the registry and unfinished tasks, writing only to expire overdue delegations', () => {
+  it('runs the sweep every 5 minutes once per tick, with the thresholds, reading the registry, executing tasks and overdue delegated runs, writing only to expire those', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       Name: 'runlane-test-worker-sweep',
       ScheduleExpression: 'rate(5 minutes)',
@@ -248,9 +248,7 @@ describe('WorkerDelegation', () => {
         Action: 'dynamodb:Query',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: {
-          'ForAllValues:StringEquals': {
-            'dynamodb:LeadingKeys': ['WORKERS#test', 'WTASKS#test#executing', 'WTASKS#test#queued'],
-          },
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['WORKERS#test', 'WTASKS#test#executing'] },
         },
       },
       {
@@ -258,6 +256,13 @@ describe('WorkerDelegation', () => {
         Action: 'dynamodb:BatchGetItem',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WTASK#*'] } },
+      },
+      // The overdue delegated runs: the openRuns index and no other.
+      {
+        Sid: 'OverdueDelegatedRuns',
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.table, 'Arn'] }, '/index/openRuns']] },
       },
       // Expiring an overdue delegation: its task record and run, its status entry moved to failed.
       {
@@ -288,7 +293,8 @@ describe('WorkerDelegation', () => {
     expect(JSON.stringify(onTable)).not.toMatch(/Scan|BatchWriteItem/);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions.filter((action) => /^(sqs|events|sns|execute-api):/.test(action))).toEqual([]);
-    expect(JSON.stringify(statements)).not.toContain('/index/');
+    // The one index it reads is openRuns.
+    expect(JSON.stringify(statements).match(/\/index\/[A-Za-z*]+/g)).toEqual(['/index/openRuns']);
   });
 
   it('offers each site’s hosts a policy: their own lane, worker events on the bus, three worker routes — nothing else', () => {

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
+import { DynamoDbDelegationDeadlines } from '#adapters/dynamodb/delegation-deadlines.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
+import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { keys } from '#contracts/tables.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
@@ -386,44 +388,48 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     const DUE = '2026-01-01T00:10:00.000Z';
     const AFTER_DUE = new Date('2026-01-01T00:10:00.000Z');
 
-    /** A store of its own environment: its status partitions hold only this test's tasks. */
-    function isolatedStore() {
-      return new DynamoDbWorkerTaskStore({
-        client: env.documentClient,
-        tableName: env.tableName ?? '',
-        environment: `dl-${randomUUID().slice(0, 8)}`,
-      });
-    }
-
-    it('keeps the deadline on the task and its status entry', async () => {
-      const { task } = await aWaitingTask({ deadlineAt: DUE });
+    it('keeps the run’s deadline on the task', async () => {
+      const { run, task } = await aWaitingTask({ deadlineAt: DUE });
+      expect(run.delegation?.deadlineAt).toBe(DUE);
       expect(task.deadlineAt).toBe(DUE);
       expect((await tasks.get(task.taskId))?.deadlineAt).toBe(DUE);
     });
 
-    it('lists unfinished tasks whose deadline passed, oldest deadline first, up to a limit; not the others', async () => {
-      const store = isolatedStore();
-      const message = (deadlineAt?: string) => ({ message: aTaskMessage(), deadlineAt });
-      const late = message('2026-01-01T00:05:00.000Z');
-      const later = message('2026-01-01T00:08:00.000Z');
-      const notYet = message('2026-01-01T00:20:00.000Z');
-      const legacy = message(undefined);
-      const done = message('2026-01-01T00:01:00.000Z');
-      for (const { message: m, deadlineAt } of [later, late, notYet, legacy, done]) {
-        await store.createQueued(m, NOW, deadlineAt ? { deadlineAt } : {});
-      }
-      // `later` is executing, `done` finished: only unfinished tasks are overdue.
-      await store.claim({ taskId: later.message.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
-      await store.claim({ taskId: done.message.taskId, workerId: 'worker-1', site: 'lab', now: NOW });
-      await store.recordResult(anExecutionResult(done.message), LATER);
+    it('lists the tasks of the delegated runs past their deadline from the openRuns index, oldest deadline first; expires them', async () => {
+      const deadlines = new DynamoDbDelegationDeadlines({
+        openRuns: new DynamoDbOpenRuns({ client: env.documentClient, tableName: env.tableName ?? '' }),
+        tasks,
+      });
+      const early = await aWaitingTask({ deadlineAt: '2026-01-01T00:02:00.000Z' });
+      const late = await aWaitingTask({ deadlineAt: '2026-01-01T00:04:00.000Z', claimed: false });
+      // Answered in time: its run left the index.
+      const answered = await aWaitingTask({ deadlineAt: '2026-01-01T00:01:00.000Z' });
+      await tasks.recordResult(anExecutionResult(answered.task), LATER);
+      const notYet = await aWaitingTask({ deadlineAt: '2026-01-01T00:08:00.000Z' });
+      // A task whose run never waited on it (delegated before runs waited): not a delegated run.
+      const { run: legacy } = await aDelegatedRun(lifecycle);
+      await tasks.createQueued(aTaskMessage({ commandId: legacy.commandId }), NOW, {
+        deadlineAt: '2026-01-01T00:01:00.000Z',
+      });
 
-      const overdue = await store.listOverdue(AFTER_DUE, 10);
+      const at = new Date('2026-01-01T00:05:00.000Z');
+      const overdue = await deadlines.listOverdue(at, 10);
       expect(overdue.map((t) => [t.taskId, t.status])).toEqual([
-        [late.message.taskId, 'queued'],
-        [later.message.taskId, 'executing'],
+        [early.task.taskId, 'executing'],
+        [late.task.taskId, 'queued'],
       ]);
-      expect((await store.listOverdue(AFTER_DUE, 1)).map((t) => t.taskId)).toEqual([late.message.taskId]);
-      expect(await store.listOverdue(new Date('2026-01-01T00:04:59.999Z'), 10)).toEqual([]);
+      // At most the limit (which of them first follows the index's shards).
+      const one = await deadlines.listOverdue(at, 1);
+      expect(one).toHaveLength(1);
+      expect([early.task.taskId, late.task.taskId]).toContain(one[0]?.taskId);
+      expect(await deadlines.listOverdue(new Date('2026-01-01T00:01:59.999Z'), 10)).toEqual([]);
+
+      for (const task of overdue) {
+        expect(await deadlines.expireOverdue(task, at)).toMatchObject({ outcome: 'expired' });
+      }
+      expect(await deadlines.listOverdue(at, 10)).toEqual([]);
+      expect((await lifecycle.getRun(notYet.run.commandId))?.run.status).toBe('Running');
+      expect((await lifecycle.getRun(early.run.commandId))?.run.status).toBe('NeedsReview');
     });
 
     it('expires a due delegation: run NeedsReview with worker_result_missing, task failed; a late result is still reconciled', async () => {

@@ -81,11 +81,12 @@ const UNFINISHED_STATUSES = ['queued', 'executing'] as const satisfies readonly 
  * A resend fails on the result's condition and changes nothing; a retry after any failure finds
  * nothing half-applied.
  *
- * A delegated run waits for its task's result until `deadlineAt`, kept on the task record and its
- * status entry. `listOverdue` reads the `queued` and `executing` status partitions (cost
- * proportional to unfinished tasks, never the table) and `expireOverdue` closes an overdue task
- * (`failed`, `worker_result_missing`) and turns its run NeedsReview in one transaction, off the
- * command path. The claimant's late result is still reconciled (a `worker_result` stage).
+ * A delegated run waits for its task's result until its `delegation.deadlineAt`, also kept on the
+ * task record (`deadlineAt`, so a retried delegation keeps it). `expireOverdue` closes an overdue
+ * task (`failed`, `worker_result_missing`) and turns its run NeedsReview in one transaction, off
+ * the command path (the worker sweep finds the overdue runs in the `openRuns` index:
+ * `DynamoDbDelegationDeadlines`). The claimant's late result is still reconciled (a
+ * `worker_result` stage).
  *
  * A claim by the worker that already holds an `executing` task's claim at that attempt answers
  * `claimed` again (`reclaimed`, nothing written): the message of a task whose result the worker
@@ -98,7 +99,7 @@ const UNFINISHED_STATUSES = ['queued', 'executing'] as const satisfies readonly 
  * await tasks.createQueued(message, now);
  * await tasks.claim({ taskId, workerId: 'w-1', site: 'lab', now }); // { outcome: 'claimed', task }
  */
-export class DynamoDbWorkerTaskStore implements WorkerTaskStore, DelegationDeadlines {
+export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<DelegationDeadlines, 'expireOverdue'> {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #environment: string;
@@ -308,54 +309,33 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, DelegationDeadl
     return items.map((item) => String(item.sk).slice(WORKER_RESULT_SORT_KEY_PREFIX.length));
   }
 
-  /**
-   * Oldest deadline first. Reads every `queued` and `executing` status entry (small items; the
-   * filter keeps the overdue ones), then the overdue tasks' records.
-   */
-  public async listOverdue(now: Date, limit: number): Promise<WorkerTaskRecord[]> {
-    const at = now.toISOString();
-    const entries = (
-      await Promise.all(
-        UNFINISHED_STATUSES.map((status) =>
-          this.#query({
-            KeyConditionExpression: 'pk = :pk',
-            FilterExpression: '#deadlineAt <= :now',
-            ExpressionAttributeNames: { '#deadlineAt': 'deadlineAt' },
-            ExpressionAttributeValues: {
-              ':pk': keys.workerTaskStatusPartition(this.#environment, status),
-              ':now': at,
-            },
-            ProjectionExpression: 'taskId, #deadlineAt',
-          }),
-        ),
-      )
-    )
-      .flat()
-      .sort((a, b) => String(a.deadlineAt).localeCompare(String(b.deadlineAt)))
-      .slice(0, limit);
-    const taskIds = entries.map((entry) => String(entry.taskId));
-    const tasks = new Map((await this.#batchGetTasks(taskIds)).map((task) => [task.taskId, task]));
-    return taskIds.flatMap((id) => {
-      const task = tasks.get(id);
-      return task && isUnfinished(task) && task.deadlineAt !== undefined && task.deadlineAt <= at
-        ? [task]
-        : [];
-    });
+  /** The task records of `taskIds` that exist (one BatchGetItem per 100), in no particular order. */
+  public getMany(taskIds: readonly string[]): Promise<WorkerTaskRecord[]> {
+    return this.#batchGetTasks(taskIds);
   }
 
+  /**
+   * For a task whose result is overdue: its run, if Running and delegated to it with its deadline
+   * at or before `now`, turns NeedsReview with `worker_result_missing` (`expireDelegatedRun`) and
+   * the task `failed` `worker_result_missing`, in one transaction conditional on the task and the
+   * run being as read. A run that no longer waits on the task (finished otherwise, gone) leaves the
+   * task alone to close once the task's own `deadlineAt` passed; a run its lane worker still holds
+   * is left for the next sweep.
+   */
   public async expireOverdue(listed: WorkerTaskRecord, now: Date): Promise<ExpireDelegationOutcome> {
     for (let race = 0; race < MAX_RACES; race++) {
       const task = race === 0 ? listed : await this.get(listed.taskId);
       if (!task || !isUnfinished(task)) return { outcome: 'skipped', reason: 'changed' };
-      if (task.deadlineAt === undefined || Date.parse(task.deadlineAt) > now.getTime()) {
-        return { outcome: 'skipped', reason: 'not_due' };
-      }
       const commandId = task.message.commandId;
       const run = await this.#getRun(commandId);
       // Its lane worker has not saved the run yet: the next sweep finds it delegated (or finished).
       if (run?.keyStatus === KEY_STATUS.Reserved) return { outcome: 'skipped', reason: 'run_in_progress' };
       const delegated = run !== undefined && isDelegatedTo(run, task.taskId);
-      if (delegated && !isDelegationDue(run, now)) return { outcome: 'skipped', reason: 'not_due' };
+      // The run's deadline decides while it waits on the task; else the task's own.
+      const due = delegated
+        ? isDelegationDue(run, now)
+        : task.deadlineAt !== undefined && Date.parse(task.deadlineAt) <= now.getTime();
+      if (!due) return { outcome: 'skipped', reason: 'not_due' };
       const closed: WorkerTaskRecord = {
         ...task,
         status: 'failed',
@@ -616,7 +596,6 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, DelegationDeadl
       taskId: record.taskId,
       status: record.status,
       queuedAt: record.queuedAt,
-      ...(record.deadlineAt !== undefined ? { deadlineAt: record.deadlineAt } : {}),
       expiresAt: this.#expiresAt(now),
     };
   }

@@ -124,17 +124,19 @@ export type ExpireDelegationOutcome =
   | { readonly outcome: 'skipped'; readonly reason: 'not_due' | 'run_in_progress' | 'changed' };
 
 /**
- * The result deadline of delegated runs, on the worker task records (a task and its run share the
- * deadline). Read cost is proportional to the tasks still `queued` or `executing`.
+ * The result deadline of delegated runs (`delegation.deadlineAt`, also kept on the task record).
+ * Adapter: `DynamoDbDelegationDeadlines` (the sparse `openRuns` index: the read follows the overdue
+ * runs, not the table).
  */
 export interface DelegationDeadlines {
-  /** Tasks `queued` or `executing` whose `deadlineAt` is at or before `now`, oldest first, at most `limit`. */
+  /** The tasks of the delegated runs whose deadline is at or before `now`, oldest deadline first, at most `limit`. */
   listOverdue(now: Date, limit: number): Promise<WorkerTaskRecord[]>;
   /**
    * For an overdue task: the delegated run → NeedsReview with `worker_result_missing`
    * (`expireDelegatedRun`) and the task → `failed` `worker_result_missing`, in one conditional
-   * write (only while the run is Running, delegated to this task, and the task unchanged). A run
-   * still Reserved by its lane worker is left for the next sweep.
+   * write (only while the run is Running, delegated to this task with its deadline passed, and the
+   * task unchanged). A run still Reserved by its lane worker is left for the next sweep; a run that
+   * no longer waits on the task lets the task alone be closed once its own `deadlineAt` passed.
    */
   expireOverdue(task: WorkerTaskRecord, now: Date): Promise<ExpireDelegationOutcome>;
 }
