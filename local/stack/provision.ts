@@ -25,7 +25,12 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { deadLetterQueueName, LANES, type LaneDefinition } from '#contracts/lanes.js';
+import {
+  deadLetterQueueName,
+  LANES,
+  type LaneDefinition,
+  laneRedriveReceiveCount,
+} from '#contracts/lanes.js';
 import { LIFECYCLE_KEY_ATTRIBUTE_TYPES, LIFECYCLE_TABLE } from '#contracts/tables.js';
 import { workerSiteSchema, workerTaskQueueName } from '#contracts/worker-contract.js';
 import { InvalidOptionsError, ProvisioningMismatchError } from '../errors.js';
@@ -266,7 +271,7 @@ export async function provisionLanes<const Lanes extends readonly LaneDefinition
         VisibilityTimeout: String(options.visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlq.arn,
-          maxReceiveCount: options.maxReceiveCount,
+          maxReceiveCount: laneRedriveReceiveCount(options.maxReceiveCount),
         }),
       });
       return [
