@@ -304,14 +304,6 @@ describe('agent.approval.decided with delegation', () => {
             return { executed: true };
           },
         },
-        lifecycle: {
-          scanForAnomalies: async () => ({
-            stuckRunning: [],
-            expiredAttemptLocks: [],
-            staleReviews: [],
-            scanned: 0,
-          }),
-        },
         settings: DEFAULT_COMMAND_SETTINGS,
         ...(delegation ? { workers: delegation } : {}),
       },

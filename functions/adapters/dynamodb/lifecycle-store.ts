@@ -15,8 +15,6 @@ import { type DomainRecord, KEY_STATUS, RUN_STATUS, type RunRecord } from '#cont
 import { keys, LIFECYCLE_TABLE, REVIEW_QUEUE_PARTITION, RUN_SORT_KEY } from '#contracts/tables.js';
 import { LockLostError } from '#core/base/errors.js';
 import type {
-  AnomalyCriteria,
-  AnomalyFindings,
   LifecycleStore,
   ReserveAttemptInput,
   ReserveResult,
@@ -211,46 +209,6 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
       runs: (page.Items ?? []).map(itemToRun),
       ...(page.LastEvaluatedKey ? { nextCursor: encodeCursor(page.LastEvaluatedKey) } : {}),
     };
-  }
-
-  public async scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings> {
-    const stuckRunning: RunRecord[] = [];
-    const expiredAttemptLocks: RunRecord[] = [];
-    const staleReviews: RunRecord[] = [];
-    let scanned = 0;
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new ScanCommand({
-          TableName: this.#tableName,
-          FilterExpression: 'sk = :run',
-          ExpressionAttributeValues: { ':run': RUN_SORT_KEY },
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      scanned += page.ScannedCount ?? 0;
-      for (const item of page.Items ?? []) {
-        const run = itemToRun(item);
-        if (run.status === RUN_STATUS.Running && run.updatedAt < criteria.stuckRunningBefore)
-          stuckRunning.push(run);
-        if (
-          run.keyStatus === KEY_STATUS.Reserved &&
-          run.lockExpiresAt !== undefined &&
-          run.lockExpiresAt < criteria.nowMs
-        ) {
-          expiredAttemptLocks.push(run);
-        }
-        if (
-          run.status === RUN_STATUS.NeedsReview &&
-          run.needsReviewSince !== undefined &&
-          run.needsReviewSince < criteria.staleReviewBefore
-        ) {
-          staleReviews.push(run);
-        }
-      }
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return { stuckRunning, expiredAttemptLocks, staleReviews, scanned };
   }
 
   /**

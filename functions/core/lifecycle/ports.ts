@@ -49,8 +49,6 @@ export interface LifecycleStore {
   getRun(runId: string): Promise<RunView | undefined>;
   findRunsByCorrelationId(correlationId: string): Promise<RunRecord[]>;
   listReviewQueue(options: { readonly limit: number; readonly cursor?: string }): Promise<ReviewQueuePage>;
-  /** One pass over runs for the anomaly sweep. */
-  scanForAnomalies(criteria: AnomalyCriteria): Promise<AnomalyFindings>;
   /**
    * Counts a duplicate delivery of a finished command on its run (a write on
    * duplicates only): the replay drill's duplicate probe reads it as proof.
@@ -69,17 +67,4 @@ export interface RunView {
 export interface ReviewQueuePage {
   readonly runs: readonly RunRecord[];
   readonly nextCursor?: string;
-}
-
-export interface AnomalyCriteria {
-  readonly nowMs: number;
-  readonly stuckRunningBefore: string;
-  readonly staleReviewBefore: string;
-}
-
-export interface AnomalyFindings {
-  readonly stuckRunning: readonly RunRecord[];
-  readonly expiredAttemptLocks: readonly RunRecord[];
-  readonly staleReviews: readonly RunRecord[];
-  readonly scanned: number;
 }
