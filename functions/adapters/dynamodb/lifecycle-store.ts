@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { commandIdNamedByCorrelationId } from '#contracts/envelope.js';
-import { type DomainRecord, KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import { type DomainRecord, KEY_STATUS, type RunRecord } from '#contracts/lifecycle.js';
 import { keys, LIFECYCLE_TABLE, REVIEW_QUEUE_PARTITION, RUN_SORT_KEY } from '#contracts/tables.js';
 import { LockLostError } from '#core/base/errors.js';
 import type {
