@@ -3,7 +3,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STALL_ROOT_CAUSES } from '#contracts/agent-events.js';
 import { LANES } from '#contracts/lanes.js';
-import { emittedMetrics, METRICS, METRICS_NAMESPACE, searchedDimensionSets } from '#contracts/metrics.js';
+import {
+  DEAD_LETTER_REASONS,
+  emittedMetrics,
+  METRICS,
+  METRICS_NAMESPACE,
+  searchedDimensionSets,
+} from '#contracts/metrics.js';
 import { RunlaneDashboard } from '#lib/observability/runlane-dashboard.js';
 import { RunlaneStack } from '#lib/runlane-stack.js';
 import {
@@ -266,8 +272,9 @@ describe('RunlaneDashboard in an environment', () => {
     expect(growth?.properties.annotations?.horizontal?.[0]?.value).toBe(3);
     const reasons = titled('Dead letters by reason')[0];
     expect(queriedMetrics(reasons as DashboardWidget).map((m) => m.dimensions.Reason)).toHaveLength(
-      LANES.length * 4,
+      LANES.length * DEAD_LETTER_REASONS.length,
     );
+    expect(DEAD_LETTER_REASONS).toContain('attempt_abandoned');
     const row = [titled('NeedsReview entered')[0], growth, reasons, titled('Telemetry publish failures')[0]];
     expect(new Set(row.map((w) => w?.y)).size).toBe(1);
   });
