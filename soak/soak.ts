@@ -127,6 +127,8 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
         cause: error,
       });
       say(fatal.message);
+      // Let every waiting send go on, see the abort and stop.
+      gate.open();
     }
   };
 
