@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { KEY_STATUS } from '#contracts/lifecycle.js';
 import { keys } from '#contracts/tables.js';
 import type { ApprovalRequest, ApprovalStore, DecideApprovalResult } from '#core/commands/ports.js';
 import { type Item, itemToApproval } from './items.js';
@@ -15,6 +16,33 @@ import { type Item, itemToApproval } from './items.js';
  * set, or when the command it replays is.
  */
 export class DynamoDbApprovalStore implements ApprovalStore {
+  /**
+   * A request is written before the run that requested it commits (see `saveAttemptResult`): it
+   * is the command's, and can be decided, only once that run is Completed. A request left by an
+   * attempt whose run never completed reads as unknown. Two reads, on decisions only.
+   */
+  async #requestCommitted(approvalId: string): Promise<boolean> {
+    const request = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.approval(approvalId),
+        ProjectionExpression: 'requestedByCommandId',
+        ConsistentRead: true,
+      }),
+    );
+    const requestedBy = request.Item?.requestedByCommandId;
+    if (typeof requestedBy !== 'string') return true; // no request: the update below answers not_found
+    const run = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.run(requestedBy),
+        ProjectionExpression: 'keyStatus',
+        ConsistentRead: true,
+      }),
+    );
+    return run.Item?.keyStatus === KEY_STATUS.Completed;
+  }
+
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
 
@@ -25,6 +53,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
 
   public async decide(input: Parameters<ApprovalStore['decide']>[0]): Promise<DecideApprovalResult> {
     const status = input.decision === 'approve' ? 'Approved' : 'Rejected';
+    if (!(await this.#requestCommitted(input.approvalId))) return { outcome: 'not_found' };
     try {
       const result = await this.#client.send(
         new UpdateCommand({

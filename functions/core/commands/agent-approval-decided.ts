@@ -95,8 +95,10 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
       });
       if (delegated) return delegated;
     }
+    // Keyed on the command that first made this decision, so a replay of it (a new commandId,
+    // same decision) finds the action already executed instead of running it again.
     const execution = await deps.actions.execute({
-      idempotencyKey: `${envelope.commandId}:${approval.approvalId}`,
+      idempotencyKey: `${approval.decidedByCommandId ?? envelope.commandId}:${approval.approvalId}`,
       householdId: envelope.householdId,
       approvalId: approval.approvalId,
       action: approval.action,
