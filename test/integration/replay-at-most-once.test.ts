@@ -31,7 +31,7 @@ import { runDrillDirectly } from '#core/replay/run-drill.js';
 import { type ReplayDependencies, replaySteps } from '#core/replay/steps.js';
 import { localEventBridgeClient } from '#local/emulators/clients.js';
 import { type LocalEventBus, startLocalEventBus } from '#local/emulators/event-bus.js';
-import { anIngestionEnvelope } from '../support/factories.js';
+import { aLambdaContext, anEnvelope, anIngestionEnvelope, anSqsRecord } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { TEST_LANE, TestCommandProbe, testCommands } from '../support/test-commands.js';
 
@@ -528,6 +528,12 @@ describe('replay at most once in effect (issue 16 item 4), on the emulators', ()
   it('the approval store takes a replay (and a replay of a replay) of the deciding command as the same decision, nothing else', async () => {
     const store = new DynamoDbApprovalStore({ client: pipeline.documents, tableName: pipeline.tableName });
     const approvalId = `apr-${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    // The requesting command's run is Completed: only then is its approval request decidable.
+    const requester = anEnvelope({ householdId: 'hh-store' });
+    await pipeline.worker('runtime-agent-message-posted')(
+      [anSqsRecord(JSON.stringify(requester))],
+      aLambdaContext(),
+    );
     await pipeline.documents.send(
       new PutCommand({
         TableName: pipeline.tableName,
@@ -536,7 +542,7 @@ describe('replay at most once in effect (issue 16 item 4), on the emulators', ()
           approvalId,
           conversationId: 'conv-store',
           householdId: 'hh-store',
-          requestedByCommandId: randomUUID(),
+          requestedByCommandId: requester.commandId,
           correlationId: 'c',
           requestedAt: new Date().toISOString(),
           action: { action: 'transfer_funds', impact: 'high', summary: 's', parameters: {} },
