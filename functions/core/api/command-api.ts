@@ -399,6 +399,8 @@ export function renderRun(run: RunRecord, signals: readonly Signal[]) {
     stages: run.stages,
     signals,
     result: run.result,
+    // While Running in its `delegated` stage: the worker task and the deadline for its result.
+    delegation: run.delegation,
     deadLetter: run.deadLetter,
     needsReviewSince: run.needsReviewSince,
     createdAt: run.createdAt,
