@@ -10,10 +10,14 @@
  *
  * Worker delegation (seed 004) adds no index: task records (`WTASK#<taskId>`),
  * results (`WRESULT#<key>` in the task's partition), registry entries
- * (`WORKERS#<env>`), the delegation flag (`WCONFIG#<env>`) and, in place of a
+ * (`WORKERS#<env>#<shard>`), the delegation flag (`WCONFIG#<env>`) and, in place of a
  * status index, one small item per task in a per-status partition
- * (`WTASKS#<env>#<status>`), moved in the same transaction as the status. See
+ * (`WTASKS#<env>#<status>#<shard>`), moved in the same transaction as the status. See
  * `functions/adapters/dynamodb/worker-task-store.ts`.
+ *
+ * Nothing that grows with the fleet or the task count sits in one partition: the registry, the
+ * task status entries and the supervisor partitions are spread over {@link FLEET_SHARDS} shards
+ * (see {@link shardedPartition}).
  */
 export const LIFECYCLE_TABLE = {
   partitionKey: 'pk',
@@ -84,6 +88,52 @@ export function shardOf(key: string, shards: number): number {
   return hash % shards;
 }
 
+/**
+ * Shards of each partition that grows with the fleet or the task count: the worker registry
+ * (`WORKERS#<env>#<n>`), the worker-task status entries (`WTASKS#<env>#<status>#<n>`), the latest
+ * supervisor health (`SUPERVISOR#<env>#<n>`) and a day of supervisor child events
+ * (`SUPERVISOR#<env>#<day>#<n>`). An item's shard is {@link shardOf} its natural id (worker id,
+ * task id, host, event id), so it stays in one shard for life and a writer and its readers agree.
+ * Readers query every shard and the unsharded partition (items written before the sharding), see
+ * {@link partitionsOf}; raising this later needs readers that also read the old shards.
+ */
+export const FLEET_SHARDS = 8;
+
+/**
+ * Shard `shard` of a partition that is spread over {@link FLEET_SHARDS} shards.
+ *
+ * @example
+ * shardedPartition('WORKERS#prod', 3); // 'WORKERS#prod#3'
+ */
+export function shardedPartition(partition: string, shard: number): string {
+  return `${partition}#${shard}`;
+}
+
+/**
+ * The partition of `id`'s item among the shards of `partition`.
+ *
+ * @example
+ * partitionOf('WORKERS#prod', 'worker-1'); // 'WORKERS#prod#<0..7>', always the same one
+ */
+export function partitionOf(partition: string, id: string): string {
+  return shardedPartition(partition, shardOf(id, FLEET_SHARDS));
+}
+
+/**
+ * Every partition a reader of a sharded `partition` queries: each shard, then the unsharded
+ * partition itself, where items written before the sharding stay until they expire. Also the
+ * exact `dynamodb:LeadingKeys` of an IAM grant to read it.
+ *
+ * @example
+ * partitionsOf('WORKERS#prod'); // ['WORKERS#prod#0', …, 'WORKERS#prod#7', 'WORKERS#prod']
+ */
+export function partitionsOf(partition: string): string[] {
+  return [
+    ...Array.from({ length: FLEET_SHARDS }, (_, shard) => shardedPartition(partition, shard)),
+    partition,
+  ];
+}
+
 /** The shard of a run in the `openRuns` index. */
 export function openRunsShard(runId: string): number {
   return shardOf(runId, OPEN_RUNS_SHARDS);
@@ -116,20 +166,32 @@ export const LIFECYCLE_KEY_ATTRIBUTE_TYPES: Record<string, 'S' | 'N'> = {
 
 /**
  * Prefix of the supervisor partitions (`DynamoDbSupervisorEventStore`):
- * `SUPERVISOR#<environment>` holds each host's latest health report,
- * `SUPERVISOR#<environment>#<yyyy-mm-dd>` a day of child events.
+ * `SUPERVISOR#<environment>#<shard>` holds the latest health report of the hosts of a shard,
+ * `SUPERVISOR#<environment>#<yyyy-mm-dd>#<shard>` a day of child events (both without the
+ * `#<shard>` before the sharding).
  */
 export const SUPERVISOR_PARTITION_PREFIX = 'SUPERVISOR#';
 
 /**
- * The partition of an environment's latest supervisor health, one item per
- * host: what the silent-host check queries, and all its role may read.
+ * The unsharded partition of an environment's latest supervisor health, one item per host, as
+ * written before the sharding; its shards are `<it>#<n>` ({@link partitionOf} the host).
  *
  * @example
  * supervisorHealthPartition('prod'); // 'SUPERVISOR#prod'
  */
 export function supervisorHealthPartition(environment: string): string {
   return `${SUPERVISOR_PARTITION_PREFIX}${environment}`;
+}
+
+/**
+ * Every partition of an environment's latest supervisor health: what the silent-host check
+ * queries, and all its role may read.
+ *
+ * @example
+ * supervisorHealthPartitions('prod'); // ['SUPERVISOR#prod#0', …, 'SUPERVISOR#prod#7', 'SUPERVISOR#prod']
+ */
+export function supervisorHealthPartitions(environment: string): string[] {
+  return partitionsOf(supervisorHealthPartition(environment));
 }
 
 /**
@@ -159,12 +221,24 @@ export const keys = {
   /** A delegated task (seed 004's `worker_tasks` row); its stored results share its partition. */
   workerTask: (taskId: string) => ({ pk: keys.workerTaskPartition(taskId), sk: WORKER_TASK_SORT_KEY }),
   workerTaskPartition: (taskId: string) => `WTASK#${taskId}`,
-  /** One per task in its current status (`queuedAt` first, so a partition lists oldest → newest). */
+  /**
+   * One per task in its current status, in the shard of its task id (`queuedAt` first, so a
+   * partition lists oldest → newest).
+   */
   workerTaskStatus: (environment: string, status: string, queuedAt: string, taskId: string) => ({
+    pk: partitionOf(keys.workerTaskStatusPartition(environment, status), taskId),
+    sk: `${queuedAt}#${taskId}`,
+  }),
+  /** A status entry as written before the sharding, in the unsharded partition. */
+  unshardedWorkerTaskStatus: (environment: string, status: string, queuedAt: string, taskId: string) => ({
     pk: keys.workerTaskStatusPartition(environment, status),
     sk: `${queuedAt}#${taskId}`,
   }),
+  /** `WTASKS#<env>#<status>`: the unsharded partition of a status, and its shards' prefix. */
   workerTaskStatusPartition: (environment: string, status: string) => `WTASKS#${environment}#${status}`,
+  /** Every partition of a status: its shards, then the unsharded one ({@link partitionsOf}). */
+  workerTaskStatusPartitions: (environment: string, status: string) =>
+    partitionsOf(keys.workerTaskStatusPartition(environment, status)),
   /**
    * A stored result envelope (seed 004's `worker_results`), once per idempotency key: in its task's
    * partition when it names a task, else (a health envelope) a partition of its own.
@@ -173,12 +247,20 @@ export const keys = {
     taskId === undefined
       ? { pk: `WRESULT#${key}`, sk: 'WRESULT' }
       : { pk: keys.workerTaskPartition(taskId), sk: `${WORKER_RESULT_SORT_KEY_PREFIX}${key}` },
-  /** The registry: one item per worker of an environment, all in one partition. */
+  /** The registry: one item per worker of an environment, in the shard of its worker id. */
   worker: (environment: string, workerId: string) => ({
+    pk: partitionOf(keys.workerRegistryPartition(environment), workerId),
+    sk: `WORKER#${workerId}`,
+  }),
+  /** A registry entry as written before the sharding, in the unsharded partition. */
+  unshardedWorker: (environment: string, workerId: string) => ({
     pk: keys.workerRegistryPartition(environment),
     sk: `WORKER#${workerId}`,
   }),
+  /** `WORKERS#<env>`: the unsharded registry partition, and its shards' prefix. */
   workerRegistryPartition: (environment: string) => `WORKERS#${environment}`,
+  /** Every partition of an environment's registry: its shards, then the unsharded one. */
+  workerRegistryPartitions: (environment: string) => partitionsOf(keys.workerRegistryPartition(environment)),
   /** The runtime delegation flag of an environment. */
   delegationFlag: (environment: string) => ({ pk: `WCONFIG#${environment}`, sk: 'DELEGATION' }),
 } as const;

@@ -29,7 +29,7 @@ import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
 export interface RunnerEventIngestProps {
   /** Runlane environment name: `RUNLANE_ENVIRONMENT`, and the only `detail.environment` the ingest accepts. */
   readonly environmentName: string;
-  /** The table the events are stored in (single-table: `RUNNER#<env>#<day>`, `SUPERVISOR#<env>`, `SUPERVISOR#<env>#<day>` partitions). */
+  /** The table the events are stored in (single-table: `RUNNER#<env>#<day>#<shard>`, `SUPERVISOR#<env>#<shard>`, `SUPERVISOR#<env>#<day>#<shard>` partitions). */
   readonly lifecycle: LifecycleStorage;
   /** The bus the agents send to; the rule is created on it. */
   readonly telemetry: TelemetryBus;

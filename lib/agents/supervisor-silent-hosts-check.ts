@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
-import { supervisorHealthPartition } from '#contracts/tables.js';
+import { supervisorHealthPartitions } from '#contracts/tables.js';
 import { MAX_STALE_MINUTES, SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '#core/supervisor/silent-hosts.js';
 import { DEFAULT_ALARM_SETTINGS } from '../config/environment-config.js';
 import { HANDLER_ENTRIES, namePrefixFor, SUPERVISOR_SILENT_HOSTS_DEFAULTS } from '../defaults.js';
@@ -16,7 +16,7 @@ import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
 export interface SupervisorSilentHostsCheckProps {
   /** Runlane environment name: `RUNLANE_ENVIRONMENT`, the hosts' partition and the metric's `Environment`. */
   readonly environmentName: string;
-  /** The table the supervisor health reports are kept in (`SUPERVISOR#<env>` / `HOST#<host>`). */
+  /** The table the supervisor health reports are kept in (`SUPERVISOR#<env>#<shard>` / `HOST#<host>`). */
   readonly lifecycle: LifecycleStorage;
   /**
    * A host whose latest report is older than this many minutes is silent (`SUPERVISOR_STALE_MINUTES`).
@@ -65,8 +65,9 @@ export interface SupervisorSilentHostsCheckProps {
  *   with `LIFECYCLE_TABLE_NAME` and `SUPERVISOR_STALE_MINUTES`; it reads every
  *   host's latest health report, publishes `SupervisorSilentHosts` (0 when
  *   none) and logs each silent host with `host` and `last_seen`. Its only data
- *   permission: `dynamodb:Query` on the table (no index), in the partition
- *   `SUPERVISOR#<environment>` only (`dynamodb:LeadingKeys`);
+ *   permission: `dynamodb:Query` on the table (no index), in the partitions
+ *   of `SUPERVISOR#<environment>` only (`dynamodb:LeadingKeys`: its shards
+ *   `#0`…`#7` and the unsharded partition written before the sharding);
  * - the rule `<prefix>-supervisor-silent-hosts` on the default bus,
  *   `rate(5 minutes)`, targeting the function with no retries and events
  *   older than 4 minutes dropped: a missed run is replaced by the next one, and
@@ -110,7 +111,7 @@ export class SupervisorSilentHostsCheck extends Construct {
       },
     });
     this.function = this.checkFunction.function;
-    props.lifecycle.grantQueryPartitions(this.function, [supervisorHealthPartition(props.environmentName)]);
+    props.lifecycle.grantQueryPartitions(this.function, supervisorHealthPartitions(props.environmentName));
 
     const eventAge = SUPERVISOR_SILENT_HOSTS_DEFAULTS.maxEventAge;
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: eventAge });

@@ -251,11 +251,12 @@ export function workerRuntimeEnvironment(
  * - the sweep function (worker-sweep handler) with `LIFECYCLE_TABLE_NAME`,
  *   `WORKER_HEARTBEAT_STALE_MULTIPLE`, `WORKER_STUCK_TASK_MINUTES`, run by the rule
  *   `<prefix>-worker-sweep` (`rate(5 minutes)`, no retries, ticks older than 4 minutes
- *   dropped). Its data permissions: `dynamodb:Query` in `WORKERS#<env>` and
- *   `WTASKS#<env>#executing` only and of the `openRuns` index (overdue delegated runs),
- *   `dynamodb:BatchGetItem` of `WTASK#*` items only; to expire a delegated run past its result
- *   deadline (one transaction): get, put, update and condition-check of `WTASK#*` and `RUN#*`
- *   items, put and delete in the `WTASKS#<env>#queued|executing|failed` partitions;
+ *   dropped). Its data permissions: `dynamodb:Query` in the partitions of `WORKERS#<env>` and
+ *   `WTASKS#<env>#executing` only (each shard `#0`…`#7` and the unsharded partition, named one
+ *   by one) and of the `openRuns` index (overdue delegated runs), `dynamodb:BatchGetItem` of
+ *   `WTASK#*` items only; to expire a delegated run past its result deadline (one transaction):
+ *   get, put, update and condition-check of `WTASK#*` and `RUN#*` items, put and delete in the
+ *   partitions of `WTASKS#<env>#queued|executing|failed` (shards and unsharded, named);
  * - `WORKER_RESULT_DEADLINE_SECONDS` (`resultDeadlineSeconds`) for the API and the delegating
  *   lane worker: the deadline each delegated run gets.
  *
@@ -376,10 +377,11 @@ export class WorkerDelegation extends Construct {
       },
     });
     this.sweep = this.sweepFunction.function;
-    // The partitions the sweep's stores read, named by the adapters' own key builders.
+    // The partitions the sweep's stores read, named by the adapters' own key builders: every
+    // shard, and the unsharded partition written before the sharding.
     props.lifecycle.grantQueryPartitions(this.sweep, [
-      keys.workerRegistryPartition(env),
-      keys.workerTaskStatusPartition(env, 'executing'),
+      ...keys.workerRegistryPartitions(env),
+      ...keys.workerTaskStatusPartitions(env, 'executing'),
     ]);
     props.lifecycle.grantBatchGetPartitions(this.sweep, [keys.workerTaskPartition('*')]);
     // The overdue delegated runs: the sparse openRuns index, that index only.
@@ -391,7 +393,9 @@ export class WorkerDelegation extends Construct {
       }),
     );
     // Expiring an overdue delegation (one transaction): the task record, its status entry moved
-    // to `failed`, and the run of its command (read, then put or condition-checked).
+    // to `failed` (deleted from its shard, or from the unsharded partition it was written to
+    // before the sharding; put in its shard), and the run of its command (read, then put or
+    // condition-checked).
     const taskOrRun = [keys.workerTaskPartition('*'), keys.runPartition('*')];
     this.sweep.addToRolePolicy(
       new iam.PolicyStatement({
@@ -413,8 +417,8 @@ export class WorkerDelegation extends Construct {
         resources: [props.lifecycle.table.tableArn],
         conditions: {
           'ForAllValues:StringEquals': {
-            'dynamodb:LeadingKeys': UNFINISHED_AND_FAILED.map((status) =>
-              keys.workerTaskStatusPartition(env, status),
+            'dynamodb:LeadingKeys': UNFINISHED_AND_FAILED.flatMap((status) =>
+              keys.workerTaskStatusPartitions(env, status),
             ),
           },
         },

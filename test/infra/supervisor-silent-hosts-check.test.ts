@@ -93,7 +93,15 @@ describe('SupervisorSilentHostsCheck', () => {
         Effect: 'Allow',
         Action: 'dynamodb:Query',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
-        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SUPERVISOR#test'] } },
+        // Its shards #0…#7, and the unsharded partition written before the sharding.
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': [
+              ...Array.from({ length: 8 }, (_, shard) => `SUPERVISOR#test#${shard}`),
+              'SUPERVISOR#test',
+            ],
+          },
+        },
       },
     ]);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
@@ -127,7 +135,7 @@ describe('SupervisorSilentHostsCheck', () => {
 });
 
 describe('SupervisorSilentHostsCheck in an environment', () => {
-  it('takes staleMinutes from alarms.supervisor.silentHosts (default 15) and reads only SUPERVISOR#<env>', () => {
+  it('takes staleMinutes from alarms.supervisor.silentHosts (default 15) and reads only SUPERVISOR#<env> (its shards and the unsharded partition)', () => {
     const template = (config: Record<string, unknown>) =>
       Template.fromStack(
         new RunlaneStack(testApp(), 'Runlane-staging', {
@@ -146,9 +154,10 @@ describe('SupervisorSilentHostsCheck in an environment', () => {
     expect(variable(template({ alarms: { supervisor: { silentHosts: { staleMinutes: 45 } } } }))).toEqual([
       '45',
     ]);
-    expect(JSON.stringify(roleStatements(defaults, /^SupervisorSilentHostsFunctionRole/))).toContain(
-      '"SUPERVISOR#staging"',
-    );
+    const readable = JSON.stringify(roleStatements(defaults, /^SupervisorSilentHostsFunctionRole/));
+    for (const partition of ['"SUPERVISOR#staging"', '"SUPERVISOR#staging#0"', '"SUPERVISOR#staging#7"']) {
+      expect(readable).toContain(partition);
+    }
   });
 
   it('refuses a bad threshold in cdk.json, naming its field path', () => {

@@ -34,6 +34,11 @@ import {
 
 type Resources = Record<string, { Properties: Record<string, unknown> }>;
 
+/** A sharded partition's leading keys: its eight shards `#0`…`#7`, then the unsharded partition. */
+function shardsAndUnsharded(partition: string): string[] {
+  return [...Array.from({ length: 8 }, (_, shard) => `${partition}#${shard}`), partition];
+}
+
 function logicalId(construct: { node: { defaultChild?: unknown } }): string {
   const child = construct.node.defaultChild as never;
   return Stack.of(child).getLogicalId(child);
@@ -248,7 +253,13 @@ describe('WorkerDelegation', () => {
         Action: 'dynamodb:Query',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: {
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['WORKERS#test', 'WTASKS#test#executing'] },
+          // Every shard of the registry and of the executing entries, and each unsharded partition.
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': [
+              ...shardsAndUnsharded('WORKERS#test'),
+              ...shardsAndUnsharded('WTASKS#test#executing'),
+            ],
+          },
         },
       },
       {
@@ -284,7 +295,11 @@ describe('WorkerDelegation', () => {
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
         Condition: {
           'ForAllValues:StringEquals': {
-            'dynamodb:LeadingKeys': ['WTASKS#test#queued', 'WTASKS#test#executing', 'WTASKS#test#failed'],
+            'dynamodb:LeadingKeys': [
+              ...shardsAndUnsharded('WTASKS#test#queued'),
+              ...shardsAndUnsharded('WTASKS#test#executing'),
+              ...shardsAndUnsharded('WTASKS#test#failed'),
+            ],
           },
         },
       },

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   SUPERVISOR_DETAIL_TYPES,
   type SupervisorChildEvent,
@@ -7,20 +7,28 @@ import {
   supervisorChildEventSchema,
   supervisorHealthEventSchema,
 } from '#contracts/agent-events.js';
-import { SUPERVISOR_PARTITION_PREFIX, supervisorHealthPartition } from '#contracts/tables.js';
+import {
+  partitionOf,
+  partitionsOf,
+  SUPERVISOR_PARTITION_PREFIX,
+  supervisorHealthPartition,
+  supervisorHealthPartitions,
+} from '#contracts/tables.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import type { RunnerEventPutResult } from '#core/runner/ports.js';
 import type { SupervisorEventStore, SupervisorHealthPutResult } from '#core/supervisor/ports.js';
 import type { Item } from './items.js';
 import { retentionSeconds } from './retention.js';
 import { DEFAULT_RUNNER_EVENT_RETENTION_DAYS, MAX_RUNNER_EVENT_WINDOW_DAYS } from './runner-event-store.js';
+import { compareKeys, type PartitionQuery, queryPartitions } from './sharded-query.js';
 
 /**
  * Supervisor events in the lifecycle table (single-table design, next to the
  * runner events).
  *
- * Latest health, one item per environment and host:
- * - `pk` = `SUPERVISOR#<environment>`, `sk` = `HOST#<host>`
+ * Latest health, one item per environment and host, spread over `FLEET_SHARDS` partitions by
+ * host (so no partition grows with the fleet):
+ * - `pk` = `SUPERVISOR#<environment>#<shard of host>`, `sk` = `HOST#<host>`
  * - written with a conditional put: only when no item exists or the stored
  *   `at` (the report's `ts` as UTC ISO with ms, so offsets compare as
  *   instants) is older than the incoming one. A spool replay of older reports
@@ -28,12 +36,17 @@ import { DEFAULT_RUNNER_EVENT_RETENTION_DAYS, MAX_RUNNER_EVENT_WINDOW_DAYS } fro
  *   of the stored report is told apart by its id (`duplicate`). The `HOST#`
  *   prefix keeps the sort key from ever being `RUN` (the anomaly sweep's
  *   filter), whatever a host is called. All hosts of an environment are one
- *   Query.
+ *   Query per shard, in parallel.
  *
- * Child events, appended like runner events, one partition per environment
- * and UTC day of the event's `ts`:
- * - `pk` = `SUPERVISOR#<environment>#<yyyy-mm-dd>`, `sk` = `<ts as UTC ISO, ms>#child#<id>`
+ * Child events, appended like runner events, `FLEET_SHARDS` partitions per
+ * environment and UTC day of the event's `ts` (the shard of the event id):
+ * - `pk` = `SUPERVISOR#<environment>#<yyyy-mm-dd>#<shard>`, `sk` = `<ts as UTC ISO, ms>#child#<id>`
  * - put on `attribute_not_exists(pk)`: a resend is a `duplicate`.
+ *
+ * Items written before the sharding (`SUPERVISOR#<environment>`,
+ * `SUPERVISOR#<environment>#<yyyy-mm-dd>`) are read too, until they expire: a
+ * host found in both keeps its newest report, an event found in both is listed
+ * once.
  *
  * Items hold the event's fields, `entity` (the detail type), `receivedAt` and
  * `expiresAt` (TTL, `retentionDays` after receipt: a host silent that long
@@ -45,17 +58,22 @@ const HOST_SORT_KEY_PREFIX = 'HOST#';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const supervisorKeys = {
-  latestPartition: (environment: string) => supervisorHealthPartition(environment),
+  /** Every partition of the environment's latest health: the shards, then the unsharded one. */
+  latestPartitions: (environment: string) => supervisorHealthPartitions(environment),
   latestHealth: (event: Pick<SupervisorHealthEvent, 'environment' | 'host'>) => ({
-    pk: supervisorKeys.latestPartition(event.environment),
+    pk: partitionOf(supervisorHealthPartition(event.environment), event.host),
     sk: `${HOST_SORT_KEY_PREFIX}${event.host}`,
   }),
-  childPartition: (environment: string, instant: Date) =>
+  /** `SUPERVISOR#<environment>#<yyyy-mm-dd>`: a day's partition before the sharding, and its shards' prefix. */
+  dayPartition: (environment: string, instant: Date) =>
     `${SUPERVISOR_PARTITION_PREFIX}${environment}#${instant.toISOString().slice(0, 10)}`,
+  /** Every partition of a day's child events: the shards, then the unsharded one. */
+  childPartitionsOfDay: (environment: string, instant: Date) =>
+    partitionsOf(supervisorKeys.dayPartition(environment, instant)),
   childEvent: (event: Pick<SupervisorChildEvent, 'environment' | 'ts' | 'id'>) => {
     const instant = new Date(event.ts);
     return {
-      pk: supervisorKeys.childPartition(event.environment, instant),
+      pk: partitionOf(supervisorKeys.dayPartition(event.environment, instant), event.id),
       sk: `${instant.toISOString()}#child#${event.id}`,
     };
   },
@@ -148,16 +166,30 @@ export class DynamoDbSupervisorEventStore implements SupervisorEventStore {
     }
   }
 
-  /** Every host's latest report in the environment (one paginated Query), sorted by host. */
+  /**
+   * Every host's latest report in the environment (a paginated Query per partition, in
+   * parallel), sorted by host; a host found in two partitions gives its newest report.
+   */
   public async listSupervisorHealth(environment: string): Promise<SupervisorHealthEvent[]> {
-    const items = await this.#query(supervisorKeys.latestPartition(environment), {
+    const items = await this.#query(supervisorKeys.latestPartitions(environment), {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :host)',
       ExpressionAttributeValues: { ':host': HOST_SORT_KEY_PREFIX },
     });
-    return items.map((item) => parseItem(item, supervisorHealthEventSchema));
+    const byHost = new Map<string, Item>();
+    for (const item of items) {
+      const sk = String(item.sk);
+      const seen = byHost.get(sk);
+      if (seen === undefined || String(item.at) > String(seen.at)) byHost.set(sk, item);
+    }
+    return [...byHost.entries()]
+      .sort(([a], [b]) => compareKeys(a, b))
+      .map(([, item]) => parseItem(item, supervisorHealthEventSchema));
   }
 
-  /** The environment's child events with `from <= ts < to`: one Query per UTC day partition, sorted by `ts`. */
+  /**
+   * The environment's child events with `from <= ts < to`: one Query per partition of each UTC
+   * day (a day's in parallel), each event once, sorted by `ts`.
+   */
   public async listSupervisorChildEvents(query: {
     readonly environment: string;
     readonly from: Date;
@@ -179,19 +211,21 @@ export class DynamoDbSupervisorEventStore implements SupervisorEventStore {
         `listSupervisorChildEvents: the window spans ${days} days; at most ${MAX_RUNNER_EVENT_WINDOW_DAYS}`,
       );
     }
-    const events: SupervisorChildEvent[] = [];
+    // An event resent after the sharding may sit in its unsharded day partition too: once per key.
+    const bySortKey = new Map<string, Item>();
     for (let day = 0; day < days; day += 1) {
       const items = await this.#query(
-        supervisorKeys.childPartition(environment, new Date(firstDay + day * DAY_MS)),
+        supervisorKeys.childPartitionsOfDay(environment, new Date(firstDay + day * DAY_MS)),
         {
           // An sk at exactly `to` is `<to>#…`, which sorts after `<to>`: the window is half-open.
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
           ExpressionAttributeValues: { ':from': from.toISOString(), ':to': to.toISOString() },
         },
       );
-      for (const item of items) events.push(parseItem(item, supervisorChildEventSchema));
+      for (const item of items) if (!bySortKey.has(String(item.sk))) bySortKey.set(String(item.sk), item);
     }
-    return events
+    return [...bySortKey.values()]
+      .map((item) => parseItem(item, supervisorChildEventSchema))
       .map((event) => ({ event, at: Date.parse(event.ts) }))
       .sort((a, b) => a.at - b.at || a.event.id.localeCompare(b.event.id))
       .map(({ event }) => event);
@@ -205,26 +239,21 @@ export class DynamoDbSupervisorEventStore implements SupervisorEventStore {
     };
   }
 
-  async #query(
-    pk: string,
+  /** Every item of `partitions` matching `condition` (`:pk` each partition), in parallel, across pages. */
+  #query(
+    partitions: readonly string[],
     condition: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, string> },
   ): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: condition.KeyConditionExpression,
-          ExpressionAttributeValues: { ':pk': pk, ...condition.ExpressionAttributeValues },
-          ExclusiveStartKey: cursor,
-          ...(this.#pageSize !== undefined ? { Limit: this.#pageSize } : {}),
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return items;
+    return queryPartitions(
+      this.#client,
+      partitions,
+      (pk): PartitionQuery => ({
+        TableName: this.#tableName,
+        KeyConditionExpression: condition.KeyConditionExpression,
+        ExpressionAttributeValues: { ':pk': pk, ...condition.ExpressionAttributeValues },
+      }),
+      this.#pageSize !== undefined ? { pageSize: this.#pageSize } : {},
+    );
   }
 }
 

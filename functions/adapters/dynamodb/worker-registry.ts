@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '#contracts/tables.js';
 import {
   WORKER_HEARTBEAT_KINDS,
@@ -9,6 +9,7 @@ import {
 import type { WorkerRegistry, WorkerRegistryEntry } from '#core/workers/ports.js';
 import type { Item } from './items.js';
 import { retentionSeconds } from './retention.js';
+import { compareKeys, queryPartitions } from './sharded-query.js';
 
 /** What recording a heartbeat did: `stale` when the worker already has a newer one, `duplicate` for a resend. */
 export type HeartbeatPutResult = 'stored' | 'stale' | 'duplicate';
@@ -27,8 +28,16 @@ export interface DynamoDbWorkerRegistryOptions {
 }
 
 /**
- * `WorkerRegistry` on the lifecycle table: one item per worker, `pk` = `WORKERS#<environment>`,
- * `sk` = `WORKER#<workerId>`, so an environment's workers are one Query.
+ * `WorkerRegistry` on the lifecycle table: one item per worker, `pk` = `WORKERS#<environment>#<shard>`
+ * (the worker id's shard among `FLEET_SHARDS`, `keys.worker`), `sk` = `WORKER#<workerId>`,
+ * so a fleet's heartbeats spread over the shards and an environment's workers are one Query per
+ * shard, in parallel.
+ *
+ * Entries written before the sharding, in `WORKERS#<environment>`, are read too: `list()` merges a
+ * worker found in both (newest `at` wins, the earliest `registeredAt` is kept), and the first
+ * heartbeat that creates a worker's sharded entry folds its unsharded one in (its `registeredAt`
+ * kept, then deleted unless newer than what was just stored), so that partition empties as the
+ * fleet reports and is gone with its TTL.
  *
  * A registration or heartbeat is an UpdateItem conditional on `at` (the event's `ts` as UTC ISO
  * with ms, so offsets compare as instants) being older than the incoming one: the newest per
@@ -80,8 +89,9 @@ export class DynamoDbWorkerRegistry implements WorkerRegistry {
     };
     const names = Object.fromEntries(Object.keys(fields).map((name) => [`#${name}`, name]));
     const values = Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value]));
+    let created: boolean;
     try {
-      await this.#client.send(
+      const result = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: keys.worker(event.environment, event.worker_id),
@@ -91,35 +101,91 @@ export class DynamoDbWorkerRegistry implements WorkerRegistry {
           ConditionExpression: 'attribute_not_exists(pk) OR #at < :at',
           ExpressionAttributeNames: { ...names, '#registeredAt': 'registeredAt' },
           ExpressionAttributeValues: values,
+          ReturnValues: 'UPDATED_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'stored';
+      created = result.Attributes?.at === undefined;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return error.Item?.lastEventId?.S === event.id ? 'duplicate' : 'stale';
     }
+    if (created) await this.#foldUnsharded(event.environment, event.worker_id, at);
+    return 'stored';
   }
 
-  /** Every worker of the environment, sorted by worker id. */
+  /** Every worker of the environment, sorted by worker id: each shard, and the unsharded partition. */
   public async list(): Promise<WorkerRegistryEntry[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.workerRegistryPartition(this.#environment) },
-          ConsistentRead: true,
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return items.map(itemToEntry);
+    const items = await queryPartitions(
+      this.#client,
+      keys.workerRegistryPartitions(this.#environment),
+      (pk) => ({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    const byWorker = new Map<string, Item>();
+    for (const item of items) {
+      const sk = String(item.sk);
+      const seen = byWorker.get(sk);
+      byWorker.set(sk, seen === undefined ? item : mergeEntries(seen, item));
+    }
+    return [...byWorker.entries()].sort(([a], [b]) => compareKeys(a, b)).map(([, item]) => itemToEntry(item));
   }
+
+  /**
+   * A worker's first sharded entry was just written (`at`): its entry from before the sharding,
+   * if any, gives its `registeredAt` and is deleted unless it is newer than `at` (then `list()`
+   * keeps merging it until it expires). Each step is conditional, so a concurrent one is harmless.
+   */
+  async #foldUnsharded(environment: string, workerId: string, at: string): Promise<void> {
+    const unsharded = keys.unshardedWorker(environment, workerId);
+    const { Item: old } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: unsharded, ConsistentRead: true }),
+    );
+    if (old === undefined) return;
+    const ignoreConditionFailure = (error: unknown) => {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    };
+    if (typeof old.registeredAt === 'string') {
+      await this.#client
+        .send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: keys.worker(environment, workerId),
+            UpdateExpression: 'SET #registeredAt = :registeredAt',
+            ConditionExpression: 'attribute_exists(pk) AND #registeredAt > :registeredAt',
+            ExpressionAttributeNames: { '#registeredAt': 'registeredAt' },
+            ExpressionAttributeValues: { ':registeredAt': old.registeredAt },
+          }),
+        )
+        .catch(ignoreConditionFailure);
+    }
+    await this.#client
+      .send(
+        new DeleteCommand({
+          TableName: this.#tableName,
+          Key: unsharded,
+          ConditionExpression: '#at <= :at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      )
+      .catch(ignoreConditionFailure);
+  }
+}
+
+/**
+ * One worker's entries found in two partitions (its sharded entry and one written before the
+ * sharding): the newest (`at`) one, with the earliest `registeredAt` of both.
+ */
+function mergeEntries(a: Item, b: Item): Item {
+  const at = (item: Item) => (typeof item.at === 'string' ? item.at : '');
+  const newest = at(b) > at(a) ? b : a;
+  const registered = [a.registeredAt, b.registeredAt].filter((value) => typeof value === 'string').sort();
+  return registered.length > 0 ? { ...newest, registeredAt: registered[0] } : newest;
 }
 
 function itemToEntry(item: Item): WorkerRegistryEntry {

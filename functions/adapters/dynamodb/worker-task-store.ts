@@ -9,7 +9,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { KEY_STATUS, RUN_STATUS, type RunRecord } from '#contracts/lifecycle.js';
-import { keys, WORKER_RESULT_SORT_KEY_PREFIX } from '#contracts/tables.js';
+import { FLEET_SHARDS, keys, shardOf, WORKER_RESULT_SORT_KEY_PREFIX } from '#contracts/tables.js';
 import {
   resultIdempotencyKey,
   type WorkerResultEnvelope,
@@ -37,6 +37,7 @@ import {
 } from '#core/workers/reconcile.js';
 import { type Item, itemToRun, runToItem } from './items.js';
 import { retentionSeconds } from './retention.js';
+import { compareKeys, queryPartitions } from './sharded-query.js';
 
 export interface DynamoDbWorkerTaskStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -64,15 +65,20 @@ const UNFINISHED_STATUSES = ['queued', 'executing'] as const satisfies readonly 
  *   envelope without a task: `pk` = `WRESULT#<key>`, `sk` = `WRESULT`), put on
  *   `attribute_not_exists(pk)`: each key is stored once, a resend is a `duplicate`; a task's
  *   results are one Query of its partition (the stuck-task check);
- * - status entry: `pk` = `WTASKS#<env>#<status>`, `sk` = `<queuedAt>#<taskId>`.
+ * - status entry: `pk` = `WTASKS#<env>#<status>#<shard>` (the task id's shard among
+ *   `FLEET_SHARDS`), `sk` = `<queuedAt>#<taskId>`; the task record keeps that shard
+ *   (`statusShard`).
  *
  * Why status entries and not a GSI: the table's two indexes are sparse and keyed for runs, and a
  * new GSI would be a table migration plus an index write on every task write anyway. A status
  * entry is one small item, moved (Delete old + Put new) in the same TransactWriteItems as the
- * status change, so `listByStatus` reads the base table with a consistent Query and can never see
- * a task in two statuses. The cost is two extra item writes per transition; the per-status
- * partition of an environment takes every transition of that status (fine at worker task rates,
- * far below a partition's 1,000 writes/s).
+ * status change, so `listByStatus` reads the base table with a consistent Query per shard and can
+ * never see a task in two statuses. The cost is two extra item writes per transition; a status's
+ * entries are spread over `FLEET_SHARDS` partitions, so none grows with the task count alone.
+ *
+ * Status entries written before the sharding sit in `WTASKS#<env>#<status>`, and their task
+ * records carry no `statusShard`: readers query that partition too, and the next transition of
+ * such a task deletes its old entry there (and puts the new one in its shard, marking the record).
  *
  * `recordResult` of an `execution_result` is one transaction: put the result (once per key),
  * move the task `executing → succeeded | failed` (conditional on the claim and attempt), move
@@ -104,6 +110,11 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
   readonly #tableName: string;
   readonly #environment: string;
   readonly #retentionSeconds: number;
+  /**
+   * Where the status entry of each task record this store read or wrote is: in its shard, or
+   * (`unsharded`) where it was written before the sharding. A transition deletes it there.
+   */
+  readonly #statusEntries = new WeakMap<WorkerTaskRecord, 'sharded' | 'unsharded'>();
 
   public constructor(options: DynamoDbWorkerTaskStoreOptions) {
     this.#client = options.client;
@@ -140,7 +151,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
         ],
         race,
       );
-      if (reasons === undefined) return record;
+      if (reasons === undefined) return this.#known(record, 'sharded');
       if (reasons[0] === 'ConditionalCheckFailed') {
         const existing = await this.get(message.taskId);
         if (existing) return existing;
@@ -185,7 +196,8 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
             Update: {
               TableName: this.#tableName,
               Key: keys.workerTask(task.taskId),
-              UpdateExpression: 'SET #status = :executing, #claimedBy = :worker, #claimedAt = :at',
+              UpdateExpression:
+                'SET #status = :executing, #claimedBy = :worker, #claimedAt = :at, #statusShard = :statusShard',
               ConditionExpression: '#status = :queued AND #site = :site AND #attempt = :attempt',
               ExpressionAttributeNames: {
                 '#status': 'status',
@@ -193,6 +205,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
                 '#claimedAt': 'claimedAt',
                 '#site': 'site',
                 '#attempt': 'attempt',
+                '#statusShard': 'statusShard',
               },
               ExpressionAttributeValues: {
                 ':executing': 'executing',
@@ -201,15 +214,16 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
                 ':at': claimed.claimedAt,
                 ':site': input.site,
                 ':attempt': task.attempt,
+                ':statusShard': statusShard(task.taskId),
               },
             },
           },
-          { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+          { Delete: { TableName: this.#tableName, Key: this.#storedStatusKey(task) } },
           { Put: { TableName: this.#tableName, Item: this.#statusItem(claimed, input.now) } },
         ],
         race,
       );
-      if (reasons === undefined) return { outcome: 'claimed', task: claimed };
+      if (reasons === undefined) return { outcome: 'claimed', task: this.#known(claimed, 'sharded') };
       // Lost to another claimer (or a conflicting transaction): read again and answer from the record.
     }
     throw new WorkerTaskContentionError(input.taskId, 'claim');
@@ -241,7 +255,9 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
         this.#reconcileItems(task, finished, run, envelope, key, now),
         race,
       );
-      if (reasons === undefined) return { outcome: 'recorded', task: finished, reconciled: true };
+      if (reasons === undefined) {
+        return { outcome: 'recorded', task: this.#known(finished, 'sharded'), reconciled: true };
+      }
       if (reasons[0] === 'ConditionalCheckFailed') return { outcome: 'duplicate' };
       // The task or the run changed since they were read: read again.
     }
@@ -252,24 +268,32 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
     const result = await this.#client.send(
       new GetCommand({ TableName: this.#tableName, Key: keys.workerTask(taskId), ConsistentRead: true }),
     );
-    return result.Item ? itemToTask(result.Item) : undefined;
+    return result.Item ? this.#toTask(result.Item) : undefined;
   }
 
-  /** Newest first (by `queuedAt`), at most `limit`. */
+  /**
+   * Newest first (by `queuedAt`), at most `limit`: the newest `limit` entries of each shard of the
+   * status (and of its unsharded partition), in parallel, merged, each task once.
+   */
   public async listByStatus(
     status: WorkerTaskStatus,
     limit = DEFAULT_LIST_LIMIT,
   ): Promise<WorkerTaskRecord[]> {
-    const entries = await this.#query(
-      {
+    const entries = await queryPartitions(
+      this.#client,
+      keys.workerTaskStatusPartitions(this.#environment, status),
+      (pk) => ({
+        TableName: this.#tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.workerTaskStatusPartition(this.#environment, status) },
+        ExpressionAttributeValues: { ':pk': pk },
         ScanIndexForward: false,
-        ProjectionExpression: 'taskId',
-      },
-      limit,
+        ProjectionExpression: 'sk, taskId',
+        ConsistentRead: true,
+      }),
+      { limit },
     );
-    const taskIds = entries.map((entry) => String(entry.taskId));
+    entries.sort((a, b) => compareKeys(String(b.sk), String(a.sk)));
+    const taskIds = [...new Set(entries.map((entry) => String(entry.taskId)))].slice(0, limit);
     const tasks = new Map((await this.#batchGetTasks(taskIds)).map((task) => [task.taskId, task]));
     return taskIds.flatMap((id) => {
       const task = tasks.get(id);
@@ -277,24 +301,30 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
     });
   }
 
+  /** The status entries of `status`: a count per shard (and the unsharded partition), in parallel. */
   public async countByStatus(status: WorkerTaskStatus): Promise<number> {
-    let count = 0;
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.workerTaskStatusPartition(this.#environment, status) },
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      count += page.Count ?? 0;
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return count;
+    const counts = await Promise.all(
+      keys.workerTaskStatusPartitions(this.#environment, status).map(async (pk) => {
+        let count = 0;
+        let cursor: Record<string, unknown> | undefined;
+        do {
+          const page = await this.#client.send(
+            new QueryCommand({
+              TableName: this.#tableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': pk },
+              Select: 'COUNT',
+              ConsistentRead: true,
+              ExclusiveStartKey: cursor,
+            }),
+          );
+          count += page.Count ?? 0;
+          cursor = page.LastEvaluatedKey;
+        } while (cursor);
+        return count;
+      }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   public async listResultKeys(taskId: string): Promise<string[]> {
@@ -324,7 +354,8 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
    */
   public async expireOverdue(listed: WorkerTaskRecord, now: Date): Promise<ExpireDelegationOutcome> {
     for (let race = 0; race < MAX_RACES; race++) {
-      const task = race === 0 ? listed : await this.get(listed.taskId);
+      // A record this store did not read or write is read again: where its status entry is.
+      const task = race === 0 && this.#statusEntries.has(listed) ? listed : await this.get(listed.taskId);
       if (!task || !isUnfinished(task)) return { outcome: 'skipped', reason: 'changed' };
       const commandId = task.message.commandId;
       const run = await this.#getRun(commandId);
@@ -348,13 +379,15 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
             Update: {
               TableName: this.#tableName,
               Key: keys.workerTask(task.taskId),
-              UpdateExpression: 'SET #status = :failed, #finishedAt = :at, #errorCode = :code',
+              UpdateExpression:
+                'SET #status = :failed, #finishedAt = :at, #errorCode = :code, #statusShard = :statusShard',
               ConditionExpression: '#status = :seen AND #attempt = :attempt',
               ExpressionAttributeNames: {
                 '#status': 'status',
                 '#finishedAt': 'finishedAt',
                 '#errorCode': 'errorCode',
                 '#attempt': 'attempt',
+                '#statusShard': 'statusShard',
               },
               ExpressionAttributeValues: {
                 ':failed': closed.status,
@@ -362,10 +395,11 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
                 ':code': closed.errorCode,
                 ':seen': task.status,
                 ':attempt': task.attempt,
+                ':statusShard': statusShard(task.taskId),
               },
             },
           },
-          { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+          { Delete: { TableName: this.#tableName, Key: this.#storedStatusKey(task) } },
           { Put: { TableName: this.#tableName, Item: this.#statusItem(closed, now) } },
           run === undefined
             ? {
@@ -423,8 +457,8 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
           TableName: this.#tableName,
           Key: keys.workerTask(task.taskId),
           UpdateExpression: failed
-            ? 'SET #status = :final, #finishedAt = :at, #resultKey = :key, #errorCode = :code'
-            : 'SET #status = :final, #finishedAt = :at, #resultKey = :key REMOVE #errorCode',
+            ? 'SET #status = :final, #finishedAt = :at, #resultKey = :key, #errorCode = :code, #statusShard = :statusShard'
+            : 'SET #status = :final, #finishedAt = :at, #resultKey = :key, #statusShard = :statusShard REMOVE #errorCode',
           // Executing — or closed by the sweep at its deadline (a late result) — as it was read.
           ConditionExpression: isExpiredClaimedTask(task)
             ? '#status = :failed AND #errorCode = :missing AND attribute_not_exists(#resultKey) AND #claimedBy = :worker AND #attempt = :attempt'
@@ -436,9 +470,11 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
             '#errorCode': 'errorCode',
             '#claimedBy': 'claimedBy',
             '#attempt': 'attempt',
+            '#statusShard': 'statusShard',
           },
           ExpressionAttributeValues: {
             ':final': finished.status,
+            ':statusShard': statusShard(task.taskId),
             ':at': finished.finishedAt,
             ':key': key,
             ...(isExpiredClaimedTask(task)
@@ -450,7 +486,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
           },
         },
       },
-      { Delete: { TableName: this.#tableName, Key: this.#statusKey(task) } },
+      { Delete: { TableName: this.#tableName, Key: this.#storedStatusKey(task) } },
       { Put: { TableName: this.#tableName, Item: this.#statusItem(finished, now) } },
       {
         Put: {
@@ -541,7 +577,7 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
             RequestItems: { [this.#tableName]: { Keys: pending, ConsistentRead: true } },
           }),
         );
-        found.push(...(result.Responses?.[this.#tableName] ?? []).map(itemToTask));
+        found.push(...(result.Responses?.[this.#tableName] ?? []).map((item) => this.#toTask(item)));
         pending = (result.UnprocessedKeys?.[this.#tableName]?.Keys ?? []) as Item[];
       }
     }
@@ -581,12 +617,31 @@ export class DynamoDbWorkerTaskStore implements WorkerTaskStore, Pick<Delegation
       environment: this.#environment,
       commandId: record.message.commandId,
       ...record,
+      statusShard: statusShard(record.taskId),
       expiresAt: this.#expiresAt(now),
     };
   }
 
+  /** A task record from its item, remembering where its status entry is. */
+  #toTask(item: Item): WorkerTaskRecord {
+    return this.#known(itemToTask(item), typeof item.statusShard === 'number' ? 'sharded' : 'unsharded');
+  }
+
+  #known(record: WorkerTaskRecord, statusEntry: 'sharded' | 'unsharded'): WorkerTaskRecord {
+    this.#statusEntries.set(record, statusEntry);
+    return record;
+  }
+
+  /** Where a record's status entry goes: the shard of its task id. */
   #statusKey(record: WorkerTaskRecord) {
     return keys.workerTaskStatus(this.#environment, record.status, record.queuedAt, record.taskId);
+  }
+
+  /** Where the status entry of a record as read is: its shard, or the unsharded partition. */
+  #storedStatusKey(task: WorkerTaskRecord) {
+    return this.#statusEntries.get(task) === 'unsharded'
+      ? keys.unshardedWorkerTaskStatus(this.#environment, task.status, task.queuedAt, task.taskId)
+      : this.#statusKey(task);
   }
 
   #statusItem(record: WorkerTaskRecord, now: Date): Item {
@@ -632,6 +687,11 @@ function itemToTask(item: Item): WorkerTaskRecord {
     ...optional('errorCode'),
     ...optional('resultKey'),
   };
+}
+
+/** The shard of a task's status entries, kept on its record as `statusShard`. */
+function statusShard(taskId: string): number {
+  return shardOf(taskId, FLEET_SHARDS);
 }
 
 function isUnfinished(task: WorkerTaskRecord): boolean {
