@@ -20,10 +20,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { recordToItem } from '#adapters/dynamodb/items.js';
-import { approvalIdFor } from '#core/commands/proposals.js';
 import { COLLECT_FACTS_ACTION, workerTaskIdFor } from '#core/workers/delegation.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
+import { pendingApprovalItems } from '#local/stack/seed-approval.js';
 import { localWorkerConfig } from '#local/stack/workers.js';
 import { createDocumentClient } from '#wiring/clients.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
@@ -116,29 +115,21 @@ export async function measureWorkers(
     for (let i = 0; i < tasks; i++) {
       const householdId = `hh-bench-${i % 17}`;
       const conversationId = `conv-${randomUUID().slice(0, 8)}`;
-      const requestedBy = randomUUID();
-      const approvalId = approvalIdFor(requestedBy, 0);
-      // The pending approval as agent.message.posted writes it for "collect facts on site lab".
-      await documents.send(
-        new PutCommand({
-          TableName: info.tableName,
-          Item: recordToItem({
-            kind: 'approvalRequest',
-            approvalId,
-            conversationId,
-            householdId,
-            requestedByCommandId: requestedBy,
-            correlationId: `agent:${householdId}:${conversationId}:${requestedBy}`,
-            action: {
-              action: COLLECT_FACTS_ACTION,
-              impact: 'high',
-              summary: `collect host facts on site ${SITE}`,
-              parameters: { site: SITE },
-            },
-            requestedAt: new Date().toISOString(),
-          }),
-        }),
-      );
+      // The pending approval (and its Completed requesting run) as agent.message.posted writes it
+      // for "collect facts on site lab".
+      const { approvalId, items } = pendingApprovalItems({
+        householdId,
+        conversationId,
+        requestedBy: randomUUID(),
+        action: {
+          action: COLLECT_FACTS_ACTION,
+          impact: 'high',
+          summary: `collect host facts on site ${SITE}`,
+          parameters: { site: SITE },
+        },
+        now: new Date(),
+      });
+      for (const Item of items) await documents.send(new PutCommand({ TableName: info.tableName, Item }));
 
       const t0 = performance.now();
       const decided = await local.call(

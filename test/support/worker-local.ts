@@ -5,14 +5,11 @@ import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
-import { recordToItem, runToItem } from '#adapters/dynamodb/items.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
-import { ENVELOPE_SCHEMA_VERSION } from '#contracts/envelope.js';
 import { keys } from '#contracts/tables.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
-import { approvalIdFor } from '#core/commands/proposals.js';
-import { completeRun, newRun } from '#core/lifecycle/run.js';
 import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
+import { pendingApprovalItems } from '#local/stack/seed-approval.js';
 import type { LocalStack } from '#local/stack/start-local-stack.js';
 import { type LocalWorkerOptions, localWorkerConfig } from '#local/stack/workers.js';
 import { createDocumentClient } from '#wiring/clients.js';
@@ -219,57 +216,14 @@ export async function startWorkerLocal(
     },
     async approveAction(action, parameters, householdId = `hh-${randomUUID().slice(0, 8)}`) {
       const conversationId = `conv-${randomUUID().slice(0, 8)}`;
-      const requestedBy = randomUUID();
-      const approvalId = approvalIdFor(requestedBy, 0);
-      const correlationId = `agent:${householdId}:${conversationId}:${requestedBy}`;
-      // An approval request is decidable only once the run that requested it is Completed.
-      const now = new Date();
-      const requesting = newRun(
-        {
-          schemaVersion: ENVELOPE_SCHEMA_VERSION,
-          commandId: requestedBy,
-          commandType: 'agent.message.posted',
-          lane: 'runtime-agent-message-posted',
-          correlationId,
-          householdId,
-          conversationId,
-          issuedAt: now.toISOString(),
-          payload: {},
-        },
-        {
-          attemptId: 'test',
-          lockExpiresAt: now.getTime(),
-          now,
-          expiresAt: Math.floor(now.getTime() / 1000) + 86_400,
-        },
-      );
-      await documents.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: runToItem(
-            completeRun(
-              requesting,
-              { status: 'Completed', outcomeCode: 'approval_requested', rationale: 'test' },
-              now,
-            ),
-          ),
-        }),
-      );
-      await documents.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: recordToItem({
-            kind: 'approvalRequest',
-            approvalId,
-            conversationId,
-            householdId,
-            requestedByCommandId: requestedBy,
-            correlationId,
-            action: { action, impact: 'high', summary: `${action} on site ${parameters.site}`, parameters },
-            requestedAt: new Date().toISOString(),
-          }),
-        }),
-      );
+      const { approvalId, items } = pendingApprovalItems({
+        householdId,
+        conversationId,
+        requestedBy: randomUUID(),
+        action: { action, impact: 'high', summary: `${action} on site ${parameters.site}`, parameters },
+        now: new Date(),
+      });
+      for (const Item of items) await documents.send(new PutCommand({ TableName: tableName, Item }));
       return decide(conversationId, approvalId, householdId);
     },
     async storedResult(taskId, payloadType) {
