@@ -1,5 +1,8 @@
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbSupervisorEventStore, supervisorKeys } from '#adapters/dynamodb/supervisor-event-store.js';
+import type { SupervisorChildEvent, SupervisorHealthEvent } from '#contracts/agent-events.js';
+import { FLEET_SHARDS, shardOf } from '#contracts/tables.js';
 import { useStoreTable } from '../support/store-table.js';
 import { aChildEvent, aHealthEvent } from '../support/supervisor-event-fixtures.js';
 
@@ -34,7 +37,7 @@ describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
     await expect(store.putHealth(newer)).resolves.toBe('stored');
     const item = await latestItem('latest-env', 'sup-01');
     expect(item).toMatchObject({
-      pk: 'SUPERVISOR#latest-env',
+      pk: `SUPERVISOR#latest-env#${shardOf('sup-01', FLEET_SHARDS)}`,
       sk: 'HOST#sup-01',
       entity: 'SupervisorHealth',
       id: newer.id,
@@ -94,7 +97,7 @@ describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
     await expect(store.putChildEvent({ ...exit })).resolves.toBe('duplicate');
     const item = await table.item(supervisorKeys.childEvent(exit));
     expect(item).toMatchObject({
-      pk: 'SUPERVISOR#child-env#2025-03-09',
+      pk: `SUPERVISOR#child-env#2025-03-09#${shardOf(exit.id, FLEET_SHARDS)}`,
       sk: `2025-03-09T10:15:00.123Z#child#${exit.id}`,
       entity: 'SupervisorChild',
       exit: { kind: 'Failed', code: 1, reason: 'exit status 1' },
@@ -125,6 +128,126 @@ describe('DynamoDbSupervisorEventStore on DynamoDB Local', () => {
       to: new Date('2025-03-09T09:00:00.000Z'),
     });
     expect(listed).toEqual([first, middle, last]);
+  });
+
+  async function itemsOf(pk: string): Promise<Record<string, unknown>[]> {
+    const page = await table.client.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    return page.Items ?? [];
+  }
+
+  /** A health report as the release before the sharding stored it, in `SUPERVISOR#<env>`. */
+  async function putUnshardedHealth(event: SupervisorHealthEvent) {
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          pk: `SUPERVISOR#${event.environment}`,
+          sk: `HOST#${event.host}`,
+          entity: 'SupervisorHealth',
+          ...event,
+          at: new Date(event.ts).toISOString(),
+          receivedAt: event.ts,
+          expiresAt: 2_000_000_000,
+        },
+      }),
+    );
+  }
+
+  /** A child event as the release before the sharding stored it, in `SUPERVISOR#<env>#<day>`. */
+  async function putUnshardedChild(event: SupervisorChildEvent) {
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          pk: `SUPERVISOR#${event.environment}#${event.ts.slice(0, 10)}`,
+          sk: `${event.ts}#child#${event.id}`,
+          entity: 'SupervisorChild',
+          ...event,
+          receivedAt: event.ts,
+          expiresAt: 2_000_000_000,
+        },
+      }),
+    );
+  }
+
+  it('spreads 64 hosts over the shards of their names and lists each host once, sorted by host', async () => {
+    const store = aStore({ pageSize: 3 });
+    const environment = 'fleet-env';
+    const hosts = Array.from({ length: 64 }, (_, i) => `sup-${String(i).padStart(2, '0')}`);
+    const reports = hosts.map((host) => aHealthEvent({ environment, host, ts: '2025-03-09T09:00:00.000Z' }));
+    for (const report of [...reports].reverse()) await store.putHealth(report);
+
+    const perShard = await Promise.all(
+      Array.from({ length: FLEET_SHARDS }, (_, n) => itemsOf(`SUPERVISOR#${environment}#${n}`)),
+    );
+    expect(perShard.filter((items) => items.length > 0).length).toBeGreaterThan(1);
+    expect(perShard.flat()).toHaveLength(64);
+    for (const [n, items] of perShard.entries()) {
+      for (const item of items) expect(shardOf(String(item.host), FLEET_SHARDS)).toBe(n);
+    }
+    expect(await itemsOf(`SUPERVISOR#${environment}`)).toEqual([]);
+    expect(await store.listSupervisorHealth(environment)).toEqual(reports);
+  });
+
+  it('lists reports stored before the sharding; a host in both partitions gives its newest report, once', async () => {
+    const store = aStore();
+    const environment = 'legacy-health-env';
+    const at = (host: string, ts: string) => aHealthEvent({ environment, host, ts });
+    // Only before the sharding.
+    const silent = at('sup-a', '2025-03-01T00:00:00.000Z');
+    // Reported again since: the new report wins.
+    const oldB = at('sup-b', '2025-03-09T08:00:00.000Z');
+    const newB = at('sup-b', '2025-03-09T09:00:00.000Z');
+    // A replay older than its stored report arrived first after the sharding: the stored one wins.
+    const storedC = at('sup-c', '2025-03-09T09:00:00.000Z');
+    const replayedC = at('sup-c', '2025-03-09T08:30:00.000Z');
+    for (const report of [silent, oldB, storedC]) await putUnshardedHealth(report);
+    for (const report of [newB, replayedC]) await store.putHealth(report);
+
+    expect(await store.listSupervisorHealth(environment)).toEqual([silent, newB, storedC]);
+  });
+
+  it("spreads a day's child events over the shards of their ids; lists events stored before the sharding, each once", async () => {
+    const store = aStore({ pageSize: 4 });
+    const environment = 'fleet-child-env';
+    const events = Array.from({ length: 64 }, (_, i) =>
+      aChildEvent({
+        environment,
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        ts: new Date(Date.parse('2025-03-09T08:00:00.000Z') + i * 1000).toISOString(),
+      }),
+    );
+    for (const event of events) await store.putChildEvent(event);
+    const perShard = await Promise.all(
+      Array.from({ length: FLEET_SHARDS }, (_, n) => itemsOf(`SUPERVISOR#${environment}#2025-03-09#${n}`)),
+    );
+    expect(perShard.filter((items) => items.length > 0).length).toBeGreaterThan(1);
+    expect(perShard.flat()).toHaveLength(64);
+    for (const [n, items] of perShard.entries()) {
+      for (const item of items) expect(shardOf(String(item.id), FLEET_SHARDS)).toBe(n);
+    }
+
+    // Before the sharding: one event only there, one resent after the sharding (so stored twice).
+    const before = aChildEvent({ environment, ts: '2025-03-09T07:00:00.000Z' });
+    const resent = aChildEvent({ environment, ts: '2025-03-09T07:30:00.000Z' });
+    await putUnshardedChild(before);
+    await putUnshardedChild(resent);
+    await expect(store.putChildEvent(resent)).resolves.toBe('stored');
+
+    expect(
+      await store.listSupervisorChildEvents({
+        environment,
+        from: new Date('2025-03-09T00:00:00Z'),
+        to: new Date('2025-03-10T00:00:00Z'),
+      }),
+    ).toEqual([before, resent, ...events]);
   });
 
   it('refuses a reversed or over-long window', async () => {

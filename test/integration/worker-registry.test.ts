@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbDelegationFlagStore } from '#adapters/dynamodb/worker-delegation-flag.js';
 import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
-import { keys } from '#contracts/tables.js';
+import { FLEET_SHARDS, keys, shardOf } from '#contracts/tables.js';
 import { workerStatus } from '#contracts/worker-contract.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { aHeartbeat } from '../support/worker-fixtures.js';
@@ -65,7 +65,7 @@ describe('DynamoDbWorkerRegistry on DynamoDB Local', () => {
       new GetCommand({ TableName: tableName, Key: keys.worker(envName, 'worker-1') }),
     );
     expect(item.Item).toMatchObject({
-      pk: `WORKERS#${envName}`,
+      pk: `WORKERS#${envName}#${shardOf('worker-1', FLEET_SHARDS)}`,
       sk: 'WORKER#worker-1',
       entity: 'WorkerRegistration',
     });
@@ -145,6 +145,149 @@ describe('DynamoDbWorkerRegistry on DynamoDB Local', () => {
     expect((await store.list()).map((w) => [w.workerId, w.site])).toEqual([
       ['a', 'lab'],
       ['b', 'edge'],
+    ]);
+  });
+});
+
+describe('DynamoDbWorkerRegistry sharded over FLEET_SHARDS', () => {
+  let env: TestEnvironment<string>;
+  let tableName: string;
+
+  beforeAll(async () => {
+    env = await createTestEnvironment({ lanes: [] });
+    tableName = env.tableName ?? '';
+  });
+  afterAll(() => env?.cleanup());
+
+  async function itemsOf(pk: string): Promise<Record<string, unknown>[]> {
+    const page = await env.documentClient.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    return page.Items ?? [];
+  }
+
+  /** A registry entry as the release before the sharding wrote it, in `WORKERS#<env>`. */
+  async function putUnsharded(
+    environment: string,
+    workerId: string,
+    fields: { at: string; registeredAt: string; lastKind?: string },
+  ) {
+    await env.documentClient.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          pk: `WORKERS#${environment}`,
+          sk: `WORKER#${workerId}`,
+          entity: 'WorkerRegistration',
+          workerId,
+          site: 'lab',
+          host: 'old-host',
+          version: '0.9.0',
+          capabilities: { kinds: ['collect_facts'], scripts: [], plugins: [] },
+          intervalMs: 30_000,
+          lastSeen: fields.at,
+          offlineBacklog: { files: 0, bytes: 0 },
+          executing: 0,
+          lastEventId: randomUUID(),
+          lastKind: fields.lastKind ?? 'heartbeat',
+          at: fields.at,
+          registeredAt: fields.registeredAt,
+          expiresAt: 2_000_000_000,
+        },
+      }),
+    );
+  }
+
+  it('spreads 64 workers over the shards of their ids and lists each once, sorted by worker id', async () => {
+    const environment = `fleet-${randomUUID().slice(0, 6)}`;
+    const registry = new DynamoDbWorkerRegistry({ client: env.documentClient, tableName, environment });
+    const ids = Array.from({ length: 64 }, (_, i) => `worker-${String(i).padStart(2, '0')}`);
+    for (const workerId of [...ids].reverse()) {
+      await registry.putHeartbeat(aHeartbeat({ environment, worker_id: workerId }));
+    }
+    const perShard = await Promise.all(
+      Array.from({ length: FLEET_SHARDS }, (_, n) => itemsOf(`WORKERS#${environment}#${n}`)),
+    );
+    expect(perShard.filter((items) => items.length > 0).length).toBeGreaterThan(1);
+    expect(perShard.flat()).toHaveLength(64);
+    for (const [n, items] of perShard.entries()) {
+      for (const item of items) expect(shardOf(String(item.workerId), FLEET_SHARDS)).toBe(n);
+    }
+    expect(await itemsOf(`WORKERS#${environment}`)).toEqual([]);
+    expect((await registry.list()).map((w) => w.workerId)).toEqual(ids);
+  });
+
+  it('lists entries written before the sharding; the first sharded heartbeat folds its old entry in (registeredAt kept, old entry deleted)', async () => {
+    const environment = `legacy-${randomUUID().slice(0, 6)}`;
+    const registry = new DynamoDbWorkerRegistry({ client: env.documentClient, tableName, environment });
+    await putUnsharded(environment, 'silent', {
+      at: '2025-12-20T00:00:00.000Z',
+      registeredAt: '2025-12-01T00:00:00.000Z',
+    });
+    await putUnsharded(environment, 'active', {
+      at: '2025-12-31T00:00:00.000Z',
+      registeredAt: '2025-11-01T00:00:00.000Z',
+    });
+
+    expect((await registry.list()).map((w) => [w.workerId, w.registeredAt])).toEqual([
+      ['active', '2025-11-01T00:00:00.000Z'],
+      ['silent', '2025-12-01T00:00:00.000Z'],
+    ]);
+
+    expect(
+      await registry.putHeartbeat(
+        aHeartbeat({ environment, worker_id: 'active', ts: '2026-01-01T00:00:00.000Z' }),
+      ),
+    ).toBe('stored');
+    const listed = await registry.list();
+    expect(listed.map((w) => w.workerId)).toEqual(['active', 'silent']);
+    expect(listed[0]).toMatchObject({
+      workerId: 'active',
+      host: 'host-1',
+      lastSeen: '2026-01-01T00:00:00.000Z',
+      registeredAt: '2025-11-01T00:00:00.000Z',
+    });
+    // Folded: the sharded entry holds the first registration, the old one is gone; the silent worker's stays.
+    const sharded = await env.documentClient.send(
+      new GetCommand({ TableName: tableName, Key: keys.worker(environment, 'active') }),
+    );
+    expect(sharded.Item?.registeredAt).toBe('2025-11-01T00:00:00.000Z');
+    expect((await itemsOf(`WORKERS#${environment}`)).map((item) => item.workerId)).toEqual(['silent']);
+  });
+
+  it('keeps an old entry newer than the first sharded heartbeat (a replay) and lists the newest of the two, once', async () => {
+    const environment = `legacy-${randomUUID().slice(0, 6)}`;
+    const registry = new DynamoDbWorkerRegistry({ client: env.documentClient, tableName, environment });
+    await putUnsharded(environment, 'w', {
+      at: '2026-01-01T00:05:00.000Z',
+      registeredAt: '2025-12-01T00:00:00.000Z',
+    });
+    // Spooled before the old entry's heartbeat, replayed after the sharding.
+    await registry.putHeartbeat(aHeartbeat({ environment, worker_id: 'w', ts: '2026-01-01T00:01:00.000Z' }));
+
+    expect(await registry.list()).toEqual([
+      expect.objectContaining({
+        workerId: 'w',
+        host: 'old-host',
+        lastSeen: '2026-01-01T00:05:00.000Z',
+        registeredAt: '2025-12-01T00:00:00.000Z',
+      }),
+    ]);
+    expect(await itemsOf(`WORKERS#${environment}`)).toHaveLength(1);
+
+    // Newer than both: the sharded entry wins.
+    await registry.putHeartbeat(aHeartbeat({ environment, worker_id: 'w', ts: '2026-01-01T00:10:00.000Z' }));
+    expect(await registry.list()).toEqual([
+      expect.objectContaining({
+        host: 'host-1',
+        lastSeen: '2026-01-01T00:10:00.000Z',
+        registeredAt: '2025-12-01T00:00:00.000Z',
+      }),
     ]);
   });
 });

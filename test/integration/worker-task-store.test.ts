@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbDelegationDeadlines } from '#adapters/dynamodb/delegation-deadlines.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
-import { keys } from '#contracts/tables.js';
+import { FLEET_SHARDS, keys, shardOf } from '#contracts/tables.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import {
@@ -79,16 +79,24 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
     return { run, task: claim.task, finish };
   }
 
-  async function statusPartition(status: string): Promise<string[]> {
+  /** The task ids of the status entries of `status`: its shards `#0`…`#7` and its unsharded partition. */
+  async function statusPartition(status: string, environment = WORKER_ENV_NAME): Promise<string[]> {
+    const base = `WTASKS#${environment}#${status}`;
+    const partitions = [...Array.from({ length: FLEET_SHARDS }, (_, shard) => `${base}#${shard}`), base];
+    return (await Promise.all(partitions.map(entriesOf))).flat().map((item) => String(item.taskId));
+  }
+
+  /** The items of one partition, as stored. */
+  async function entriesOf(pk: string): Promise<Record<string, unknown>[]> {
     const page = await env.documentClient.send(
       new QueryCommand({
         TableName: env.tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `WTASKS#${WORKER_ENV_NAME}#${status}` },
+        ExpressionAttributeValues: { ':pk': pk },
         ConsistentRead: true,
       }),
     );
-    return (page.Items ?? []).map((item) => String(item.taskId));
+    return page.Items ?? [];
   }
 
   it('writes the queued record and its status entry once per task id', async () => {
@@ -551,6 +559,174 @@ describe('DynamoDbWorkerTaskStore on DynamoDB Local', () => {
       const early = await tasks.createQueued(message, NOW, { deadlineAt: DUE });
       expect(await tasks.expireOverdue(early, AFTER_DUE)).toEqual({ outcome: 'skipped', reason: 'not_due' });
       expect((await tasks.get(early.taskId))?.status).toBe('queued');
+    });
+  });
+
+  describe('status entries sharded over FLEET_SHARDS', () => {
+    /** A store of an environment of its own, so its status partitions hold only this test's tasks. */
+    function aStore(environment = `shard-${randomUUID().slice(0, 6)}`) {
+      return new DynamoDbWorkerTaskStore({
+        client: env.documentClient,
+        tableName: env.tableName ?? '',
+        environment,
+      });
+    }
+
+    /**
+     * Task ids fixed (`series` tells apart the tests: task records are not per environment), so
+     * the shards they land on are fixed too; queued one second apart.
+     */
+    function fixedMessages(environment: string, series: number, count: number) {
+      return Array.from({ length: count }, (_, i) =>
+        aTaskMessage({
+          environment,
+          taskId: `00000000-0000-4000-800${series}-${String(i).padStart(12, '0')}`,
+          queuedAt: new Date(Date.parse('2026-01-01T00:00:00.000Z') + i * 1000).toISOString(),
+        }),
+      );
+    }
+
+    /**
+     * Turns a task written by this code into one written before the sharding: its status entry
+     * moved to the unsharded partition, and no `statusShard` on its record.
+     */
+    async function unshard(environment: string, task: { taskId: string; status: string; queuedAt: string }) {
+      const sharded = keys.workerTaskStatus(environment, task.status, task.queuedAt, task.taskId);
+      const stored = await env.documentClient.send(
+        new GetCommand({ TableName: env.tableName, Key: sharded, ConsistentRead: true }),
+      );
+      if (!stored.Item) throw new Error(`no status entry for ${task.taskId}`);
+      await env.documentClient.send(new DeleteCommand({ TableName: env.tableName, Key: sharded }));
+      await env.documentClient.send(
+        new PutCommand({
+          TableName: env.tableName,
+          Item: { ...stored.Item, pk: `WTASKS#${environment}#${task.status}` },
+        }),
+      );
+      await env.documentClient.send(
+        new UpdateCommand({
+          TableName: env.tableName,
+          Key: keys.workerTask(task.taskId),
+          UpdateExpression: 'REMOVE statusShard',
+        }),
+      );
+    }
+
+    it('spreads the status entries of 64 tasks over the shards of their task ids; lists and counts each task once, newest first', async () => {
+      const environment = `shard-${randomUUID().slice(0, 6)}`;
+      const store = aStore(environment);
+      const messages = fixedMessages(environment, 0, 64);
+      for (const message of messages) await store.createQueued(message, NOW);
+
+      const perShard = await Promise.all(
+        Array.from({ length: FLEET_SHARDS }, (_, n) => entriesOf(`WTASKS#${environment}#queued#${n}`)),
+      );
+      expect(perShard.filter((items) => items.length > 0).length).toBeGreaterThan(1);
+      expect(perShard.flat()).toHaveLength(64);
+      for (const [n, items] of perShard.entries()) {
+        for (const item of items) expect(shardOf(String(item.taskId), FLEET_SHARDS)).toBe(n);
+      }
+      expect(await entriesOf(`WTASKS#${environment}#queued`)).toEqual([]);
+      const record = await env.documentClient.send(
+        new GetCommand({ TableName: env.tableName, Key: keys.workerTask(messages[0]?.taskId ?? '') }),
+      );
+      expect(record.Item?.statusShard).toBe(shardOf(messages[0]?.taskId ?? '', FLEET_SHARDS));
+
+      const newestFirst = messages.map((m) => m.taskId).reverse();
+      expect((await store.listByStatus('queued', 100)).map((t) => t.taskId)).toEqual(newestFirst);
+      // The newest five lie in several shards: the merge takes them across shards, in order.
+      expect((await store.listByStatus('queued', 5)).map((t) => t.taskId)).toEqual(newestFirst.slice(0, 5));
+      expect(await store.countByStatus('queued')).toBe(64);
+
+      for (const message of messages.slice(0, 10)) {
+        await store.claim({ taskId: message.taskId, workerId: 'worker-1', site: 'lab', now: LATER });
+      }
+      expect(await store.countByStatus('queued')).toBe(54);
+      expect(await store.countByStatus('executing')).toBe(10);
+      expect((await store.listByStatus('executing')).map((t) => t.taskId)).toEqual(
+        messages
+          .slice(0, 10)
+          .map((m) => m.taskId)
+          .reverse(),
+      );
+      expect(await statusPartition('queued', environment)).toHaveLength(54);
+    });
+
+    it('reads the status entries written before the sharding, and moves each to its shard on its next transition', async () => {
+      const environment = `shard-${randomUUID().slice(0, 6)}`;
+      const [old, recent, another] = fixedMessages(environment, 1, 3);
+      if (!old || !recent || !another) throw new Error('three messages');
+      const writer = aStore(environment);
+      for (const message of [old, recent, another]) await writer.createQueued(message, NOW);
+      for (const message of [old, another]) {
+        await unshard(environment, { taskId: message.taskId, status: 'queued', queuedAt: message.queuedAt });
+      }
+      // A store started after the sharding, reading what the one before left.
+      const store = aStore(environment);
+
+      expect((await store.listByStatus('queued')).map((t) => t.taskId)).toEqual([
+        another.taskId,
+        recent.taskId,
+        old.taskId,
+      ]);
+      expect(await store.countByStatus('queued')).toBe(3);
+
+      // Claimed: the old entry leaves the unsharded partition, the new one is in the task's shard.
+      expect(
+        await store.claim({ taskId: old.taskId, workerId: 'worker-1', site: 'lab', now: LATER }),
+      ).toMatchObject({ outcome: 'claimed' });
+      expect((await entriesOf(`WTASKS#${environment}#queued`)).map((item) => item.taskId)).toEqual([
+        another.taskId,
+      ]);
+      const shard = shardOf(old.taskId, FLEET_SHARDS);
+      expect(
+        (await entriesOf(`WTASKS#${environment}#executing#${shard}`)).map((item) => item.taskId),
+      ).toEqual([old.taskId]);
+      expect(await store.countByStatus('queued')).toBe(2);
+      expect((await store.listByStatus('executing')).map((t) => t.taskId)).toEqual([old.taskId]);
+
+      // Its result moves it again, from its shard now.
+      const claimed = await store.get(old.taskId);
+      if (!claimed) throw new Error('no task');
+      expect(await store.recordResult(anExecutionResult(claimed), LATER)).toMatchObject({ reconciled: true });
+      expect(await statusPartition('executing', environment)).toEqual([]);
+      expect(await statusPartition('succeeded', environment)).toEqual([old.taskId]);
+
+      // A status entry listed in both places (written by a release before the sharding during the
+      // rollout) is one task.
+      const entry = await env.documentClient.send(
+        new GetCommand({
+          TableName: env.tableName,
+          Key: keys.workerTaskStatus(environment, 'queued', recent.queuedAt, recent.taskId),
+        }),
+      );
+      await env.documentClient.send(
+        new PutCommand({
+          TableName: env.tableName,
+          Item: { ...entry.Item, pk: `WTASKS#${environment}#queued` },
+        }),
+      );
+      expect((await store.listByStatus('queued')).map((t) => t.taskId)).toEqual([
+        another.taskId,
+        recent.taskId,
+      ]);
+    });
+
+    it('expires a task whose status entry was written before the sharding, from a record it did not read itself', async () => {
+      const { run, task } = await aWaitingTask({ deadlineAt: '2026-01-01T00:10:00.000Z', claimed: false });
+      await unshard(WORKER_ENV_NAME, task);
+      // `task` came from another store instance (it wrote the entry in its shard): this one reads it again.
+      const sweep = aStore(WORKER_ENV_NAME);
+      expect(await sweep.expireOverdue(task, new Date('2026-01-01T00:10:00.000Z'))).toEqual({
+        outcome: 'expired',
+        commandId: run.commandId,
+      });
+      expect(await statusPartition('queued')).not.toContain(task.taskId);
+      expect((await statusPartition('failed')).filter((id) => id === task.taskId)).toHaveLength(1);
+      const shard = shardOf(task.taskId, FLEET_SHARDS);
+      expect(
+        (await entriesOf(`WTASKS#${WORKER_ENV_NAME}#failed#${shard}`)).map((item) => item.taskId),
+      ).toContain(task.taskId);
     });
   });
 });
