@@ -17,7 +17,7 @@
  *
  * Nothing that grows with the fleet or the task count sits in one partition: the registry, the
  * task status entries and the supervisor partitions are spread over {@link FLEET_SHARDS} shards
- * (see {@link shardedPartition}).
+ * (see {@link partitionOf} and {@link partitionsOf}).
  */
 export const LIFECYCLE_TABLE = {
   partitionKey: 'pk',
@@ -105,7 +105,7 @@ export const FLEET_SHARDS = 8;
  * @example
  * shardedPartition('WORKERS#prod', 3); // 'WORKERS#prod#3'
  */
-export function shardedPartition(partition: string, shard: number): string {
+function shardedPartition(partition: string, shard: number): string {
   return `${partition}#${shard}`;
 }
 

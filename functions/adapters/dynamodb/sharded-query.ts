@@ -8,7 +8,7 @@ export type PartitionQuery = Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limi
  * The items of a Query across its pages, at most `limit` (all when undefined), each page at most
  * `pageSize` items (DynamoDB's 1 MB page when undefined).
  */
-export async function queryPages(
+async function queryPages(
   client: DynamoDBDocumentClient,
   input: PartitionQuery,
   options: { readonly limit?: number; readonly pageSize?: number } = {},
