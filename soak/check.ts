@@ -37,6 +37,8 @@ export interface Finding {
 export interface Verdict {
   readonly accepted: number;
   readonly acceptedByKind: Readonly<Record<string, number>>;
+  /** How each kind ended: `completed`, `needs review`, `dead-lettered <reason>`, `stuck`, `lost`. */
+  readonly outcomesByKind: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly completed: number;
   readonly needsReview: number;
   /** Dead-lettered commands (Rejected runs and poison), by reason. */
@@ -51,6 +53,8 @@ export interface Verdict {
   /** Effects recorded by attempts that died with a killed stack before recording their completion. */
   readonly effectsOfDeadAttempts: number;
   readonly drillExecutions: number;
+  /** Messages in the lane DLQs. */
+  readonly deadLetters: number;
   readonly reasonlessDeadLetters: number;
   /** Rejected runs with no dead letter carrying their reason (a replay would not find them). */
   readonly rejectedWithoutDeadLetter: number;
@@ -108,6 +112,7 @@ export function checkSoak(input: {
   }
   const approvalRequesters = new Set([...observed.approvals.values()].map((a) => a.requestedByCommandId));
   const acceptedByKind: Record<string, number> = {};
+  const outcomesByKind: Record<string, Record<string, number>> = {};
   const deadLettered: Record<string, number> = {};
   const stuckByState: Record<string, number> = {};
   const matchedLetters = new Set<string>();
@@ -132,6 +137,13 @@ export function checkSoak(input: {
     const run = command.poison ? undefined : observed.runs.get(command.commandId);
     if (run?.delegation) delegated += 1;
     const terminal = terminalOf(command, run, mine, observed);
+    const outcome =
+      terminal.state === 'dead_lettered'
+        ? `dead-lettered ${terminal.reason}`
+        : terminal.state.replace('_', ' ');
+    const outcomes = outcomesByKind[command.kind] ?? {};
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    outcomesByKind[command.kind] = outcomes;
     const note = (problem: Problem, detail: string) =>
       findings.push({ problem, commandId: command.commandId, kind: command.kind, detail });
     switch (terminal.state) {
@@ -215,6 +227,7 @@ export function checkSoak(input: {
   return {
     accepted: accepted.length,
     acceptedByKind,
+    outcomesByKind,
     completed,
     needsReview,
     deadLettered,
@@ -226,6 +239,7 @@ export function checkSoak(input: {
     stuckByState,
     effectsOfDeadAttempts,
     drillExecutions: observed.executions.length,
+    deadLetters: observed.deadLetters.length,
     reasonlessDeadLetters: observed.deadLetters.filter((l) => l.reason === undefined).length,
     rejectedWithoutDeadLetter,
     extraDeadLetters,

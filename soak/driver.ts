@@ -318,6 +318,9 @@ async function decideLater(
   const approvalId = Array.isArray(approvalIds) ? approvalIds[0] : undefined;
   if (typeof approvalId !== 'string' || !command.decision) {
     options.ledger.counts.decisionsSkipped += 1;
+    options.ledger.noteError(
+      `no approval decision for message ${ids.messageCommandId}: its run did not complete with an approval request in time`,
+    );
     return;
   }
   const decision = command.decision;

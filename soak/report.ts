@@ -33,11 +33,22 @@ export function formatSummary(report: SoakReport): string {
     `  dead-lettered ${Object.values(v.deadLettered).reduce((a, b) => a + b, 0)} (${byReason || 'none'})`,
     `  lost ${v.lost}, stuck ${v.stuck}, duplicate effects ${v.duplicateEffects}`,
     `  conflicting ${v.conflicting}, missing effects ${v.missingEffects}${stuckBy ? `; stuck as: ${stuckBy}` : ''}`,
+    '  by kind',
+    ...Object.entries(v.outcomesByKind)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(
+        ([kind, outcomes]) =>
+          `    ${kind.padEnd(26)} ${Object.entries(outcomes)
+            .sort(([, a], [, b]) => b - a)
+            .map(([outcome, n]) => `${outcome} ${n}`)
+            .join(', ')}`,
+      ),
     `  kills         ${report.kills} (SIGKILL to the whole stack; ${report.starts} starts on the same data folder` +
       `${report.unexpectedExits > 0 ? `, ${report.unexpectedExits} exits on its own` : ''})`,
     `  side effects  ${v.drillExecutions} drill executions; ${v.effectsOfDeadAttempts} effect(s) of attempts that died with a killed stack (not duplicates)`,
     `  dead letters  ${v.reasonlessDeadLetters} without a reason, ${v.extraDeadLetters} extra copies, ${v.unmatchedDeadLetters} naming no accepted command; ` +
-      `${v.rejectedWithoutDeadLetter} Rejected run(s) without their dead letter; runlane dlq list ${report.dlqList.ok ? `ok (${report.dlqList.deadLetters})` : `FAILED: ${report.dlqList.error}`}`,
+      `${v.rejectedWithoutDeadLetter} Rejected run(s) without their dead letter; ` +
+      `runlane dlq list ${report.dlqList.ok ? `ok (listed ${report.dlqList.deadLetters} of the ${v.deadLetters} read through SQS)` : `FAILED: ${report.dlqList.error}`}`,
     `  settled       ${report.settled ? 'yes' : 'NO (timed out or stopped moving)'}` +
       (report.sweep.ran
         ? `; the anomaly sweep ran with ${report.sweep.openBefore} open, ${report.sweep.closedAfter} of them terminal after`

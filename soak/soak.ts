@@ -4,7 +4,7 @@
  * folder, waits until everything settled, then checks every accepted command (check.ts).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,6 +243,8 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     ...readExecutions(dataDir),
   };
   await stack.stop();
+  // What was accepted, for a look at one command after the soak (report.json holds the figures).
+  writeFileSync(join(dir, 'accepted.json'), `${JSON.stringify([...ledger.accepted.values()], null, 1)}\n`);
   const verdict = checkSoak({
     accepted: [...ledger.accepted.values()],
     clientKeys: ledger.clientKeys,
