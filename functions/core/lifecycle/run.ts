@@ -147,12 +147,6 @@ export function abandonRun(
   return rest;
 }
 
-/** The Rejected run once its message is in the lane DLQ with the reason. */
-export function markDeadLetterQueued(run: RunRecord, now: Date): RunRecord {
-  if (!run.deadLetter) throw new Error(`command ${run.commandId} has no dead-letter reason to mark`);
-  return { ...run, deadLetter: { ...run.deadLetter, queuedAt: now.toISOString() } };
-}
-
 /**
  * The run after a failed attempt: fail closed to NeedsReview with a
  * `worker_command_failed` signal. The key stays Reserved while retries remain
