@@ -153,7 +153,11 @@ describe('RunlaneStack', () => {
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecovery: true,
     });
-    expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual(['byCorrelation', 'reviewQueue', 'openRuns']);
+    expect(summary.tables[0]?.indexes.map((index) => index.name)).toEqual([
+      'byCorrelation',
+      'reviewQueue',
+      'openRuns',
+    ]);
     // Five alarms per lane (DLQ, oldest age, errors: critical; throttles, latency: warning), the
     // backlog (warning), the runner stall fast burn (critical), slow burn and event DLQ (warning),
     // the three supervisor alarms (warning).
