@@ -43,7 +43,7 @@ export interface PlannedCommand {
   readonly commandId: string | undefined;
   /** Found in the body of a poison message, to match it in the DLQ. */
   readonly token: string;
-  /** Producer commands: how many times the same body is sent (1–5). */
+  /** Producer commands: how many times the same body is sent (1–5; 1 for drill.failing and drill.hang). */
   readonly copies: number;
   /** Delay of each copy after the first, ms. */
   readonly copyDelaysMs: readonly number[];
@@ -146,7 +146,10 @@ function planCommand(
   const viaProducer = !kind.startsWith('api.');
   const valid = viaProducer && !kind.startsWith('poison.');
   const token = randomUUID();
-  const copies = valid && random.chance(0.5) ? random.int(2, 5) : 1;
+  // A copy is a fresh SQS message with receives of its own (and so attempts of its own): commands
+  // that must fail or hang on their final receive are delivered once.
+  const single = kind === 'drill.failing' || kind === 'drill.hang_final' || kind === 'drill.hang_first';
+  const copies = valid && !single && random.chance(0.5) ? random.int(2, 5) : 1;
   const highImpact = kind.startsWith('api.') && random.chance(0.3);
   const decision = highImpact && random.chance(0.6) ? (random.chance(0.8) ? 'approve' : 'reject') : undefined;
   return {
