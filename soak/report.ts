@@ -56,7 +56,7 @@ export function formatSummary(report: SoakReport): string {
     `  time          ${report.seconds.total} s (sending ${report.seconds.sending} s, settling ${report.seconds.settling} s)`,
   ];
   if (report.sendErrors.length > 0) {
-    lines.push('  send errors (first ones):', ...report.sendErrors.map((e) => `    ${e}`));
+    lines.push('  while sending (first ones):', ...report.sendErrors.map((e) => `    ${e}`));
   }
   if (v.findings.length > 0) {
     lines.push(

@@ -132,7 +132,7 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     }
   };
 
-  say(`starting the local stack in ${dataDir}`);
+  say(`seed ${options.seed}: starting the local stack in ${dataDir}`);
   const info = await stack.start();
   gate.open();
   say(`stack up (pid ${stack.pid}); logs in ${dir}/stack-<n>.log`);
