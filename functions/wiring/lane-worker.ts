@@ -8,6 +8,7 @@ import { EventBridgeTelemetryPublisher } from '#adapters/eventbridge/telemetry-p
 import type { StructuredLogger } from '#adapters/powertools/structured-logger.js';
 import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { SqsDeadLetterSink } from '#adapters/sqs/dead-letter-sink.js';
+import { SqsLaneMessageVisibility } from '#adapters/sqs/lane-message-visibility.js';
 import { laneByName } from '#contracts/lanes.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import type { AnomalySweepPorts } from '#core/commands/ports.js';
@@ -30,9 +31,10 @@ export interface LaneWorkerSettings {
   readonly retentionDays: number;
   readonly commandSettings: CommandSettings;
   /**
-   * This lane's own queue, where `anomaly.sweep` enqueues the continuation of a pass that ran out
-   * of time (`LANE_QUEUE_URL`; the CDK sets it on the sweep lane only). Without it such a pass
-   * ends there, reported as `sweep_incomplete`.
+   * This lane's own queue (`LANE_QUEUE_URL`): the worker hides a message whose command another
+   * attempt still holds until that lock lapses, and `anomaly.sweep` enqueues the continuation of a
+   * pass that ran out of time there. Without it, such a message comes back after the visibility
+   * timeout and such a pass ends, reported as `sweep_incomplete`.
    * @default undefined
    */
   readonly laneQueueUrl?: string;
@@ -93,6 +95,9 @@ export function buildLaneWorker(
     retentionSeconds: settings.retentionDays * 24 * 60 * 60,
     commands: overrides.commands ?? COMMAND_DEFINITIONS,
     store,
+    ...(settings.laneQueueUrl
+      ? { visibility: new SqsLaneMessageVisibility({ client: clients.sqs, queueUrl: settings.laneQueueUrl }) }
+      : {}),
     deadLetters:
       overrides.deadLetters ??
       new SqsDeadLetterSink({ client: clients.sqs, queueUrl: settings.deadLetterQueueUrl }),

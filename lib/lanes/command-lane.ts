@@ -201,10 +201,9 @@ export class CommandLane extends Construct {
         [RUNTIME_ENV.stuckRunningMinutes]: String(commands.stuckRunningMinutes),
         [RUNTIME_ENV.staleReviewHours]: String(commands.staleReviewHours),
         [RUNTIME_ENV.abandonAfterMinutes]: String(commands.abandonAfterMinutes),
-        // The sweep continues a pass that ran out of time by enqueueing its next link here.
-        ...(props.lane.name === NIGHTLY_SWEEP_LANE
-          ? { [RUNTIME_ENV.laneQueueUrl]: this.queue.queueUrl }
-          : {}),
+        // The worker hides a message whose command another attempt still holds (the event source
+        // mapping's grant covers ChangeMessageVisibility); the sweep enqueues its next link here.
+        [RUNTIME_ENV.laneQueueUrl]: this.queue.queueUrl,
       },
     });
     this.worker = this.workerFunction.function;

@@ -5,7 +5,6 @@
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LANES, type LaneName, laneByName } from '#contracts/lanes.js';
-import { NIGHTLY_SWEEP_LANE } from '#contracts/nightly-sweep.js';
 import type { WorkerSettings } from '#core/workers/settings.js';
 import { buildLaneWorker } from '#wiring/lane-worker.js';
 import { LocalEventSourceMapping } from '../emulators/event-source-mapping.js';
@@ -61,8 +60,8 @@ function lanePoller(
       retentionDays: config.lifecycle.retentionDays,
       commandSettings: config.commands,
       workers: settings.workers,
-      // The sweep continues a pass that ran out of time on its own queue (as LANE_QUEUE_URL in AWS).
-      ...(lane.name === NIGHTLY_SWEEP_LANE ? { laneQueueUrl: queues.queueUrl } : {}),
+      // The lane's own queue, as LANE_QUEUE_URL in AWS: hiding lock-held messages, sweep continuations.
+      laneQueueUrl: queues.queueUrl,
     },
     { ...context.clients, eventBridge: settings.eventBridge },
     context.telemetry.log('runlane-lane-worker'),

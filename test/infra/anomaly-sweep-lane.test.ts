@@ -41,12 +41,13 @@ describe('CommandLane and the anomaly sweep', () => {
     expect(actions).toContain('sqs:SendMessage');
   });
 
-  it('gives no other lane a queue URL of its own or a send grant on its own queue', () => {
+  it('gives every other lane its queue URL (to hide lock-held messages) but no send grant on its own queue', () => {
     const { actions, variables } = ownQueueAccess(buildLane());
-    expect(variables).not.toHaveProperty(RUNTIME_ENV.laneQueueUrl);
+    expect(variables).toHaveProperty(RUNTIME_ENV.laneQueueUrl);
     expect(variables[RUNTIME_ENV.abandonAfterMinutes]).toBe('60');
-    // It consumes its queue (the statements are there), it does not send to it.
+    // It consumes its queue and may change a received message's visibility; it does not send to it.
     expect(actions).toContain('sqs:ReceiveMessage');
+    expect(actions).toContain('sqs:ChangeMessageVisibility');
     expect(actions).not.toContain('sqs:SendMessage');
   });
 

@@ -224,4 +224,46 @@ describe('crash points of the lane worker (DynamoDB Local + SQS emulator)', () =
       attempts: 2,
     });
   });
+
+  it('a receive that finds a dead attempt’s live lock hides the message until the lock lapses: one receive spent, then the takeover completes', async () => {
+    const envelope = aTestCommand('test.flaky');
+    const now = Date.now();
+    // A process that died holding a 6 s lock (longer than the queue's 2 s visibility timeout).
+    await pipeline.store.reserveAttempt({
+      envelope,
+      attemptId: 'dead',
+      lockExpiresAt: now + 6_000,
+      expiresAt: Math.floor(now / 1000) + 3600,
+      now: new Date(now),
+    });
+    await pipeline.send(TEST_LANE, envelope);
+    const first = await pipeline.mapping(TEST_LANE).pollOnce({ waitTimeSeconds: 1 });
+    expect(first.receivedMessageIds).toHaveLength(1);
+    expect(first.deletedMessageIds).toEqual([]);
+
+    // Past the queue's visibility timeout, before the lock lapses: still hidden.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const early = await pipeline.mapping(TEST_LANE).pollOnce({ waitTimeSeconds: 0 });
+    expect(early.receivedMessageIds).toEqual([]);
+
+    await pipeline.drain(TEST_LANE, 20_000);
+    const view = await pipeline.store.getRun(envelope.commandId);
+    expect(view?.run).toMatchObject({ status: 'Completed', attempts: 2 });
+    expect(probe.executions.get(envelope.commandId)).toBe(1);
+  });
+
+  it('copies of one command share its attempts: an always-failing command delivered three times runs maxReceiveCount times in all, dead-lettered once', async () => {
+    const envelope = aTestCommand('test.flaky', { failTimes: 99 });
+    for (let copy = 0; copy < 3; copy++) await pipeline.send(TEST_LANE, envelope);
+    await pipeline.drain(TEST_LANE, 30_000);
+    expect(probe.executions.get(envelope.commandId)).toBe(MAX_RECEIVE_COUNT);
+    expect((await pipeline.store.getRun(envelope.commandId))?.run).toMatchObject({
+      keyStatus: 'Rejected',
+      attempts: MAX_RECEIVE_COUNT,
+      deadLetter: { reason: FAILURE_CODES.handlerFailed, queuedAt: expect.any(String) },
+    });
+    expect((await pipeline.deadLetters(TEST_LANE)).map((l) => l.attributes.reason)).toEqual([
+      FAILURE_CODES.handlerFailed,
+    ]);
+  });
 });

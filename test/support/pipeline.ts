@@ -83,7 +83,7 @@ export async function createPipeline(options: PipelineOptions = {}) {
           fallbackLockMs: options.fallbackLockMs ?? functionTimeoutMs,
           retentionDays: 30,
           commandSettings: DEFAULT_COMMAND_SETTINGS,
-          // Where a sweep that ran out of time enqueues its continuation (the CDK sets it on that lane).
+          // The lane's own queue (LANE_QUEUE_URL): hiding lock-held messages, sweep continuations.
           laneQueueUrl: queues[laneName].queueUrl,
         },
         { documents, sqs, eventBridge: undefined as never },

@@ -8,7 +8,7 @@ import type { MetricDimensionValues, MetricKey } from '#contracts/metrics.js';
 import type { Clock } from '../base/clock.js';
 import { UnsupportedCommandTypeError } from '../base/errors.js';
 import type { CommandDefinition, CommandDependencies } from '../commands/types.js';
-import type { DeadLetterSink } from '../queues/ports.js';
+import type { DeadLetterSink, LaneMessageVisibility } from '../queues/ports.js';
 import {
   type BatchTelemetry,
   type MetricsRecorder,
@@ -41,6 +41,12 @@ export interface LaneWorkerOptions {
   readonly commands: ReadonlyMap<string, CommandDefinition>;
   readonly store: LifecycleStore;
   readonly deadLetters: DeadLetterSink;
+  /**
+   * The lane queue, to hide a message that found its command locked by another (possibly dead)
+   * attempt until that lock lapses, so the receive it used is the only one it costs.
+   * @default undefined (the message comes back after the queue's visibility timeout)
+   */
+  readonly visibility?: LaneMessageVisibility;
   readonly telemetry: TelemetryPublisher;
   readonly dependencies: CommandDependencies;
   readonly clock: Clock;
@@ -245,6 +251,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     const state = layer.beginAttempt(envelope, {
       attemptId: `${context.awsRequestId}:${record.messageId}`,
       finalAttempt: receiveCount >= options.maxReceiveCount,
+      maxAttempts: options.maxReceiveCount,
     });
     const started = performance.now();
     try {
@@ -285,6 +292,8 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       } else {
         // Lock held by another attempt, or the store was unreachable: nothing recorded, try again later.
         logger.warn('command not attempted; will retry', { ...logKeys, error: describe(error) });
+        if (state.existing?.keyStatus === KEY_STATUS.Reserved)
+          await hideUntilLockLapses(record, state.existing, logKeys);
       }
       return 'retry';
     } finally {
@@ -332,6 +341,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
           ...logKeys,
           lockExpiresAt: run.lockExpiresAt,
         });
+        await hideUntilLockLapses(record, run, logKeys);
         return 'retry';
       }
       const rationale = run
@@ -352,6 +362,35 @@ export function createLaneWorker(options: LaneWorkerOptions) {
       run = written.run; // changed under us: look at what is there now
     }
     return 'retry';
+  }
+
+  /**
+   * A lock outlives the queue's visibility timeout when the lanes are set up so (locally: a 5 s
+   * visibility, a 30 s function timeout) or when a restarted process finds its dead self's locks:
+   * each redelivery until the lock lapses would burn a receive, down to a reasonless redrive. So
+   * the message is hidden until just after the lock lapses. Best effort: if this fails, the
+   * message comes back after the visibility timeout as before.
+   */
+  async function hideUntilLockLapses(
+    record: SQSRecord,
+    run: RunRecord,
+    logKeys: Record<string, unknown>,
+  ): Promise<void> {
+    if (!options.visibility || run.lockExpiresAt === undefined) return;
+    const seconds = Math.min(
+      MAX_VISIBILITY_SECONDS,
+      Math.ceil((run.lockExpiresAt - options.clock.now().getTime()) / 1000) + 1,
+    );
+    if (seconds <= 0) return;
+    try {
+      await options.visibility.hideFor(record.receiptHandle, seconds);
+      logger.info('message hidden until the attempt lock lapses', { ...logKeys, seconds });
+    } catch (error) {
+      logger.warn('message not hidden; it returns after the visibility timeout', {
+        ...logKeys,
+        error: describe(error),
+      });
+    }
   }
 
   /** Sends a Rejected run's message to the DLQ with the run's reason, then records that it is there. */
@@ -481,6 +520,9 @@ export function createLaneWorker(options: LaneWorkerOptions) {
     safeRecord('telemetryPublishFailures', publishFailures, lane);
   }
 }
+
+/** SQS's longest visibility timeout, 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 function isUnqueuedDeadLetter(run: RunRecord): boolean {
   return run.keyStatus === KEY_STATUS.Rejected && run.deadLetter !== undefined && !run.deadLetter.queuedAt;

@@ -24,6 +24,11 @@ export interface AttemptState {
   readonly attemptId: string;
   /** This delivery is the last before the lane dead-letters the command. */
   readonly finalAttempt: boolean;
+  /**
+   * Attempts a command gets in all, whatever copies of its message carry them: an attempt with this
+   * number is final too, so duplicate deliveries (each with its own receive count) add no retries.
+   */
+  readonly maxAttempts?: number;
   /** The run as reserved for this attempt. */
   run?: RunRecord;
   /** The run found instead, when the key was Completed, Rejected or locked by another attempt. */
@@ -77,7 +82,7 @@ export class LifecyclePersistenceLayer extends BasePersistenceLayer {
   /** Registers the attempt before the idempotent call, so the layer can write the run. */
   public beginAttempt(
     envelope: CommandEnvelope,
-    attempt: { readonly attemptId: string; readonly finalAttempt: boolean },
+    attempt: { readonly attemptId: string; readonly finalAttempt: boolean; readonly maxAttempts?: number },
   ): AttemptState {
     const state: AttemptState = { envelope, ...attempt };
     this.#attempts.set(envelope.commandId, state);
@@ -161,7 +166,9 @@ export class LifecyclePersistenceLayer extends BasePersistenceLayer {
       code: FAILURE_CODES.handlerFailed,
       rationale: 'attempt failed without a reason',
     };
-    const failed = failRun(state.run, { ...failure, finalAttempt: state.finalAttempt }, this.#clock.now());
+    const finalAttempt =
+      state.finalAttempt || (state.maxAttempts !== undefined && state.run.attempts >= state.maxAttempts);
+    const failed = failRun(state.run, { ...failure, finalAttempt }, this.#clock.now());
     await this.#store.saveAttemptResult(failed, state.attemptId);
     state.saved = failed;
   }

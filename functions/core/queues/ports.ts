@@ -26,6 +26,12 @@ export interface DeadLetterSink {
   send(message: DeadLetterMessage): Promise<void>;
 }
 
+/** The lane's own queue, as the worker that received a message sees it. */
+export interface LaneMessageVisibility {
+  /** Hides a received message for `seconds` from now (SQS ChangeMessageVisibility). */
+  hideFor(receiptHandle: string, seconds: number): Promise<void>;
+}
+
 /** A lane's dead-letter queue as the replay drill and `runlane dlq` read it. */
 export interface DeadLetterQueue {
   /** Receives up to `max` messages, hidden for `visibilitySeconds` (0 = peek and restore at once). */
