@@ -8,6 +8,8 @@ export interface DlqOptions {
   readonly apiUrl: string;
   readonly env?: string | undefined;
   readonly lane?: string | undefined;
+  /** Dead letters read per lane. @default 1000 (list), 100000 (show: it looks for one) */
+  readonly limit?: number | undefined;
   readonly json?: boolean | undefined;
 }
 
@@ -47,7 +49,7 @@ export async function runDlqList(options: DlqOptions): Promise<number> {
 
 /** `runlane dlq show <messageId>`: one dead letter with its body; exit 4 when there is none. */
 export async function runDlqShow(messageId: string, options: DlqOptions): Promise<number> {
-  const { rows, lanes } = await readDeadLetters(options);
+  const { rows, lanes } = await readDeadLetters({ ...options, limit: options.limit ?? 100_000 });
   const row = rows.find((r) => r.messageId === messageId);
   if (!row) {
     console.error(`runlane dlq: no dead letter ${messageId} in ${lanes.join(', ')}`);
@@ -76,10 +78,16 @@ async function readDeadLetters(
     if (!queues) {
       throw new UsageError(`unknown lane ${lane}; lanes: ${Object.keys(target.settings.lanes).join(', ')}`);
     }
+    const limit = options.limit ?? 1000;
     const messages = await new SqsDeadLetterQueue({
       client: target.clients.sqs,
       queueUrl: queues.dlqUrl,
-    }).receive(100, 0);
+    }).receive(limit, 0);
+    // Never a silent cut: a lane with more dead letters than were read is named.
+    if (messages.length >= limit)
+      console.error(
+        `runlane dlq: ${lane} holds more than ${limit} dead letters; raise --limit to read them all`,
+      );
     for (const m of messages) {
       rows.push({
         lane,

@@ -1,7 +1,7 @@
-import type { Command } from '@commander-js/extra-typings';
+import { type Command, Option } from '@commander-js/extra-typings';
 import { EXIT_NOT_FOUND } from '../exit-codes.js';
 import { exitCodes } from '../help.js';
-import { apiUrlOption, envOption, jsonOption } from '../options.js';
+import { apiUrlOption, envOption, jsonOption, wholeNumber } from '../options.js';
 import { commandGroup, type ProgramContext, runs } from './context.js';
 
 const PEEKED =
@@ -20,6 +20,11 @@ export function addDlqCommands(program: Command, { exit }: ProgramContext): void
     .addOption(apiUrlOption())
     .addOption(envOption())
     .option('--lane <lane>', 'only this lane (default: every lane)')
+    .addOption(
+      new Option('--limit <n>', 'at most this many per lane; a lane holding more is named on stderr')
+        .default(1000)
+        .argParser(wholeNumber(1, 100_000)),
+    )
     .addOption(jsonOption('as JSON'));
   exitCodes(list, { 0: 'listed', 1: 'failure' });
   list.action(runs(exit, async (options) => (await import('../commands/dlq.js')).runDlqList(options)));

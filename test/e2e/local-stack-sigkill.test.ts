@@ -167,6 +167,22 @@ describe('runlane local after kill -9 of its process group', () => {
         expect(JSON.parse(dryRun.stdout)).toMatchObject({ dryRun: true, found: rows.length, failed: 0 });
         const again = await listDeadLetters();
         expect(again.map((row) => row.messageId).sort()).toEqual(rows.map((row) => row.messageId).sort());
+        // A lane holding more than --limit is never cut silently: the cut is named on stderr.
+        expect(rows.length).toBeGreaterThan(1);
+        const limited = await runRunlaneBin([
+          'dlq',
+          'list',
+          '--json',
+          '--lane',
+          LANE,
+          '--limit',
+          '1',
+          '--api-url',
+          restored,
+        ]);
+        expect(limited.status).toBe(0);
+        expect(JSON.parse(limited.stdout)).toHaveLength(1);
+        expect(limited.stderr).toContain(`${LANE} holds more than 1 dead letters; raise --limit`);
         // At least once: a kill between the worker's dead-letter send and its delete lists a poison twice.
         expect(rows.filter((row) => row.reason === 'invalid_json').length).toBeGreaterThanOrEqual(
           producedPoison.size,

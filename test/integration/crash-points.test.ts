@@ -266,4 +266,35 @@ describe('crash points of the lane worker (DynamoDB Local + SQS emulator)', () =
       FAILURE_CODES.handlerFailed,
     ]);
   });
+
+  it('a copy delivered after the final attempt died (attempts used up): nothing runs, the run is closed attempt_abandoned', async () => {
+    const envelope = aTestCommand('test.flaky');
+    const start = Date.now() - 60_000;
+    // Every attempt of the budget reserved the run and died (locks long lapsed).
+    for (let attempt = 1; attempt <= MAX_RECEIVE_COUNT; attempt++) {
+      const reserved = await pipeline.store.reserveAttempt({
+        envelope,
+        attemptId: `dead-${attempt}`,
+        lockExpiresAt: start + attempt * 1_000,
+        expiresAt: Math.floor(start / 1000) + 3600,
+        now: new Date(start + attempt * 1_000),
+      });
+      expect(reserved.outcome).toBe('reserved');
+    }
+    // A duplicate copy of the message, on its first receive.
+    const response = await pipeline.worker(TEST_LANE)(
+      [anSqsRecord(JSON.stringify(envelope))],
+      aLambdaContext(),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(probe.executions.get(envelope.commandId)).toBeUndefined();
+    expect((await pipeline.store.getRun(envelope.commandId))?.run).toMatchObject({
+      keyStatus: 'Rejected',
+      attempts: MAX_RECEIVE_COUNT + 1,
+      deadLetter: { reason: FAILURE_CODES.attemptAbandoned, queuedAt: expect.any(String) },
+    });
+    expect((await pipeline.deadLetters(TEST_LANE)).map((l) => l.attributes.reason)).toEqual([
+      FAILURE_CODES.attemptAbandoned,
+    ]);
+  });
 });

@@ -153,6 +153,16 @@ export function createLaneWorker(options: LaneWorkerOptions) {
 
   async function executeCommand(state: AttemptState): Promise<JSONValue> {
     const { envelope } = state;
+    const attempt = state.run?.attempts ?? 1;
+    if (attempt > options.maxReceiveCount) {
+      // The final attempt took the run over from a dead one and died too, and a copy of the message
+      // (or a redelivery) came back: the command's attempts are used up, so nothing runs again.
+      state.failure = {
+        code: FAILURE_CODES.attemptAbandoned,
+        rationale: `attempt ${attempt} of ${options.maxReceiveCount}: the attempts are used up (attempt ${attempt - 1} ended without recording an outcome)`,
+      };
+      throw new Error(state.failure.rationale);
+    }
     const definition = options.lane.commandTypes.includes(envelope.commandType)
       ? options.commands.get(envelope.commandType)
       : undefined;
