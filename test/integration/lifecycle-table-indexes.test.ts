@@ -99,5 +99,7 @@ describe('the openRuns index of the local lifecycle table', () => {
     expect(page.runs.map((run) => run.runId)).toEqual([retried.runId]);
     // Provisioning again finds the layout complete.
     await expect(provisionLifecycleTable(dynamo, tableName)).resolves.toMatchObject({ created: false });
-  });
+    // DynamoDB Local builds the index in the background; with other suites loading the same
+    // instance (the 100,000-run sweep test) that takes longer than the default 30 s.
+  }, 120_000);
 });
