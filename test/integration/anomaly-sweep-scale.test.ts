@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { itemToRun, runToItem } from '#adapters/dynamodb/items.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
@@ -14,6 +14,7 @@ import type { AnomalySweepPorts } from '#core/commands/ports.js';
 import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
 import type { OpenRunsIndex } from '#core/lifecycle/open-runs-ports.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from '#local/emulators/dynamodb-local.js';
 import { provisionLifecycleTable } from '#local/stack/provision.js';
 import { anEnvelope } from '../support/factories.js';
 
@@ -238,13 +239,21 @@ const EXPECTED_FINDINGS = [
 ].sort();
 
 describe('anomaly.sweep on a table of 100,000 closed runs', () => {
-  const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
-  const { documents, traffic } = instrumentedClient(dynamo);
+  // Its own DynamoDB Local: 100,000 writes (and the table they leave) would slow every suite
+  // sharing the run's instance; this one is stopped, table and all, when the file ends.
+  let emulator: DynamoDbLocal;
+  let dynamo: ReturnType<typeof localDynamoDbClient>;
+  let documents: ReturnType<typeof instrumentedClient>['documents'];
+  let traffic: ReturnType<typeof instrumentedClient>['traffic'];
+  let openRuns: DynamoDbOpenRuns;
   const tableName = `runlane-sweep-scale-${randomUUID().slice(0, 8)}`;
-  const openRuns = new DynamoDbOpenRuns({ client: documents, tableName });
   let runs: Record<string, RunRecord>;
 
   beforeAll(async () => {
+    emulator = await startDynamoDbLocal();
+    dynamo = localDynamoDbClient(emulator.endpoint);
+    ({ documents, traffic } = instrumentedClient(dynamo));
+    openRuns = new DynamoDbOpenRuns({ client: documents, tableName });
     await provisionLifecycleTable(dynamo, tableName);
     const closed = aRun({ runId: 'template' });
     const chunks: Record<string, unknown>[][] = [];
@@ -259,7 +268,7 @@ describe('anomaly.sweep on a table of 100,000 closed runs', () => {
       );
     }
     // BatchWriteItem 25 at a time, 48 requests in flight, straight to DynamoDB Local (no instrumentation).
-    const plain = DynamoDBDocumentClient.from(localDynamoDbClient(inject('dynamoEndpoint')));
+    const plain = DynamoDBDocumentClient.from(localDynamoDbClient(emulator.endpoint));
     let next = 0;
     const writer = async () => {
       while (next < chunks.length) {
@@ -284,7 +293,10 @@ describe('anomaly.sweep on a table of 100,000 closed runs', () => {
     resetTraffic(traffic);
   });
 
-  afterAll(() => dynamo.destroy());
+  afterAll(async () => {
+    dynamo?.destroy();
+    await emulator?.stop();
+  });
 
   it('finds exactly the open runs, reading no closed run: 17 Queries, one item read per open run due', async () => {
     const table = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
