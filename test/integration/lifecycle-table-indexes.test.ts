@@ -1,18 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToItem } from '#adapters/dynamodb/items.js';
 import { DynamoDbOpenRuns } from '#adapters/dynamodb/open-runs.js';
 import { newRun, takeOverRun } from '#core/lifecycle/run.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from '#local/emulators/dynamodb-local.js';
 import { provisionLifecycleTable } from '#local/stack/provision.js';
 import { anEnvelope } from '../support/factories.js';
 
 /** The `openRuns` index in the local provisioning: on a new table, and added to one from before it. */
 describe('the openRuns index of the local lifecycle table', () => {
-  const dynamo = localDynamoDbClient(inject('dynamoEndpoint'));
-  const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  // Its own DynamoDB Local: on the instance the other suites share and keep busy, building an
+  // index on an existing table can stay CREATING for over a minute.
+  let emulator: DynamoDbLocal;
+  let dynamo: ReturnType<typeof localDynamoDbClient>;
+  let documents: DynamoDBDocumentClient;
+  beforeAll(async () => {
+    emulator = await startDynamoDbLocal();
+    dynamo = localDynamoDbClient(emulator.endpoint);
+    documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  });
   const tables: string[] = [];
   const aTableName = () => {
     const name = `runlane-indexes-${randomUUID().slice(0, 8)}`;
@@ -21,8 +30,9 @@ describe('the openRuns index of the local lifecycle table', () => {
   };
   afterAll(async () => {
     for (const TableName of tables)
-      await dynamo.send(new DeleteTableCommand({ TableName })).catch(() => undefined);
-    dynamo.destroy();
+      await dynamo?.send(new DeleteTableCommand({ TableName })).catch(() => undefined);
+    dynamo?.destroy();
+    await emulator?.stop();
   });
 
   const openRunsIndex = async (TableName: string) =>
