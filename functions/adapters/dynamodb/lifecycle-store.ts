@@ -23,6 +23,7 @@ import type {
 } from '#core/lifecycle/ports.js';
 import { canTakeOver, newRun, takeOverRun } from '#core/lifecycle/run.js';
 import { type Item, itemToRun, itemToSignal, recordToItem, runToItem } from './items.js';
+import { unchangedReservedRun } from './run-conditions.js';
 
 const MAX_TAKEOVER_RACES = 3;
 const UNPROCESSED_RETRIES = 6;
@@ -101,24 +102,13 @@ export class DynamoDbLifecycleStore implements LifecycleStore {
   public async closeAbandonedRun(
     closed: RunRecord,
     seen: RunRecord | undefined,
-    nowMs: number,
   ): Promise<{ readonly outcome: 'closed' } | { readonly outcome: 'changed'; readonly run?: RunRecord }> {
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
           Item: runToItem(closed),
-          ...(seen
-            ? {
-                ConditionExpression:
-                  'attempts = :attempts AND keyStatus = :reserved AND (attribute_not_exists(lockExpiresAt) OR lockExpiresAt <= :now)',
-                ExpressionAttributeValues: {
-                  ':attempts': seen.attempts,
-                  ':reserved': KEY_STATUS.Reserved,
-                  ':now': nowMs,
-                },
-              }
-            : { ConditionExpression: 'attribute_not_exists(pk)' }),
+          ...(seen ? unchangedReservedRun(seen) : { ConditionExpression: 'attribute_not_exists(pk)' }),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );

@@ -5,7 +5,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
-import { KEY_STATUS, type RunRecord } from '#contracts/lifecycle.js';
+import type { RunRecord } from '#contracts/lifecycle.js';
 import {
   LIFECYCLE_TABLE,
   OPEN_RUN_KINDS,
@@ -17,6 +17,7 @@ import {
 } from '#contracts/tables.js';
 import type { OpenRunsIndex, OpenRunsPage, OpenRunsQuery } from '#core/lifecycle/open-runs-ports.js';
 import { type Item, itemToRun, runToItem } from './items.js';
+import { unchangedReservedRun } from './run-conditions.js';
 
 export interface DynamoDbOpenRunsOptions {
   readonly client: DynamoDBDocumentClient;
@@ -87,38 +88,12 @@ export class DynamoDbOpenRuns implements OpenRunsIndex {
 
   public async closeAbandoned(seen: RunRecord, closed: RunRecord): Promise<boolean> {
     if (closed.runId !== seen.runId) throw new Error(`closeAbandoned: ${closed.runId} is not ${seen.runId}`);
-    const values: Record<string, unknown> = {
-      ':reserved': KEY_STATUS.Reserved,
-      ':attempts': seen.attempts,
-      ':updatedAt': seen.updatedAt,
-    };
-    const unchanged = (attribute: 'lockOwner' | 'lockExpiresAt' | 'duplicateDeliveries'): string => {
-      const value = seen[attribute];
-      if (value === undefined) return `attribute_not_exists(${attribute})`;
-      values[`:${attribute}`] = value;
-      return `${attribute} = :${attribute}`;
-    };
-    // Attributes written by updates that leave `updatedAt` alone: the put must not drop what they added.
-    let sameReplays = 'attribute_not_exists(replayedAs)';
-    if (seen.replayedAs !== undefined) {
-      values[':replays'] = seen.replayedAs.length;
-      sameReplays = 'size(replayedAs) = :replays';
-    }
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
           Item: runToItem(closed),
-          ConditionExpression: [
-            'keyStatus = :reserved',
-            'attempts = :attempts',
-            'updatedAt = :updatedAt',
-            unchanged('lockOwner'),
-            unchanged('lockExpiresAt'),
-            unchanged('duplicateDeliveries'),
-            sameReplays,
-          ].join(' AND '),
-          ExpressionAttributeValues: values,
+          ...unchangedReservedRun(seen),
         }),
       );
       return true;

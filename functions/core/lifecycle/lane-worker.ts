@@ -363,7 +363,7 @@ export function createLaneWorker(options: LaneWorkerOptions) {
         now,
         expiresAt: Math.floor(now.getTime() / 1000) + options.retentionSeconds,
       });
-      const written = await options.store.closeAbandonedRun(closed, run, now.getTime());
+      const written = await options.store.closeAbandonedRun(closed, run);
       if (written.outcome === 'closed') {
         if (run?.status !== RUN_STATUS.NeedsReview) review.entered++;
         logger.error('command abandoned after its final attempt', { ...logKeys, rationale });

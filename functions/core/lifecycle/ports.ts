@@ -36,13 +36,13 @@ export interface LifecycleStore {
    */
   saveAttemptResult(run: RunRecord, attemptId: string, records?: readonly DomainRecord[]): Promise<void>;
   /**
-   * Writes `closed` (an abandoned run, see `abandonRun`) only if the run is still as `seen` with no
-   * live lock — or, with `seen` undefined, still absent. Returns the run found otherwise.
+   * Writes `closed` (an abandoned run, see `abandonRun`) only if the run is still exactly as `seen`
+   * (whose lock the caller found lapsed) — or, with `seen` undefined, still absent. Returns the run
+   * found otherwise.
    */
   closeAbandonedRun(
     closed: RunRecord,
     seen: RunRecord | undefined,
-    nowMs: number,
   ): Promise<{ readonly outcome: 'closed' } | { readonly outcome: 'changed'; readonly run?: RunRecord }>;
   /** Records on a Rejected run that its message is in the lane DLQ with the reason (`queuedAt`). */
   markDeadLetterQueued(commandId: string, queuedAt: Date): Promise<void>;
