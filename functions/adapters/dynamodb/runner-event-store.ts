@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   AGENT_DETAIL_TYPES,
   type RunnerRunSummaryEvent,
@@ -7,11 +7,12 @@ import {
   runnerRunSummaryEventSchema,
   runnerStallEventSchema,
 } from '#contracts/agent-events.js';
-import { shardOf } from '#contracts/tables.js';
+import { FLEET_SHARDS, partitionOf, partitionsOf } from '#contracts/tables.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import type { RunnerEvent, RunnerEventStore } from '#core/runner/ports.js';
 import type { Item } from './items.js';
 import { retentionSeconds } from './retention.js';
+import { queryPartitions } from './sharded-query.js';
 
 /**
  * Runner events in the lifecycle table (single-table design, `LIFECYCLE_TABLE`).
@@ -40,7 +41,7 @@ export const RUNNER_EVENT_PARTITION_PREFIX = 'RUNNER#';
 export const RUNNER_EVIDENCE_BOUNDS = { maxLines: 20, maxLineChars: 500 } as const;
 
 /** Partitions per environment and day; readers query each. Changing it strands stored events. */
-export const RUNNER_EVENT_SHARDS = 8;
+export const RUNNER_EVENT_SHARDS = FLEET_SHARDS;
 
 /** Longest window `listEvents` reads (one query per shard and day). */
 export const MAX_RUNNER_EVENT_WINDOW_DAYS = 400;
@@ -52,23 +53,16 @@ const KIND = { stall: 'stall', run: 'run' } as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const runnerEventKeys = {
-  /** One shard of an environment's day. */
-  partition: (environment: string, instant: Date, shard: number) =>
-    `${runnerEventKeys.dayPartition(environment, instant)}#${shard}`,
   /** Every partition of an environment's day: the shards, then the one used before sharding. */
-  partitionsOfDay: (environment: string, instant: Date) => [
-    ...Array.from({ length: RUNNER_EVENT_SHARDS }, (_, shard) =>
-      runnerEventKeys.partition(environment, instant, shard),
-    ),
-    runnerEventKeys.dayPartition(environment, instant),
-  ],
+  partitionsOfDay: (environment: string, instant: Date) =>
+    partitionsOf(runnerEventKeys.dayPartition(environment, instant)),
   /** `RUNNER#<environment>#<yyyy-mm-dd>`: the day's partition before sharding, and the shards' prefix. */
   dayPartition: (environment: string, instant: Date) =>
     `${RUNNER_EVENT_PARTITION_PREFIX}${environment}#${instant.toISOString().slice(0, 10)}`,
   item: (event: RunnerEvent) => {
     const instant = new Date(event.ts);
     return {
-      pk: runnerEventKeys.partition(event.environment, instant, shardOf(event.id, RUNNER_EVENT_SHARDS)),
+      pk: partitionOf(runnerEventKeys.dayPartition(event.environment, instant), event.id),
       sk: `${instant.toISOString()}#${isStall(event) ? KIND.stall : KIND.run}#${event.id}`,
     };
   },
@@ -165,8 +159,18 @@ export class DynamoDbRunnerEventStore implements RunnerEventStore {
     const runs: RunnerRunSummaryEvent[] = [];
     for (let day = 0; day < days; day += 1) {
       const partitions = runnerEventKeys.partitionsOfDay(environment, new Date(firstDay + day * DAY_MS));
-      const items = await Promise.all(partitions.map((pk) => this.#queryWindow(pk, from, to)));
-      for (const item of items.flat()) {
+      const items = await queryPartitions(
+        this.#client,
+        partitions,
+        (pk) => ({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          // An sk at exactly `to` is `<to>#…`, which sorts after `<to>`: the window is half-open.
+          ExpressionAttributeValues: { ':pk': pk, ':from': from.toISOString(), ':to': to.toISOString() },
+        }),
+        this.#pageSize !== undefined ? { pageSize: this.#pageSize } : {},
+      );
+      for (const item of items) {
         const event = itemToRunnerEvent(item);
         if (isStall(event)) stalls.push(event);
         else runs.push(event);
@@ -174,27 +178,6 @@ export class DynamoDbRunnerEventStore implements RunnerEventStore {
     }
     // Each partition comes in sk order, the shards of a day interleave: sort by the instant.
     return { stalls: sortByTs(stalls), runs: sortByTs(runs) };
-  }
-
-  /** Every item of one partition with `from <= sk < to`, across pages. */
-  async #queryWindow(pk: string, from: Date, to: Date): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          // An sk at exactly `to` is `<to>#…`, which sorts after `<to>`: the window is half-open.
-          ExpressionAttributeValues: { ':pk': pk, ':from': from.toISOString(), ':to': to.toISOString() },
-          ExclusiveStartKey: cursor,
-          ...(this.#pageSize !== undefined ? { Limit: this.#pageSize } : {}),
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return items;
   }
 }
 
