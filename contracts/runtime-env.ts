@@ -22,6 +22,14 @@ export const RUNTIME_ENV = {
   /** Runner event ingest: where refused agent events go, with their reason. */
   runnerEventDeadLetterQueueUrl: 'RUNNER_EVENT_DLQ_URL',
   maxBodyBytes: 'API_MAX_BODY_BYTES',
+  /** API: `iam` (every route authorized) or `none` (sandbox: IAM routes open, see api-authorization). */
+  apiAuthorization: 'API_AUTHORIZATION',
+  /** API: the JWT claim naming the user's household (`auth.jwt.householdClaim`). */
+  jwtHouseholdClaim: 'JWT_HOUSEHOLD_CLAIM',
+  /** API: the JWT claim naming the user's role, `approver` or `member` (`auth.jwt.roleClaim`). */
+  jwtRoleClaim: 'JWT_ROLE_CLAIM',
+  /** API: seconds a worker timestamp may be ahead of (or a heartbeat behind) the time it arrives. */
+  workerClockSkewSeconds: 'WORKER_CLOCK_SKEW_SECONDS',
   ingestionErrorRatioThreshold: 'INGESTION_ERROR_RATIO_THRESHOLD',
   stuckRunningMinutes: 'SWEEP_STUCK_RUNNING_MINUTES',
   staleReviewHours: 'SWEEP_STALE_REVIEW_HOURS',
