@@ -1,5 +1,6 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type ApiCredentials, NodeSha256 } from '#common/sigv4.js';
+import { workerRoutePath } from '#contracts/api-routes.js';
 import type { WorkerHeartbeatEvent, WorkerResultEnvelope } from '#contracts/worker-contract.js';
 import { WorkerApiUnreachableError } from './errors.js';
 
@@ -10,7 +11,7 @@ export interface ApiResponse {
 }
 
 export interface WorkerApiClientOptions {
-  /** The control plane's base URL; paths are appended (`/api/workers/…`). */
+  /** The control plane's base URL; paths are appended (`/api/workers/sites/<site>/…`). */
   readonly baseUrl: string;
   /** Region of the SigV4 signature (service `execute-api`). */
   readonly region: () => Promise<string>;
@@ -21,7 +22,7 @@ export interface WorkerApiClientOptions {
   readonly fetch?: typeof fetch;
 }
 
-/** `POST /api/workers/tasks/{taskId}/claim`: what the worker does next. */
+/** `POST /api/workers/sites/{site}/tasks/{taskId}/claim`: what the worker does next. */
 export type ClaimResult =
   /**
    * 200 `{ "claimed": true }`: execute it. `reclaimed`: this worker already held the claim (the
@@ -37,7 +38,7 @@ export type ClaimResult =
   /** No usable answer (network, timeout, 5xx, anything else): leave the message for a later receive. */
   | { readonly outcome: 'unavailable'; readonly reason: string };
 
-/** `POST /api/workers/results` (and heartbeats): acknowledged, refused for good, or not answered. */
+/** `POST /api/workers/sites/{site}/results` (and heartbeats): acknowledged, refused for good, or not answered. */
 export type SubmitResult =
   | { readonly outcome: 'acknowledged'; readonly duplicate: boolean }
   | {
@@ -52,9 +53,11 @@ export type SubmitResult =
 const TRANSIENT_4XX = new Set([408, 425, 429]);
 
 /**
- * The control plane's `/api/workers/*` over HTTPS, SigV4-signed (service `execute-api`) with
- * the SDK's default credentials, each request with a timeout. Never throws on an answer:
- * the status decides the result.
+ * The control plane's worker routes (`/api/workers/sites/<site>/…`, the site of the body) over
+ * HTTPS, SigV4-signed (service `execute-api`) with the SDK's default credentials: the host's
+ * role of its site (`runlane-<env>-worker-<site>`, session name = its worker id), whose proven
+ * ARN the API compares with the body's `worker_id` and `site`. Each request with a timeout.
+ * Never throws on an answer: the status decides the result.
  *
  * @example
  * const api = new WorkerApiClient({ baseUrl, region: sqs.config.region, credentials: () => sqs.config.credentials(), timeoutMs: 5_000 });
@@ -74,7 +77,7 @@ export class WorkerApiClient {
   ): Promise<ClaimResult> {
     let response: ApiResponse;
     try {
-      response = await this.post(`/api/workers/tasks/${encodeURIComponent(taskId)}/claim`, body);
+      response = await this.post(workerRoutePath('claimWorkerTask', body.site, taskId), body);
     } catch (error) {
       return { outcome: 'unavailable', reason: describe(error) };
     }
@@ -92,8 +95,9 @@ export class WorkerApiClient {
       return { outcome: 'stale_attempt', message: message(response.body) };
     }
     // Only the control plane's own answers count: a gateway's 403/404 (bad signature, no route) is not final,
-    // nor is 403 wrong_worker (the task is for another worker of this site: leave it to that one).
-    if (response.status === 403 && code === 'wrong_site')
+    // nor is 403 wrong_worker (the task is for another worker of this site: leave it to that one), nor a
+    // 403 about the host's own identity (worker_mismatch, wrong_site at path.site).
+    if (response.status === 403 && code === 'wrong_site' && !identityRefusal(response))
       return { outcome: 'wrong_site', message: message(response.body) };
     if (response.status === 404 && code === 'task_not_found') {
       return { outcome: 'task_not_found', message: message(response.body) };
@@ -104,14 +108,17 @@ export class WorkerApiClient {
     };
   }
 
-  /** A result envelope; 2xx acknowledged, 4xx refused (except 408/425/429 and a gateway's 401/403), else failed. */
+  /**
+   * A result envelope; 2xx acknowledged, 4xx refused (except 408/425/429, a gateway's 401/403 and
+   * a 403 saying the host's credentials are not its config's identity), else failed.
+   */
   public async submitResult(envelope: WorkerResultEnvelope): Promise<SubmitResult> {
-    return this.submit('/api/workers/results', envelope);
+    return this.submit(workerRoutePath('postWorkerResult', envelope.site), envelope);
   }
 
   /** A registration or heartbeat; same outcomes as {@link submitResult}. */
   public async sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult> {
-    return this.submit('/api/workers/heartbeats', event);
+    return this.submit(workerRoutePath('postWorkerHeartbeat', event.site), event);
   }
 
   private async submit(path: string, body: unknown): Promise<SubmitResult> {
@@ -133,7 +140,8 @@ export class WorkerApiClient {
       response.status >= 400 &&
       response.status < 500 &&
       !TRANSIENT_4XX.has(response.status) &&
-      !gatewayAuth
+      !gatewayAuth &&
+      !identityRefusal(response)
     ) {
       return {
         outcome: 'refused',
@@ -201,6 +209,18 @@ export class WorkerApiClient {
     });
     return this.signer;
   }
+}
+
+/**
+ * 403 because this host's credentials are not the identity it posts as (`worker_mismatch`: the
+ * signed session name is not `worker_id`; `wrong_site` at `path.site`: the role is another site's).
+ * The host's setup is wrong, not the task or the result: never final, retried once it is fixed.
+ */
+function identityRefusal(response: ApiResponse): boolean {
+  if (response.status !== 403) return false;
+  const code = errorCode(response.body);
+  const fieldPath = (response.body as { fieldPath?: unknown } | undefined)?.fieldPath;
+  return code === 'worker_mismatch' || (code === 'wrong_site' && fieldPath === 'path.site');
 }
 
 function errorCode(body: unknown): string | undefined {

@@ -18,7 +18,7 @@ export interface WorkerTransport {
   sendHeartbeat(event: WorkerHeartbeatEvent): Promise<SubmitResult>;
 }
 
-/** `transport: api`: `POST /api/workers/results` and `/api/workers/heartbeats`. */
+/** `transport: api`: `POST /api/workers/sites/<site>/results` and `/api/workers/sites/<site>/heartbeats`. */
 export class ApiWorkerTransport implements WorkerTransport {
   public readonly description: string;
 

@@ -59,8 +59,10 @@ describe('WorkerApiClient: what each answer means', () => {
   let server: Server;
   let baseUrl: string;
   let answer: { status: number; body?: unknown } = { status: 200 };
+  const paths: string[] = [];
   beforeAll(async () => {
     server = createServer((request, response) => {
+      paths.push(request.url ?? '');
       request.resume();
       request.once('end', () => {
         response.writeHead(answer.status, { 'content-type': 'application/json' });
@@ -99,6 +101,12 @@ describe('WorkerApiClient: what each answer means', () => {
     [{ status: 413 }, { outcome: 'refused', errorCode: 'http_413' }],
     [{ status: 403, body: { message: 'Missing Authentication Token' } }, { outcome: 'failed' }],
     [{ status: 429, body: { error: 'throttled' } }, { outcome: 'failed' }],
+    [{ status: 403, body: { error: 'worker_mismatch', fieldPath: 'body.worker_id' } }, { outcome: 'failed' }],
+    [{ status: 403, body: { error: 'wrong_site', fieldPath: 'path.site' } }, { outcome: 'failed' }],
+    [
+      { status: 403, body: { error: 'wrong_site', fieldPath: 'body.site' } },
+      { outcome: 'refused', errorCode: 'wrong_site' },
+    ],
     [
       { status: 503, body: { error: 'run_in_progress' } },
       { outcome: 'failed', reason: 'HTTP 503 run_in_progress' },
@@ -118,6 +126,8 @@ describe('WorkerApiClient: what each answer means', () => {
     [{ status: 403, body: { error: 'wrong_site' } }, { outcome: 'wrong_site' }],
     [{ status: 404, body: { error: 'task_not_found' } }, { outcome: 'task_not_found' }],
     [{ status: 403, body: { error: 'wrong_worker' } }, { outcome: 'unavailable' }],
+    [{ status: 403, body: { error: 'wrong_site', fieldPath: 'path.site' } }, { outcome: 'unavailable' }],
+    [{ status: 403, body: { error: 'worker_mismatch' } }, { outcome: 'unavailable' }],
     [{ status: 403, body: { message: 'signature mismatch' } }, { outcome: 'unavailable' }],
     [{ status: 404, body: { message: 'Not Found' } }, { outcome: 'unavailable' }],
     [{ status: 500, body: { error: 'internal_error' } }, { outcome: 'unavailable' }],
@@ -126,6 +136,20 @@ describe('WorkerApiClient: what each answer means', () => {
     expect(await client().claim(randomUUID(), { worker_id: 'w1', site: 'lab', attempt: 1 })).toMatchObject(
       expected,
     );
+  });
+
+  it("posts to the worker routes of the body's site", async () => {
+    answer = { status: 202, body: { accepted: true } };
+    paths.length = 0;
+    const taskId = randomUUID();
+    await client().claim(taskId, { worker_id: 'w1', site: 'lab', attempt: 1 });
+    await client().sendHeartbeat({ site: 'lab' } as typeof heartbeat);
+    await client().submitResult({ site: 'lab' } as Parameters<WorkerApiClient['submitResult']>[0]);
+    expect(paths).toEqual([
+      `/api/workers/sites/lab/tasks/${taskId}/claim`,
+      '/api/workers/sites/lab/heartbeats',
+      '/api/workers/sites/lab/results',
+    ]);
   });
 
   it('no answer within the timeout is a failure, not a throw', async () => {
