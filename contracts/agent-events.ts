@@ -73,6 +73,11 @@ export const runnerRunSummaryEventSchema = z
     durationMs: z.number().int().nonnegative(),
     /** The stall event's id, when a deadline fired. */
     stallId: z.uuid().optional(),
+    /**
+     * Processes the command left in its process group when it exited, stopped by the agent
+     * (SIGTERM, SIGKILL after the grace); 0 with `keepOrphans`. Absent from older agents' summaries.
+     */
+    orphansStopped: z.number().int().nonnegative().optional(),
   })
   .strict();
 

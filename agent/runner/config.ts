@@ -51,6 +51,12 @@ export const runnerConfigSchema = z
     reporting: eventReportingSchema,
     /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
     metricsPort: z.number().int().min(0).max(65_535).default(4001),
+    /**
+     * Leave processes the command left in its process group running after it exits. Off: they
+     * are stopped like a stalled tree (SIGTERM, SIGKILL after killGraceMs) and counted in the run
+     * summary's `orphansStopped`.
+     */
+    keepOrphans: z.boolean().default(false),
   })
   .strict();
 

@@ -21,6 +21,8 @@ export interface RunRequest {
   readonly stdin?: 'inherit' | 'ignore';
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Leave processes the command left in its group running (config `keepOrphans`). @default false: stopped */
+  readonly keepOrphans?: boolean;
 }
 
 /** Everything a run talks to, injectable. */
@@ -78,6 +80,7 @@ export function runCommand(
     clock,
     spawner: deps.spawner,
     killer: deps.killer,
+    stopOrphans: request.keepOrphans !== true,
     onStall: async () => {
       // Read while the command is still stalled, before the kill changes the picture.
       host = await deps.hostSampler().catch(() => undefined);
@@ -126,6 +129,15 @@ export function runCommand(
     } else if (watch.aborted !== undefined) {
       deps.log(`stopped by ${watch.aborted.signal}; process tree of pid ${watch.pid} terminated`);
     }
+    const orphansStopped = watch.orphans?.stopped ?? 0;
+    if (watch.orphans !== undefined) {
+      deps.log(
+        `${orphansStopped} process(es) left in the process group of pid ${watch.pid} after it exited were stopped` +
+          (watch.orphans.kill.survivors.length > 0
+            ? `, SURVIVORS ${watch.orphans.kill.survivors.join(' ')}`
+            : ''),
+      );
+    }
     deps.metrics.recordRun(outcome, watch.elapsedMs);
     const summary: RunnerRunSummaryEvent = {
       id: (deps.newId ?? randomUUID)(),
@@ -136,6 +148,7 @@ export function runCommand(
       outcome,
       exitCode,
       durationMs: Math.max(0, Math.round(watch.elapsedMs)),
+      orphansStopped,
       ...(event === undefined ? {} : { stallId: event.id }),
     };
     if (deps.runSummaries !== undefined) {

@@ -38,6 +38,19 @@ export interface WatchdogOptions {
   readonly killer?: Pick<ProcessTreeKiller, 'kill'>;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * After the command exits on its own, processes left in its process group (a `cmd &` that
+   * outlived it) are stopped like a stalled tree: SIGTERM, SIGKILL after `killGraceMs`, as CI
+   * runners do. `false` leaves them running. @default false (the supervisor reaps groups itself)
+   */
+  readonly stopOrphans?: boolean;
+}
+
+/** Processes the command left in its group when it exited, and how they were stopped. */
+export interface OrphanReport {
+  /** How many were found alive and stopped (the run summary's `orphansStopped`). */
+  readonly stopped: number;
+  readonly kill: TreeKillReport;
 }
 
 export interface WatchResult {
@@ -49,6 +62,8 @@ export interface WatchResult {
   readonly stall?: StallInfo & { readonly kill: TreeKillReport };
   /** Set when {@link RunningCommand.abort} stopped the command (the agent itself was signalled). */
   readonly aborted?: { readonly signal: NodeJS.Signals; readonly kill: TreeKillReport };
+  /** Set when `stopOrphans` found processes left in the group after the command exited. */
+  readonly orphans?: OrphanReport;
   readonly elapsedMs: number;
 }
 
@@ -176,10 +191,23 @@ export function startWatched(
       stopTimers();
       const finish = async (): Promise<void> => {
         await stopping;
+        // Left-behind members of the group also hold the pipes: stop them before draining.
+        const orphans =
+          options.stopOrphans === true && stopping === undefined
+            ? await stopOrphans(killer, pid, killGraceMs)
+            : undefined;
         // A descendant that outlived the command may still hold the pipes; give them the
         // grace period to drain, then stop reading.
         await drained(child, closed, clock, Math.max(killGraceMs, 100));
-        resolve({ pid, exitCode, signal, stall, aborted, elapsedMs: Math.round(clock.now() - started) });
+        resolve({
+          pid,
+          exitCode,
+          signal,
+          stall,
+          aborted,
+          ...(orphans === undefined ? {} : { orphans }),
+          elapsedMs: Math.round(clock.now() - started),
+        });
       };
       finish().catch(reject);
     });
@@ -190,6 +218,25 @@ export function startWatched(
     result,
     abort: (signal) => abortHandler(signal),
   };
+}
+
+/**
+ * Stops what is left in the exited command's process group (and its descendants), the way a
+ * stalled tree is stopped; undefined when the group is empty (one `kill(-pgid, 0)`, no scan).
+ */
+async function stopOrphans(
+  killer: Pick<ProcessTreeKiller, 'kill'>,
+  pgid: number,
+  graceMs: number,
+): Promise<OrphanReport | undefined> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined; // ESRCH: nobody left
+  }
+  const kill = await killer.kill(pgid, graceMs);
+  const stopped = kill.pids.filter((pid) => pid !== pgid).length;
+  return stopped === 0 ? undefined : { stopped, kill };
 }
 
 /** Resolves once the child's stdio closed, or after `capMs` (then destroys the pipes). */

@@ -9,8 +9,6 @@ import { CommandSpawnError, RunnerConfigError } from '../../errors.js';
 import { createAgentReporter } from '../../reporter/setup.js';
 import { sleep, systemClock } from '../../runner/clock.js';
 import {
-  DEFAULT_RUNNER_CONFIG_FILE,
-  loadRunnerConfig,
   type RunnerConfig,
   resolveEventBus,
   resolveTimeouts,
@@ -22,6 +20,7 @@ import { procHostSampler } from '../../runner/host-signals.js';
 import { MetricsServer, RunnerMetrics } from '../../runner/metrics.js';
 import { runCommand } from '../../runner/run-command.js';
 import type { CliIo } from '../io.js';
+import { loadRunnerConfigOption } from '../runner-config-file.js';
 
 /** File name of the run summaries when only the evidence file is given. */
 const RUN_SUMMARY_FILE_NAME = 'run-summaries.jsonl';
@@ -62,7 +61,7 @@ export async function runUnderWatchdog(
   };
   let settings: { config: RunnerConfig; timeouts: WatchdogTimeouts };
   try {
-    const config = await loadRunnerConfig(options.config ?? DEFAULT_RUNNER_CONFIG_FILE);
+    const config = await loadRunnerConfigOption(options.config);
     const timeouts = resolveTimeouts(config, options.environment, io.env, {
       idleMs: options.idleMs,
       hardMs: options.hardMs,
@@ -95,6 +94,7 @@ export async function runUnderWatchdog(
         stderr: io.stderr,
         stdin: io.stdin,
         cwd: io.cwd,
+        keepOrphans: config.keepOrphans,
       },
       {
         hostSampler: io.hostSampler ?? procHostSampler(),
