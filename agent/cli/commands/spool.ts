@@ -7,16 +7,12 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RunnerConfigError } from '../../errors.js';
 import { createAgentReporter } from '../../reporter/setup.js';
-import {
-  DEFAULT_RUNNER_CONFIG_FILE,
-  loadRunnerConfig,
-  type RunnerConfig,
-  resolveEventBus,
-} from '../../runner/config.js';
+import { type RunnerConfig, resolveEventBus } from '../../runner/config.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
 import { OfflineSpool } from '../../spool/index.js';
 import { EXIT_SPOOL_NOT_EMPTY } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { loadRunnerConfigOption } from '../runner-config-file.js';
 
 /** The options of `spool status`, as the program parsed them. */
 export interface SpoolStatusOptions {
@@ -93,7 +89,7 @@ export async function spoolFlush(options: SpoolFlushOptions, io: CliIo): Promise
 /** The runner config (its reporting settings name the spool), or undefined after logging why not. */
 async function loadConfig(options: SpoolStatusOptions, io: CliIo): Promise<RunnerConfig | undefined> {
   try {
-    return await loadRunnerConfig(options.config ?? DEFAULT_RUNNER_CONFIG_FILE);
+    return await loadRunnerConfigOption(options.config);
   } catch (error) {
     if (!(error instanceof RunnerConfigError)) throw error;
     io.stderr.write(`runlane-agent: ${error.message}\n`);

@@ -1,0 +1,33 @@
+/**
+ * `runlane-agent` as a process: the program of main.ts wired to this process's streams, signals
+ * and exit code. The bin (bin/runlane-agent.mjs, TypeScript through tsx) and the shipped bundle
+ * (`npm run build:agent`, dist/agent/runlane-agent.mjs) both start here.
+ */
+import { exitQuietlyOnClosedPipe } from '#common/cli-program.js';
+import { runAgentCli } from './main.js';
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Runs `runlane-agent <process.argv…>` and sets `process.exitCode` to its result.
+ *
+ * @example
+ * await runAgentProcess();
+ */
+export async function runAgentProcess(): Promise<void> {
+  // `runlane-agent ctl state | head -3` ends quietly when head closes the pipe.
+  exitQuietlyOnClosedPipe();
+  process.exitCode = await runAgentCli(process.argv.slice(2), {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // The command runs in its own process group; a terminal's stdin would stop it (SIGTTIN).
+    stdin: process.stdin.isTTY ? 'ignore' : 'inherit',
+    onSignal: (handler) => {
+      for (const signal of SIGNALS) process.on(signal, handler);
+      return () => {
+        for (const signal of SIGNALS) process.off(signal, handler);
+      };
+    },
+  });
+}
