@@ -7,6 +7,7 @@ import { EXIT_CODES, signalExitCode } from './exit-codes.js';
 import type { HostSample, HostSampler } from './host-signals.js';
 import type { RunLabels, RunnerMetrics, RunOutcome } from './metrics.js';
 import type { ProcessTreeKiller } from './process-tree.js';
+import { redactLines } from './redact.js';
 import { classifyStall } from './root-cause.js';
 import { type RunningCommand, type Spawner, startWatched, type WatchResult } from './watchdog.js';
 
@@ -112,7 +113,8 @@ export function runCommand(
         elapsedMs: stall.elapsedMs,
         timeout: stall.timeout,
         pid: stall.pid,
-        evidence: [...verdict.evidence],
+        // Output lines leave the host (the bus): credential-looking strings are redacted first.
+        evidence: redactLines(verdict.evidence),
       };
       deps.metrics.recordStall(verdict.rootCause);
       deps.log(

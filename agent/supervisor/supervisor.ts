@@ -16,6 +16,7 @@ import { type Clock, systemClock } from '../runner/clock.js';
 import type { WatchdogTimeouts } from '../runner/config.js';
 import { OutputTail } from '../runner/output-tail.js';
 import { ProcessTreeKiller } from '../runner/process-tree.js';
+import { redactSecrets } from '../runner/redact.js';
 import { type RunningCommand, type Spawner, startWatched, type WatchResult } from '../runner/watchdog.js';
 import { type ChildSpec, parseChildSpec, type SupervisorConfig } from './config.js';
 import { SupervisorConfigError, SupervisorPidFileInUseError } from './errors.js';
@@ -660,7 +661,8 @@ export class Supervisor implements SupervisorHandle {
               kind: exit.kind,
               ...(exit.code === undefined ? {} : { code: exit.code }),
               ...(exit.signal === undefined ? {} : { signal: exit.signal }),
-              ...(exit.reason === undefined ? {} : { reason: exit.reason }),
+              // The last stderr line or a panic's text: credentials never leave the host in it.
+              ...(exit.reason === undefined ? {} : { reason: redactSecrets(exit.reason) }),
             },
           }),
       restartCount: slot.restartCount,
