@@ -1,11 +1,15 @@
+import { DynamoDbApprovalStore } from '#adapters/dynamodb/approval-store.js';
 import { DynamoDbClientKeyStore } from '#adapters/dynamodb/client-key-store.js';
 import { DynamoDbLifecycleStore, InvalidCursorError } from '#adapters/dynamodb/lifecycle-store.js';
 import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
+import { RUNTIME_ENV } from '#contracts/runtime-env.js';
+import type { ApiAuthorization } from '#core/api/caller.js';
 import type { ApiLogger } from '#core/api/command-api.js';
 import { createCommandApi } from '#core/api/command-api.js';
 import { type Clock, systemClock } from '#core/base/clock.js';
 import { type MetricsRecorder, noopMetricsRecorder } from '#core/telemetry/ports.js';
 import type { WorkerSettings } from '#core/workers/settings.js';
+import { DEFAULT_WORKER_CLOCK_SKEW_SECONDS } from '#core/workers/validation.js';
 import type { AwsClients } from './clients.js';
 import { buildWorkerAdapters } from './worker-api.js';
 
@@ -24,6 +28,63 @@ export interface ApiSettings {
    * @default readWorkerSettings(process.env)
    */
   readonly workers?: WorkerSettings;
+  /**
+   * `API_AUTHORIZATION` (caller.ts): `none` lets anonymous callers through on operator and worker routes.
+   * @default 'iam'
+   */
+  readonly authorization?: ApiAuthorization;
+  /**
+   * `WORKER_CLOCK_SKEW_SECONDS`: how far a worker's `ts` may be from its arrival.
+   * @default DEFAULT_WORKER_CLOCK_SKEW_SECONDS (300)
+   */
+  readonly workerClockSkewSeconds?: number;
+}
+
+/** The API's authorization settings as the handler reads them from its environment. */
+export interface ApiAuthSettings {
+  readonly authorization: ApiAuthorization;
+  /** `JWT_HOUSEHOLD_CLAIM`, when set (else the adapter's default, `custom:household`). */
+  readonly householdClaim?: string;
+  /** `JWT_ROLE_CLAIM`, when set (else the adapter's default, `custom:runlane_role`). */
+  readonly roleClaim?: string;
+  readonly workerClockSkewSeconds: number;
+}
+
+/**
+ * `API_AUTHORIZATION` (`iam` | `none`, default `iam`), `JWT_HOUSEHOLD_CLAIM`, `JWT_ROLE_CLAIM` and
+ * `WORKER_CLOCK_SKEW_SECONDS` (a positive number of seconds, default 300); throws naming the
+ * variable when one is malformed, so a bad deploy fails at cold start, not per request.
+ *
+ * @example
+ * readApiAuthSettings({ API_AUTHORIZATION: 'none' }); // { authorization: 'none', workerClockSkewSeconds: 300 }
+ */
+export function readApiAuthSettings(env: NodeJS.ProcessEnv = process.env): ApiAuthSettings {
+  const text = (name: string) => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const authorization = text(RUNTIME_ENV.apiAuthorization) ?? 'iam';
+  if (authorization !== 'iam' && authorization !== 'none') {
+    throw new Error(
+      `environment variable ${RUNTIME_ENV.apiAuthorization} must be iam or none, got "${authorization}"`,
+    );
+  }
+  const skewText = text(RUNTIME_ENV.workerClockSkewSeconds);
+  const workerClockSkewSeconds =
+    skewText === undefined ? DEFAULT_WORKER_CLOCK_SKEW_SECONDS : Number(skewText);
+  if (!Number.isFinite(workerClockSkewSeconds) || workerClockSkewSeconds <= 0) {
+    throw new Error(
+      `environment variable ${RUNTIME_ENV.workerClockSkewSeconds} must be a positive number of seconds, got "${skewText}"`,
+    );
+  }
+  const householdClaim = text(RUNTIME_ENV.jwtHouseholdClaim);
+  const roleClaim = text(RUNTIME_ENV.jwtRoleClaim);
+  return {
+    authorization,
+    ...(householdClaim ? { householdClaim } : {}),
+    ...(roleClaim ? { roleClaim } : {}),
+    workerClockSkewSeconds,
+  };
 }
 
 /**
@@ -50,11 +111,18 @@ export function buildCommandApi(
     queue: new SqsCommandQueue({ client: clients.sqs, queueUrls: settings.queueUrls }),
     clientKeys: new DynamoDbClientKeyStore(table),
     runs: new DynamoDbLifecycleStore(table),
+    approvals: new DynamoDbApprovalStore(table),
+    ...(settings.authorization ? { authorization: settings.authorization } : {}),
     clock,
     logger,
     maxBodyBytes: settings.maxBodyBytes,
     isInvalidCursorError: (error) => error instanceof InvalidCursorError,
     metrics,
-    workers: workers.api,
+    workers: {
+      ...workers.api,
+      ...(settings.workerClockSkewSeconds !== undefined
+        ? { clockSkewSeconds: settings.workerClockSkewSeconds }
+        : {}),
+    },
   });
 }

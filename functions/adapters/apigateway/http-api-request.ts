@@ -1,14 +1,16 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ApiRequest } from '#core/api/command-api.js';
+import { type CallerSettings, callerOf } from './caller.js';
 
 /**
  * Turns an API Gateway HTTP API (payload 2.0) event into the API's request
- * shape: header names in lower case, base64 bodies decoded.
+ * shape: header names in lower case, base64 bodies decoded, and the caller
+ * the route's authorizer proved (`callerOf`: JWT claims or the IAM caller ARN).
  *
  * @example
- * const response = await api(toApiRequest(event));
+ * const response = await api(toApiRequest(event, { environmentName: 'dev' }));
  */
-export function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
+export function toApiRequest(event: APIGatewayProxyEventV2, callerSettings: CallerSettings): ApiRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   const body =
@@ -24,5 +26,6 @@ export function toApiRequest(event: APIGatewayProxyEventV2): ApiRequest {
     query: event.queryStringParameters ?? {},
     ...(body !== undefined ? { body } : {}),
     requestId: event.requestContext.requestId,
+    caller: callerOf(event, callerSettings),
   };
 }

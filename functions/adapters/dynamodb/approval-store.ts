@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { KEY_STATUS } from '#contracts/lifecycle.js';
 import { keys } from '#contracts/tables.js';
+import type { ApprovalLocation, ApprovalReader } from '#core/api/ports.js';
 import type { ApprovalRequest, ApprovalStore, DecideApprovalResult } from '#core/commands/ports.js';
 import { type Item, itemToApproval } from './items.js';
 
@@ -15,7 +16,7 @@ import { type Item, itemToApproval } from './items.js';
  * and a replay of a replay names the replay). A command is the same decision when it is in the
  * set, or when the command it replays is.
  */
-export class DynamoDbApprovalStore implements ApprovalStore {
+export class DynamoDbApprovalStore implements ApprovalStore, ApprovalReader {
   /**
    * A request is written before the run that requested it commits (see `saveAttemptResult`): it
    * is the command's, and can be decided, only once that run is Completed. A request left by an
@@ -51,8 +52,29 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     this.#tableName = options.tableName;
   }
 
+  /**
+   * The household and conversation of an approval request (one consistent GetItem of two
+   * attributes), for the API to check a decision against before it is queued.
+   */
+  public async getApproval(approvalId: string): Promise<ApprovalLocation | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: keys.approval(approvalId),
+        ProjectionExpression: 'householdId, conversationId',
+        ConsistentRead: true,
+      }),
+    );
+    const { householdId, conversationId } = result.Item ?? {};
+    return typeof householdId === 'string' && typeof conversationId === 'string'
+      ? { householdId, conversationId }
+      : undefined;
+  }
+
   public async decide(input: Parameters<ApprovalStore['decide']>[0]): Promise<DecideApprovalResult> {
     const status = input.decision === 'approve' ? 'Approved' : 'Rejected';
+    // A decision belongs to one conversation; without one it can match no approval.
+    if (input.conversationId === undefined) return { outcome: 'not_found' };
     if (!(await this.#requestCommitted(input.approvalId))) return { outcome: 'not_found' };
     try {
       const result = await this.#client.send(
@@ -63,7 +85,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
           // or a replay of it (or of one of its replays). Items decided before the set existed
           // carry only decidedByCommandId.
           ConditionExpression:
-            'attribute_exists(pk) AND householdId = :household AND (#status = :pending OR (#status = :status AND (' +
+            'attribute_exists(pk) AND householdId = :household AND conversationId = :conversation AND (#status = :pending OR (#status = :status AND (' +
             'decidedByCommandId IN (:command, :replayOf) OR contains(decisionCommandIds, :command) OR contains(decisionCommandIds, :replayOf))))',
           UpdateExpression:
             'SET #status = :status, decidedByCommandId = if_not_exists(decidedByCommandId, :command), ' +
@@ -72,6 +94,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':household': input.householdId,
+            ':conversation': input.conversationId,
             ':pending': 'Pending',
             ':status': status,
             ':command': input.commandId,
@@ -100,8 +123,11 @@ export class DynamoDbApprovalStore implements ApprovalStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       if (!error.Item) return { outcome: 'not_found' };
       const existing = approvalOf(unmarshall(error.Item as Parameters<typeof unmarshall>[0]));
-      // Another household's approval id is reported as unknown: ids must not leak across households.
-      if (existing.householdId !== input.householdId) return { outcome: 'not_found' };
+      // Another household's (or conversation's) approval id is reported as unknown: ids must not
+      // leak across households, nor a decision land on another conversation's approval.
+      if (existing.householdId !== input.householdId || existing.conversationId !== input.conversationId) {
+        return { outcome: 'not_found' };
+      }
       return { outcome: 'already_decided', approval: existing };
     }
   }

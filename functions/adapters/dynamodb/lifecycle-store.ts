@@ -371,16 +371,39 @@ export class InvalidCursorError extends Error {
   }
 }
 
+/** The review queue index's keys, exactly: the run's table key and its place in the queue. */
+const REVIEW_CURSOR_KEYS = ['needsReviewSince', 'pk', 'reviewQueue', 'sk'] as const;
+const RUN_PARTITION = /^RUN#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/**
+ * A review-queue cursor back to the `ExclusiveStartKey` it encodes, validated in full, since
+ * DynamoDB answers a malformed start key with a ValidationException (a 500): exactly the index's
+ * four keys, the run's key (`RUN#<uuid>`, `RUN`), the queue's partition and an ISO instant. A
+ * well-formed cursor can only start the page after some point of the queue, which every caller
+ * of the route may read from its beginning anyway, so it needs no signature.
+ */
 function decodeCursor(cursor: string): Record<string, unknown> {
+  let key: unknown;
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new InvalidCursorError();
-    const record = key as Record<string, unknown>;
-    if (typeof record.pk !== 'string' || typeof record.sk !== 'string') throw new InvalidCursorError();
-    return record;
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidCursorError();
   }
+  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new InvalidCursorError();
+  const record = key as Record<string, unknown>;
+  const names = Object.keys(record).sort();
+  const valid =
+    names.length === REVIEW_CURSOR_KEYS.length &&
+    names.every((name, index) => name === REVIEW_CURSOR_KEYS[index]) &&
+    typeof record.pk === 'string' &&
+    RUN_PARTITION.test(record.pk) &&
+    record.sk === RUN_SORT_KEY &&
+    record.reviewQueue === REVIEW_QUEUE_PARTITION &&
+    typeof record.needsReviewSince === 'string' &&
+    ISO_INSTANT.test(record.needsReviewSince);
+  if (!valid) throw new InvalidCursorError();
+  return record;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
 import * as z from 'zod';
-import { API_ROUTES, type ApiMethod, compileRoutePath, type RouteName } from '#contracts/api-routes.js';
+import {
+  API_ROUTES,
+  type ApiMethod,
+  compileRoutePath,
+  type RouteGroup,
+  type RouteName,
+} from '#contracts/api-routes.js';
 import {
   type CommandEnvelope,
   conversationalCorrelationId,
@@ -18,15 +24,24 @@ import type { CommandQueue } from '../queues/ports.js';
 import { type MetricsRecorder, noopMetricsRecorder } from '../telemetry/ports.js';
 import { ApiRequestError } from './api-errors.js';
 import {
+  type ApiAuthorization,
+  type AuthorizedCaller,
+  authorizeRoute,
+  CREDENTIALS_FIELD,
+  callerScope,
+} from './caller.js';
+import {
   type ApiRequest,
   type ApiResponse,
   clientError,
+  decodePathSegment,
   json,
   pathParam,
+  type RouteHandler,
   readJson,
   validate,
 } from './http.js';
-import type { ClaimClientKeyResult, ClientKeyStore } from './ports.js';
+import type { ApprovalReader, ClaimClientKeyResult, ClientKeyStore } from './ports.js';
 import { createWorkerApi, type WorkerApiOptions } from './worker-api.js';
 
 /** The parts of an HTTP request the API reads; the Lambda and local adapters build it. */
@@ -42,6 +57,14 @@ export interface CommandApiOptions {
   readonly queue: CommandQueue;
   readonly clientKeys: ClientKeyStore;
   readonly runs: Pick<LifecycleStore, 'getRun' | 'findRunsByCorrelationId' | 'listReviewQueue'>;
+  /** Where a decision's approval is looked up: its household and conversation. */
+  readonly approvals: ApprovalReader;
+  /**
+   * `API_AUTHORIZATION`: with `none` (sandbox only) anonymous callers of operator and worker
+   * routes are let through (caller.ts); household routes always need a JWT.
+   * @default 'iam'
+   */
+  readonly authorization?: ApiAuthorization;
   readonly clock: Clock;
   readonly logger: ApiLogger;
   /** Bodies over this many bytes get 413. */
@@ -61,15 +84,23 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
+/** A body may name the caller's household (the token's); any other is refused with 403. */
+const householdIdField = z.string().regex(ID_PATTERN, 'must be 1-128 letters, digits, _ or -').optional();
+
 const messageBodySchema = z
-  .object({ householdId: z.string().regex(ID_PATTERN, 'must be 1-128 letters, digits, _ or -') })
+  .object({ householdId: householdIdField })
   .extend(agentMessagePayloadSchema.shape)
   .strict();
 
+const approvalDecisionFields = approvalDecisionPayloadSchema.omit({ approvalId: true });
+/** `decidedBy` is the token's subject; a body naming anyone else is refused with 403. */
 const approvalBodySchema = z
-  .object({ householdId: z.string().regex(ID_PATTERN, 'must be 1-128 letters, digits, _ or -') })
-  .extend(approvalDecisionPayloadSchema.omit({ approvalId: true }).shape)
+  .object({ householdId: householdIdField })
+  .extend(approvalDecisionFields.shape)
+  .extend({ decidedBy: approvalDecisionFields.shape.decidedBy.optional() })
   .strict();
+
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const reviewQueueQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(25),
@@ -78,9 +109,10 @@ const reviewQueueQuerySchema = z.object({
 
 interface Route {
   readonly method: ApiMethod;
+  readonly group: RouteGroup;
   readonly pattern: RegExp;
   readonly params: readonly string[];
-  readonly handle: (request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+  readonly handle: RouteHandler;
 }
 
 /**
@@ -88,15 +120,23 @@ interface Route {
  * routes serve read models. Every client mistake is a 4xx naming its field
  * path; anything else is a 500 that carries the request id and nothing more.
  *
+ * Each route admits its group's callers only (`authorizeRoute`, DESIGN §7): household users
+ * post and read for the household of their token, and decide approvals with the approver role as
+ * the token's subject; operators read any household; a worker host calls its own site's routes
+ * as the worker its role session names.
+ *
  * @example
- * const api = createCommandApi({ queue, clientKeys, runs, clock: systemClock, logger, maxBodyBytes: 32_768, workers });
- * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1' });
+ * const api = createCommandApi({ queue, clientKeys, runs, approvals, clock: systemClock, logger, maxBodyBytes: 32_768, workers });
+ * const response = await api({ method: 'GET', path: '/api/v1/review-queue', headers: {}, query: {}, requestId: 'r1', caller });
  */
 export function createCommandApi(options: CommandApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
   const metrics = options.metrics ?? noopMetricsRecorder;
-  const handlers: Record<RouteName, Route['handle']> = {
+  const authorization = options.authorization ?? 'iam';
+  const handlers: Record<RouteName, RouteHandler> = {
     postMessage,
     postApproval,
+    getHouseholdRun,
+    listHouseholdRuns,
     getRun,
     listRuns: listRunsByCorrelation,
     reviewQueue: getReviewQueue,
@@ -108,6 +148,7 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
   };
   const routes: Route[] = (Object.keys(API_ROUTES) as RouteName[]).map((name) => ({
     method: API_ROUTES[name].method,
+    group: API_ROUTES[name].group,
     ...compileRoutePath(API_ROUTES[name].path),
     handle: handlers[name],
   }));
@@ -131,9 +172,13 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
       }
       const params: Record<string, string> = {};
       found.route.params.forEach((name, index) => {
-        params[name] = decodeURIComponent(found.match[index + 1] ?? '');
+        params[name] = decodePathSegment(found.match[index + 1] ?? '');
       });
-      return await found.route.handle(request, params);
+      const caller = authorizeRoute(found.route.group, request.caller, {
+        authorization,
+        site: params.site,
+      });
+      return await found.route.handle(request, params, caller);
     } catch (error) {
       if (error instanceof ApiRequestError) return clientError(error);
       if (options.isInvalidCursorError?.(error)) {
@@ -163,28 +208,88 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     }
   };
 
-  async function postMessage(request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
+  async function postMessage(
+    request: ApiRequest,
+    params: Record<string, string>,
+    caller: AuthorizedCaller,
+  ): Promise<ApiResponse> {
+    const user = householdCaller(caller);
     const conversationId = pathParam(params, 'conversationId', ID_PATTERN);
     const body = readJsonBody(request, messageBodySchema);
     const { householdId, ...payload } = body;
-    return enqueue(request, {
+    checkBodyHousehold(householdId, user);
+    return enqueue(request, user, {
       commandType: API_ROUTES.postMessage.commandType,
-      householdId,
+      householdId: user.householdId,
       conversationId,
       payload,
     });
   }
 
-  async function postApproval(request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
+  /**
+   * A decision by an approver of the approval's household, in the approval's conversation, as the
+   * token's subject. The approval is read first (one GetItem): an unknown one, or another
+   * household's, is 404 (ids do not leak across households); another conversation's is 403. The
+   * lane worker's decide condition checks household and conversation again.
+   */
+  async function postApproval(
+    request: ApiRequest,
+    params: Record<string, string>,
+    caller: AuthorizedCaller,
+  ): Promise<ApiResponse> {
+    const user = householdCaller(caller);
+    if (user.role !== 'approver') {
+      throw ApiRequestError.single(
+        403,
+        'approver_role_required',
+        CREDENTIALS_FIELD,
+        'deciding an approval needs the approver role',
+      );
+    }
     const conversationId = pathParam(params, 'conversationId', ID_PATTERN);
     const approvalId = pathParam(params, 'approvalId', APPROVAL_ID_PATTERN);
     const body = readJsonBody(request, approvalBodySchema);
-    const { householdId, ...decision } = body;
-    return enqueue(request, {
+    const { householdId, decidedBy, ...decision } = body;
+    checkBodyHousehold(householdId, user);
+    if (decidedBy !== undefined && decidedBy !== user.subject) {
+      throw ApiRequestError.single(
+        403,
+        'decided_by_mismatch',
+        'body.decidedBy',
+        "a decision is made by the token's subject; leave decidedBy out or name the subject",
+      );
+    }
+    const decider = approvalDecisionFields.shape.decidedBy.safeParse(user.subject);
+    if (!decider.success) {
+      throw ApiRequestError.single(
+        403,
+        'subject_unusable',
+        CREDENTIALS_FIELD,
+        "the token's subject cannot name a decider (1-128 characters)",
+      );
+    }
+    const approval = await options.approvals.getApproval(approvalId);
+    if (!approval || approval.householdId !== user.householdId) {
+      throw ApiRequestError.single(
+        404,
+        'approval_not_found',
+        'path.approvalId',
+        `no approval ${approvalId} in your household`,
+      );
+    }
+    if (approval.conversationId !== conversationId) {
+      throw ApiRequestError.single(
+        403,
+        'conversation_mismatch',
+        'path.conversationId',
+        `approval ${approvalId} belongs to another conversation`,
+      );
+    }
+    return enqueue(request, user, {
       commandType: API_ROUTES.postApproval.commandType,
-      householdId,
+      householdId: user.householdId,
       conversationId,
-      payload: { approvalId, ...decision },
+      payload: { approvalId, ...decision, decidedBy: decider.data },
     });
   }
 
@@ -202,7 +307,11 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
    * racing a retry's successful re-send would let a later retry claim the key afresh and enqueue
    * the command a second time under a new commandId.
    */
-  async function enqueue(request: ApiRequest, command: CommandRequest): Promise<ApiResponse> {
+  async function enqueue(
+    request: ApiRequest,
+    caller: AuthorizedCaller,
+    command: CommandRequest,
+  ): Promise<ApiResponse> {
     const clientKey = request.headers[IDEMPOTENCY_KEY_HEADER];
     if (clientKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(clientKey)) {
       throw ApiRequestError.single(
@@ -220,7 +329,7 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
         .update(`${request.method.toUpperCase()} ${request.path}\n${JSON.stringify(command)}`)
         .digest('hex');
       const claim = await options.clientKeys.claim({
-        key: clientKey,
+        key: scopedClientKey(request, clientKey),
         commandId,
         correlationId: envelope.correlationId,
         requestHash,
@@ -235,7 +344,7 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
             'this key was used for a different request',
           );
         }
-        return answerRetry(request, command, claim);
+        return answerRetry(request, caller, command, claim);
       }
     }
     const sent = await options.queue.send(envelope);
@@ -259,12 +368,13 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
         error: error instanceof Error ? error.message : String(error),
       });
     }
-    return accepted(commandId, envelope.correlationId, envelope.lane, false);
+    return accepted(caller, commandId, envelope.correlationId, envelope.lane, false);
   }
 
   /** A retry of a keyed POST: 202 for the key's command once that command is sure to be on its lane. */
   async function answerRetry(
     request: ApiRequest,
+    caller: AuthorizedCaller,
     command: CommandRequest,
     claim: Extract<ClaimClientKeyResult, { outcome: 'exists' }>,
   ): Promise<ApiResponse> {
@@ -288,17 +398,29 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
       resent: sent !== undefined,
       ...(sent ? { messageId: sent.messageId } : {}),
     });
-    return accepted(claim.commandId, claim.correlationId, envelope.lane, true);
+    return accepted(caller, claim.commandId, claim.correlationId, envelope.lane, true);
   }
 
+  /** Operators: any household's run. */
   async function getRun(_request: ApiRequest, params: Record<string, string>): Promise<ApiResponse> {
-    const runId = pathParam(
-      params,
-      'runId',
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
-    );
+    const view = await readRun(params, undefined);
+    return json(200, renderRun(view.run, view.signals));
+  }
+
+  /** A household user's run: another household's reads as unknown (404), so ids do not leak. */
+  async function getHouseholdRun(
+    _request: ApiRequest,
+    params: Record<string, string>,
+    caller: AuthorizedCaller,
+  ): Promise<ApiResponse> {
+    const view = await readRun(params, householdCaller(caller).householdId);
+    return json(200, renderRun(view.run, view.signals));
+  }
+
+  async function readRun(params: Record<string, string>, householdId: string | undefined) {
+    const runId = pathParam(params, 'runId', RUN_ID_PATTERN);
     const view = await options.runs.getRun(runId.toLowerCase());
-    if (!view) {
+    if (!view || (householdId !== undefined && view.run.householdId !== householdId)) {
       throw ApiRequestError.single(
         404,
         'run_not_found',
@@ -306,20 +428,27 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
         'no run with this id (a queued command has no run yet)',
       );
     }
-    return json(200, renderRun(view.run, view.signals));
+    return view;
   }
 
+  /** Operators: every run of a correlation id. */
   async function listRunsByCorrelation(request: ApiRequest): Promise<ApiResponse> {
-    const correlationId = request.query.correlationId;
-    if (!correlationId || correlationId.length > 256) {
-      throw ApiRequestError.single(
-        400,
-        'validation_failed',
-        'query.correlationId',
-        'required, at most 256 characters',
-      );
-    }
+    const correlationId = correlationIdOf(request);
     const runs = await options.runs.findRunsByCorrelationId(correlationId);
+    return json(200, { correlationId, runs: runs.map((run) => renderRun(run, run.signals)) });
+  }
+
+  /** A household user: the runs of a correlation id that are their household's. */
+  async function listHouseholdRuns(
+    request: ApiRequest,
+    _params: Record<string, string>,
+    caller: AuthorizedCaller,
+  ): Promise<ApiResponse> {
+    const { householdId } = householdCaller(caller);
+    const correlationId = correlationIdOf(request);
+    const runs = (await options.runs.findRunsByCorrelationId(correlationId)).filter(
+      (run) => run.householdId === householdId,
+    );
     return json(200, { correlationId, runs: runs.map((run) => renderRun(run, run.signals)) });
   }
 
@@ -338,6 +467,50 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
   function readJsonBody<S extends ZodType>(request: ApiRequest, schema: S): z.infer<S> {
     return validate(schema, readJson(request, options.maxBodyBytes), 'body');
   }
+}
+
+type HouseholdCaller = Extract<AuthorizedCaller, { kind: 'household' }>;
+
+/** The household caller a household route was authorized for (the router guarantees the kind). */
+function householdCaller(caller: AuthorizedCaller): HouseholdCaller {
+  if (caller.kind !== 'household') throw new Error(`household route reached by a ${caller.kind} caller`);
+  return caller;
+}
+
+/** A body's `householdId`, when present, must be the token's. */
+function checkBodyHousehold(householdId: string | undefined, caller: HouseholdCaller): void {
+  if (householdId !== undefined && householdId !== caller.householdId) {
+    throw ApiRequestError.single(
+      403,
+      'household_mismatch',
+      'body.householdId',
+      "you can only act for your own household (the token's)",
+    );
+  }
+}
+
+function correlationIdOf(request: ApiRequest): string {
+  const correlationId = request.query.correlationId;
+  if (!correlationId || correlationId.length > 256) {
+    throw ApiRequestError.single(
+      400,
+      'validation_failed',
+      'query.correlationId',
+      'required, at most 256 characters',
+    );
+  }
+  return correlationId;
+}
+
+/**
+ * The stored name of a client's `Idempotency-Key`: a digest of the caller's scope (issuer and
+ * subject, or IAM principal) and the header, so two callers' keys never meet and no caller can
+ * probe another's.
+ */
+function scopedClientKey(request: ApiRequest, clientKey: string): string {
+  return createHash('sha256')
+    .update(`${callerScope(request.caller)}\n${clientKey}`)
+    .digest('hex');
 }
 
 /** What a POST asks for; the request hash covers all of it, so a retry rebuilds the same envelope. */
@@ -363,8 +536,18 @@ function buildEnvelope(command: CommandRequest, commandId: string, issuedAt: str
   };
 }
 
-function accepted(commandId: string, correlationId: string, lane: string, replayed: boolean): ApiResponse {
-  const runUrl = `/api/v1/runs/${commandId}`;
+function accepted(
+  caller: AuthorizedCaller,
+  commandId: string,
+  correlationId: string,
+  lane: string,
+  replayed: boolean,
+): ApiResponse {
+  // Where this caller reads the run: household users through their own route.
+  const runUrl =
+    caller.kind === 'household'
+      ? API_ROUTES.getHouseholdRun.path.replace('{runId}', commandId)
+      : API_ROUTES.getRun.path.replace('{runId}', commandId);
   return json(
     202,
     {

@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import type { ZodType } from 'zod';
 import { ApiRequestError, type FieldIssue } from './api-errors.js';
+import type { AuthorizedCaller, Caller } from './caller.js';
 
 /**
  * Request and response helpers shared by the command API and the worker API: JSON bodies with
@@ -15,7 +16,16 @@ export interface ApiRequest {
   readonly query: Readonly<Record<string, string | undefined>>;
   readonly body?: string;
   readonly requestId: string;
+  /** Who is calling, as API Gateway's authorizer proved it (`callerOf`); never read from the body. */
+  readonly caller: Caller;
 }
+
+/** A route's handler: the request, its decoded path parameters and the caller the route allowed. */
+export type RouteHandler = (
+  request: ApiRequest,
+  params: Record<string, string>,
+  caller: AuthorizedCaller,
+) => Promise<ApiResponse>;
 
 export interface ApiResponse {
   readonly statusCode: number;
@@ -62,6 +72,17 @@ export function validate<S extends ZodType>(
     return [{ fieldPath: base, message: issue.message }];
   });
   throw new ApiRequestError(400, code, issues);
+}
+
+/**
+ * A path segment percent-decoded; a 400 at `path` when its encoding is malformed (`%zz`, `%e0%a4`).
+ */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw ApiRequestError.single(400, 'validation_failed', 'path', 'malformed percent-encoding in the path');
+  }
 }
 
 export function pathParam(params: Record<string, string>, name: string, pattern: RegExp): string {

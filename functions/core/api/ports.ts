@@ -23,3 +23,18 @@ export interface ClientKeyStore {
     readonly now: Date;
   }): Promise<ClaimClientKeyResult>;
 }
+
+/** What the API reads of an approval request before it accepts a decision on it. */
+export interface ApprovalLocation {
+  readonly householdId: string;
+  readonly conversationId: string;
+}
+
+/**
+ * Approval requests as the API reads them (adapter: `DynamoDbApprovalStore.getApproval`): the
+ * household and conversation an approval belongs to, so a decision names the right ones.
+ */
+export interface ApprovalReader {
+  /** `undefined` when no such approval was requested. */
+  getApproval(approvalId: string): Promise<ApprovalLocation | undefined>;
+}

@@ -16,17 +16,15 @@ import type {
   WorkerTaskRecord,
   WorkerTaskStore,
 } from '../workers/ports.js';
-import { parseWorkerHeartbeat, parseWorkerResultEnvelope } from '../workers/validation.js';
-import { ApiRequestError } from './api-errors.js';
 import {
-  type ApiRequest,
-  type ApiResponse,
-  clientError,
-  json,
-  pathParam,
-  readJson,
-  validate,
-} from './http.js';
+  clockSkewIssue,
+  DEFAULT_WORKER_CLOCK_SKEW_SECONDS,
+  parseWorkerHeartbeat,
+  parseWorkerResultEnvelope,
+} from '../workers/validation.js';
+import { ApiRequestError } from './api-errors.js';
+import type { AuthorizedCaller } from './caller.js';
+import { clientError, json, pathParam, type RouteHandler, readJson, validate } from './http.js';
 
 /**
  * `/api/workers/*` (seed 004): the claim and result endpoints workers call, the heartbeat
@@ -55,6 +53,12 @@ export interface WorkerApiOptions {
    * @default 500
    */
   readonly latencySampleSize?: number;
+  /**
+   * `WORKER_CLOCK_SKEW_SECONDS`: a heartbeat or result `ts` further ahead of its arrival is
+   * refused, and a heartbeat this far behind (results may arrive late from the spool).
+   * @default DEFAULT_WORKER_CLOCK_SKEW_SECONDS (300)
+   */
+  readonly clockSkewSeconds?: number;
 }
 
 export type WorkerRouteName =
@@ -65,8 +69,6 @@ export type WorkerRouteName =
   | 'workerMetrics'
   | 'getWorkerDelegation'
   | 'putWorkerDelegation';
-
-type Handler = (request: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
 
 interface WorkerApiContext {
   readonly clock: Clock;
@@ -89,9 +91,45 @@ const claimBodySchema = z
   .object({ worker_id: workerIdSchema, site: workerSiteSchema, attempt: z.number().int().min(1).max(100) })
   .strict();
 
+/**
+ * `changed_by` in the body is only a note for the log: the flag records the operator's proven
+ * principal (the IAM caller ARN) as `changed_by`.
+ */
 const delegationBodySchema = z
   .object({ enabled: z.boolean(), changed_by: z.string().min(1).max(128).optional() })
   .strict();
+
+type WorkerCaller = Extract<AuthorizedCaller, { kind: 'worker' }>;
+
+/** The worker a worker route was authorized for (the router guarantees the kind and the site). */
+function workerCaller(caller: AuthorizedCaller): WorkerCaller {
+  if (caller.kind !== 'worker') throw new Error(`worker route reached by a ${caller.kind} caller`);
+  return caller;
+}
+
+/**
+ * A body's worker identity must be the caller's: `worker_id` its role session's (403
+ * `worker_mismatch`), `site` the path's (403 `wrong_site`). An unproven worker
+ * (API_AUTHORIZATION=none) is taken at its body's word for the worker id.
+ */
+function checkWorkerIdentity(caller: WorkerCaller, body: { worker_id: string; site: string }): void {
+  if (caller.workerId !== undefined && body.worker_id !== caller.workerId) {
+    throw ApiRequestError.single(
+      403,
+      'worker_mismatch',
+      'body.worker_id',
+      `this caller is worker ${caller.workerId}, not ${body.worker_id}`,
+    );
+  }
+  if (body.site !== caller.site) {
+    throw ApiRequestError.single(
+      403,
+      'wrong_site',
+      'body.site',
+      `this route is for site ${caller.site}, not ${body.site}`,
+    );
+  }
+}
 
 /**
  * The worker routes' handlers, by route name (`API_ROUTES`), for the command API's router.
@@ -103,18 +141,28 @@ const delegationBodySchema = z
 export function createWorkerApi(
   options: WorkerApiOptions,
   context: WorkerApiContext,
-): Record<WorkerRouteName, Handler> {
+): Record<WorkerRouteName, RouteHandler> {
   const maxResultBodyBytes = options.maxResultBodyBytes ?? DEFAULT_MAX_RESULT_BODY_BYTES;
   const latencySampleSize = options.latencySampleSize ?? DEFAULT_LATENCY_SAMPLE_SIZE;
+  const skewMs = (options.clockSkewSeconds ?? DEFAULT_WORKER_CLOCK_SKEW_SECONDS) * 1000;
+
+  /** 400 `clock_skew` at `body.ts` when `ts` is too far from now (ahead; behind too for heartbeats). */
+  function checkSkew(ts: string, now: Date, refusePast: boolean): void {
+    const issue = clockSkewIssue(ts, now, { skewMs, refusePast, fieldPath: 'body.ts' });
+    if (issue) throw new ApiRequestError(400, 'clock_skew', [issue]);
+  }
 
   return {
-    async claimWorkerTask(request, params) {
+    async claimWorkerTask(request, params, authorized) {
+      const caller = workerCaller(authorized);
       const taskId = pathParam(params, 'taskId', TASK_ID_PATTERN).toLowerCase();
       const body = validate(claimBodySchema, readJson(request, context.maxBodyBytes), 'body');
+      checkWorkerIdentity(caller, body);
+      // Scoped to the caller's site: the store refuses a task of any other site (wrong_site).
       const claim = await options.tasks.claim({
         taskId,
         workerId: body.worker_id,
-        site: body.site,
+        site: caller.site,
         attempt: body.attempt,
         now: context.clock.now(),
       });
@@ -151,8 +199,8 @@ export function createWorkerApi(
             ApiRequestError.single(
               403,
               'wrong_site',
-              'body.site',
-              `task ${taskId} is not for site ${body.site}`,
+              'path.taskId',
+              `task ${taskId} is not for site ${caller.site}`,
             ),
           );
         case 'wrong_worker':
@@ -179,7 +227,14 @@ export function createWorkerApi(
       }
     },
 
-    async postWorkerResult(request) {
+    /**
+     * A result of the calling worker at its site. One naming a task is taken only from the
+     * worker that holds the task's claim, at the task's site: anyone else's would occupy the
+     * result's idempotency key and shut out the claimant's real result. Only a `ts` ahead of
+     * arrival is refused: results may come late from the spool after an outage.
+     */
+    async postWorkerResult(request, _params, authorized) {
+      const caller = workerCaller(authorized);
       const parsed = parseWorkerResultEnvelope(
         readJson(request, maxResultBodyBytes),
         'body',
@@ -193,8 +248,35 @@ export function createWorkerApi(
         );
       }
       const envelope = parsed.value;
+      checkWorkerIdentity(caller, envelope);
+      const now = context.clock.now();
+      checkSkew(envelope.ts, now, false);
+      if (envelope.task_id !== undefined) {
+        const task = await options.tasks.get(envelope.task_id);
+        if (!task) {
+          throw ApiRequestError.single(404, 'unknown_task', 'body.task_id', `no task ${envelope.task_id}`);
+        }
+        if (task.site !== caller.site) {
+          throw ApiRequestError.single(
+            403,
+            'wrong_site',
+            'body.task_id',
+            `task ${envelope.task_id} is not for site ${caller.site}`,
+          );
+        }
+        if (task.claimedBy !== envelope.worker_id) {
+          throw ApiRequestError.single(
+            403,
+            'not_claimant',
+            'body.task_id',
+            task.claimedBy === undefined
+              ? `task ${envelope.task_id} is not claimed; claim it before sending its results`
+              : `task ${envelope.task_id} is claimed by another worker`,
+          );
+        }
+      }
       const key = resultIdempotencyKey(envelope);
-      const recorded = await options.tasks.recordResult(envelope, context.clock.now());
+      const recorded = await options.tasks.recordResult(envelope, now);
       switch (recorded.outcome) {
         case 'recorded':
           context.logger.info('worker result recorded', {
@@ -237,13 +319,16 @@ export function createWorkerApi(
       }
     },
 
-    async postWorkerHeartbeat(request) {
+    async postWorkerHeartbeat(request, _params, authorized) {
+      const caller = workerCaller(authorized);
       const parsed = parseWorkerHeartbeat(
         readJson(request, context.maxBodyBytes),
         'body',
         options.environment,
       );
       if (!parsed.ok) throw new ApiRequestError(400, 'invalid_heartbeat', parsed.issues);
+      checkWorkerIdentity(caller, parsed.value);
+      checkSkew(parsed.value.ts, context.clock.now(), true);
       await options.registry.recordHeartbeat(parsed.value);
       return json(202, { accepted: true, worker_id: parsed.value.worker_id });
     },
@@ -312,7 +397,7 @@ export function createWorkerApi(
       );
     },
 
-    async putWorkerDelegation(request) {
+    async putWorkerDelegation(request, _params, caller) {
       const body = validate(delegationBodySchema, readJson(request, context.maxBodyBytes), 'body');
       const now = context.clock.now();
       const entries = await options.registry.list();
@@ -333,12 +418,14 @@ export function createWorkerApi(
           { enabled: (await options.delegation.get()).enabled },
         );
       }
-      const changedBy = body.changed_by ?? `api:${request.requestId}`;
+      // Who switched it is the proven principal; the body's changed_by is only a note in the log.
+      const changedBy = caller.kind === 'operator' ? caller.principal : `api:${request.requestId}`;
       await options.delegation.set({ enabled: body.enabled, changedBy, now });
       context.logger.info('worker delegation switched', {
         requestId: request.requestId,
         enabled: body.enabled,
         changedBy,
+        ...(body.changed_by !== undefined ? { note: body.changed_by } : {}),
       });
       return json(
         200,

@@ -38,6 +38,7 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
     const decided = await deps.approvals.decide({
       approvalId: payload.approvalId,
       householdId: envelope.householdId,
+      conversationId: envelope.conversationId,
       decision: payload.decision,
       commandId: envelope.commandId,
       replayOf: envelope.replayOf,
@@ -48,7 +49,7 @@ export const agentApprovalDecided: CommandDefinition<typeof approvalDecisionPayl
       return {
         status: 'NeedsReview',
         outcomeCode: SIGNAL_TYPES.approvalUnknown,
-        rationale: `approval ${payload.approvalId} does not exist for household ${envelope.householdId}`,
+        rationale: `approval ${payload.approvalId} does not exist for household ${envelope.householdId} and conversation ${envelope.conversationId ?? '(none)'}`,
         signals: [
           {
             type: SIGNAL_TYPES.approvalUnknown,

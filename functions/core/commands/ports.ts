@@ -26,6 +26,11 @@ export interface ApprovalStore {
   decide(input: {
     readonly approvalId: string;
     readonly householdId: string;
+    /**
+     * The deciding envelope's conversation: an approval of another conversation (or a decision
+     * without one) is `not_found`, like another household's.
+     */
+    readonly conversationId: string | undefined;
     readonly decision: 'approve' | 'reject';
     readonly commandId: string;
     /**

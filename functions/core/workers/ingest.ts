@@ -5,7 +5,13 @@ import type { RunnerEventDeadLetterSink } from '../runner/ports.js';
 import { parseWorkerBusEvent, workerEventDeadLetter } from './bus-event.js';
 import { WorkerResultNotYetAcceptedError } from './errors.js';
 import type { WorkerRegistry, WorkerTaskStore } from './ports.js';
-import { parseWorkerHeartbeat, parseWorkerResultEnvelope, type WorkerFieldIssue } from './validation.js';
+import {
+  clockSkewIssue,
+  DEFAULT_WORKER_CLOCK_SKEW_SECONDS,
+  parseWorkerHeartbeat,
+  parseWorkerResultEnvelope,
+  type WorkerFieldIssue,
+} from './validation.js';
 
 /**
  * The bus ingest of worker events (source `runlane.agent`, detail types `WorkerHeartbeat` and
@@ -21,6 +27,8 @@ export const WORKER_INGEST_REJECT_REASONS = [
   'invalid_envelope',
   'unknown_payload_type',
   'wrong_environment',
+  /** `detail.ts` too far ahead of the event's receipt (or, for a heartbeat, behind it). */
+  'clock_skew',
   'unknown_task',
 ] as const;
 export type WorkerIngestRejectReason = (typeof WORKER_INGEST_REJECT_REASONS)[number];
@@ -48,6 +56,12 @@ export interface WorkerIngestDependencies {
   readonly tasks: Pick<WorkerTaskStore, 'recordResult'>;
   readonly registry: Pick<WorkerRegistry, 'recordHeartbeat'>;
   readonly clock: Clock;
+  /**
+   * `WORKER_CLOCK_SKEW_SECONDS`, as on the API: a `ts` further ahead of the event's receipt is
+   * refused (`clock_skew`), and a heartbeat's this far behind it.
+   * @default DEFAULT_WORKER_CLOCK_SKEW_SECONDS (300)
+   */
+  readonly clockSkewSeconds?: number;
 }
 
 /**
@@ -56,18 +70,32 @@ export interface WorkerIngestDependencies {
  * if (outcome.outcome === 'rejected') await deadLetters.send({ reason: outcome.reason, rationale: outcome.rationale });
  */
 export async function ingestWorkerEvent(
-  event: { readonly detailType: string; readonly detail: unknown },
+  event: {
+    readonly detailType: string;
+    readonly detail: unknown;
+    /** When EventBridge received it (`receiptTimeOf`). @default deps.clock.now() */
+    readonly receivedAt?: Date;
+  },
   deps: WorkerIngestDependencies,
 ): Promise<WorkerIngestOutcome> {
+  const receivedAt = event.receivedAt ?? deps.clock.now();
+  const skewMs = (deps.clockSkewSeconds ?? DEFAULT_WORKER_CLOCK_SKEW_SECONDS) * 1000;
+  const skewed = (ts: string, refusePast: boolean) =>
+    clockSkewIssue(ts, receivedAt, { skewMs, refusePast, fieldPath: 'detail.ts' });
   if (event.detailType === WORKER_DETAIL_TYPES.heartbeat) {
     const parsed = parseWorkerHeartbeat(event.detail, 'detail', deps.environment);
     if (!parsed.ok) return rejected(parsed.code as WorkerIngestRejectReason, parsed.issues);
+    const skew = skewed(parsed.value.ts, true);
+    if (skew) return rejected('clock_skew', [skew]);
     await deps.registry.recordHeartbeat(parsed.value);
     return { outcome: 'heartbeat_recorded', workerId: parsed.value.worker_id };
   }
   if (event.detailType === WORKER_DETAIL_TYPES.result) {
     const parsed = parseWorkerResultEnvelope(event.detail, 'detail', deps.environment);
     if (!parsed.ok) return rejected(parsed.code as WorkerIngestRejectReason, parsed.issues);
+    // Results may come late from the spool after an outage: only a `ts` ahead of receipt is refused.
+    const skew = skewed(parsed.value.ts, false);
+    if (skew) return rejected('clock_skew', [skew]);
     const key = resultIdempotencyKey(parsed.value);
     const recorded = await deps.tasks.recordResult(parsed.value, deps.clock.now());
     switch (recorded.outcome) {
@@ -145,7 +173,14 @@ export function createWorkerEventIngest(
     const outcome =
       envelope.outcome === 'rejected'
         ? envelope
-        : await ingestWorkerEvent({ detailType: envelope.detailType, detail: envelope.detail }, options);
+        : await ingestWorkerEvent(
+            {
+              detailType: envelope.detailType,
+              detail: envelope.detail,
+              receivedAt: receiptTimeOf(event, options.clock.now()),
+            },
+            options,
+          );
     switch (outcome.outcome) {
       case 'rejected': {
         const { reason, rationale } = outcome;
@@ -168,4 +203,19 @@ export function createWorkerEventIngest(
         return outcome;
     }
   };
+}
+
+/**
+ * When EventBridge received the event: its `time` (set at PutEvents; a delivery retried later
+ * keeps it), never later than `now`. A sender may set `time` itself, so it only ever makes the
+ * check stricter: a `time` in the future counts as `now`, and a `time` in the past only moves the
+ * window back for its own sender's event.
+ *
+ * @example
+ * receiptTimeOf({ time: '2026-01-01T00:00:00Z' }, new Date('2026-01-01T00:00:05Z')); // 2026-01-01T00:00:00Z
+ */
+export function receiptTimeOf(event: unknown, now: Date): Date {
+  const time = typeof event === 'object' && event !== null ? (event as { time?: unknown }).time : undefined;
+  const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  return Number.isNaN(ms) || ms > now.getTime() ? now : new Date(ms);
 }

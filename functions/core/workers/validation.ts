@@ -58,6 +58,8 @@ export function parseWorkerResultEnvelope(
       };
     }
   }
+  const unstorable = storableIssues(value, root);
+  if (unstorable.length > 0) return { ok: false, code: 'invalid_envelope', issues: unstorable };
   const parsed = parseWith(workerResultEnvelopeSchema, value, root, 'invalid_envelope');
   if (!parsed.ok) return parsed;
   return checkEnvironment(parsed.value, root, environment);
@@ -69,6 +71,8 @@ export function parseWorkerHeartbeat(
   root: string,
   environment: string,
 ): WorkerParseResult<WorkerHeartbeatEvent> {
+  const unstorable = storableIssues(value, root);
+  if (unstorable.length > 0) return { ok: false, code: 'invalid_heartbeat', issues: unstorable };
   const parsed = parseWith(workerHeartbeatEventSchema, value, root, 'invalid_heartbeat');
   if (!parsed.ok) return parsed;
   return checkEnvironment(parsed.value, root, environment);
@@ -112,4 +116,114 @@ function parseWith<S extends ZodType>(
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, code, issues: fieldIssues(result.error.issues, root) };
+}
+
+/** `WORKER_CLOCK_SKEW_SECONDS` unless set: how far a worker's `ts` may be from its arrival. */
+export const DEFAULT_WORKER_CLOCK_SKEW_SECONDS = 300;
+
+/**
+ * Why `ts` is too far from `receivedAt`, or `undefined`: more than `skewMs` ahead of it, or (with
+ * `refusePast`, for heartbeats) more than `skewMs` behind it. A result may arrive late from the
+ * spool after an outage, so results are refused only when ahead. Shared by the API and the bus
+ * ingest (reason `clock_skew`).
+ *
+ * @example
+ * clockSkewIssue('2099-01-01T00:00:00Z', new Date(), { skewMs: 300_000, refusePast: true, fieldPath: 'body.ts' });
+ * // { fieldPath: 'body.ts', message: 'is 2… s ahead of the time it arrived (at most 300 s)' }
+ */
+export function clockSkewIssue(
+  ts: string,
+  receivedAt: Date,
+  options: { readonly skewMs: number; readonly refusePast: boolean; readonly fieldPath: string },
+): WorkerFieldIssue | undefined {
+  const offsetMs = Date.parse(ts) - receivedAt.getTime();
+  const limit = `at most ${Math.round(options.skewMs / 1000)} s`;
+  if (Number.isNaN(offsetMs)) return { fieldPath: options.fieldPath, message: 'is not a time' };
+  if (offsetMs > options.skewMs) {
+    return {
+      fieldPath: options.fieldPath,
+      message: `is ${Math.round(offsetMs / 1000)} s ahead of the time it arrived (${limit}): check the host's clock`,
+    };
+  }
+  if (options.refusePast && -offsetMs > options.skewMs) {
+    return {
+      fieldPath: options.fieldPath,
+      message: `is ${Math.round(-offsetMs / 1000)} s behind the time it arrived (${limit}): check the host's clock`,
+    };
+  }
+  return undefined;
+}
+
+/** Containers (objects, arrays) nested deeper than this in a worker body are refused. */
+export const MAX_WORKER_BODY_DEPTH = 24;
+/** Object keys longer than this are refused. */
+const MAX_KEY_LENGTH = 1024;
+/** DynamoDB's smallest non-zero magnitude. */
+const MIN_NUMBER_MAGNITUDE = 1e-130;
+/** Issues reported at most, so a body full of problems gets a short answer. */
+const MAX_STORABLE_ISSUES = 10;
+/** A UTF-16 surrogate without its pair (with the `u` flag, paired ones are one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * What in a worker body could not be stored as it is (a result or heartbeat lands in DynamoDB):
+ * containers nested deeper than {@link MAX_WORKER_BODY_DEPTH} (DynamoDB allows 32 levels in an
+ * item), empty or overlong object keys, numbers the SDK or DynamoDB refuse (not finite, beyond
+ * ±2^53, or a magnitude below 1e-130), and lone UTF-16 surrogates. The walk stops at the depth
+ * limit, so no body can exhaust the stack.
+ *
+ * @example
+ * storableIssues({ payload: { '': 1 } }, 'body'); // [{ fieldPath: 'body.payload.""', message: 'empty key' }]
+ */
+export function storableIssues(value: unknown, root: string): WorkerFieldIssue[] {
+  const issues: WorkerFieldIssue[] = [];
+  const visit = (node: unknown, path: string, depth: number): void => {
+    if (issues.length >= MAX_STORABLE_ISSUES) return;
+    if (typeof node === 'number') {
+      const magnitude = Math.abs(node);
+      if (
+        !Number.isFinite(node) ||
+        magnitude > Number.MAX_SAFE_INTEGER ||
+        (magnitude !== 0 && magnitude < MIN_NUMBER_MAGNITUDE)
+      ) {
+        issues.push({
+          fieldPath: path,
+          message: 'must be a number between -(2^53 - 1) and 2^53 - 1, 0 or of magnitude at least 1e-130',
+        });
+      }
+      return;
+    }
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node))
+        issues.push({ fieldPath: path, message: 'contains a lone UTF-16 surrogate' });
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    if (depth >= MAX_WORKER_BODY_DEPTH) {
+      issues.push({ fieldPath: path, message: `nested deeper than ${MAX_WORKER_BODY_DEPTH} levels` });
+      return;
+    }
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => {
+        visit(item, `${path}.${index}`, depth + 1);
+      });
+      return;
+    }
+    for (const [key, item] of Object.entries(node)) {
+      if (key === '') {
+        issues.push({ fieldPath: `${path}.""`, message: 'empty key' });
+        continue;
+      }
+      if (key.length > MAX_KEY_LENGTH || LONE_SURROGATE.test(key)) {
+        issues.push({
+          fieldPath: `${path}.${key.slice(0, 64)}`,
+          message: `key must be 1-${MAX_KEY_LENGTH} characters without lone UTF-16 surrogates`,
+        });
+        continue;
+      }
+      visit(item, `${path}.${key}`, depth + 1);
+    }
+  };
+  visit(value, root, 0);
+  return issues;
 }
