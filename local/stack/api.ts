@@ -1,6 +1,6 @@
 /**
  * The command API (the deployed API handler's code) behind the local HTTP API gateway on
- * `apiPort`, plus the local-only routes: `/_local/info`, `POST /_local/sweep` and
+ * `apiPort` (with its JWT and IAM authorizers), plus the local-only routes: `/_local/info`, `POST /_local/sweep` and
  * `POST /_local/worker-sweep`.
  */
 import { toApiRequest } from '#adapters/apigateway/http-api-request.js';
@@ -8,6 +8,7 @@ import { LANES, type LaneName } from '#contracts/lanes.js';
 import { systemClock } from '#core/base/clock.js';
 import type { WorkerSettings } from '#core/workers/settings.js';
 import { buildCommandApi } from '#wiring/api.js';
+import type { LocalAuth } from '../auth/auth-folder.js';
 import { startLocalApiGateway } from '../emulators/api-gateway.js';
 import type { StackContext } from './context.js';
 import type { LocalStackInfo } from './info.js';
@@ -17,6 +18,8 @@ import type { StackChecks } from './scheduled-checks.js';
 import { flushingAfter } from './telemetry.js';
 
 export interface StackApiSettings {
+  /** The auth folder the gateway's authorizers verify tokens and signatures against. */
+  readonly auth: LocalAuth;
   readonly lanes: Readonly<Record<LaneName, LaneQueues>>;
   readonly workers: WorkerSettings;
   readonly checks: Pick<StackChecks, 'sweepNow' | 'sweepWorkersNow'>;
@@ -35,6 +38,7 @@ export async function startStackApi(context: StackContext, settings: StackApiSet
       maxBodyBytes: config.api.maxBodyBytes,
       environment: LOCAL_ENVIRONMENT,
       workers: settings.workers,
+      authorization: config.api.authorization,
     },
     context.clients,
     context.telemetry.log('runlane-api'),
@@ -44,7 +48,10 @@ export async function startStackApi(context: StackContext, settings: StackApiSet
   const { sweepNow, sweepWorkersNow } = settings.checks;
   const gateway = await startLocalApiGateway({
     port: context.options.apiPort,
-    handler: (event) => flushingAfter(metrics, () => api(toApiRequest(event))),
+    auth: settings.auth,
+    authorization: config.api.authorization,
+    handler: (event) =>
+      flushingAfter(metrics, () => api(toApiRequest(event, { environmentName: LOCAL_ENVIRONMENT }))),
     localRoutes: {
       '/_local/info': async () => ({ statusCode: 200, body: settings.info() }),
       '/_local/sweep': async ({ method }) =>

@@ -17,6 +17,12 @@ export interface LocalStackInfo {
   readonly tableName: string;
   readonly busName: string;
   readonly dataDir: string | null;
+  /**
+   * The auth folder: the local JWT issuer's key and the IAM credentials of the operator and the
+   * workers (0600 files: only the user running the stack can read them). `runlane token` and
+   * local clients sign with what is in it.
+   */
+  readonly authDir: string;
   readonly lanes: Record<string, LaneQueues>;
   /** Receives before a lane dead-letters a command. */
   readonly maxReceiveCount: number;
@@ -29,6 +35,7 @@ export interface LocalStackInfo {
 export interface StackInfoParts {
   readonly endpoints: Pick<LocalStackInfo, 'apiUrl' | 'dynamoEndpoint' | 'sqsEndpoint' | 'eventsEndpoint'>;
   readonly dataDir: string | undefined;
+  readonly authDir: string;
   readonly maxReceiveCount: number;
   readonly resources: StackResources;
   readonly workerOptions: ResolvedLocalWorkerOptions;
@@ -47,6 +54,7 @@ export function stackInfo(parts: StackInfoParts): LocalStackInfo {
     tableName: LOCAL_TABLE_NAME,
     busName: LOCAL_BUS_NAME,
     dataDir: parts.dataDir ?? null,
+    authDir: parts.authDir,
     lanes: resources.lanes,
     maxReceiveCount: parts.maxReceiveCount,
     runnerEventDeadLetterQueueUrl: resources.runnerEventDlq.queueUrl,

@@ -3,7 +3,8 @@
  * PutEvents endpoint whose rules (`EVENT_RULES`) invoke the same handler code
  * as their Lambda targets (agent events → the runner event ingest), one
  * event-source-mapping poller per lane running the same worker code as Lambda,
- * the API behind a local HTTP API gateway, and timers standing in for the
+ * the API behind a local HTTP API gateway (its authorizers verifying JWTs of a
+ * local issuer and SigV4 against local credentials, kept in `<dataDir>/auth`), and timers standing in for the
  * schedules (the anomaly sweep, the supervisor silent-host check). Worker
  * delegation (seed 004): one task lane per site for `runlane-agent worker`, the
  * `WORKER_*` settings for the API and lane workers, and worker bus events
@@ -17,6 +18,7 @@
 import type { SilentHostsResult } from '#core/supervisor/silent-hosts.js';
 import type { WorkerSweepResult } from '#core/workers/sweep.js';
 import { startStackApi } from './api.js';
+import { openStackAuth } from './auth.js';
 import { startStackBus } from './bus.js';
 import type { StackContext } from './context.js';
 import { openDataFolder } from './data-folder.js';
@@ -73,6 +75,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const shutdown = new StackShutdown();
   shutdown.add(() => emulators.stop());
   try {
+    const auth = await openStackAuth(folder, shutdown);
     const clients = stackClients(emulators);
     const context: StackContext = { options, clients, telemetry, log, shutdown };
     const workerOptions = resolveLocalWorkerOptions(options.config, options.workers);
@@ -92,6 +95,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const checks = buildStackChecks(context, resources.lanes, workers);
     let info: LocalStackInfo;
     const apiUrl = await startStackApi(context, {
+      auth,
       lanes: resources.lanes,
       workers,
       checks,
@@ -106,6 +110,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         eventsEndpoint: bus.endpoint,
       },
       dataDir: folder.path,
+      authDir: auth.dir,
       maxReceiveCount: options.config.lanes.maxReceiveCount,
       resources,
       workerOptions,
