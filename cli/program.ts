@@ -27,6 +27,7 @@ import { addStallsCommands } from './definitions/stalls.js';
 import { addSupervisorsCommands } from './definitions/supervisors.js';
 import { addSweepCommand } from './definitions/sweep.js';
 import { addTasksCommands } from './definitions/tasks.js';
+import { addTokenCommand } from './definitions/token.js';
 import { addTraceCommand } from './definitions/trace.js';
 import { addWorkersCommands } from './definitions/workers.js';
 import { EXIT_FAILURE } from './exit-codes.js';
@@ -42,6 +43,7 @@ const COMMANDS = [
   addDemoCommand,
   addSweepCommand,
   addTraceCommand,
+  addTokenCommand,
   addDlqCommands,
   addReplayCommand,
   addGateCommand,
