@@ -61,7 +61,23 @@ const SCRIPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const ms = z.number().int().positive().max(MAX_TIMER_MS);
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/** Hosts plain `http:` may name: this host only (a local stack or emulator). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** 127.0.0.1, ::1, localhost or a `*.localhost` name (RFC 6761: always this host; the SQS emulator's queue URLs). */
+function isLoopback(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost');
+}
+
+/**
+ * An `https:` URL, or plain `http:` to this host only (127.0.0.1, ::1, localhost): requests
+ * signed with the host's AWS credentials never travel unencrypted across a network.
+ */
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .refine((url) => new URL(url).protocol === 'https:' || isLoopback(new URL(url).hostname), {
+    message: 'must be https: (plain http: only to 127.0.0.1, ::1 or localhost)',
+  });
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
 
@@ -76,11 +92,54 @@ const regexSource = z.string().superRefine((source, ctx) => {
   }
 });
 
+/**
+ * Variables of the agent's own environment a child (a worker's script, a supervised child)
+ * inherits by default; nothing else leaks into it. AWS credentials only where a script or child
+ * sets `inheritAwsCredentials`.
+ */
+export const DEFAULT_INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'LOGNAME'];
+
+/** Names of environment variables a child inherits from the agent (`inheritEnv`). */
+export const inheritEnvSchema = z
+  .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name'))
+  .default(DEFAULT_INHERITED_ENV);
+
+/**
+ * The AWS SDK's credential and region variables: inherited only by a child whose config sets
+ * `inheritAwsCredentials: true`.
+ */
+export const AWS_CREDENTIAL_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+] as const;
+
 /** One allowlisted script: a task names it and may pass arguments within `args`; nothing else. */
 const scriptSchema = z
   .object({
     /** Absolute path of the executable (run directly, no shell). */
     path: z.string().refine(isAbsolute, 'must be an absolute path'),
+    /**
+     * SHA-256 of the file's content (64 hex digits, `sha256sum <path>`), required: the worker reads
+     * the file once, refuses it when the hash differs (`script_hash_mismatch`) and runs exactly the
+     * bytes it hashed.
+     */
+    sha256: z
+      .string({ error: 'is required: the SHA-256 of the script (sha256sum <path>)' })
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (sha256sum <path>)')
+      .transform((hex) => hex.toLowerCase()),
+    /** The script also gets the worker's AWS credential variables (AWS_ACCESS_KEY_ID, …). @default false */
+    inheritAwsCredentials: z.boolean().default(false),
     /** Arguments a task may pass: at most `maxCount`, each fully matching `pattern`. @default none */
     args: z
       .object({
@@ -107,7 +166,7 @@ const scriptSchema = z
       .default(64 * 1024),
     /** Working directory. @default the worker's */
     cwd: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-    /** Added to the script's environment (which otherwise holds only PATH, HOME, LANG, TZ, TMPDIR and RUNLANE_*). */
+    /** Added to the script's environment (which otherwise holds only the `inheritEnv` variables and RUNLANE_*). */
     env: z.record(z.string(), z.string()).default({}),
   })
   .strict();
@@ -191,6 +250,13 @@ export const workerConfigFileSchema = z
     scripts: z
       .record(z.string().regex(SCRIPT_NAME, 'must be 1-64 of A-Z, a-z, 0-9, ".", "_", "-"'), scriptSchema)
       .default({}),
+    /** Variables of the worker's environment its scripts inherit (AWS credentials only with a script's `inheritAwsCredentials`). */
+    inheritEnv: inheritEnvSchema,
+    /**
+     * A private folder (0700) is made here for each script run, holding the verified copy that is
+     * executed; it must allow exec (not a `noexec` mount). @default os.tmpdir()
+     */
+    scriptStagingDirectory: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
     /** Built-in plugins (agent/worker/plugins.ts) to enable for execute_action. */
     plugins: z.array(z.string()).default([]),
     /** Settings of enabled plugins, by plugin name (e.g. `disk_usage: { path }`). */

@@ -52,7 +52,7 @@ const RULES: readonly (readonly [RegExp, string])[] = [
   // Passwords and other named secrets.
   [
     new RegExp(
-      `${assignment('\\b(?:password|passwd|pwd|passphrase|secret|client_?secret|api_?key|apikey|access_?token|auth_?token|refresh_?token|private_?key)')}[^\\s"'&,;]+`,
+      `${assignment('\\b(?:password|passwd|pwd|passphrase|client_?secret|api_?key|apikey|access_?token|auth_?token|refresh_?token|private_?key)')}[^\\s"'&,;]+`,
       'gi',
     ),
     `$1${REDACTED}`,

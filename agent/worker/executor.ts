@@ -102,7 +102,14 @@ export class TaskExecutor {
         }
         if (signal.aborted) return { result: shutdownResult(durationMs()) };
         return {
-          result: await runScript(message, input.script, input.args, spec, { ...this.deps, onStarted }),
+          result: await runScript(message, input.script, input.args, spec, {
+            ...this.deps,
+            inheritEnv: this.config.inheritEnv,
+            ...(this.config.scriptStagingDirectory === undefined
+              ? {}
+              : { stagingDirectory: this.config.scriptStagingDirectory }),
+            onStarted,
+          }),
         };
       }
       case 'execute_action': {

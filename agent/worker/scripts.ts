@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { ExecutionResultPayload, WorkerTaskMessage } from '#contracts/worker-contract.js';
 import { CommandSpawnError } from '../errors.js';
+import { childEnvironment } from '../runner/child-env.js';
 import type { Clock } from '../runner/clock.js';
+import { redactSecrets } from '../runner/redact.js';
 import { type RunningCommand, type Spawner, startWatched } from '../runner/watchdog.js';
 import { argumentPattern, type ScriptSpec } from './config.js';
 import { type LogValue, taskLogFields, type WorkerLog } from './log.js';
 
 /** Longest `error` text of a result (the contract's limit). */
 export const MAX_ERROR_CHARS = 4096;
-
-/** Variables of the worker's own environment a script inherits; nothing else leaks (no AWS credentials). */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
 
 /** Keeps the first `maxBytes` written to it and counts the rest. */
 export class CappedCapture extends Writable {
@@ -45,8 +47,12 @@ export class CappedCapture extends Writable {
 /** What a script run needs besides the task. */
 export interface ScriptRunDeps {
   readonly log: WorkerLog;
-  /** The worker's environment, for {@link INHERITED_ENV}. */
+  /** The worker's environment: a script inherits only its `inheritEnv` variables. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The config's `inheritEnv`. */
+  readonly inheritEnv: readonly string[];
+  /** Where each run's private folder with the verified copy is made. @default os.tmpdir() */
+  readonly stagingDirectory?: string;
   readonly clock: Clock;
   readonly spawner?: Spawner;
   /** Called with the running script, so a shutdown can abort it. */
@@ -73,13 +79,21 @@ export function checkArguments(spec: ScriptSpec, args: readonly string[]): strin
 }
 
 /**
- * `execute_script` for an allowlisted script: arguments checked, the file's SHA-256 taken now,
- * run without a shell in its own process group under the timeout (the whole tree killed when it
- * fires), stdout/stderr kept up to `maxOutputBytes` each. Logs one `script_executed` line.
- * Never throws: every failure is a `failed` payload with its errorCode.
+ * `execute_script` for an allowlisted script: arguments checked; the file read once, its SHA-256
+ * compared with the allowlist's `sha256` (`script_hash_mismatch` otherwise, nothing run), and
+ * exactly those bytes executed: they are written to a fresh private folder (0700, `O_EXCL`, never
+ * following a link) and that copy runs, so a file changed or swapped after the check never runs.
+ * Without a shell, in its own process group under the timeout (the whole tree killed when it
+ * fires; what it leaves in its group is stopped when it exits), with an explicit environment
+ * (`inheritEnv`, AWS credentials only with `inheritAwsCredentials`, `env`, RUNLANE_*);
+ * stdout/stderr kept up to `maxOutputBytes` each, credential-looking strings redacted. Logs one
+ * `script_executed` line. Never throws: every failure is a `failed` payload with its errorCode.
+ *
+ * The copy's `$0` is in the private folder, not `spec.path` (given as RUNLANE_SCRIPT_PATH): a
+ * script that finds its siblings through `dirname "$0"` should use `cwd` instead.
  *
  * @example
- * const payload = await runScript(message, 'rotate-logs', [], spec, { log, env: process.env, clock: systemClock });
+ * const payload = await runScript(message, 'rotate-logs', [], spec, { log, env: process.env, inheritEnv: ['PATH'], clock: systemClock });
  */
 export async function runScript(
   message: WorkerTaskMessage,
@@ -96,27 +110,107 @@ export async function runScript(
   const argumentProblem = checkArguments(spec, args);
   if (argumentProblem !== undefined) return failed('invalid_arguments', argumentProblem);
 
-  let sha256: string;
+  let content: Buffer;
   try {
-    sha256 = createHash('sha256')
-      .update(await readFile(spec.path))
-      .digest('hex');
+    content = await readFile(spec.path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     deps.log.event('script_unavailable', { ...taskLogFields(message), script: name, path: spec.path, code });
     return failed('script_unavailable', `script ${name} (${spec.path}) cannot be read: ${code}`);
   }
-
-  const env: Record<string, string> = {};
-  for (const key of INHERITED_ENV) {
-    const value = deps.env[key];
-    if (value !== undefined) env[key] = value;
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  if (sha256 !== spec.sha256) {
+    deps.log.event('script_hash_mismatch', {
+      ...taskLogFields(message),
+      script: name,
+      path: spec.path,
+      sha256,
+      expected_sha256: spec.sha256,
+    });
+    return failed(
+      'script_hash_mismatch',
+      `script ${name} (${spec.path}) has SHA-256 ${sha256}, not the allowlist's ${spec.sha256}; nothing was run`,
+      { scriptSha256: sha256 },
+    );
   }
-  Object.assign(env, spec.env, {
-    RUNLANE_TASK_ID: message.taskId,
-    RUNLANE_TASK_ATTEMPT: String(message.attempt),
-    RUNLANE_COMMAND_ID: message.commandId,
-    RUNLANE_CORRELATION_ID: message.correlationId,
+
+  let staged: { readonly file: string; readonly folder: string };
+  try {
+    staged = await stageVerified(content, spec.path, deps.stagingDirectory ?? tmpdir());
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+    deps.log.event('script_unavailable', { ...taskLogFields(message), script: name, path: spec.path, code });
+    return failed('script_unavailable', `script ${name}: its verified copy cannot be staged: ${code}`, {
+      scriptSha256: sha256,
+    });
+  }
+  try {
+    return await runStaged(message, name, args, spec, deps, { sha256, file: staged.file, failed, elapsed });
+  } finally {
+    await rm(staged.folder, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+type Failed = (
+  errorCode: string,
+  error: string,
+  extra?: Partial<ExecutionResultPayload>,
+) => ExecutionResultPayload;
+
+/**
+ * Writes the verified bytes to `<base>/runlane-script-XXXXXX/<name>`: the folder made by mkdtemp
+ * (0700, a fresh name), the file created with O_EXCL | O_NOFOLLOW, 0700, closed before the exec.
+ */
+async function stageVerified(
+  content: Buffer,
+  path: string,
+  base: string,
+): Promise<{ readonly file: string; readonly folder: string }> {
+  const folder = await mkdtemp(join(base, 'runlane-script-'));
+  try {
+    const file = join(folder, basename(path));
+    const handle = await open(
+      file,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o700,
+    );
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    return { file, folder };
+  } catch (error) {
+    await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function runStaged(
+  message: WorkerTaskMessage,
+  name: string,
+  args: readonly string[],
+  spec: ScriptSpec,
+  deps: ScriptRunDeps,
+  run: {
+    readonly sha256: string;
+    readonly file: string;
+    readonly failed: Failed;
+    readonly elapsed: () => number;
+  },
+): Promise<ExecutionResultPayload> {
+  const { sha256, failed, elapsed } = run;
+  const env = childEnvironment(deps.env, {
+    inherit: deps.inheritEnv,
+    awsCredentials: spec.inheritAwsCredentials,
+    extra: {
+      ...spec.env,
+      RUNLANE_TASK_ID: message.taskId,
+      RUNLANE_TASK_ATTEMPT: String(message.attempt),
+      RUNLANE_COMMAND_ID: message.commandId,
+      RUNLANE_CORRELATION_ID: message.correlationId,
+      RUNLANE_SCRIPT_PATH: spec.path,
+    },
   });
   const stdout = new CappedCapture(spec.maxOutputBytes);
   const stderr = new CappedCapture(spec.maxOutputBytes);
@@ -132,7 +226,7 @@ export async function runScript(
 
   let running: RunningCommand;
   try {
-    running = startWatched(spec.path, args, {
+    running = startWatched(run.file, args, {
       // The idle deadline never fires first: it is measured from the last output, the hard one from the start.
       timeouts: { idleMs: spec.timeoutMs, hardMs: spec.timeoutMs, killGraceMs: spec.killGraceMs },
       tailLines: 1,
@@ -143,6 +237,7 @@ export async function runScript(
       env,
       clock: deps.clock,
       spawner: deps.spawner,
+      stopOrphans: true,
     });
   } catch (error) {
     return spawnFailure(error, name, spec, sha256, failed, logExecuted);
@@ -155,8 +250,9 @@ export async function runScript(
     return spawnFailure(error, name, spec, sha256, failed, logExecuted);
   }
   const output = {
-    stdout: stdout.text(),
-    stderr: stderr.text(),
+    // The output leaves the host in the result: credential-looking strings are redacted.
+    stdout: redactSecrets(stdout.text()),
+    stderr: redactSecrets(stderr.text()),
     truncated: stdout.truncated || stderr.truncated,
     scriptSha256: sha256,
     exitCode: result.exitCode,
@@ -167,6 +263,7 @@ export async function runScript(
     duration_ms: elapsed(),
     timeout: result.stall === undefined ? undefined : true,
     truncated: output.truncated || undefined,
+    orphans_stopped: result.orphans?.stopped,
   });
   if (result.stall !== undefined) {
     return failed(
@@ -199,11 +296,7 @@ function spawnFailure(
   name: string,
   spec: ScriptSpec,
   sha256: string,
-  failed: (
-    errorCode: string,
-    error: string,
-    extra?: Partial<ExecutionResultPayload>,
-  ) => ExecutionResultPayload,
+  failed: Failed,
   logExecuted: (fields: Record<string, LogValue>) => void,
 ): ExecutionResultPayload {
   if (!(error instanceof CommandSpawnError)) throw error;

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { access, constants, readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -120,16 +121,32 @@ export function createWorker(config: WorkerConfig, options: StartWorkerOptions):
   };
 }
 
-/** Logs allowlisted scripts that cannot be executed now (a task naming one fails with `script_unavailable`). */
+/**
+ * Logs allowlisted scripts that cannot be executed now: unreadable (`script_unavailable`) or no
+ * longer matching their pinned SHA-256 (`script_hash_mismatch`). A task naming one fails the
+ * same way; each run reads and checks the file again.
+ */
 export async function checkScripts(config: WorkerConfig, log: WorkerLog): Promise<void> {
   for (const [name, spec] of Object.entries(config.scripts)) {
+    let sha256: string;
     try {
-      await access(spec.path, constants.X_OK);
+      sha256 = createHash('sha256')
+        .update(await readFile(spec.path))
+        .digest('hex');
     } catch (error) {
       log.event('script_unavailable', {
         script: name,
         path: spec.path,
         code: (error as NodeJS.ErrnoException).code ?? 'unknown',
+      });
+      continue;
+    }
+    if (sha256 !== spec.sha256) {
+      log.event('script_hash_mismatch', {
+        script: name,
+        path: spec.path,
+        sha256,
+        expected_sha256: spec.sha256,
       });
     }
   }

@@ -9,6 +9,7 @@ import { spawnAgent, tempDir, workerEnv, writeConfig } from './fixtures/worker-h
 
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/runlane-prod-worker-tasks-lab';
 const API = 'https://abc123.execute-api.us-east-1.amazonaws.com';
+const SHA = 'a'.repeat(64);
 
 const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   environment: 'prod',
@@ -65,10 +66,10 @@ describe('worker config', () => {
           transport: 'carrier-pigeon',
           pollWaitSeconds: 21,
           scripts: {
-            'rotate-logs': { path: 'relative/rotate.sh', args: { maxCount: 2 } },
-            'bad name!': { path: '/bin/true' },
-            broken: { path: '/bin/true', args: { maxCount: 1, pattern: '([a-z' } },
-            huge: { path: '/bin/true', maxOutputBytes: 10_000_000 },
+            'rotate-logs': { path: 'relative/rotate.sh', sha256: SHA, args: { maxCount: 2 } },
+            'bad name!': { path: '/bin/true', sha256: SHA },
+            broken: { path: '/bin/true', sha256: SHA, args: { maxCount: 1, pattern: '([a-z' } },
+            huge: { path: '/bin/true', sha256: SHA, maxOutputBytes: 10_000_000 },
           },
           reporting: { maxAttempts: 0 },
         }),
@@ -104,6 +105,59 @@ describe('worker config', () => {
       parseWorkerConfig(minimal({ site: undefined }), 'test', { WORKER_SITE_NAME: 'Not A Slug' }, 'h'),
     ).toThrow(/field_path="site".*WORKER_SITE_NAME/);
     expect(fieldPaths(() => parseWorkerConfig(minimal(), 'test', {}, 'bad host name'))).toEqual(['workerId']);
+  });
+
+  it('pins every script to a SHA-256: an entry without one (or with a malformed one) is refused, named', () => {
+    const paths = fieldPaths(() =>
+      parseWorkerConfig(
+        minimal({
+          scripts: {
+            unpinned: { path: '/bin/true' },
+            short: { path: '/bin/true', sha256: 'abc' },
+            ok: { path: '/bin/true', sha256: SHA.toUpperCase() },
+          },
+        }),
+        'test',
+        {},
+        'h',
+      ),
+    );
+    expect(paths).toEqual(['scripts.unpinned.sha256', 'scripts.short.sha256']);
+    const config = parseWorkerConfig(
+      minimal({ scripts: { ok: { path: '/bin/true', sha256: SHA.toUpperCase() } } }),
+      'test',
+      {},
+      'h',
+    );
+    expect(config.scripts.ok).toMatchObject({ sha256: SHA, inheritAwsCredentials: false });
+    expect(config.inheritEnv).toEqual(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'LOGNAME']);
+  });
+
+  it('plain http: only to this host (127.0.0.1, ::1, localhost), else a config error naming the field', () => {
+    for (const host of ['127.0.0.1:8', '[::1]:8', 'localhost:8']) {
+      expect(parseWorkerConfig(minimal({ apiUrl: `http://${host}` }), 'test', {}, 'h').apiUrl).toBe(
+        `http://${host}`,
+      );
+    }
+    expect(
+      fieldPaths(() =>
+        parseWorkerConfig(
+          minimal({
+            apiUrl: 'http://api.example.com',
+            taskQueueUrl: 'http://sqs.example.com/1/runlane-prod-worker-tasks-lab',
+          }),
+          'test',
+          {},
+          'h',
+        ),
+      ),
+    ).toEqual(['taskQueueUrl', 'apiUrl']);
+    // From the environment too, naming the field and the variable.
+    expect(() =>
+      parseWorkerConfig(minimal(), 'test', { RUNLANE_API_URL: 'http://10.0.0.5:3000' }, 'h'),
+    ).toThrow(
+      /field_path="apiUrl": must be https: \(plain http: only to 127\.0\.0\.1, ::1 or localhost\) \(RUNLANE_API_URL/,
+    );
   });
 
   it("refuses a queue that is not this site's lane", () => {
@@ -142,7 +196,7 @@ describe('worker config', () => {
 
 describe('script allowlist checks', () => {
   const spec = parseWorkerConfig(
-    minimal({ scripts: { s: { path: '/bin/true', args: { maxCount: 2, pattern: '[a-z]+' } } } }),
+    minimal({ scripts: { s: { path: '/bin/true', sha256: SHA, args: { maxCount: 2, pattern: '[a-z]+' } } } }),
     'test',
     {},
     'h',

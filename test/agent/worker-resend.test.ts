@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkerApiClient } from '#agent/worker/api-client.js';
 import { FAKE_CREDENTIALS, FAKE_REGION } from './fixtures/worker-control-plane.js';
-import { fixture, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
+import { fixture, pinned, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
 import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
 const stack = useWorkerStack();
@@ -22,7 +22,7 @@ describe('runlane-agent worker: resend after a failed hand-over', () => {
         visibilityTimeoutSeconds: 2,
         // 100,000 bytes of output: a result larger than the whole spool can never be spooled.
         spoolMaxBytes: 65_536,
-        scripts: { big: { path: fixture('worker-chatty.sh'), timeoutMs: 10_000, maxOutputBytes: 98_304 } },
+        scripts: { big: pinned(fixture('worker-chatty.sh'), { timeoutMs: 10_000, maxOutputBytes: 98_304 }) },
       },
     });
     const task = taskMessage(ENV, site, { kind: 'execute_script', script: 'big', args: [] });

@@ -7,7 +7,7 @@ import { parseWorkerConfig } from '#agent/worker/config.js';
 import { HeartbeatLoop } from '#agent/worker/heartbeat.js';
 import type { WorkerHeartbeatEvent, WorkerResultEnvelope } from '#contracts/worker-contract.js';
 import { isAlive } from './fixtures/runner-harness.js';
-import { fixture, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
+import { fixture, pinned, queueDepth, sendTask, taskMessage } from './fixtures/worker-harness.js';
 import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
 
 const stack = useWorkerStack();
@@ -29,13 +29,12 @@ async function startWorker(
     extra: {
       shutdownGraceMs,
       scripts: {
-        slow: {
-          path: fixture('worker-tree.sh'),
+        slow: pinned(fixture('worker-tree.sh'), {
           args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' },
           timeoutMs: options.slowTimeoutMs ?? 60_000,
           killGraceMs: 300,
-        },
-        marker: { path: fixture('worker-marker.sh'), args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } },
+        }),
+        marker: pinned(fixture('worker-marker.sh'), { args: { maxCount: 1, pattern: '/[A-Za-z0-9/._-]+' } }),
       },
       ...options.extra,
     },

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workerRoutePath } from '#contracts/api-routes.js';
 import type { WorkerProcess } from '../agent/fixtures/worker-harness.js';
 import { aHeartbeat } from '../support/worker-fixtures.js';
 import { eventually, type RunView, startWorkerLocal, type WorkerLocal } from '../support/worker-local.js';
@@ -44,10 +45,11 @@ describe('delegated actions finish honestly (local stack)', () => {
     ]);
 
   it('no result by the deadline: the sweep turns the run NeedsReview with worker_result_missing; the late claim loses', async () => {
-    // A worker of site far is online (its heartbeat came through the API) but never takes the task.
-    const beat = await local.call(
+    // A worker of site far is online (its heartbeat came through the API, signed as far-1) but never takes the task.
+    const far1 = local.worker('far', 'far-1');
+    const beat = await far1(
       'POST',
-      '/api/workers/heartbeats',
+      workerRoutePath('postWorkerHeartbeat', 'far'),
       aHeartbeat({ environment: 'local', worker_id: 'far-1', site: 'far', ts: new Date().toISOString() }),
     );
     expect(beat.status).toBe(202);
@@ -94,7 +96,7 @@ describe('delegated actions finish honestly (local stack)', () => {
       errorCode: 'worker_result_missing',
     });
     // A worker that shows up now does not start it.
-    const late = await local.call('POST', `/api/workers/tasks/${taskId}/claim`, {
+    const late = await far1('POST', workerRoutePath('claimWorkerTask', 'far', taskId), {
       worker_id: 'far-1',
       site: 'far',
       attempt: 1,
@@ -119,7 +121,15 @@ describe('delegated actions finish honestly (local stack)', () => {
       visibilityTimeoutSeconds: 2,
       spoolMaxBytes: 65_536,
       scripts: {
-        big: { path: big, timeoutMs: 30_000, maxOutputBytes: 98_304, env: { MARKER_FILE: markers } },
+        big: {
+          path: big,
+          sha256: createHash('sha256')
+            .update(await readFile(big))
+            .digest('hex'),
+          timeoutMs: 30_000,
+          maxOutputBytes: 98_304,
+          env: { MARKER_FILE: markers },
+        },
       },
     });
     const eventsOf = (name: string, taskId: string) =>
