@@ -241,6 +241,14 @@ async function runScenario(
             query: {},
             body: JSON.stringify({ householdId: `hh-${(i + j) % 17}`, text: MESSAGE_TEXT }),
             requestId: randomUUID(),
+            // What the JWT authorizer proves for a household user (as the API handler reads it).
+            caller: {
+              kind: 'household',
+              issuer: 'https://auth.bench.local/',
+              subject: `member@hh-${(i + j) % 17}`,
+              householdId: `hh-${(i + j) % 17}`,
+              role: 'member',
+            },
           });
           if (response.statusCode !== 202)
             throw new Error(`API answered ${response.statusCode}: ${response.body}`);

@@ -11,6 +11,8 @@ const EXIT_OK = 0;
 /** A failure, or what a check looks for was found. */
 export const EXIT_FAILURE = 1;
 export { EXIT_USAGE };
+/** The API answered with an error status, 4xx or 5xx (api). */
+export const EXIT_HTTP_ERROR = 3;
 /** What the command looks up does not exist (trace, dlq show). */
 export const EXIT_NOT_FOUND = 4;
 
@@ -19,5 +21,6 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   [EXIT_OK]: 'success',
   [EXIT_FAILURE]: 'failure, or a check found what it looks for (a silent host, a failed criterion, …)',
   [EXIT_USAGE]: 'bad usage: an unknown command or option, a missing or invalid value',
+  [EXIT_HTTP_ERROR]: 'the API answered 4xx or 5xx',
   [EXIT_NOT_FOUND]: 'nothing found',
 };

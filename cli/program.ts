@@ -15,6 +15,7 @@ import {
   namedCommandPaths,
   runProgram,
 } from '#common/cli-program.js';
+import { addApiCommand } from './definitions/api.js';
 import { namedErrors, type RunlaneDependencies } from './definitions/context.js';
 import { addDemoCommand } from './definitions/demo.js';
 import { addDlqCommands } from './definitions/dlq.js';
@@ -44,6 +45,7 @@ const COMMANDS = [
   addSweepCommand,
   addTraceCommand,
   addTokenCommand,
+  addApiCommand,
   addDlqCommands,
   addReplayCommand,
   addGateCommand,

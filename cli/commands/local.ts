@@ -60,7 +60,9 @@ function banner(stack: LocalStack, sdk: Readonly<Record<string, string>>): strin
   const { info } = stack;
   return [
     `Runlane local stack is up (${(stack.startupMs / 1000).toFixed(1)} s)`,
-    `  API          ${info.apiUrl}/api/v1/...   (IAM auth is not emulated)`,
+    `  API          ${info.apiUrl}/api/v1/...   household routes take a token (npx runlane token --household <id>),`,
+    '               operator and worker routes SigV4 with local credentials (npx runlane api GET /api/v1/runs/<runId>)',
+    `  Auth         ${info.authDir}   (JWT signing key and local credentials, yours only)`,
     `  DynamoDB     ${info.dynamoEndpoint}   table ${info.tableName}`,
     `  SQS          ${info.sqsEndpoint}   queues ${Object.values(info.lanes)
       .map((q) => q.queueName)
@@ -89,8 +91,9 @@ function workerBanner(info: LocalStackInfo): string[] {
       `(WORKER_DELEGATION_ENABLED=${workers.delegationEnabledDefault}; switch: npx runlane workers delegation on|off)`,
     ...sites.map(([site, lane]) => `               site ${site}   ${lane.queueUrl} (+ -dlq)`),
     `               start one: echo '{"environment":"${workers.environment}","plugins":["echo"]}' > worker.json &&`,
-    `                 WORKER_SITE_NAME=${firstSite} RUNLANE_WORKER_QUEUE_URL=${firstLane?.queueUrl ?? '<site queue url>'} ` +
-      `RUNLANE_API_URL=${info.apiUrl} <SDK / agent variables above> npm run agent -- worker --config worker.json`,
+    `                 <SDK / agent variables above> && eval "$(npx runlane workers credentials --site ${firstSite} --worker-id ${firstSite}-1)" &&`,
+    `                 WORKER_DEFAULT_ID=${firstSite}-1 WORKER_SITE_NAME=${firstSite} RUNLANE_WORKER_QUEUE_URL=${firstLane?.queueUrl ?? '<site queue url>'} ` +
+      `RUNLANE_API_URL=${info.apiUrl} npm run agent -- worker --config worker.json`,
     '               then: npx runlane workers health | metrics,  npx runlane tasks stuck',
   ];
 }

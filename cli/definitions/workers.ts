@@ -23,6 +23,7 @@ export function addWorkersCommands(program: Command, context: ProgramContext): v
   addMetrics(workers, context);
   addDelegation(workers, context);
   addConfig(workers, context);
+  addCredentials(workers, context);
 }
 
 function addHealth(workers: Command, { exit }: ProgramContext): void {
@@ -124,6 +125,41 @@ function addConfig(workers: Command, { exit, dependencies }: ProgramContext): vo
   config.action(
     runs(exit, async (options) =>
       (await import('../commands/workers/config.js')).runWorkersConfig(options, dependencies),
+    ),
+  );
+}
+
+function addCredentials(workers: Command, { exit }: ProgramContext): void {
+  const credentials = workers
+    .command('credentials')
+    .summary("a local worker host's AWS credentials, as shell exports")
+    .description(
+      "The AWS credentials a worker host of the local stack signs its API requests with: its site's " +
+        'worker role with the worker id as session name (the local gateway sees the caller ' +
+        'arn:aws:sts::000000000000:assumed-role/runlane-local-worker-<site>/<worker-id>), created in the ' +
+        "stack's auth folder the first time they are asked for. Printed as export lines for eval " +
+        '(eval "$(npx runlane workers credentials --site lab --worker-id lab-1)"). A deployed host gets ' +
+        'its credentials by assuming runlane-<env>-worker-<site> with role session name = its worker id.',
+    )
+    .addOption(
+      new Option('--site <site>', "the worker's site")
+        .makeOptionMandatory()
+        .argParser(checkedBy(workerSiteSchema)),
+    )
+    .addOption(
+      new Option('--worker-id <id>', "the worker's id, its config's workerId")
+        .makeOptionMandatory()
+        .argParser(checkedBy(workerIdSchema)),
+    )
+    .addOption(apiUrlOption())
+    .addOption(jsonOption('{ accessKeyId, secretAccessKey, arn } on stdout'));
+  exitCodes(credentials, {
+    0: 'the credentials were printed',
+    1: 'no local stack answers, or its auth folder cannot be used',
+  });
+  credentials.action(
+    runs(exit, async (options) =>
+      (await import('../commands/workers/credentials.js')).runWorkersCredentials(options),
     ),
   );
 }

@@ -1,8 +1,11 @@
 /**
- * The guided demo: a scripted mix of commands sent through the public API (and,
- * for what the API would refuse, straight onto a lane as a misbehaving producer
- * would), then every command's final state read back from the read-model API,
- * the dead-letter queues, and the review queue.
+ * The guided demo: a scripted mix of commands sent through the public API as the
+ * household's users send them (a member's token to post, an approver's to decide;
+ * and, for what the API would refuse, straight onto a lane as a misbehaving
+ * producer would), what the API refuses to a caller without the right token, then
+ * every command's final state read back as the household reads it
+ * (GET /api/v1/agent/runs/{runId}), the dead-letter queues, and the review queue
+ * (an operator's read, SigV4-signed with the local operator credentials).
  */
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -10,6 +13,7 @@ import { ENVELOPE_SCHEMA_VERSION } from '#contracts/envelope.js';
 import { localSqsClient } from '../emulators/clients.js';
 import { DRILL_FLAKY } from '../stack/drill-commands.js';
 import type { LocalStackInfo } from '../stack/start-local-stack.js';
+import { connectLocalApi } from './local-api.js';
 
 export interface DemoRow {
   readonly label: string;
@@ -61,6 +65,8 @@ interface RunView {
 }
 
 const HOUSEHOLD = 'demo-household';
+/** Another household: its users must not see this one's runs. */
+const OTHER_HOUSEHOLD = 'demo-neighbours';
 
 export async function runDemo(options: {
   readonly apiUrl: string;
@@ -70,6 +76,9 @@ export async function runDemo(options: {
   const started = Date.now();
   const { apiUrl, progress } = options;
   const info = (await (await fetch(`${apiUrl}/_local/info`)).json()) as LocalStackInfo;
+  const api = await connectLocalApi(apiUrl, info);
+  const member = api.household(HOUSEHOLD, 'member');
+  const approver = api.household(HOUSEHOLD, 'approver');
   const sqs = localSqsClient(info.sqsEndpoint);
   const conversationId = `demo-${randomUUID().slice(0, 8)}`;
   const lane = (name: string) => {
@@ -77,13 +86,15 @@ export async function runDemo(options: {
     if (!queues) throw new Error(`the local stack has no lane ${name}`);
     return queues;
   };
-  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${apiUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  /** A POST as `as` (the member unless said); the answer's body as an object. */
+  const post = async (
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+    as: typeof member = member,
+  ) => {
+    const answer = await as('POST', path, body, headers);
+    return { status: answer.status, body: asObject(answer.body) };
   };
   const produce = async (laneName: string, body: string) =>
     sqs.send(new SendMessageCommand({ QueueUrl: lane(laneName).queueUrl, MessageBody: body }));
@@ -102,8 +113,8 @@ export async function runDemo(options: {
     };
   };
   const readRun = async (commandId: string): Promise<RunView | undefined> => {
-    const response = await fetch(`${apiUrl}/api/v1/runs/${commandId}`);
-    return response.status === 200 ? ((await response.json()) as RunView) : undefined;
+    const answer = await member('GET', `/api/v1/agent/runs/${commandId}`);
+    return answer.status === 200 ? (answer.body as RunView) : undefined;
   };
   const deadline = started + options.timeoutMs;
   const waitForRun = async (commandId: string, label: string): Promise<RunView | undefined> => {
@@ -135,10 +146,7 @@ export async function runDemo(options: {
     run.status === 'Completed' && run.stages.at(-1)?.outcomeCode === outcome;
 
   // 1. A good command through the API.
-  const good = await post(messagesPath, {
-    householdId: HOUSEHOLD,
-    text: 'remind me to check the boiler pressure',
-  });
+  const good = await post(messagesPath, { text: 'remind me to check the boiler pressure' });
   pending.push({
     label: 'good message',
     via: 'API',
@@ -150,16 +158,8 @@ export async function runDemo(options: {
 
   // 2. A client retry with the same Idempotency-Key: one command, one run.
   const key = `demo-${randomUUID()}`;
-  const first = await post(
-    messagesPath,
-    { householdId: HOUSEHOLD, text: 'categorize last week' },
-    { 'idempotency-key': key },
-  );
-  const retry = await post(
-    messagesPath,
-    { householdId: HOUSEHOLD, text: 'categorize last week' },
-    { 'idempotency-key': key },
-  );
+  const first = await post(messagesPath, { text: 'categorize last week' }, { 'idempotency-key': key });
+  const retry = await post(messagesPath, { text: 'categorize last week' }, { 'idempotency-key': key });
   const sameCommand = first.body.commandId === retry.body.commandId;
   pending.push({
     label: `client retry, same Idempotency-Key (${sameCommand ? 'same' : 'DIFFERENT'} commandId)`,
@@ -171,10 +171,7 @@ export async function runDemo(options: {
   });
 
   // 3. A high-impact proposal: an approval request, never executed on its own.
-  const proposal = await post(messagesPath, {
-    householdId: HOUSEHOLD,
-    text: 'please pay 120 to the plumber',
-  });
+  const proposal = await post(messagesPath, { text: 'please pay 120 to the plumber' });
   const proposalId = String(proposal.body.commandId);
 
   // 4. The same envelope delivered twice by a producer: one run, the duplicate skipped.
@@ -201,7 +198,7 @@ export async function runDemo(options: {
   });
 
   // 5. Invalid JSON at the API: refused, nothing enqueued.
-  const badJson = await post(messagesPath, '{"householdId": ');
+  const badJson = await post(messagesPath, '{"text": ');
   const apiRows: DemoRow[] = [
     {
       label: 'invalid JSON at the API',
@@ -217,6 +214,26 @@ export async function runDemo(options: {
       asExpected: badJson.status === 400 && badJson.body.error === 'invalid_json',
     },
   ];
+
+  // Refused before anything is enqueued: no token (the gateway's 401), another household's user
+  // reading this household's run (404, as if it did not exist), a member deciding an approval.
+  const anonymous = await post(messagesPath, { text: 'hello from nobody' }, {}, api.anonymous);
+  apiRows.push(
+    refusedRow('message without a token', anonymous, '401 Unauthorized (the gateway), nothing enqueued', 401),
+  );
+  const neighbour = await api.household(OTHER_HOUSEHOLD)(
+    'GET',
+    `/api/v1/agent/runs/${String(good.body.commandId)}`,
+  );
+  apiRows.push(
+    refusedRow(
+      "another household reads this household's run",
+      { status: neighbour.status, body: asObject(neighbour.body) },
+      '404 run_not_found',
+      404,
+      'run_not_found',
+    ),
+  );
 
   // 6-7. Poison from a misbehaving producer: straight to the DLQ with the reason.
   const poisonJson = `{"demo": "${conversationId}", broken`;
@@ -300,11 +317,18 @@ export async function runDemo(options: {
   const approvalId = proposalRun?.result?.approvalIds?.[0];
   if (approvalId) {
     const approvalPath = `/api/v1/agent/conversations/${conversationId}/approvals/${approvalId}`;
-    const approve = await post(approvalPath, {
-      householdId: HOUSEHOLD,
-      decision: 'approve',
-      decidedBy: 'demo-operator',
-    });
+    const byMember = await post(approvalPath, { decision: 'approve' });
+    apiRows.push(
+      refusedRow(
+        'approval decided by a member (not an approver)',
+        byMember,
+        '403 approver_role_required, nothing enqueued',
+        403,
+        'approver_role_required',
+      ),
+    );
+    // decidedBy is the approver's token subject.
+    const approve = await post(approvalPath, { decision: 'approve' }, {}, approver);
     pending.push({
       label: 'approval of the proposal',
       via: 'API',
@@ -314,11 +338,7 @@ export async function runDemo(options: {
       check: completedWith('action_executed'),
     });
     await waitForRun(String(approve.body.commandId), 'approval');
-    const again = await post(approvalPath, {
-      householdId: HOUSEHOLD,
-      decision: 'reject',
-      decidedBy: 'someone-else',
-    });
+    const again = await post(approvalPath, { decision: 'reject' }, {}, approver);
     pending.push({
       label: 'second decision on the same approval',
       via: 'API',
@@ -388,7 +408,13 @@ export async function runDemo(options: {
     });
   }
 
-  const queue = (await (await fetch(`${apiUrl}/api/v1/review-queue?limit=100`)).json()) as {
+  const queueAnswer = await api.operator('GET', '/api/v1/review-queue?limit=100');
+  if (queueAnswer.status !== 200) {
+    throw new Error(
+      `GET /api/v1/review-queue answered ${queueAnswer.status}: ${JSON.stringify(queueAnswer.body)}`,
+    );
+  }
+  const queue = queueAnswer.body as {
     runs: { runId: string; commandType: string; needsReviewSince: string; signals: { type: string }[] }[];
   };
   const reviewQueue = queue.runs.map((run) => ({
@@ -459,7 +485,7 @@ export function printDemoReport(report: DemoReport, print: (line: string) => voi
     print(line(widths.map((w) => '-'.repeat(w))));
     for (const row of rows) print(line(row));
   };
-  print('\nCommands (final state read back from GET /api/v1/runs/{runId})');
+  print('\nCommands (final state read back as the household reads it: GET /api/v1/agent/runs/{runId})');
   table(
     ['', 'scenario', 'via', 'commandId', 'HTTP', 'run', 'key', 'tries', 'outcome', 'signals'],
     report.rows.map((r) => [
@@ -495,6 +521,34 @@ export function printDemoReport(report: DemoReport, print: (line: string) => voi
   print(
     `\n${report.allAsExpected ? 'Every scenario ended as expected' : `${mismatched.length} scenario(s) did not end as expected`} (${(report.elapsedMs / 1000).toFixed(1)} s).`,
   );
+}
+
+/** A request the API must refuse: the row says what it answered. */
+function refusedRow(
+  label: string,
+  answer: { readonly status: number; readonly body: Record<string, unknown> },
+  expected: string,
+  status: number,
+  error?: string,
+): DemoRow {
+  const code = typeof answer.body.error === 'string' ? answer.body.error : String(answer.body.message ?? '');
+  return {
+    label,
+    via: 'API',
+    commandId: null,
+    httpStatus: answer.status,
+    status: `HTTP ${answer.status}`,
+    keyStatus: null,
+    attempts: null,
+    outcome: code,
+    signals: [],
+    expected,
+    asExpected: answer.status === status && (error === undefined || answer.body.error === error),
+  };
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
 }
 
 /** `a,a,a,b` → `a×3,b`. */

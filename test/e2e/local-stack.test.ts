@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo } from '#local/demo/demo.js';
+import { connectLocalApi } from '#local/demo/local-api.js';
 
 /**
  * The local stack as a user runs it: `runlane local` (what `npm start` runs) in
@@ -138,6 +139,9 @@ describe('runlane local, as a user runs it', () => {
         'handler fails twice, then succeeds',
         'high-impact proposal',
         'approval of the proposal',
+        'message without a token',
+        "another household reads this household's run",
+        'approval decided by a member (not an approver)',
       ]),
     );
     expect(
@@ -177,6 +181,7 @@ describe('runlane local, as a user runs it', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'runlane-local-data-'));
     try {
       const first = await startStack(['--data-dir', dataDir]);
+      const household = (await connectLocalApi(first.apiUrl)).household('hh-load');
       const accepted: string[] = [];
       const texts = [
         'remind me to renew the passport',
@@ -187,26 +192,26 @@ describe('runlane local, as a user runs it', () => {
       for (let i = 0; i < 150; i += 15) {
         const responses = await Promise.all(
           Array.from({ length: 15 }, (_, j) =>
-            fetch(`${first.apiUrl}/api/v1/agent/conversations/load-${(i + j) % 7}/messages`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ householdId: 'hh-load', text: texts[(i + j) % texts.length] }),
+            household('POST', `/api/v1/agent/conversations/load-${(i + j) % 7}/messages`, {
+              text: texts[(i + j) % texts.length],
             }),
           ),
         );
         for (const response of responses) {
           expect(response.status).toBe(202);
-          accepted.push(((await response.json()) as { commandId: string }).commandId);
+          accepted.push((response.body as { commandId: string }).commandId);
         }
       }
       // Mid-load: stop while the lanes are still working through the backlog.
       expect(await stopStack(first)).toBe(0);
 
       const second = await startStack(['--data-dir', dataDir]);
+      // The auth folder lives in the data folder: the same operator credentials after the restart.
+      const operator = (await connectLocalApi(second.apiUrl)).operator;
       const terminal = async (commandId: string): Promise<RunView | undefined> => {
-        const response = await fetch(`${second.apiUrl}/api/v1/runs/${commandId}`);
+        const response = await operator('GET', `/api/v1/runs/${commandId}`);
         if (response.status !== 200) return undefined;
-        const run = (await response.json()) as RunView;
+        const run = response.body as RunView;
         return run.idempotencyKey.status === 'Reserved' ? undefined : run;
       };
       const deadline = Date.now() + 90_000;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WORKER_RUNTIME_ENV } from '#core/workers/settings.js';
+import { connectLocalApi } from '#local/demo/local-api.js';
 import type { BusEvent } from '#local/emulators/event-bus.js';
 import type { LocalStackInfo } from '#local/stack/start-local-stack.js';
 import { asyncInvocation, resolveLocalWorkerOptions } from '#local/stack/workers.js';
@@ -67,10 +68,11 @@ describe('runlane local: worker delegation', () => {
         [WORKER_RUNTIME_ENV.stuckTaskMinutes]: '15',
         [WORKER_RUNTIME_ENV.resultDeadlineSeconds]: '3600',
       });
-      // The API got them: delegation on by default, both lanes in the queue depth.
-      const delegation = await (await fetch(`${ready.apiUrl}/api/workers/delegation`)).json();
+      // The API got them: delegation on by default, both lanes in the queue depth (operator reads, signed).
+      const operator = (await connectLocalApi(ready.apiUrl)).operator;
+      const delegation = (await operator('GET', '/api/workers/delegation')).body;
       expect(delegation).toMatchObject({ enabled: true, source: 'default', online_workers: 0 });
-      const health = (await (await fetch(`${ready.apiUrl}/api/workers/health`)).json()) as {
+      const health = (await operator('GET', '/api/workers/health')).body as {
         queue: { depth: unknown };
       };
       expect(health.queue.depth).toEqual({
@@ -83,8 +85,9 @@ describe('runlane local: worker delegation', () => {
       );
       expect(stderr).toContain(`site edge   ${workers.sites.edge?.queueUrl} (+ -dlq)`);
       expect(stderr).toContain(`site lab   ${workers.sites.lab?.queueUrl} (+ -dlq)`);
+      expect(stderr).toContain('eval "$(npx runlane workers credentials --site edge --worker-id edge-1)"');
       expect(stderr).toContain(
-        `WORKER_SITE_NAME=edge RUNLANE_WORKER_QUEUE_URL=${workers.sites.edge?.queueUrl} RUNLANE_API_URL=${ready.apiUrl}`,
+        `WORKER_DEFAULT_ID=edge-1 WORKER_SITE_NAME=edge RUNLANE_WORKER_QUEUE_URL=${workers.sites.edge?.queueUrl} RUNLANE_API_URL=${ready.apiUrl}`,
       );
       expect(stderr).toContain('npx runlane workers health | metrics,  npx runlane tasks stuck');
     } finally {

@@ -1,11 +1,13 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
  * A small HTTP proxy in front of the local API for a worker, standing in for the network between
  * a host and the control plane: claims and heartbeats always pass; results (`POST
- * /api/workers/results`) pass, meet a dead connection (`down`: the socket is destroyed, as an
- * outage looks to the worker), or wait until released (`hold`).
+ * /api/workers/sites/<site>/results`) pass, meet a dead connection (`down`: the socket is
+ * destroyed, as an outage looks to the worker), or wait until released (`hold`). Requests are
+ * forwarded with their headers as sent (`host` included), so the worker's SigV4 signature —
+ * made for the proxy's address — still holds at the API.
  */
 export type ResultsMode = 'pass' | 'down' | 'hold';
 
@@ -30,7 +32,7 @@ export interface ResultsProxy {
   stop(): Promise<void>;
 }
 
-const RESULTS_PATH = '/api/workers/results';
+const RESULTS_PATH = /^\/api\/workers\/sites\/[^/]+\/results$/;
 
 export async function startResultsProxy(target: string): Promise<ResultsProxy> {
   let mode: ResultsMode = 'pass';
@@ -39,13 +41,9 @@ export async function startResultsProxy(target: string): Promise<ResultsProxy> {
   const waiting: (() => void)[] = [];
 
   const forward = async (request: IncomingMessage, body: Buffer, response: ServerResponse) => {
-    const upstream = await fetch(`${target}${request.url ?? '/'}`, {
-      method: request.method ?? 'GET',
-      headers: { 'content-type': String(request.headers['content-type'] ?? 'application/json') },
-      ...(body.length > 0 ? { body } : {}),
-    });
-    const text = await upstream.text();
-    if (request.url === RESULTS_PATH) {
+    const upstream = await send(target, request, body);
+    const text = upstream.text;
+    if (RESULTS_PATH.test(request.url ?? '')) {
       const envelope = JSON.parse(body.toString('utf8')) as { payload_type: string; task_id?: string };
       forwarded.push({
         payloadType: envelope.payload_type,
@@ -63,7 +61,7 @@ export async function startResultsProxy(target: string): Promise<ResultsProxy> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
-      const isResult = request.method === 'POST' && request.url === RESULTS_PATH;
+      const isResult = request.method === 'POST' && RESULTS_PATH.test(request.url ?? '');
       if (isResult && mode === 'down') {
         dropped++;
         request.socket.destroy();
@@ -98,4 +96,36 @@ export async function startResultsProxy(target: string): Promise<ResultsProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The request to `target` as it came (method, path, headers with `host`, body); the answer's status and text. */
+function send(
+  target: string,
+  request: IncomingMessage,
+  body: Buffer,
+): Promise<{ status: number; text: string }> {
+  const url = new URL(target);
+  const headers = { ...request.headers };
+  delete headers.connection;
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        method: request.method ?? 'GET',
+        path: request.url ?? '/',
+        headers,
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.once('end', () =>
+          resolve({ status: answer.statusCode ?? 502, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        answer.once('error', reject);
+      },
+    );
+    outgoing.once('error', reject);
+    outgoing.end(body);
+  });
 }

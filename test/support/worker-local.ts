@@ -8,6 +8,8 @@ import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { keys } from '#contracts/tables.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
+import { localCredentials } from '#local/auth/index.js';
+import { connectLocalApi, type LocalApi, type LocalApiCall } from '#local/demo/local-api.js';
 import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
 import { pendingApprovalItems } from '#local/stack/seed-approval.js';
 import type { LocalStack } from '#local/stack/start-local-stack.js';
@@ -20,9 +22,11 @@ import { startTestLocalStack } from './test-local-stack.js';
 
 /**
  * The local stack as `npm start` runs it, with worker delegation, driven the way an operator
- * and a host drive it: commands through the API, real `runlane-agent worker` processes on the
- * sites' task lanes, the real `runlane` CLI. Reads that have no API route (the task record, the
- * action history, a stored result envelope) go to DynamoDB Local directly.
+ * and a host drive it: commands through the API (household users with tokens of the local
+ * issuer, the operator and worker hosts SigV4-signed with their local credentials), real
+ * `runlane-agent worker` processes on the sites' task lanes with their own worker credentials,
+ * the real `runlane` CLI. Reads that have no API route (the task record, the action history, a
+ * stored result envelope) go to DynamoDB Local directly.
  */
 
 /** A run as `GET /api/v1/runs/{runId}` returns it (the fields the tests read). */
@@ -66,8 +70,12 @@ export interface WorkerLocal {
   readonly dir: string;
   readonly tasks: DynamoDbWorkerTaskStore;
   readonly actions: DynamoDbActionExecutor;
-  /** A JSON request to the local API; `body` is the parsed answer. */
+  /** The local API as each kind of caller reaches it (household token, operator or worker SigV4). */
+  readonly api: LocalApi;
+  /** A JSON request to the local API as the operator (SigV4); `body` is the parsed answer. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /** A JSON request as the worker host `workerId` of `site` (SigV4 with its local credentials). */
+  worker(site: string, workerId: string): LocalApiCall;
   /** `GET /api/workers/health`. */
   health(): Promise<HealthView>;
   /** `GET /api/workers/metrics`. */
@@ -142,15 +150,11 @@ export async function startWorkerLocal(
   });
   const actions = new DynamoDbActionExecutor({ client: documents, tableName });
   const workers: WorkerProcess[] = [];
+  const api = await connectLocalApi(info.apiUrl, info);
 
   const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${info.apiUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as unknown };
+    const { status, body: answer } = await api.operator(method, path, body);
+    return { status, body: answer };
   };
   const read = async <T>(path: string): Promise<T> => {
     const answer = await call('GET', path);
@@ -175,15 +179,12 @@ export async function startWorkerLocal(
     throw new Error(`run ${runId} did not get there within ${timeoutMs} ms: ${JSON.stringify(last)}`);
   };
 
+  /** Approved by an approver of the household (decidedBy: the token's subject). */
   const decide = async (conversationId: string, approvalId: string, householdId: string) => {
-    const decided = await call(
+    const decided = await api.household(householdId, 'approver')(
       'POST',
       `/api/v1/agent/conversations/${conversationId}/approvals/${approvalId}`,
-      {
-        householdId,
-        decision: 'approve',
-        decidedBy: 'operator-e2e',
-      },
+      { decision: 'approve' },
     );
     if (decided.status !== 202)
       throw new Error(`approval answered ${decided.status}: ${JSON.stringify(decided.body)}`);
@@ -195,17 +196,20 @@ export async function startWorkerLocal(
     dir,
     tasks,
     actions,
+    api,
     call,
+    worker: (site, workerId) => api.worker(site, workerId),
     health: () => read<HealthView>('/api/workers/health'),
     metrics: () => read<MetricsView>('/api/workers/metrics'),
     waitForRun,
     waitForResult: (runId, timeoutMs) => waitForRun(runId, resultIn, timeoutMs),
     async approveMessage(text, householdId = `hh-${randomUUID().slice(0, 8)}`) {
       const conversationId = `conv-${randomUUID().slice(0, 8)}`;
-      const posted = await call('POST', `/api/v1/agent/conversations/${conversationId}/messages`, {
-        householdId,
-        text,
-      });
+      const posted = await api.household(householdId)(
+        'POST',
+        `/api/v1/agent/conversations/${conversationId}/messages`,
+        { text },
+      );
       if (posted.status !== 202)
         throw new Error(`message answered ${posted.status}: ${JSON.stringify(posted.body)}`);
       const run = await waitForRun((posted.body as { commandId: string }).commandId);
@@ -257,8 +261,16 @@ export async function startWorkerLocal(
       });
       const file = join(dir, `${workerId}.json`);
       await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+      // The host's identity: the local credentials of its site's worker role, session `workerId`
+      // (its signed ARN …:assumed-role/runlane-local-worker-<site>/<workerId>).
+      const credentials = await localCredentials(info.authDir, { kind: 'worker', site, workerId });
       const worker = spawnAgent(['worker', '--config', file, '--json'], {
-        env: { ...inheritedEnv(), ...env },
+        env: {
+          ...inheritedEnv(),
+          ...env,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        },
         killAfterMs: 120_000,
       });
       workers.push(worker);

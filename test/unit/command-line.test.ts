@@ -67,6 +67,8 @@ describe('runlaneCommandPaths', () => {
       'demo',
       'sweep',
       'trace',
+      'token',
+      'api',
       'dlq list',
       'dlq show',
       'replay',
@@ -79,6 +81,7 @@ describe('runlaneCommandPaths', () => {
       'workers metrics',
       'workers delegation',
       'workers config',
+      'workers credentials',
       'tasks stuck',
       'help',
     ]);

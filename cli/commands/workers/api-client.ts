@@ -1,7 +1,7 @@
-import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '#common/sigv4.js';
 import { loadRunlaneConfig } from '#lib/config/cdk-json.js';
 import type { EnvironmentName } from '#lib/config/environment-config.js';
+import { issueLocalToken, localCredentials } from '#local/auth/index.js';
+import { apiSigner, type OutgoingRequest, readLocalAuthInfo, signedHeaders } from '#local/demo/local-api.js';
 import { type DeployedStack, describeDeployedStack } from '../../targets.js';
 
 /** The control plane's API could not be asked, or answered with an error. */
@@ -18,29 +18,29 @@ export interface WorkerApiAnswer {
   readonly body: unknown;
 }
 
-/** The control plane's `/api/workers/*`: the local stack's, or a deployed one's through SigV4. */
+/** The control plane's API: the local stack's or a deployed one's, every request SigV4-signed. */
 export interface WorkerApiTarget {
   readonly description: string;
   readonly apiUrl: string;
-  request(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<WorkerApiAnswer>;
+  /** `body`: JSON-encoded. `headers`: sent (and signed) along. */
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<WorkerApiAnswer>;
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-interface OutgoingRequest {
-  readonly url: string;
-  readonly method: string;
-  readonly headers: Record<string, string>;
-  readonly body: string | undefined;
-}
-
-/** The headers a request goes with: as they are (local stack), or signed. */
+/** The headers a request goes with, signed. */
 type HeadersFor = (request: OutgoingRequest) => Promise<Record<string, string>>;
 
 /**
- * `env`: the `ApiUrl` output of stack `Runlane-<env>`, requests signed as the worker agent signs
- * them (SigV4, service `execute-api`). Otherwise the local stack at `apiUrl` (IAM is not emulated
- * there, so requests go unsigned).
+ * `env`: the `ApiUrl` output of stack `Runlane-<env>`, requests SigV4-signed (service
+ * `execute-api`) with the SDK's default credentials, as IAM routes want them. Otherwise the
+ * local stack at `apiUrl`, requests signed with the local operator credentials from the stack's
+ * auth folder (`authDir` in `/_local/info`): the local gateway checks SigV4 as API Gateway does.
  *
  * @example
  * const api = await resolveWorkerApi({ apiUrl: 'http://127.0.0.1:3000' });
@@ -49,18 +49,43 @@ type HeadersFor = (request: OutgoingRequest) => Promise<Record<string, string>>;
 export async function resolveWorkerApi(options: {
   readonly apiUrl: string;
   readonly env?: EnvironmentName | undefined;
+  /** Local stack only: requests as a user of this household, with a token of the local issuer. */
+  readonly household?: { readonly householdId: string; readonly role: 'member' | 'approver' } | undefined;
 }): Promise<WorkerApiTarget> {
-  if (options.env === undefined) {
-    const apiUrl = options.apiUrl.replace(/\/+$/, '');
-    const unreachable = `no local stack answers at ${apiUrl}; start one with npm start, or pass --env <env>`;
-    return {
-      description: `local stack ${apiUrl}`,
-      apiUrl,
-      request: (method, path, body) =>
-        send(apiUrl, method, path, body, async (request) => request.headers, unreachable),
-    };
-  }
+  if (options.env === undefined) return localApi(options.apiUrl, options.household);
   return deployedWorkerApi(options.env);
+}
+
+/** The local stack's API, signed as the local operator (or with a household user's token). */
+async function localApi(
+  apiUrl: string,
+  household: { readonly householdId: string; readonly role: 'member' | 'approver' } | undefined,
+): Promise<WorkerApiTarget> {
+  const base = apiUrl.replace(/\/+$/, '');
+  const unreachable = `no local stack answers at ${base}; start one with npm start, or pass --env <env>`;
+  let auth: Awaited<ReturnType<typeof readLocalAuthInfo>>;
+  try {
+    auth = await readLocalAuthInfo(base);
+  } catch (error) {
+    throw new WorkerApiRequestError(
+      /no local stack answers/.test(describeError(error)) ? unreachable : describeError(error),
+      { cause: error },
+    );
+  }
+  const signer = apiSigner(auth.region, () => localCredentials(auth.authDir, { kind: 'operator' }));
+  const headersFor: HeadersFor =
+    household === undefined
+      ? (request) => signedHeaders(signer, request)
+      : async (request) => ({
+          ...request.headers,
+          authorization: `Bearer ${await issueLocalToken(auth.authDir, household)}`,
+        });
+  return {
+    description: `local stack ${base}`,
+    apiUrl: base,
+    request: (method, path, body, headers) =>
+      send(base, method, path, body, headers, headersFor, unreachable),
+  };
 }
 
 /** The API of stack `Runlane-<env>`, every request SigV4-signed with the SDK's default credentials. */
@@ -78,52 +103,46 @@ async function deployedWorkerApi(env: EnvironmentName): Promise<WorkerApiTarget>
   const apiUrl = stack.outputs.get('ApiUrl');
   if (!apiUrl) throw new WorkerApiRequestError(`stack ${stackName} has no ApiUrl output (is it deployed?)`);
   const base = apiUrl.replace(/\/+$/, '');
-  const signer = new SignatureV4({
-    service: 'execute-api',
-    region,
-    credentials: () => stack.cloudFormation.config.credentials(),
-    sha256: NodeSha256,
-  });
-  const signed: HeadersFor = async (request) => {
-    const url = new URL(request.url);
-    const { headers } = await signer.sign({
-      method: request.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: { host: url.host, ...request.headers },
-      ...(request.body === undefined ? {} : { body: request.body }),
-    });
-    return headers;
-  };
+  const signer = apiSigner(region, () => stack.cloudFormation.config.credentials());
   const unreachable = `the API of ${stackName} (${base}) did not answer`;
   return {
     description: `${stackName} (${region})`,
     apiUrl: base,
-    request: (method, path, body) => send(base, method, path, body, signed, unreachable),
+    request: (method, path, body, headers) =>
+      send(base, method, path, body, headers, (request) => signedHeaders(signer, request), unreachable),
   };
 }
 
 async function send(
   base: string,
-  method: 'GET' | 'PUT',
+  method: string,
   path: string,
   body: unknown,
+  extraHeaders: Readonly<Record<string, string>> | undefined,
   headersFor: HeadersFor,
   unreachable: string,
 ): Promise<WorkerApiAnswer> {
   const url = `${base}${path}`;
   const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json' };
+  const headers: Record<string, string> = {
+    ...(text === undefined ? {} : { 'content-type': 'application/json' }),
+    ...extraHeaders,
+  };
+  let signed: Record<string, string>;
+  try {
+    signed = await headersFor({ url, method, headers, body: text });
+  } catch (error) {
+    throw new WorkerApiRequestError(`cannot sign the request to ${base}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
   let response: Response;
   let raw: string;
   try {
-    const signed = await headersFor({ url, method, headers, body: text });
     response = await fetch(url, {
       method,
-      headers: signed,
+      // fetch sets `host` itself (the value signed).
+      headers: Object.fromEntries(Object.entries(signed).filter(([name]) => name !== 'host')),
       ...(text === undefined ? {} : { body: text }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
