@@ -98,7 +98,6 @@ export const TABLE_DEFAULTS = {
   billing: dynamodb.Billing.onDemand(),
   pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
   encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
-  deletionProtection: false,
 } as const satisfies Partial<dynamodb.TablePropsV2>;
 
 /** Event rule targets: retry for a day, then dead-letter (cdk-nag Serverless-EventBusDLQ). */

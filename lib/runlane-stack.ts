@@ -92,6 +92,9 @@ export class RunlaneStack extends Stack {
 
     this.lifecycle = new LifecycleStorage(this, 'Lifecycle', {
       retainOnDelete: config.lifecycle.retainOnDelete,
+      ...(config.lifecycle.deletionProtection !== undefined
+        ? { deletionProtection: config.lifecycle.deletionProtection }
+        : {}),
     });
     this.telemetry = new TelemetryBus(this, 'Telemetry', { environmentName });
 

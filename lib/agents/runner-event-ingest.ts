@@ -25,6 +25,7 @@ import {
 import { throwIfProblems } from '../errors.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 
 export interface RunnerEventIngestProps {
   /** Runlane environment name: `RUNLANE_ENVIRONMENT`, and the only `detail.environment` the ingest accepts. */
@@ -110,7 +111,8 @@ export interface RunnerEventIngestProps {
  *   `maxEventAge`) and the DLQ as the target's dead-letter queue;
  * - the ingest function (`RunlaneFunction`, runner-event-ingest handler) with
  *   `LIFECYCLE_TABLE_NAME`, `RUNNER_EVENT_DLQ_URL`, `RETENTION_DAYS`; allowed to
- *   write items of the table and send to the DLQ, nothing else;
+ *   put items in this environment's `RUNNER#<env>#…` and `SUPERVISOR#<env>#…` partitions
+ *   (`TABLE_ACCESS.runnerEventIngest`) and send to the DLQ, nothing else;
  * - its asynchronous invoke configuration: `asyncRetryAttempts` retries within
  *   `asyncMaxEventAge`, then the DLQ as on-failure destination;
  * - the DLQ `<prefix>-runner-events-dlq`: SQS-managed SSE, TLS-only, 14 days;
@@ -194,7 +196,7 @@ export class RunnerEventIngest extends Construct {
         'The function is invoked asynchronously by its EventBridge rule and has an on-failure destination (the ingest DLQ), the successor of the legacy function DLQ: it records the request and the error. Configuring both would put every failed event on the queue twice.',
     });
 
-    props.lifecycle.grantWrite(this.function);
+    props.lifecycle.grantTableAccess(this.function, TABLE_ACCESS.runnerEventIngest(props.environmentName));
     this.deadLetterQueue.grantSendMessages(this.function);
 
     this.rule = new events.Rule(this, 'Rule', {

@@ -5,13 +5,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
-import { supervisorHealthPartitions } from '#contracts/tables.js';
 import { MAX_STALE_MINUTES, SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '#core/supervisor/silent-hosts.js';
 import { DEFAULT_ALARM_SETTINGS } from '../config/environment-config.js';
 import { HANDLER_ENTRIES, namePrefixFor, SUPERVISOR_SILENT_HOSTS_DEFAULTS } from '../defaults.js';
 import { throwIfProblems } from '../errors.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 
 export interface SupervisorSilentHostsCheckProps {
   /** Runlane environment name: `RUNLANE_ENVIRONMENT`, the hosts' partition and the metric's `Environment`. */
@@ -111,7 +111,10 @@ export class SupervisorSilentHostsCheck extends Construct {
       },
     });
     this.function = this.checkFunction.function;
-    props.lifecycle.grantQueryPartitions(this.function, supervisorHealthPartitions(props.environmentName));
+    props.lifecycle.grantTableAccess(
+      this.function,
+      TABLE_ACCESS.supervisorSilentHosts(props.environmentName),
+    );
 
     const eventAge = SUPERVISOR_SILENT_HOSTS_DEFAULTS.maxEventAge;
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: eventAge });

@@ -13,7 +13,6 @@ import { API_ROUTES } from '#contracts/api-routes.js';
 import { type EventRuleDefinition, WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
 import { deadLetterQueueName } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
-import { keys, LIFECYCLE_TABLE } from '#contracts/tables.js';
 import {
   DEFAULT_HEARTBEAT_STALE_MULTIPLE,
   WORKER_DETAIL_TYPES,
@@ -42,11 +41,10 @@ import { throwIfProblems } from '../errors.js';
 import { nagResourceName } from '../nag.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 import { toCdkEventPattern } from './runner-event-ingest.js';
 
 /** The status partitions the sweep moves an overdue task's entry between. */
-const UNFINISHED_AND_FAILED = ['queued', 'executing', 'failed'] as const;
-
 /** The `/api/workers/*` routes a worker host calls: claim, results, heartbeats (never health, metrics or the flag). */
 export const WORKER_HOST_ROUTES = [
   API_ROUTES.claimWorkerTask,
@@ -242,7 +240,7 @@ export function workerRuntimeEnvironment(
  *   `runlane.agent`, detail types `WorkerHeartbeat`, `WorkerResult`) → the ingest function, with
  *   a retry policy and the events DLQ as the target's dead-letter queue;
  * - the ingest function (worker-ingest handler) with `LIFECYCLE_TABLE_NAME`,
- *   `WORKER_EVENT_DLQ_URL`, `RETENTION_DAYS`; read/write on the table (a result is reconciled
+ *   `WORKER_EVENT_DLQ_URL`, `RETENTION_DAYS`; on the table `TABLE_ACCESS.workerIngest` (a result is reconciled
  *   into the task, the action history and the run in one transaction) and send to the events
  *   DLQ; asynchronous retries (`asyncRetryAttempts` within `asyncMaxEventAge`, e.g. a result
  *   whose run is still in progress), then the events DLQ as on-failure destination;
@@ -344,7 +342,7 @@ export class WorkerDelegation extends Construct {
       reason:
         'The worker ingest is invoked asynchronously by its EventBridge rule and has an on-failure destination (the worker events DLQ), the successor of the legacy function DLQ: it records the request and the error. Configuring both would put every failed event on the queue twice.',
     });
-    props.lifecycle.grantReadWrite(this.ingest);
+    props.lifecycle.grantTableAccess(this.ingest, TABLE_ACCESS.workerIngest(env));
     this.deadLetterQueue.grantSendMessages(this.ingest);
 
     this.rule = new events.Rule(this, 'EventRule', {
@@ -377,53 +375,9 @@ export class WorkerDelegation extends Construct {
       },
     });
     this.sweep = this.sweepFunction.function;
-    // The partitions the sweep's stores read, named by the adapters' own key builders: every
-    // shard, and the unsharded partition written before the sharding.
-    props.lifecycle.grantQueryPartitions(this.sweep, [
-      ...keys.workerRegistryPartitions(env),
-      ...keys.workerTaskStatusPartitions(env, 'executing'),
-    ]);
-    props.lifecycle.grantBatchGetPartitions(this.sweep, [keys.workerTaskPartition('*')]);
-    // The overdue delegated runs: the sparse openRuns index, that index only.
-    this.sweep.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'OverdueDelegatedRuns',
-        actions: ['dynamodb:Query'],
-        resources: [`${props.lifecycle.table.tableArn}/index/${LIFECYCLE_TABLE.indexes.openRuns.name}`],
-      }),
-    );
-    // Expiring an overdue delegation (one transaction): the task record, its status entry moved
-    // to `failed` (deleted from its shard, or from the unsharded partition it was written to
-    // before the sharding; put in its shard), and the run of its command (read, then put or
-    // condition-checked).
-    const taskOrRun = [keys.workerTaskPartition('*'), keys.runPartition('*')];
-    this.sweep.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ExpireOverdueDelegations',
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:ConditionCheckItem',
-        ],
-        resources: [props.lifecycle.table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': taskOrRun } },
-      }),
-    );
-    this.sweep.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'MoveTaskStatusEntries',
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
-        resources: [props.lifecycle.table.tableArn],
-        conditions: {
-          'ForAllValues:StringEquals': {
-            'dynamodb:LeadingKeys': UNFINISHED_AND_FAILED.flatMap((status) =>
-              keys.workerTaskStatusPartitions(env, status),
-            ),
-          },
-        },
-      }),
-    );
+    // Its reads (registry, executing entries, their tasks, the openRuns index) and the expiry
+    // transaction, partition by partition: TABLE_ACCESS.workerSweep (lib/storage/table-access.ts).
+    props.lifecycle.grantTableAccess(this.sweep, TABLE_ACCESS.workerSweep(env));
     const sweepAge = WORKER_DELEGATION_DEFAULTS.sweepMaxEventAge;
     this.sweep.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: sweepAge });
     this.sweepRule = new events.Rule(this, 'SweepRule', {

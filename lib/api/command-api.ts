@@ -18,6 +18,7 @@ import { throwIfProblems } from '../errors.js';
 import type { CommandLane } from '../lanes/command-lane.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 
 /** The routes of the command API; all go to the one api function (Lambda proxy, payload 2.0). */
 export const COMMAND_API_ROUTES = Object.values(API_ROUTES).map((route) => ({
@@ -114,7 +115,7 @@ export interface CommandApiProps {
  * - the api function (`RunlaneFunction`, api handler) with
  *   `COMMAND_QUEUE_URLS` (lane name → queue URL), `LIFECYCLE_TABLE_NAME`,
  *   `API_MAX_BODY_BYTES`, `RETENTION_DAYS`, `RUNLANE_ENVIRONMENT`; it may send
- *   to the lane queues and read/write the lifecycle table, nothing else;
+ *   to the lane queues and on the lifecycle table what `TABLE_ACCESS.api` lists, nothing else;
  * - an HTTP API (API Gateway v2) with the {@link COMMAND_API_ROUTES}, each a
  *   Lambda proxy integration (payload 2.0) with IAM authorization unless
  *   `authorization` is `none`;
@@ -160,7 +161,7 @@ export class CommandApi extends Construct {
     });
     this.handler = this.handlerFunction.function;
     for (const lane of props.lanes) lane.queue.grantSendMessages(this.handler);
-    props.lifecycle.grantReadWrite(this.handler);
+    props.lifecycle.grantTableAccess(this.handler, TABLE_ACCESS.api(props.environmentName));
     Validations.of(this.handlerFunction).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason:

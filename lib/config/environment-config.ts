@@ -56,8 +56,26 @@ const lifecycleSettingsSchema = z
     retentionDays: z.number().int().min(14).max(3650).default(30),
     /** Retain tables on stack deletion. */
     retainOnDelete: z.boolean().default(true),
+    /**
+     * DynamoDB deletion protection on the lifecycle table (`DeletionProtectionEnabled`: the table
+     * refuses `DeleteTable`, from the console, the CLI or CloudFormation). Default: on whenever
+     * the table is retained on stack deletion (`retainOnDelete`, itself on by default), so prod
+     * and staging are protected unless configured otherwise; a throwaway environment with
+     * `retainOnDelete: false` gets it off, so its stack can still be deleted.
+     */
+    deletionProtection: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((lifecycle, context) => {
+    if (lifecycle.deletionProtection === true && !lifecycle.retainOnDelete) {
+      context.addIssue({
+        code: 'custom',
+        path: ['deletionProtection'],
+        message:
+          'cannot be true while retainOnDelete is false: deleting the stack would fail on the protected table',
+      });
+    }
+  });
 
 const commandSettingsSchema = z
   .object({

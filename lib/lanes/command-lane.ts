@@ -30,6 +30,7 @@ import {
 import { throwIfProblems } from '../errors.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 
 export interface CommandLaneProps {
   /** The lane, from `LANES` (`contracts/lanes.ts`). */
@@ -123,7 +124,8 @@ export interface CommandLaneProps {
  * - the worker (`RunlaneFunction`, lane-worker handler) with the lane's
  *   environment variables, an SQS event source (batch size, batching window,
  *   `ReportBatchItemFailures`, maximum concurrency), and grants to send to
- *   the DLQ, read/write the lifecycle table and PutEvents on the telemetry bus.
+ *   the DLQ, PutEvents on the telemetry bus, and on the lifecycle table exactly what its lane's
+ *   commands do (`TABLE_ACCESS.laneWorker`, lib/storage/table-access.ts).
  *
  * @example
  * const lane = new CommandLane(this, 'IngestionCompleted', {
@@ -231,7 +233,7 @@ export class CommandLane extends Construct {
     );
 
     this.deadLetterQueue.grantSendMessages(this.worker);
-    props.lifecycle.grantReadWrite(this.worker);
+    props.lifecycle.grantTableAccess(this.worker, TABLE_ACCESS.laneWorker(props.lane, props.environmentName));
     props.telemetry.grantPutEvents(this.worker);
   }
 }

@@ -12,6 +12,7 @@ import { throwIfProblems } from '../errors.js';
 import type { CommandLane } from '../lanes/command-lane.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
+import { TABLE_ACCESS } from '../storage/table-access.js';
 
 /** The dispatcher's steps (`contracts/replay-drill.ts`), in drill order. */
 export const REPLAY_DRILL_STEPS = [
@@ -180,7 +181,8 @@ export interface ReplayDrillProps {
  * `LIFECYCLE_TABLE_NAME`, `TELEMETRY_BUS_NAME`, `REPLAY_LANE_QUEUES` and
  * `RETENTION_DAYS`; it may
  * send to the lanes' queues, receive/delete/change visibility/get attributes on
- * their DLQs, read/write the lifecycle table and PutEvents on the bus — nothing
+ * their DLQs, PutEvents on the bus and, on the lifecycle table, what the replay steps do
+ * (`TABLE_ACCESS.replayDispatcher`: runs read and linked, replay bodies and evidence) — nothing
  * else. The state machine logs ALL events with execution data to its own log
  * group and has X-Ray tracing on.
  *
@@ -236,7 +238,7 @@ export class ReplayDrill extends Construct {
         'sqs:GetQueueAttributes',
       );
     }
-    props.lifecycle.grantReadWrite(this.dispatcher);
+    props.lifecycle.grantTableAccess(this.dispatcher, TABLE_ACCESS.replayDispatcher());
     props.telemetry.grantPutEvents(this.dispatcher);
     Validations.of(this.dispatcherFunction).acknowledge({
       id: 'Serverless-LambdaDLQ',

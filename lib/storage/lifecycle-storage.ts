@@ -1,10 +1,11 @@
-import { type CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { LIFECYCLE_KEY_ATTRIBUTE_TYPES, LIFECYCLE_TABLE } from '#contracts/tables.js';
 import { TABLE_DEFAULTS } from '../defaults.js';
 import { throwIfProblems } from '../errors.js';
+import type { TableAccess } from './table-access.js';
 
 export interface LifecycleStorageProps {
   /**
@@ -20,8 +21,8 @@ export interface LifecycleStorageProps {
    */
   readonly tableName?: string;
   /**
-   * Refuse `DeleteTable` calls while enabled.
-   * @default false
+   * DynamoDB deletion protection: the table refuses `DeleteTable` while enabled.
+   * @default retainOnDelete (a retained table is protected; a throwaway one is not, so its stack can be deleted)
    */
   readonly deletionProtection?: boolean;
 }
@@ -38,11 +39,12 @@ export interface LifecycleStorageProps {
  *   sparse GSI `reviewQueue` (`reviewQueue`/`needsReviewSince`, ALL) and
  *   sparse GSI `openRuns` (`openShard`/`openDueAt`, ALL): the retried and delegated runs the
  *   anomaly sweep reads instead of scanning the table;
- * - removal policy RETAIN unless `retainOnDelete` is false.
+ * - removal policy RETAIN and deletion protection (`DeletionProtectionEnabled`) unless
+ *   `retainOnDelete` / `deletionProtection` is false.
  *
  * @example
- * const storage = new LifecycleStorage(this, 'Lifecycle', { retainOnDelete: true });
- * storage.grantReadWrite(worker);
+ * const storage = new LifecycleStorage(this, 'Lifecycle', { retainOnDelete: true, deletionProtection: true });
+ * storage.grantTableAccess(worker, TABLE_ACCESS.replayDispatcher());
  */
 export class LifecycleStorage extends Construct {
   public readonly table: dynamodb.TableV2;
@@ -55,7 +57,7 @@ export class LifecycleStorage extends Construct {
     this.table = new dynamodb.TableV2(this, 'Table', {
       ...TABLE_DEFAULTS,
       ...(props.tableName ? { tableName: props.tableName } : {}),
-      ...(props.deletionProtection !== undefined ? { deletionProtection: props.deletionProtection } : {}),
+      deletionProtection: props.deletionProtection ?? props.retainOnDelete ?? true,
       partitionKey: attribute(LIFECYCLE_TABLE.partitionKey),
       sortKey: attribute(LIFECYCLE_TABLE.sortKey),
       timeToLiveAttribute: LIFECYCLE_TABLE.timeToLiveAttribute,
@@ -92,92 +94,54 @@ export class LifecycleStorage extends Construct {
     return this.table.tableName;
   }
 
-  /** Lets `grantee` read items and query the indexes. */
-  public grantRead(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.table.grantReadData(grantee);
-    this.acknowledgeIndexWildcard(grantee);
-    return grant;
-  }
-
-  /** Lets `grantee` write and delete items (no reads, no table management), e.g. an ingest that only puts. */
-  public grantWrite(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.table.grantWriteData(grantee);
-    this.acknowledgeIndexWildcard(grantee);
-    return grant;
-  }
-
-  /** Lets `grantee` read, write and delete items and query the indexes (no table management). */
-  public grantReadWrite(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.table.grantReadWriteData(grantee);
-    this.acknowledgeIndexWildcard(grantee);
-    return grant;
-  }
-
   /**
-   * Lets `grantee` Query the table — not its indexes, no GetItem, Scan or
-   * writes — and only in the partitions named (`dynamodb:LeadingKeys`), e.g. a
-   * reader of one environment's supervisor health (`SUPERVISOR#<env>`).
+   * Grants `grantee` exactly `access` (`TABLE_ACCESS` in table-access.ts): one statement per
+   * entry, its actions on this table's items in the partitions named (`dynamodb:LeadingKeys`:
+   * `ForAllValues:StringEquals` for exact partitions, `ForAllValues:StringLike` with a pattern), and `dynamodb:Query` on each index named, that index only.
+   * Refuses an entry without actions or partitions (a LeadingKeys condition on no key would
+   * not restrict anything).
    *
    * @example
-   * storage.grantQueryPartitions(check.function, ['SUPERVISOR#prod']);
+   * storage.grantTableAccess(check.function, TABLE_ACCESS.supervisorSilentHosts('prod'));
    */
-  public grantQueryPartitions(grantee: iam.IGrantable, partitionKeys: readonly string[]): iam.Grant {
-    if (partitionKeys.length === 0) {
-      throw new Error('LifecycleStorage.grantQueryPartitions: name at least one partition');
+  public grantTableAccess(grantee: iam.IGrantable, access: TableAccess): void {
+    const problems: string[] = [];
+    for (const item of access.items) {
+      if (item.actions.length === 0) problems.push(`${item.sid}: names no action`);
+      if (item.partitions.length === 0) problems.push(`${item.sid}: names no partition`);
     }
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:Query'],
-      resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...partitionKeys] } },
-    });
-  }
-
-  /**
-   * Lets `grantee` read items with BatchGetItem — nothing else, not the indexes — and only items
-   * whose partition key matches one of `partitionKeyPatterns` (`dynamodb:LeadingKeys`,
-   * `StringLike`: `*` and `?` wildcards), e.g. the task records `WTASK#*` a status entry points to.
-   *
-   * @example
-   * storage.grantBatchGetPartitions(sweep.function, ['WTASK#*']);
-   */
-  public grantBatchGetPartitions(
-    grantee: iam.IGrantable,
-    partitionKeyPatterns: readonly string[],
-  ): iam.Grant {
-    if (partitionKeyPatterns.length === 0) {
-      throw new Error('LifecycleStorage.grantBatchGetPartitions: name at least one partition pattern');
+    throwIfProblems('LifecycleStorage.grantTableAccess', problems);
+    for (const item of access.items) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: item.sid,
+          actions: item.actions.map((action) => `dynamodb:${action}`),
+          resources: [this.table.tableArn],
+          conditions: {
+            [item.partitions.some(isPattern) ? 'ForAllValues:StringLike' : 'ForAllValues:StringEquals']: {
+              'dynamodb:LeadingKeys': [...item.partitions],
+            },
+          },
+        }),
+      );
     }
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:BatchGetItem'],
-      resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...partitionKeyPatterns] } },
-    });
+    if (access.indexes.length > 0) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'QueryIndexes',
+          actions: ['dynamodb:Query'],
+          resources: access.indexes.map(
+            (index) => `${this.table.tableArn}/index/${LIFECYCLE_TABLE.indexes[index].name}`,
+          ),
+        }),
+      );
+    }
   }
+}
 
-  /**
-   * The typed grants cover the indexes as `<table arn>/index/*`. The finding
-   * names this table's logical id, so the acknowledgement covers this table's
-   * indexes only, on the grantee's principal (where the policy lives).
-   */
-  private acknowledgeIndexWildcard(grantee: iam.IGrantable): void {
-    const principal = grantee.grantPrincipal;
-    if (!Construct.isConstruct(principal)) return;
-    const logicalId = Stack.of(this).resolve(
-      (this.table.node.defaultChild as CfnElement).logicalId,
-    ) as string;
-    Validations.of(principal).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
-      reason: `The typed DynamoDB grant reaches the lifecycle table's GSIs (${Object.values(
-        LIFECYCLE_TABLE.indexes,
-      )
-        .map((index) => index.name)
-        .join(
-          ', ',
-        )}) as <table arn>/index/*; the wildcard covers only this table's indexes, which the functions query.`,
-    });
-  }
+/** A LeadingKeys value with IAM wildcards (`*`, `?`): compared with StringLike, exact names with StringEquals. */
+function isPattern(partition: string): boolean {
+  return /[*?]/.test(partition);
 }
 
 function attribute(name: string): dynamodb.Attribute {

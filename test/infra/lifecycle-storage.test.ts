@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIFECYCLE_TABLE } from '#contracts/tables.js';
 import { LifecycleStorage } from '#lib/storage/lifecycle-storage.js';
-import { actionsOn, roleStatements, testStack, thrownMessage } from './support.js';
+import { roleStatements, testStack, thrownMessage } from './support.js';
 
 describe('LifecycleStorage', () => {
   let template: Template;
@@ -12,9 +12,13 @@ describe('LifecycleStorage', () => {
     const stack = testStack();
     const storage = new LifecycleStorage(stack, 'Lifecycle');
     const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
-    const writer = new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });
-    storage.grantRead(reader);
-    storage.grantReadWrite(writer);
+    storage.grantTableAccess(reader, {
+      items: [
+        { sid: 'Runs', actions: ['GetItem', 'Query'], partitions: ['RUN#*'] },
+        { sid: 'Flag', actions: ['PutItem'], partitions: ['WCONFIG#dev'] },
+      ],
+      indexes: ['reviewQueue'],
+    });
     template = Template.fromStack(stack);
   });
 
@@ -88,15 +92,37 @@ describe('LifecycleStorage', () => {
     });
   });
 
-  it('grants read-only or read-write data access, including the indexes', () => {
-    const read = actionsOn(roleStatements(template, /Reader/), /LifecycleTable/);
-    const write = actionsOn(roleStatements(template, /Writer/), /LifecycleTable/);
-    expect(read).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
-    expect(read).not.toContain('dynamodb:PutItem');
-    expect(write).toEqual(
-      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
-    );
-    expect(JSON.stringify(roleStatements(template, /Writer/))).toContain('/index/*');
+  it('grants each entry on the table in its partitions only, and Query on the indexes named', () => {
+    expect(roleStatements(template, /Reader/)).toEqual([
+      expect.objectContaining({
+        Sid: 'Runs',
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/LifecycleTable/), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] } },
+      }),
+      expect.objectContaining({
+        Sid: 'Flag',
+        Action: 'dynamodb:PutItem',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['WCONFIG#dev'] } },
+      }),
+      expect.objectContaining({
+        Sid: 'QueryIndexes',
+        Action: 'dynamodb:Query',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [{ 'Fn::GetAtt': [expect.stringMatching(/LifecycleTable/), 'Arn'] }, '/index/reviewQueue'],
+          ],
+        },
+      }),
+    ]);
+    expect(JSON.stringify(roleStatements(template, /Reader/))).not.toContain('/index/*');
+  });
+
+  it('protects the retained table from deletion', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
+    });
   });
 });
 
@@ -107,36 +133,34 @@ describe('LifecycleStorage options', () => {
     Template.fromStack(stack).hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Delete' });
   });
 
-  it('grants Query on named partitions only, and refuses to grant it on none', () => {
-    const stack = testStack();
-    const storage = new LifecycleStorage(stack, 'Lifecycle');
-    const reader = new iam.Role(stack, 'PartitionReader', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  it('is not deletion-protected when it is not retained, unless asked', () => {
+    const throwaway = testStack();
+    new LifecycleStorage(throwaway, 'Lifecycle', { retainOnDelete: false });
+    Template.fromStack(throwaway).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
     });
-    storage.grantQueryPartitions(reader, ['SUPERVISOR#dev']);
-    expect(roleStatements(Template.fromStack(stack), /PartitionReader/)).toEqual([
-      expect.objectContaining({
-        Action: 'dynamodb:Query',
-        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SUPERVISOR#dev'] } },
-      }),
-    ]);
-    expect(() => storage.grantQueryPartitions(reader, [])).toThrow(/at least one partition/);
+    const unprotected = testStack();
+    new LifecycleStorage(unprotected, 'Lifecycle', { deletionProtection: false });
+    Template.fromStack(unprotected).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
+    });
   });
 
-  it('grants BatchGetItem alone, only on items whose partition matches a pattern', () => {
+  it('refuses a grant entry without actions or partitions', () => {
     const stack = testStack();
     const storage = new LifecycleStorage(stack, 'Lifecycle');
-    const reader = new iam.Role(stack, 'TaskReader', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    });
-    storage.grantBatchGetPartitions(reader, ['WTASK#*']);
-    expect(roleStatements(Template.fromStack(stack), /TaskReader/)).toEqual([
-      expect.objectContaining({
-        Action: 'dynamodb:BatchGetItem',
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WTASK#*'] } },
-      }),
-    ]);
-    expect(() => storage.grantBatchGetPartitions(reader, [])).toThrow(/at least one partition pattern/);
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    expect(
+      thrownMessage(() =>
+        storage.grantTableAccess(role, {
+          items: [
+            { sid: 'Nothing', actions: [], partitions: ['RUN#*'] },
+            { sid: 'Anywhere', actions: ['GetItem'], partitions: [] },
+          ],
+          indexes: [],
+        }),
+      ),
+    ).toMatch(/Nothing: names no action[\s\S]*Anywhere: names no partition/);
   });
 
   it('rejects an invalid table name', () => {

@@ -111,17 +111,16 @@ describe('RunnerEventIngest', () => {
     );
   });
 
-  it('lets the function write table items and send to the DLQ, and read nothing', () => {
+  it('lets the function put items in its environment’s runner and supervisor partitions and send to the DLQ, and read nothing', () => {
     const statements = roleStatements(template, /^RunnerEventsFunctionRole/);
-    expect(actionsOn(statements, new RegExp(ids.table))).toEqual(
-      [
-        'dynamodb:BatchWriteItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:DescribeTable',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-      ].sort(),
-    );
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes(ids.table))).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:PutItem',
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUNNER#test#*', 'SUPERVISOR#test#*'] },
+        },
+      }),
+    ]);
     expect(actionsOn(statements, new RegExp(ids.dlq))).toEqual(
       ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
     );

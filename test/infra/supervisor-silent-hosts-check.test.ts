@@ -90,6 +90,7 @@ describe('SupervisorSilentHostsCheck', () => {
     const onTable = statements.filter((statement) => JSON.stringify(statement.Resource).includes(ids.table));
     expect(onTable).toEqual([
       {
+        Sid: 'SupervisorHealth',
         Effect: 'Allow',
         Action: 'dynamodb:Query',
         Resource: { 'Fn::GetAtt': [ids.table, 'Arn'] },
