@@ -11,7 +11,7 @@ import { SupervisorConfigError } from './errors.js';
  */
 
 /** Longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); longer ones would fire at once. */
-import { MAX_TIMER_MS } from '#common/worker-config.js';
+import { inheritEnvSchema, MAX_TIMER_MS } from '#common/worker-config.js';
 
 const ms = z.number().int().positive().max(MAX_TIMER_MS);
 const graceMs = z.number().int().nonnegative().max(MAX_TIMER_MS);
@@ -63,8 +63,10 @@ export const childSpecSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     command: z.string().min(1),
     args: z.array(z.string()).default([]),
-    /** Added to (and overriding) the supervisor's own environment. */
+    /** Added to the child's environment (which otherwise holds only the config's `inheritEnv` variables). */
     env: z.record(z.string(), z.string()).default({}),
+    /** The child also gets the supervisor's AWS credential variables (AWS_ACCESS_KEY_ID, …). @default false */
+    inheritAwsCredentials: z.boolean().default(false),
     /** Working directory. @default the supervisor's */
     cwd: z.string().min(1).optional(),
     /** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
@@ -108,6 +110,11 @@ export const supervisorConfigSchema = z
      * stacks, heap, handles, resource usage), seed 001 P1-001 step 3. @default os.tmpdir()
      */
     crashReportDirectory: z.string().min(1).optional(),
+    /**
+     * Variables of the supervisor's environment every child inherits; nothing else of it (its AWS
+     * credentials above all) reaches a child unless the child sets `inheritAwsCredentials`.
+     */
+    inheritEnv: inheritEnvSchema,
     /** Same fields and defaults as the runner config's `reporting`. */
     reporting: runnerConfigSchema.shape.reporting,
     children: z.array(childSpecSchema).superRefine((children, ctx) => {

@@ -12,6 +12,7 @@ import {
   type SupervisorChildEventKind,
   type SupervisorStatus,
 } from '#contracts/agent-events.js';
+import { childEnvironment } from '../runner/child-env.js';
 import { type Clock, systemClock } from '../runner/clock.js';
 import type { WatchdogTimeouts } from '../runner/config.js';
 import { OutputTail } from '../runner/output-tail.js';
@@ -47,7 +48,7 @@ export interface SupervisorDeps {
   readonly reporter?: SupervisorReporter;
   /** Resolves `pidFile` and children's relative `cwd`. @default process.cwd() */
   readonly cwd?: string;
-  /** Base environment of the children (each child's `env` is laid over it). @default process.env */
+  /** Where the children's `inheritEnv` variables come from (each child's `env` is laid over them). @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   /** Children's output bytes, unchanged. @default discarded */
   readonly childOutput?: (child: string, stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -382,7 +383,11 @@ export class Supervisor implements SupervisorHandle {
         killer: this.killer,
         ...(this.deps.spawner === undefined ? {} : { spawner: this.deps.spawner }),
         cwd: spec.cwd === undefined ? undefined : resolve(this.cwd, spec.cwd),
-        env: { ...(this.deps.env ?? process.env), ...spec.env },
+        env: childEnvironment(this.deps.env ?? process.env, {
+          inherit: this.config.inheritEnv,
+          awsCredentials: spec.inheritAwsCredentials,
+          extra: spec.env,
+        }),
       });
     } catch (error) {
       this.track(Promise.resolve({ slot, run: undefined, spawnError: error as Error }));

@@ -43,6 +43,7 @@ describe('supervisor config', () => {
       command: 'relay',
       args: [],
       env: {},
+      inheritAwsCredentials: false,
       restart: 'permanent',
       backoff: { initialMs: 100, maxMs: 30_000, multiplier: 2, resetAfterMs: 30_000 },
       restartBudget: { tokens: 5, refillWindowMs: 60_000 },
