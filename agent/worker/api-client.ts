@@ -28,7 +28,12 @@ export type ClaimResult =
    * 200 `{ "claimed": true }`: execute it. `reclaimed`: this worker already held the claim (the
    * message came back): resend the result kept for it, never run the task again.
    */
-  | { readonly outcome: 'claimed'; readonly reclaimed?: true }
+  | {
+      readonly outcome: 'claimed';
+      readonly reclaimed?: true;
+      /** The claimed task record's `message` (`task.message` of the answer), not yet validated: what the worker executes. */
+      readonly task?: unknown;
+    }
   /** 409 `already_claimed`: another worker has it. */
   | { readonly outcome: 'already_claimed'; readonly claimedBy?: string }
   /** 409 `stale_attempt`: the task was re-delegated; this message is an older attempt's. */
@@ -82,9 +87,16 @@ export class WorkerApiClient {
       return { outcome: 'unavailable', reason: describe(error) };
     }
     const code = errorCode(response.body);
-    const answer = response.body as { claimed?: unknown; reclaimed?: unknown } | undefined;
+    const answer = response.body as
+      | { claimed?: unknown; reclaimed?: unknown; task?: { message?: unknown } | null }
+      | undefined;
     if (response.status === 200 && answer?.claimed === true) {
-      return answer.reclaimed === true ? { outcome: 'claimed', reclaimed: true } : { outcome: 'claimed' };
+      const task = answer.task?.message;
+      return {
+        outcome: 'claimed',
+        ...(answer.reclaimed === true ? { reclaimed: true as const } : {}),
+        ...(task === undefined ? {} : { task }),
+      };
     }
     if (response.status === 409 && code === 'already_claimed') {
       const body = response.body as { claimedBy?: unknown; claimed_by?: unknown };
