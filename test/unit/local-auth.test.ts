@@ -6,7 +6,6 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeSha256 } from '#common/sigv4.js';
-import { verifyLocalToken } from '#local/auth/jwt.js';
 import {
   ensureLocalAuth,
   issueLocalToken,
@@ -16,6 +15,7 @@ import {
   LOCAL_OPERATOR_ARN,
   localCredentials,
   mayInvoke,
+  verifyLocalToken,
   verifySignedRequest,
 } from '#local/auth/local-auth.js';
 
