@@ -289,10 +289,11 @@ export class Worker {
       return;
     }
     log.event('task_claimed', { ...fields, worker_id: this.config.workerId });
+    const record = this.claimedRecord(task, claim.task, fields);
     const renewal = this.keepInvisible(message, fields);
     let handedOver: boolean;
     try {
-      handedOver = await this.finishClaimed(task, fields);
+      handedOver = await this.finishClaimed(record.task, fields, record.problem);
     } finally {
       await renewal.stop();
     }
@@ -306,12 +307,22 @@ export class Worker {
   private async finishClaimed(
     task: WorkerTaskMessage,
     fields: Readonly<Record<string, LogValue>>,
+    recordProblem?: string,
   ): Promise<boolean> {
     const { log } = this.deps;
 
     const deadline = Date.parse(task.queuedAt) + task.timeoutMs;
     let outcome: ExecutionOutcome;
-    if (Date.now() > deadline) {
+    if (recordProblem !== undefined) {
+      outcome = {
+        result: {
+          status: 'failed',
+          errorCode: 'invalid_task_record',
+          error: `not executed: ${recordProblem}`,
+          durationMs: 0,
+        },
+      };
+    } else if (Date.now() > deadline) {
       log.event('task_expired', { ...fields, queued_at: task.queuedAt, timeout_ms: task.timeoutMs });
       outcome = {
         result: {
@@ -354,6 +365,53 @@ export class Worker {
       log.event('message_kept', { ...fields, reason: 'a result could be neither delivered nor spooled' });
     }
     return handOver.durable;
+  }
+
+  /**
+   * What to execute: the task record the control plane returned with the claim, never the queue
+   * body (anyone who can send to the queue could write one). The record must be a valid task
+   * message for the task, attempt, environment, site (and worker) that were claimed; otherwise
+   * nothing runs and the result says `invalid_task_record` (its ids are the claimed ones).
+   */
+  private claimedRecord(
+    queued: WorkerTaskMessage,
+    raw: unknown,
+    fields: Readonly<Record<string, LogValue>>,
+  ): { readonly task: WorkerTaskMessage; readonly problem?: string } {
+    const refuse = (problem: string) => {
+      this.deps.log.event('task_record_invalid', { ...fields, problem });
+      return { task: queued, problem };
+    };
+    if (raw === undefined) return refuse('the claim answer carried no task record (task.message)');
+    const parsed = workerTaskMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return refuse(
+        `the claimed task record is invalid at ${issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.join('.')}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const record = parsed.data;
+    const mismatch = (
+      [
+        ['taskId', record.taskId, queued.taskId],
+        ['attempt', record.attempt, queued.attempt],
+        ['environment', record.environment, this.config.environment],
+        ['site', record.site, this.config.site],
+      ] as const
+    ).find(([, actual, expected]) => actual !== expected);
+    if (mismatch !== undefined) {
+      return refuse(
+        `the claimed task record's ${mismatch[0]} is ${JSON.stringify(mismatch[1])}, not ${JSON.stringify(mismatch[2])}`,
+      );
+    }
+    if (record.workerId !== undefined && record.workerId !== this.config.workerId) {
+      return refuse(`the claimed task record is for worker ${record.workerId}`);
+    }
+    if (JSON.stringify(record) !== JSON.stringify(queued)) {
+      // Only the record counts; the queue copy is noted, never used.
+      this.deps.log.event('task_record_differs_from_queue', fields);
+    }
+    return { task: record };
   }
 
   /** Keeps a result for the resend when its message comes back (bounded: the oldest goes first). */
