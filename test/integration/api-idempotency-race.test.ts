@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbApprovalStore } from '#adapters/dynamodb/approval-store.js';
 import { DynamoDbClientKeyStore } from '#adapters/dynamodb/client-key-store.js';
 import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { type CommandEnvelope, parseEnvelope, serializeEnvelope } from '#contracts/envelope.js';
@@ -8,6 +9,7 @@ import { type ApiRequest, createCommandApi } from '#core/api/command-api.js';
 import { systemClock } from '#core/base/clock.js';
 import type { CommandQueue, SendResult } from '#core/queues/ports.js';
 import { buildWorkerAdapters } from '#wiring/worker-api.js';
+import { aHouseholdCaller } from '../support/api-requests.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { peekQueue } from '../support/queue-peek.js';
 
@@ -86,6 +88,7 @@ describe('Idempotency-Key: a 202 means the envelope is on the lane', () => {
       queue,
       clientKeys: new DynamoDbClientKeyStore(tables),
       runs: pipeline.store,
+      approvals: new DynamoDbApprovalStore(tables),
       clock: systemClock,
       logger: pipeline.logger,
       maxBodyBytes: 32_768,
@@ -104,6 +107,7 @@ describe('Idempotency-Key: a 202 means the envelope is on the lane', () => {
       query: {},
       body: JSON.stringify({ householdId: 'hh-race', text }),
       requestId: randomUUID(),
+      caller: aHouseholdCaller('hh-race'),
     };
   }
 

@@ -4,6 +4,7 @@ import { LANES } from '#contracts/lanes.js';
 import type { ApiRequest } from '#core/api/command-api.js';
 import { systemClock } from '#core/base/clock.js';
 import { buildCommandApi } from '#wiring/api.js';
+import { aHouseholdCaller } from '../support/api-requests.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { RecordingMetrics } from '../support/recording-metrics.js';
@@ -18,6 +19,7 @@ function post(body: unknown, headers: Record<string, string> = {}): ApiRequest {
     query: {},
     body: JSON.stringify(body),
     requestId: randomUUID(),
+    caller: aHouseholdCaller('hh-1'),
   };
 }
 

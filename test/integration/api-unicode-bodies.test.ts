@@ -7,6 +7,7 @@ import { parseEnvelope } from '#contracts/envelope.js';
 import { LANES } from '#contracts/lanes.js';
 import { keys } from '#contracts/tables.js';
 import type { ApiRequest } from '#core/api/command-api.js';
+import { aHouseholdCaller, anApprover } from '../support/api-requests.js';
 import { anEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 import { peekQueue } from '../support/queue-peek.js';
@@ -24,7 +25,7 @@ const TEXTS: [string, string][] = [
   ['a lone low surrogate', 'broken \uDE00 pair'],
 ];
 
-function post(path: string, body: unknown): ApiRequest {
+function post(path: string, body: unknown, caller = aHouseholdCaller('hh-1')): ApiRequest {
   return {
     method: 'POST',
     path,
@@ -32,6 +33,7 @@ function post(path: string, body: unknown): ApiRequest {
     query: {},
     body: JSON.stringify(body),
     requestId: randomUUID(),
+    caller,
   };
 }
 
@@ -86,13 +88,20 @@ describe('command bodies SQS can always carry', () => {
 
   it('accepts an approval decision whose rationale has emoji and U+FFFF, and queues an ASCII body', async () => {
     const rationale = 'ok \u{1F44C} \uFFFF';
+    const requested = await pipeline.api(
+      post('/api/v1/agent/conversations/conv-u/messages', { text: 'transfer 40 to savings' }),
+    );
+    await pipeline.drain(LANE);
+    const { commandId } = JSON.parse(requested.body);
+    const approvalId = (
+      (await pipeline.store.getRun(commandId))?.run.result as { approvalIds: string[] } | undefined
+    )?.approvalIds[0];
     const response = await pipeline.api(
-      post('/api/v1/agent/conversations/conv-u/approvals/apr-00000000000000000000000a', {
-        householdId: 'hh-1',
-        decision: 'reject',
-        decidedBy: 'ana',
-        rationale,
-      }),
+      post(
+        `/api/v1/agent/conversations/conv-u/approvals/${approvalId}`,
+        { householdId: 'hh-1', decision: 'reject', decidedBy: 'ana', rationale },
+        anApprover('hh-1', 'ana'),
+      ),
     );
     expect(response.statusCode).toBe(202);
     const body = await theQueuedBody();

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiRequest } from '#core/api/command-api.js';
+import { aHouseholdCaller, anApprover, anOperatorCaller } from '../support/api-requests.js';
+import { anEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 
 const MESSAGES = '/api/v1/agent/conversations/conv-1/messages';
@@ -15,6 +17,7 @@ function request(overrides: Partial<ApiRequest> & { bodyValue?: unknown } = {}):
     query: {},
     body: JSON.stringify(bodyValue ?? { householdId: 'hh-1', text: 'hello' }),
     requestId: randomUUID(),
+    caller: aHouseholdCaller('hh-1'),
     ...rest,
   };
 }
@@ -50,7 +53,8 @@ describe('API on the emulators', () => {
       status: 'Accepted',
       commandId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       correlationId: `agent:hh-1:conv-1:${body.commandId}`,
-      runUrl: `/api/v1/runs/${body.commandId}`,
+      // Where the household user reads it: their own route.
+      runUrl: `/api/v1/agent/runs/${body.commandId}`,
       lane: 'runtime-agent-message-posted',
     });
     expect(response.headers.location).toBe(body.runUrl);
@@ -79,7 +83,8 @@ describe('API on the emulators', () => {
       'a malformed approval id',
       {
         path: '/api/v1/agent/conversations/c/approvals/not-an-id',
-        bodyValue: { householdId: 'h', decision: 'approve', decidedBy: 'a' },
+        bodyValue: { householdId: 'hh-1', decision: 'approve', decidedBy: 'alice' },
+        caller: anApprover('hh-1', 'alice'),
       },
       400,
       'path.approvalId',
@@ -88,10 +93,17 @@ describe('API on the emulators', () => {
       'a bad decision',
       {
         path: '/api/v1/agent/conversations/c/approvals/apr-000000000000000000000000',
-        bodyValue: { householdId: 'h', decision: 'maybe', decidedBy: 'a' },
+        bodyValue: { householdId: 'hh-1', decision: 'maybe', decidedBy: 'alice' },
+        caller: anApprover('hh-1', 'alice'),
       },
       400,
       'body.decision',
+    ],
+    [
+      'malformed percent-encoding in the path',
+      { path: '/api/v1/agent/conversations/%E0%A4%A/messages' },
+      400,
+      'path',
     ],
     [
       'a malformed Idempotency-Key',
@@ -115,21 +127,33 @@ describe('API on the emulators', () => {
   );
 
   it('answers a bad read-model query with 400 naming the field', async () => {
+    const operator = anOperatorCaller();
     const cases: [Partial<ApiRequest>, string][] = [
-      [{ method: 'GET', path: '/api/v1/runs/not-a-uuid' }, 'path.runId'],
-      [{ method: 'GET', path: '/api/v1/runs', query: {} }, 'query.correlationId'],
-      [{ method: 'GET', path: '/api/v1/review-queue', query: { limit: '0' } }, 'query.limit'],
-      [{ method: 'GET', path: '/api/v1/review-queue', query: { cursor: 'garbage' } }, 'query.cursor'],
+      [{ method: 'GET', path: '/api/v1/runs/not-a-uuid', caller: operator }, 'path.runId'],
+      [{ method: 'GET', path: '/api/v1/runs', query: {}, caller: operator }, 'query.correlationId'],
+      [
+        { method: 'GET', path: '/api/v1/review-queue', query: { limit: '0' }, caller: operator },
+        'query.limit',
+      ],
+      [
+        { method: 'GET', path: '/api/v1/review-queue', query: { cursor: 'garbage' }, caller: operator },
+        'query.cursor',
+      ],
+      [{ method: 'GET', path: '/api/v1/agent/runs/not-a-uuid' }, 'path.runId'],
+      [{ method: 'GET', path: '/api/v1/agent/runs', query: {} }, 'query.correlationId'],
     ];
     for (const [overrides, fieldPath] of cases) {
       const response = await pipeline.api(request({ body: undefined, headers: {}, ...overrides }));
       expect(response.statusCode, fieldPath).toBe(400);
       expect(JSON.parse(response.body).fieldPath).toBe(fieldPath);
     }
-    const missing = await pipeline.api(
-      request({ method: 'GET', path: `/api/v1/runs/${randomUUID()}`, body: undefined }),
-    );
-    expect(missing.statusCode).toBe(404);
+    for (const [path, caller] of [
+      [`/api/v1/runs/${randomUUID()}`, operator],
+      [`/api/v1/agent/runs/${randomUUID()}`, aHouseholdCaller('hh-1')],
+    ] as const) {
+      const missing = await pipeline.api(request({ method: 'GET', path, body: undefined, caller }));
+      expect(missing.statusCode, path).toBe(404);
+    }
   });
 
   it('answers a retried POST with the same Idempotency-Key with the same commandId; the lane runs it once', async () => {
@@ -188,11 +212,16 @@ describe('API on the emulators', () => {
   });
 
   it('pages through the review queue oldest first', async () => {
+    // Decisions on an unknown approval: each run ends NeedsReview (the API would refuse them, so
+    // they go to the lane directly, as a replay or a stranded command would).
     for (const text of ['a', 'b', 'c']) {
-      await pipeline.api(
-        request({
-          path: '/api/v1/agent/conversations/conv-rq/approvals/apr-00000000000000000000000f',
-          bodyValue: { householdId: `hh-rq-${text}`, decision: 'approve', decidedBy: 'x' },
+      await pipeline.send(
+        'runtime-agent-message-posted',
+        anEnvelope({
+          commandType: 'agent.approval.decided',
+          householdId: `hh-rq-${text}`,
+          conversationId: 'conv-rq',
+          payload: { approvalId: 'apr-00000000000000000000000f', decision: 'approve', decidedBy: 'x' },
         }),
       );
       await pipeline.drain('runtime-agent-message-posted');
@@ -208,6 +237,7 @@ describe('API on the emulators', () => {
               path: '/api/v1/review-queue',
               body: undefined,
               query: { limit: '2', ...(cursor ? { cursor } : {}) },
+              caller: anOperatorCaller(),
             }),
           )
         ).body,

@@ -75,6 +75,7 @@ describe('approvals and the completion commit point (DynamoDB Local + SQS emulat
       approvals.decide({
         approvalId,
         householdId: HOUSEHOLD,
+        conversationId: message.conversationId,
         decision: 'approve',
         commandId,
         rationale: 'ok',
@@ -99,6 +100,7 @@ describe('approvals and the completion commit point (DynamoDB Local + SQS emulat
     await approvals.decide({
       approvalId,
       householdId: HOUSEHOLD,
+      conversationId: message.conversationId,
       decision: 'approve',
       commandId: original.commandId,
       rationale: 'approve by parent-1',

@@ -4,25 +4,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runToItem } from '#adapters/dynamodb/items.js';
 import type { RunRecord } from '#contracts/lifecycle.js';
 import { nightlySweepEnvelope } from '#contracts/nightly-sweep.js';
+import type { Caller } from '#core/api/caller.js';
 import type { ApiRequest } from '#core/api/command-api.js';
-import { anIngestionEnvelope } from '../support/factories.js';
+import { aHouseholdCaller, anApprover, anOperatorCaller } from '../support/api-requests.js';
+import { anEnvelope, anIngestionEnvelope } from '../support/factories.js';
 import { createPipeline, type Pipeline } from '../support/pipeline.js';
 
 const AGENT_LANE = 'runtime-agent-message-posted' as const;
+const MEMBER = aHouseholdCaller('hh-9');
+const ALICE = anApprover('hh-9', 'alice');
+const OPERATOR = anOperatorCaller();
 
-function post(path: string, body: unknown, headers: Record<string, string> = {}): ApiRequest {
+function post(path: string, body: unknown, caller: Caller = MEMBER): ApiRequest {
   return {
     method: 'POST',
     path,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json' },
     query: {},
     body: JSON.stringify(body),
     requestId: randomUUID(),
+    caller,
   };
 }
 
-function get(path: string, query: Record<string, string> = {}): ApiRequest {
-  return { method: 'GET', path, headers: {}, query, requestId: randomUUID() };
+function get(path: string, query: Record<string, string> = {}, caller: Caller = MEMBER): ApiRequest {
+  return { method: 'GET', path, headers: {}, query, requestId: randomUUID(), caller };
 }
 
 describe('command types end to end: API → lane → worker → lifecycle', () => {
@@ -43,7 +49,9 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
     return JSON.parse(response.body) as { commandId: string; correlationId: string; runUrl: string };
   }
 
+  /** The run at the runUrl a household POST answered with: the household's own read route. */
   async function readRun(runUrl: string) {
+    expect(runUrl).toMatch(/^\/api\/v1\/agent\/runs\//);
     const response = await pipeline.api(get(runUrl));
     expect(response.statusCode).toBe(200);
     return JSON.parse(response.body);
@@ -67,11 +75,11 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
     const message = await postMessage('conv-exec', 'transfer 40 to savings');
     const approvalId = (await readRun(message.runUrl)).result.approvalIds[0] as string;
     const decision = await pipeline.api(
-      post(`/api/v1/agent/conversations/conv-exec/approvals/${approvalId}`, {
-        householdId: 'hh-9',
-        decision: 'approve',
-        decidedBy: 'alice',
-      }),
+      post(
+        `/api/v1/agent/conversations/conv-exec/approvals/${approvalId}`,
+        { householdId: 'hh-9', decision: 'approve', decidedBy: 'alice' },
+        ALICE,
+      ),
     );
     expect(decision.statusCode).toBe(202);
     await pipeline.drain(AGENT_LANE);
@@ -87,12 +95,11 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
     const message = await postMessage('conv-reject', 'email Bob the tax forms');
     const approvalId = (await readRun(message.runUrl)).result.approvalIds[0] as string;
     const decision = await pipeline.api(
-      post(`/api/v1/agent/conversations/conv-reject/approvals/${approvalId}`, {
-        householdId: 'hh-9',
-        decision: 'reject',
-        decidedBy: 'alice',
-        rationale: 'not now',
-      }),
+      post(
+        `/api/v1/agent/conversations/conv-reject/approvals/${approvalId}`,
+        { householdId: 'hh-9', decision: 'reject', decidedBy: 'alice', rationale: 'not now' },
+        ALICE,
+      ),
     );
     await pipeline.drain(AGENT_LANE);
     const run = await readRun(JSON.parse(decision.body).runUrl);
@@ -104,11 +111,9 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
     const message = await postMessage('conv-twice', 'pay 10 to the school');
     const approvalId = (await readRun(message.runUrl)).result.approvalIds[0] as string;
     const path = `/api/v1/agent/conversations/conv-twice/approvals/${approvalId}`;
-    await pipeline.api(post(path, { householdId: 'hh-9', decision: 'approve', decidedBy: 'alice' }));
+    await pipeline.api(post(path, { householdId: 'hh-9', decision: 'approve', decidedBy: 'alice' }, ALICE));
     await pipeline.drain(AGENT_LANE);
-    const second = await pipeline.api(
-      post(path, { householdId: 'hh-9', decision: 'reject', decidedBy: 'bob' }),
-    );
+    const second = await pipeline.api(post(path, { decision: 'reject' }, anApprover('hh-9', 'bob')));
     await pipeline.drain(AGENT_LANE);
     const run = await readRun(JSON.parse(second.body).runUrl);
     expect(run).toMatchObject({ status: 'NeedsReview', idempotencyKey: { status: 'Completed' } });
@@ -118,22 +123,57 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
     expect((await pipeline.actions.history('hh-9')).filter((h) => h.approvalId === approvalId)).toHaveLength(
       1,
     );
-    const queue = JSON.parse((await pipeline.api(get('/api/v1/review-queue'))).body);
+    const queue = JSON.parse((await pipeline.api(get('/api/v1/review-queue', {}, OPERATOR))).body);
     expect(queue.runs.map((r: { runId: string }) => r.runId)).toContain(run.runId);
   });
 
-  it('sends a decision on an unknown approval to NeedsReview with a signal', async () => {
-    const decision = await pipeline.api(
-      post('/api/v1/agent/conversations/conv-x/approvals/apr-000000000000000000000001', {
-        householdId: 'hh-9',
-        decision: 'approve',
-        decidedBy: 'alice',
-      }),
-    );
+  it('refuses a decision on an unknown approval at the API (404); one that reaches the lane anyway goes to NeedsReview with a signal', async () => {
+    const path = '/api/v1/agent/conversations/conv-x/approvals/apr-000000000000000000000001';
+    const refused = await pipeline.api(post(path, { decision: 'approve' }, ALICE));
+    expect(refused.statusCode).toBe(404);
+    expect(JSON.parse(refused.body)).toMatchObject({
+      error: 'approval_not_found',
+      fieldPath: 'path.approvalId',
+    });
+    // A replayed or stranded decision is not checked by the API: the lane fails it closed.
+    const decision = anEnvelope({
+      commandType: 'agent.approval.decided',
+      householdId: 'hh-9',
+      conversationId: 'conv-x',
+      payload: { approvalId: 'apr-000000000000000000000001', decision: 'approve', decidedBy: 'alice' },
+    });
+    await pipeline.send(AGENT_LANE, decision);
     await pipeline.drain(AGENT_LANE);
-    const run = await readRun(JSON.parse(decision.body).runUrl);
+    const run = await readRun(`/api/v1/agent/runs/${decision.commandId}`);
     expect(run.status).toBe('NeedsReview');
     expect(run.signals.map((s: { type: string }) => s.type)).toEqual(['approval_unknown']);
+  });
+
+  it("sends a decision naming another conversation than the approval's to NeedsReview at the lane (the store's condition), executing nothing", async () => {
+    const message = await postMessage('conv-own', 'transfer 15 to savings');
+    const approvalId = (await readRun(message.runUrl)).result.approvalIds[0] as string;
+    const decision = anEnvelope({
+      commandType: 'agent.approval.decided',
+      householdId: 'hh-9',
+      conversationId: 'conv-other',
+      payload: { approvalId, decision: 'approve', decidedBy: 'alice' },
+    });
+    await pipeline.send(AGENT_LANE, decision);
+    await pipeline.drain(AGENT_LANE);
+    const run = await readRun(`/api/v1/agent/runs/${decision.commandId}`);
+    expect(run.status).toBe('NeedsReview');
+    expect(run.signals.map((s: { type: string }) => s.type)).toEqual(['approval_unknown']);
+    expect((await pipeline.actions.history('hh-9')).filter((h) => h.approvalId === approvalId)).toEqual([]);
+    // The approval is still Pending: its own conversation's decision goes through.
+    const own = await pipeline.api(
+      post(`/api/v1/agent/conversations/conv-own/approvals/${approvalId}`, { decision: 'approve' }, ALICE),
+    );
+    expect(own.statusCode).toBe(202);
+    await pipeline.drain(AGENT_LANE);
+    expect((await readRun(JSON.parse(own.body).runUrl)).result).toMatchObject({
+      approvalId,
+      executedNow: true,
+    });
   });
 
   it('records an ingestion batch and raises a signal when the error ratio is over the threshold', async () => {
@@ -153,14 +193,19 @@ describe('command types end to end: API → lane → worker → lifecycle', () =
   it('finds runs by correlation id, through the index only when the id does not name the run', async () => {
     const message = await postMessage('conv-corr', 'hello');
     const byConversation = JSON.parse(
-      (await pipeline.api(get('/api/v1/runs', { correlationId: message.correlationId }))).body,
+      (await pipeline.api(get('/api/v1/runs', { correlationId: message.correlationId }, OPERATOR))).body,
     );
     expect(byConversation.runs.map((r: { runId: string }) => r.runId)).toEqual([message.commandId]);
+    // The household's own route finds it too.
+    const own = JSON.parse(
+      (await pipeline.api(get('/api/v1/agent/runs', { correlationId: message.correlationId }))).body,
+    );
+    expect(own.runs.map((r: { runId: string }) => r.runId)).toEqual([message.commandId]);
     const ingestion = anIngestionEnvelope();
     await pipeline.send('runtime-ingestion-completed', ingestion);
     await pipeline.drain('runtime-ingestion-completed');
     const byIndex = JSON.parse(
-      (await pipeline.api(get('/api/v1/runs', { correlationId: ingestion.correlationId }))).body,
+      (await pipeline.api(get('/api/v1/runs', { correlationId: ingestion.correlationId }, OPERATOR))).body,
     );
     expect(byIndex.runs.map((r: { runId: string }) => r.runId)).toEqual([ingestion.commandId]);
   });

@@ -460,6 +460,14 @@ describe('replay at most once in effect (issue 16 item 4), on the emulators', ()
       query: {},
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       requestId: randomUUID(),
+      // The household's approver (what the JWT authorizer proves).
+      caller: {
+        kind: 'household',
+        issuer: 'https://auth.runlane.test/',
+        subject: 'alice',
+        householdId: 'hh-replay',
+        role: 'approver',
+      },
     });
     const conversation = `conv-replay-${randomUUID().slice(0, 8)}`;
     const posted = await pipeline.api(
@@ -553,6 +561,7 @@ describe('replay at most once in effect (issue 16 item 4), on the emulators', ()
       store.decide({
         approvalId,
         householdId: 'hh-store',
+        conversationId: 'conv-store',
         decision,
         commandId,
         replayOf,

@@ -5,8 +5,10 @@ import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { SqsWorkerTaskQueue } from '#adapters/sqs/worker-task-queue.js';
+import { workerRoutePath } from '#contracts/api-routes.js';
 import { LANES } from '#contracts/lanes.js';
 import { type WorkerTaskMessage, workerTaskMessageSchema } from '#contracts/worker-contract.js';
+import type { Caller } from '#core/api/caller.js';
 import type { ApiRequest } from '#core/api/command-api.js';
 import type { Clock } from '#core/base/clock.js';
 import { DEFAULT_COMMAND_SETTINGS } from '#core/commands/types.js';
@@ -14,6 +16,7 @@ import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '#core/workers/sett
 import { LocalEventSourceMapping } from '#local/emulators/event-source-mapping.js';
 import { buildCommandApi } from '#wiring/api.js';
 import { buildLaneWorker } from '#wiring/lane-worker.js';
+import { aHouseholdCaller, anApprover, anOperatorCaller, aWorkerCaller } from '../support/api-requests.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { RecordingTelemetry } from '../support/pipeline.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
@@ -22,6 +25,22 @@ import { aDelegatedRun, createSiteLanes } from '../support/worker-integration.js
 
 const LANE = 'runtime-agent-message-posted';
 const laneDefinition = LANES.filter((lane) => lane.name === LANE);
+const OPERATOR = anOperatorCaller();
+
+/**
+ * The caller a request comes from unless a test names one: on a worker route the worker its body
+ * names at the path's site (what that host's role session proves); on a household route an
+ * approver of hh-w; an operator elsewhere.
+ */
+function defaultCaller(path: string, body: unknown, environment: string): Caller {
+  const site = /^\/api\/workers\/sites\/([^/]+)\//.exec(path)?.[1];
+  if (site !== undefined) {
+    const workerId = (body as { worker_id?: unknown } | undefined)?.worker_id;
+    return aWorkerCaller(site, typeof workerId === 'string' ? workerId : 'worker-1', environment);
+  }
+  if (path.startsWith('/api/v1/agent/')) return anApprover('hh-w', 'alice');
+  return OPERATOR;
+}
 
 /**
  * `/api/workers/*` through the real API module (`buildCommandApi`) on DynamoDB Local and the
@@ -99,7 +118,13 @@ describe('worker API and delegation on the emulators', () => {
     await env?.cleanup();
   });
 
-  async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+    caller: Caller = defaultCaller(path, body, environment),
+  ) {
     const request: ApiRequest = {
       method,
       path,
@@ -107,16 +132,26 @@ describe('worker API and delegation on the emulators', () => {
       query: {},
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       requestId: randomUUID(),
+      caller,
     };
     const response = await api(request);
     return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) };
   }
 
   function heartbeat(overrides: Parameters<typeof aHeartbeat>[0] = {}) {
+    const event = aHeartbeat({ environment, ts: new Date().toISOString(), ...overrides });
+    return call('POST', workerRoutePath('postWorkerHeartbeat', event.site), event);
+  }
+
+  /** Posts a result envelope on its site's route (as the worker it names, unless told). */
+  function postResult(envelope: unknown, caller?: Caller) {
+    const site = (envelope as { site?: unknown }).site;
     return call(
       'POST',
-      '/api/workers/heartbeats',
-      aHeartbeat({ environment, ts: new Date().toISOString(), ...overrides }),
+      workerRoutePath('postWorkerResult', typeof site === 'string' ? site : 'lab'),
+      envelope,
+      undefined,
+      caller,
     );
   }
 
@@ -133,10 +168,13 @@ describe('worker API and delegation on the emulators', () => {
 
   /** Posts a message, lets its approval be requested, approves it; returns the approval's run. */
   async function approve(text: string, conversationId = `conv-${randomUUID().slice(0, 8)}`) {
-    const posted = await call('POST', `/api/v1/agent/conversations/${conversationId}/messages`, {
-      householdId: 'hh-w',
-      text,
-    });
+    const posted = await call(
+      'POST',
+      `/api/v1/agent/conversations/${conversationId}/messages`,
+      { householdId: 'hh-w', text },
+      undefined,
+      aHouseholdCaller('hh-w'),
+    );
     expect(posted.status).toBe(202);
     await drain();
     const approvalId = (await readRun(posted.body.commandId)).result.approvalIds[0] as string;
@@ -153,6 +191,8 @@ describe('worker API and delegation on the emulators', () => {
     await drain();
     return readRun(decided.body.commandId);
   }
+
+  const claimTaskPath = (taskId: string) => workerRoutePath('claimWorkerTask', 'lab', taskId);
 
   async function takeTaskMessage(site: string): Promise<WorkerTaskMessage[]> {
     const received = await env.sqs.send(
@@ -194,18 +234,26 @@ describe('worker API and delegation on the emulators', () => {
         status: 202,
         body: { accepted: true, worker_id: 'lab-1' },
       });
-      const enabled = await call('PUT', '/api/workers/delegation', { enabled: true, changed_by: 'alice' });
+      // changed_by is the operator's proven principal; the body's changed_by is only a note.
+      const alice = 'arn:aws:iam::000000000000:user/alice';
+      const enabled = await call(
+        'PUT',
+        '/api/workers/delegation',
+        { enabled: true, changed_by: 'mallory' },
+        undefined,
+        anOperatorCaller('alice'),
+      );
       expect(enabled).toMatchObject({
         status: 200,
-        body: { enabled: true, source: 'flag', changed_by: 'alice', online_workers: 1 },
+        body: { enabled: true, source: 'flag', changed_by: alice, online_workers: 1 },
       });
       expect((await call('GET', '/api/workers/delegation')).body).toMatchObject({
         enabled: true,
-        changed_by: 'alice',
+        changed_by: alice,
       });
       expect((await call('PUT', '/api/workers/delegation', { enabled: false })).body).toMatchObject({
         enabled: false,
-        changed_by: expect.stringMatching(/^api:/),
+        changed_by: 'arn:aws:iam::000000000000:user/runlane-operator',
       });
       expect((await call('PUT', '/api/workers/delegation', { enabled: true })).status).toBe(200);
     });
@@ -261,21 +309,16 @@ describe('worker API and delegation on the emulators', () => {
     });
 
     it('refuses a malformed heartbeat or one of another environment with 400 and the field path', async () => {
-      expect(
-        await call('POST', '/api/workers/heartbeats', { ...aHeartbeat({ environment }), interval_ms: 10 }),
-      ).toMatchObject({
+      const path = workerRoutePath('postWorkerHeartbeat', 'lab');
+      expect(await call('POST', path, { ...aHeartbeat({ environment }), interval_ms: 10 })).toMatchObject({
         status: 400,
         body: { error: 'invalid_heartbeat', fieldPath: 'body.interval_ms' },
       });
-      expect(
-        await call('POST', '/api/workers/heartbeats', aHeartbeat({ environment: 'prod' })),
-      ).toMatchObject({
+      expect(await call('POST', path, aHeartbeat({ environment: 'prod' }))).toMatchObject({
         status: 400,
         body: { error: 'invalid_heartbeat', fieldPath: 'body.environment' },
       });
-      expect(
-        await call('POST', '/api/workers/heartbeats', '{', { 'content-type': 'application/json' }),
-      ).toMatchObject({
+      expect(await call('POST', path, '{', { 'content-type': 'application/json' })).toMatchObject({
         status: 400,
         body: { error: 'invalid_json', fieldPath: 'body' },
       });
@@ -283,7 +326,7 @@ describe('worker API and delegation on the emulators', () => {
   });
 
   describe('claims', () => {
-    const claimPath = (taskId: string) => `/api/workers/tasks/${taskId}/claim`;
+    const claimPath = (taskId: string, site = 'lab') => workerRoutePath('claimWorkerTask', site, taskId);
 
     it('claims a queued task (200), then answers the next claimer 409 already_claimed with who has it', async () => {
       const task = await aQueuedTask();
@@ -353,6 +396,10 @@ describe('worker API and delegation on the emulators', () => {
     it('answers 403 wrong_site, 403 wrong_worker, 409 stale_attempt, 404 task_not_found and 400 for bad input', async () => {
       const task = await aQueuedTask({ workerId: 'lab-7' });
       const claim = (body: unknown, taskId = task.taskId) => call('POST', claimPath(taskId), body);
+      // A worker of edge, on its own site's route, cannot claim a lab task.
+      expect(
+        await call('POST', claimPath(task.taskId, 'edge'), { worker_id: 'lab-7', site: 'edge', attempt: 1 }),
+      ).toMatchObject({ status: 403, body: { error: 'wrong_site', fieldPath: 'path.taskId' } });
       expect(await claim({ worker_id: 'lab-7', site: 'edge', attempt: 1 })).toMatchObject({
         status: 403,
         body: { error: 'wrong_site', fieldPath: 'body.site' },
@@ -377,7 +424,9 @@ describe('worker API and delegation on the emulators', () => {
         status: 400,
         body: { error: 'validation_failed', fieldPath: 'body.attempt' },
       });
-      expect(await call('POST', claimPath(task.taskId), '{}', {})).toMatchObject({
+      expect(
+        await call('POST', claimPath(task.taskId), '{}', {}, aWorkerCaller('lab', 'lab-7', environment)),
+      ).toMatchObject({
         status: 415,
         body: { fieldPath: 'headers.content-type' },
       });
@@ -405,7 +454,7 @@ describe('worker API and delegation on the emulators', () => {
       const { run } = await aDelegatedRun(lifecycle);
       const task = await anExecutingTask(run.commandId);
       const envelope = anExecutionResult(task, { environment });
-      const first = await call('POST', '/api/workers/results', envelope);
+      const first = await postResult(envelope);
       expect(first).toEqual({
         status: 202,
         headers: expect.any(Object),
@@ -416,7 +465,7 @@ describe('worker API and delegation on the emulators', () => {
           reconciled: true,
         },
       });
-      const resend = await call('POST', '/api/workers/results', envelope);
+      const resend = await postResult(envelope);
       expect(resend.body).toEqual({
         accepted: true,
         duplicate: true,
@@ -431,7 +480,7 @@ describe('worker API and delegation on the emulators', () => {
 
     it('refuses an unknown payload_type with 400 at body.payload_type and stores nothing', async () => {
       const task = await anExecutingTask();
-      const response = await call('POST', '/api/workers/results', {
+      const response = await postResult({
         ...aLogsEnvelope(task),
         environment,
         payload_type: 'metrics',
@@ -453,7 +502,7 @@ describe('worker API and delegation on the emulators', () => {
         [{ ...envelope, extra: true }, 'body.extra'],
       ];
       for (const [body, fieldPath] of cases) {
-        expect(await call('POST', '/api/workers/results', body)).toMatchObject({
+        expect(await postResult(body)).toMatchObject({
           status: 400,
           body: { error: 'invalid_envelope', fieldPath },
         });
@@ -462,20 +511,17 @@ describe('worker API and delegation on the emulators', () => {
     });
 
     it('answers 404 unknown_task for a result of no task', async () => {
-      expect(
-        await call(
-          'POST',
-          '/api/workers/results',
-          anExecutionResult({ taskId: randomUUID() }, { environment }),
-        ),
-      ).toMatchObject({ status: 404, body: { error: 'unknown_task', fieldPath: 'body.task_id' } });
+      expect(await postResult(anExecutionResult({ taskId: randomUUID() }, { environment }))).toMatchObject({
+        status: 404,
+        body: { error: 'unknown_task', fieldPath: 'body.task_id' },
+      });
     });
 
     it('answers 503 with retry-after while the task’s command is still being recorded, storing nothing', async () => {
       const { run, finish } = await aDelegatedRun(lifecycle, { finished: false });
       const task = await anExecutingTask(run.commandId);
       const envelope = anExecutionResult(task, { environment });
-      const busy = await call('POST', '/api/workers/results', envelope);
+      const busy = await postResult(envelope);
       expect(busy).toMatchObject({
         status: 503,
         body: { error: 'run_in_progress' },
@@ -483,7 +529,7 @@ describe('worker API and delegation on the emulators', () => {
       });
       expect(await tasks.listResultKeys(task.taskId)).toEqual([]);
       await finish();
-      expect(await call('POST', '/api/workers/results', envelope)).toMatchObject({
+      expect(await postResult(envelope)).toMatchObject({
         status: 202,
         body: { duplicate: false, reconciled: true },
       });
@@ -524,14 +570,14 @@ describe('worker API and delegation on the emulators', () => {
         expect.objectContaining({ commandId: run.commandId }),
       );
 
-      const claim = await call('POST', `/api/workers/tasks/${taskId}/claim`, {
+      const claim = await call('POST', claimTaskPath(taskId), {
         worker_id: 'lab-1',
         site: 'lab',
         attempt: messages[0]?.attempt,
       });
       expect(claim.status).toBe(200);
       const result = anExecutionResult({ taskId }, { environment, worker_id: 'lab-1' });
-      expect((await call('POST', '/api/workers/results', result)).body).toMatchObject({ reconciled: true });
+      expect((await postResult(result)).body).toMatchObject({ reconciled: true });
 
       const reconciled = await readRun(run.commandId);
       expect(reconciled.status).toBe('Completed');
@@ -555,7 +601,7 @@ describe('worker API and delegation on the emulators', () => {
       await call('PUT', '/api/workers/delegation', { enabled: true });
       const run = await approve('run script disk-report on lab');
       const taskId = run.result.taskId as string;
-      await call('POST', `/api/workers/tasks/${taskId}/claim`, {
+      await call('POST', claimTaskPath(taskId), {
         worker_id: 'lab-1',
         site: 'lab',
         attempt: 1,
@@ -564,7 +610,7 @@ describe('worker API and delegation on the emulators', () => {
         { taskId },
         { environment, worker_id: 'lab-1', payload: { status: 'failed', errorCode: 'script_not_allowed' } },
       );
-      expect((await call('POST', '/api/workers/results', failed)).status).toBe(202);
+      expect((await postResult(failed)).status).toBe(202);
       const reconciled = await readRun(run.commandId);
       expect(reconciled.status).toBe('NeedsReview');
       expect(reconciled.signals).toContainEqual(
@@ -633,21 +679,30 @@ describe('worker metrics on the emulators', () => {
     await env?.cleanup();
   });
 
-  async function post(path: string, body: unknown) {
+  /** Posts a heartbeat or result on its site's route, as the worker it names. */
+  async function post(
+    route: 'postWorkerHeartbeat' | 'postWorkerResult',
+    body: { readonly site: string; readonly worker_id: string; readonly [field: string]: unknown },
+  ) {
     const response = await api({
       method: 'POST',
-      path,
+      path: workerRoutePath(route, body.site),
       headers: { 'content-type': 'application/json' },
       query: {},
       body: JSON.stringify(body),
       requestId: randomUUID(),
+      caller: aWorkerCaller(body.site, body.worker_id, environment),
     });
     return { status: response.statusCode, body: JSON.parse(response.body) };
   }
 
+  function get(path: string): ApiRequest {
+    return { method: 'GET', path, headers: {}, query: {}, requestId: 'r', caller: OPERATOR };
+  }
+
   it('reports queue depth, failures, average latency, heartbeat freshness and backlog per worker, and stuck tasks', async () => {
     await post(
-      '/api/workers/heartbeats',
+      'postWorkerHeartbeat',
       aHeartbeat({ environment, ts: at(-10_000).toISOString(), offline_backlog: { files: 2, bytes: 512 } }),
     );
     // Two finished tasks: 2 s and 4 s from queuedAt to the result's arrival.
@@ -666,7 +721,7 @@ describe('worker metrics on the emulators', () => {
         now: at(-latencyMs + 100),
       });
       const result = anExecutionResult(task, { environment, payload: { status } });
-      expect((await post('/api/workers/results', result)).status).toBe(202);
+      expect((await post('postWorkerResult', result)).status).toBe(202);
     }
     // Claimed 20 minutes ago, its logs arrived but no execution_result: stuck, no result key.
     const silent = await tasks.createQueued(
@@ -674,33 +729,28 @@ describe('worker metrics on the emulators', () => {
       at(-21 * 60_000),
     );
     await tasks.claim({ taskId: silent.taskId, workerId: 'worker-1', site: 'lab', now: at(-20 * 60_000) });
-    await post('/api/workers/results', { ...aLogsEnvelope(silent), environment });
+    await post('postWorkerResult', { ...aLogsEnvelope(silent), environment });
     // Claimed 30 minutes ago; an execution_result from another worker arrived and was kept, not applied.
     const orphan = await tasks.createQueued(
       aTaskMessage({ environment, queuedAt: at(-31 * 60_000).toISOString() }),
       at(-31 * 60_000),
     );
     await tasks.claim({ taskId: orphan.taskId, workerId: 'worker-1', site: 'lab', now: at(-30 * 60_000) });
-    await post('/api/workers/results', anExecutionResult(orphan, { environment, worker_id: 'worker-9' }));
+    // (The API refuses another worker's result for a task; the bus ingest keeps it, unapplied.)
+    await tasks.recordResult(anExecutionResult(orphan, { environment, worker_id: 'worker-9' }), now);
     // Claimed a minute ago: not stuck.
     const busy = await tasks.createQueued(aTaskMessage({ environment }), at(-60_000));
     await tasks.claim({ taskId: busy.taskId, workerId: 'worker-1', site: 'lab', now: at(-60_000) });
     // One task waiting on the lane.
     await post(
-      '/api/workers/heartbeats',
+      'postWorkerHeartbeat',
       aHeartbeat({ environment, worker_id: 'worker-2', ts: at(-200_000).toISOString() }),
     );
     await new SqsWorkerTaskQueue({ client: env.sqs, queueUrls: lanes.urls }).send(
       aTaskMessage({ environment }),
     );
 
-    const metrics = await api({
-      method: 'GET',
-      path: '/api/workers/metrics',
-      headers: {},
-      query: {},
-      requestId: 'r',
-    });
+    const metrics = await api(get('/api/workers/metrics'));
     expect(metrics.statusCode).toBe(200);
     expect(JSON.parse(metrics.body)).toEqual({
       queue_depth: 1,
@@ -749,23 +799,14 @@ describe('worker metrics on the emulators', () => {
 
   it('shows a worker going offline once its heartbeat is older than the stale multiple', async () => {
     now = new Date(now.getTime() + 60_000);
-    const health = await api({
-      method: 'GET',
-      path: '/api/workers/health',
-      headers: {},
-      query: {},
-      requestId: 'r',
-    });
+    const health = await api(get('/api/workers/health'));
     const body = JSON.parse(health.body);
     expect(body.workers.find((w: { worker_id: string }) => w.worker_id === 'worker-1')).toMatchObject({
       status: 'online',
       heartbeat_age_ms: 70_000,
     });
     now = new Date(now.getTime() + 21_000);
-    const later = JSON.parse(
-      (await api({ method: 'GET', path: '/api/workers/health', headers: {}, query: {}, requestId: 'r' }))
-        .body,
-    );
+    const later = JSON.parse((await api(get('/api/workers/health'))).body);
     expect(later.workers.find((w: { worker_id: string }) => w.worker_id === 'worker-1')).toMatchObject({
       status: 'offline',
       heartbeat_age_ms: 91_000,
