@@ -45,8 +45,8 @@ export interface RunlaneStackProps extends StackProps {
  * - `SupervisorSilentHostsCheck`: every 5 minutes, the count of supervisor
  *   hosts whose latest health report is older than
  *   `alarms.supervisor.silentHosts.staleMinutes`;
- * - `WorkerDelegation` when `workers.sites` names a site (seed 004): a task lane and a host
- *   policy per site, the worker event ingest, the worker sweep; bound to the API (lane depth)
+ * - `WorkerDelegation` when `workers.sites` names a site (seed 004): a task lane, a host
+ *   policy and a host role per site, the worker event ingest, the worker sweep; bound to the API (lane depth)
  *   and to the lane worker running `agent.approval.decided` (sends tasks). Without sites, the
  *   API and that lane worker only get the `WORKER_*` settings (delegation off, no lanes);
  * - `AlarmTopics` (critical, warning; subscriptions from `config.alarms`),
@@ -54,8 +54,10 @@ export interface RunlaneStackProps extends StackProps {
  * - outputs: API URL, each lane's queue and DLQ URL, table name, bus name,
  *   alarm topic ARNs, dashboard name, replay drill state machine ARN, runner
  *   event DLQ URL, and with worker sites each site's task lane URL
- *   (`WorkerTaskQueueUrl<Site>`) and host policy ARN (`WorkerHostPolicyArn<Site>`), and the
- *   worker event DLQ URL.
+ *   (`WorkerTaskQueueUrl<Site>`), host policy ARN (`WorkerHostPolicyArn<Site>`) and host role ARN
+ *   (`WorkerHostRoleArn<Site>`), and the worker event DLQ URL;
+ * - household auth outputs: `JwtIssuer`, and with the stack's own Cognito user pool (no
+ *   `auth.jwt.issuer`) `UserPoolId` and `UserPoolClientId`.
  *
  * @example
  * new RunlaneStack(app, 'Runlane-dev', { environmentName: 'dev', config: config.environments.dev,
@@ -123,8 +125,15 @@ export class RunlaneStack extends Stack {
       lifecycle: this.lifecycle,
       lanes: this.lanes,
       authorization: config.api.authorization,
-      throttlingRateLimit: config.api.throttlingRateLimit,
-      throttlingBurstLimit: config.api.throttlingBurstLimit,
+      throttling: config.api.throttling,
+      jwt: {
+        ...(config.auth.jwt.issuer !== undefined ? { issuer: config.auth.jwt.issuer } : {}),
+        ...(config.auth.jwt.audience !== undefined ? { audience: config.auth.jwt.audience } : {}),
+        householdClaim: config.auth.jwt.householdClaim,
+        roleClaim: config.auth.jwt.roleClaim,
+      },
+      retainUserPool: config.lifecycle.retainOnDelete,
+      workerClockSkewSeconds: config.workers.clockSkewSeconds,
       maxBodyBytes: config.api.maxBodyBytes,
       retentionDays: config.lifecycle.retentionDays,
       logRetention,
@@ -187,6 +196,8 @@ export class RunlaneStack extends Stack {
         telemetry: this.telemetry,
         api: this.api,
         sites: config.workers.sites,
+        hostRoleTrust: config.workers.hostRoleTrust,
+        clockSkewSeconds: config.workers.clockSkewSeconds,
         ...workerSettings,
         maxReceiveCount: config.workers.maxReceiveCount,
         visibilityTimeout: Duration.seconds(config.workers.visibilityTimeoutSeconds),
@@ -230,6 +241,22 @@ export class RunlaneStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Command API base URL' });
+    const householdAuth = this.api.householdAuth;
+    new CfnOutput(this, 'JwtIssuer', {
+      value: householdAuth.issuer,
+      description: 'Issuer of the JWTs the household routes accept (Authorization: Bearer <ID token>)',
+    });
+    if (householdAuth.userPool && householdAuth.userPoolClient) {
+      new CfnOutput(this, 'UserPoolId', {
+        value: householdAuth.userPool.userPoolId,
+        description:
+          'Cognito user pool of household users: create users with custom:household and custom:runlane_role (approver | member)',
+      });
+      new CfnOutput(this, 'UserPoolClientId', {
+        value: householdAuth.userPoolClient.userPoolClientId,
+        description: 'App client of the household user pool (no secret; SRP or user-password auth)',
+      });
+    }
     for (const lane of this.lanes) {
       new CfnOutput(this, `${lane.lane.id}QueueUrl`, {
         value: lane.queue.queueUrl,
@@ -276,7 +303,11 @@ export class RunlaneStack extends Stack {
         });
         new CfnOutput(this, `WorkerHostPolicyArn${suffix}`, {
           value: lane.hostPolicy.managedPolicyArn,
-          description: `Managed policy for the worker hosts of site ${lane.site} (its task lane, worker events, /api/workers claim/results/heartbeats)`,
+          description: `Managed policy for the worker hosts of site ${lane.site} (its task lane, worker events, /api/workers/sites/${lane.site} claim/results/heartbeats)`,
+        });
+        new CfnOutput(this, `WorkerHostRoleArn${suffix}`, {
+          value: lane.hostRole.roleArn,
+          description: `Role the worker hosts of site ${lane.site} assume, with their worker id as the role session name`,
         });
       }
       new CfnOutput(this, 'WorkerEventDeadLetterQueueUrl', {

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
 import { API_ROUTES } from '#contracts/api-routes.js';
 import { type EventRuleDefinition, WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
+import { workerRoleName } from '#contracts/identity.js';
 import { deadLetterQueueName } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
@@ -27,7 +28,11 @@ import {
 } from '#core/workers/settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
 import type { TelemetryBus } from '../bus/telemetry-bus.js';
-import { DEFAULT_LIFECYCLE_SETTINGS, DEFAULT_WORKER_SETTINGS_CONFIG } from '../config/environment-config.js';
+import {
+  DEFAULT_LIFECYCLE_SETTINGS,
+  DEFAULT_WORKER_CLOCK_SKEW_SECONDS,
+  DEFAULT_WORKER_SETTINGS_CONFIG,
+} from '../config/environment-config.js';
 import {
   DEAD_LETTER_QUEUE_RETENTION,
   HANDLER_ENTRIES,
@@ -45,12 +50,18 @@ import { TABLE_ACCESS } from '../storage/table-access.js';
 import { toCdkEventPattern } from './runner-event-ingest.js';
 
 /** The status partitions the sweep moves an overdue task's entry between. */
-/** The `/api/workers/*` routes a worker host calls: claim, results, heartbeats (never health, metrics or the flag). */
-export const WORKER_HOST_ROUTES = [
+/**
+ * The routes a worker host calls: claim, results, heartbeats (never health, metrics or the flag),
+ * each under `/api/workers/sites/{site}/`.
+ */
+const WORKER_HOST_ROUTES = [
   API_ROUTES.claimWorkerTask,
   API_ROUTES.postWorkerResult,
   API_ROUTES.postWorkerHeartbeat,
 ] as const;
+
+/** The stage the command API serves (`CommandApi`): execute-api ARNs name it. */
+const API_STAGE = '$default';
 
 export interface WorkerDelegationProps {
   /** Runlane environment name: queue, rule, policy and function names, `RUNLANE_ENVIRONMENT`. */
@@ -59,10 +70,20 @@ export interface WorkerDelegationProps {
   readonly lifecycle: LifecycleStorage;
   /** The bus the workers send heartbeats and results to (`transport: bus`); the rule is created on it. */
   readonly telemetry: TelemetryBus;
-  /** The command API whose `/api/workers/*` routes the host policies may invoke. */
+  /** The command API whose worker routes (`/api/workers/sites/<site>/…`) the host policies may invoke. */
   readonly api: { readonly httpApi: apigwv2.IHttpApi };
-  /** Site slugs; each gets a task lane and a host policy. At least one. */
+  /** Site slugs; each gets a task lane, a host policy and a host role. At least one. */
   readonly sites: readonly string[];
+  /**
+   * Who may assume the sites' worker roles: 12-digit account ids or IAM role/user ARNs.
+   * @default this account (its IAM principals, as its own policies allow)
+   */
+  readonly hostRoleTrust?: readonly string[];
+  /**
+   * Seconds a worker's `ts` may be ahead of the ingest's receipt (`WORKER_CLOCK_SKEW_SECONDS`).
+   * @default 300
+   */
+  readonly clockSkewSeconds?: number;
   /**
    * `WORKER_DELEGATION_ENABLED` given to the API and the delegating lane worker: the flag's value
    * until an operator sets it.
@@ -180,8 +201,13 @@ export interface WorkerSiteLane {
   readonly queue: sqs.Queue;
   /** `<prefix>-worker-tasks-<site>-dlq`: task messages received `maxReceiveCount` times without being deleted. */
   readonly deadLetterQueue: sqs.Queue;
-  /** `<prefix>-worker-<site>`: attach it to the role of that site's worker hosts. */
+  /** `<prefix>-worker-<site>`: what that site's worker hosts may do; attached to {@link hostRole}. */
   readonly hostPolicy: iam.ManagedPolicy;
+  /**
+   * `runlane-<env>-worker-<site>` (`workerRoleName`): the role that site's hosts assume, with the
+   * worker's id as the role session name.
+   */
+  readonly hostRole: iam.Role;
 }
 
 /** The worker delegation settings the API and the lane workers read (`WORKER_RUNTIME_ENV`). */
@@ -231,16 +257,26 @@ export function workerRuntimeEnvironment(
  * - the managed policy `<prefix>-worker-<site>` for that site's hosts: `sqs:ReceiveMessage`,
  *   `DeleteMessage`, `ChangeMessageVisibility`, `GetQueueAttributes` on that site's lane only;
  *   `events:PutEvents` on the telemetry bus with `events:source` = `runlane.agent` and
- *   `events:detail-type` = `WorkerHeartbeat` | `WorkerResult` only; `execute-api:Invoke` on
- *   `POST /api/workers/tasks/*\/claim`, `POST /api/workers/results` and
- *   `POST /api/workers/heartbeats` only (every stage of the API; it has one, `$default`).
+ *   `events:detail-type` = `WorkerHeartbeat` | `WorkerResult` only; `execute-api:Invoke` on that
+ *   site's three worker routes of the `$default` stage only:
+ *   `POST /api/workers/sites/<site>/tasks/*\/claim`, `POST /api/workers/sites/<site>/results`,
+ *   `POST /api/workers/sites/<site>/heartbeats`;
+ * - the IAM role `runlane-<env>-worker-<site>` (`workerRoleName`, whatever the name prefix: the
+ *   API recognizes a worker by it) with that policy attached, assumable by `hostRoleTrust` (default
+ *   this account). A host assumes it with **the worker's id as the role session name**
+ *   (`aws sts assume-role --role-session-name <worker_id>`, or `role_session_name` in its AWS
+ *   profile): API Gateway's IAM authorizer then proves the caller
+ *   `arn:aws:sts::<account>:assumed-role/runlane-<env>-worker-<site>/<worker_id>`, and the API
+ *   refuses a body naming another site or worker (`workerOfCallerArn`). The trust policy cannot
+ *   check the session name against the worker id (IAM has no pattern for it); a principal allowed
+ *   to assume the role can act as any worker of that site, never of another site;
  *
  * and for the environment:
  * - the rule `<prefix>-worker-events` on the telemetry bus (`WORKER_EVENTS_RULE`: source
  *   `runlane.agent`, detail types `WorkerHeartbeat`, `WorkerResult`) → the ingest function, with
  *   a retry policy and the events DLQ as the target's dead-letter queue;
  * - the ingest function (worker-ingest handler) with `LIFECYCLE_TABLE_NAME`,
- *   `WORKER_EVENT_DLQ_URL`, `RETENTION_DAYS`; on the table `TABLE_ACCESS.workerIngest` (a result is reconciled
+ *   `WORKER_EVENT_DLQ_URL`, `RETENTION_DAYS`, `WORKER_CLOCK_SKEW_SECONDS`; on the table `TABLE_ACCESS.workerIngest` (a result is reconciled
  *   into the task, the action history and the run in one transaction) and send to the events
  *   DLQ; asynchronous retries (`asyncRetryAttempts` within `asyncMaxEventAge`, e.g. a result
  *   whose run is still in progress), then the events DLQ as on-failure destination;
@@ -329,6 +365,7 @@ export class WorkerDelegation extends Construct {
         [RUNTIME_ENV.lifecycleTableName]: props.lifecycle.tableName,
         [RUNTIME_ENV.workerEventDeadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
         [RUNTIME_ENV.retentionDays]: String(s.retentionDays),
+        [RUNTIME_ENV.workerClockSkewSeconds]: String(s.clockSkewSeconds),
       },
     });
     this.ingest = this.ingestFunction.function;
@@ -442,11 +479,16 @@ export class WorkerDelegation extends Construct {
       deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
     });
 
+    // This site's worker routes of the one stage: the site is in the path, the task id a wildcard.
     const apiArn = (route: { readonly method: string; readonly path: string }) =>
-      props.api.httpApi.arnForExecuteApi(route.method, route.path.replace(/\{[^}]+\}/g, '*'), '*');
+      props.api.httpApi.arnForExecuteApi(
+        route.method,
+        route.path.replace('{site}', site).replace(/\{[^}]+\}/g, '*'),
+        API_STAGE,
+      );
     const hostPolicy = new iam.ManagedPolicy(this, `HostPolicy-${site}`, {
       managedPolicyName: `${prefix}-worker-${site}`,
-      description: `Runlane ${props.environmentName}: runlane-agent worker hosts of site ${site} (their task lane, worker events on the bus, claim/results/heartbeats on the API)`,
+      description: `Runlane ${props.environmentName}: runlane-agent worker hosts of site ${site} (their task lane, worker events on the bus, their site's claim/results/heartbeats on the API)`,
       statements: [
         new iam.PolicyStatement({
           sid: 'SiteTaskLane',
@@ -477,14 +519,30 @@ export class WorkerDelegation extends Construct {
         }),
       ],
     });
-    const routeReason = `execute-api:Invoke names the three worker routes exactly (claim, results, heartbeats); the wildcards stand for the stage (the API has one, $default) and the {taskId} of POST /api/workers/tasks/{taskId}/claim, which no policy can list in advance. Every other statement of the policy names its one resource (site ${site}'s task lane, the telemetry bus).`;
-    Validations.of(hostPolicy).acknowledge(
-      ...WORKER_HOST_ROUTES.map((route) => ({
-        id: `AwsSolutions-IAM5[Resource::${nagResourceName(this, apiArn(route))}]`,
-        reason: routeReason,
-      })),
+    Validations.of(hostPolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResourceName(this, apiArn(API_ROUTES.claimWorkerTask))}]`,
+      reason: `execute-api:Invoke names site ${site}'s three worker routes of the $default stage exactly; the one wildcard is the {taskId} of POST /api/workers/sites/${site}/tasks/{taskId}/claim, which no policy can list in advance. Every other statement of the policy names its one resource (the site's task lane, the telemetry bus).`,
+    });
+
+    // The site's host role. Its session name must be the worker's id: the API reads the worker
+    // from the proven caller ARN (assumed-role/<role>/<session>) and refuses a body naming another.
+    const trust = s.hostRoleTrust.map((entry) =>
+      /^\d{12}$/.test(entry) ? new iam.AccountPrincipal(entry) : new iam.ArnPrincipal(entry),
     );
-    return { site, queue, deadLetterQueue, hostPolicy };
+    const [onlyTrusted] = trust;
+    const hostRole = new iam.Role(this, `HostRole-${site}`, {
+      roleName: workerRoleName(props.environmentName, site),
+      description: `Runlane ${props.environmentName}: worker hosts of site ${site}; assume with the worker id as the role session name`,
+      assumedBy:
+        trust.length === 0
+          ? new iam.AccountRootPrincipal()
+          : trust.length === 1 && onlyTrusted
+            ? onlyTrusted
+            : new iam.CompositePrincipal(...trust),
+      managedPolicies: [hostPolicy],
+      maxSessionDuration: Duration.hours(1),
+    });
+    return { site, queue, deadLetterQueue, hostPolicy, hostRole };
   }
 }
 
@@ -496,6 +554,8 @@ interface ResolvedSettings {
   readonly ruleName: string;
   readonly sweepRuleName: string;
   readonly eventDeadLetterQueueName: string;
+  readonly hostRoleTrust: readonly string[];
+  readonly clockSkewSeconds: number;
   readonly delegationEnabled: boolean;
   readonly heartbeatStaleMultiple: number;
   readonly stuckTaskMinutes: number;
@@ -528,6 +588,8 @@ function resolveSettings(props: WorkerDelegationProps): ResolvedSettings {
     ruleName: `${prefix}-${rule.name}`,
     sweepRuleName: `${prefix}-worker-sweep`,
     eventDeadLetterQueueName: deadLetterQueueName(`${prefix}-${rule.name}`),
+    hostRoleTrust: props.hostRoleTrust ?? config.hostRoleTrust,
+    clockSkewSeconds: props.clockSkewSeconds ?? DEFAULT_WORKER_CLOCK_SKEW_SECONDS,
     delegationEnabled: props.delegationEnabled ?? config.delegationEnabled,
     heartbeatStaleMultiple: props.heartbeatStaleMultiple ?? DEFAULT_HEARTBEAT_STALE_MULTIPLE,
     stuckTaskMinutes: props.stuckTaskMinutes ?? DEFAULT_STUCK_TASK_MINUTES,
@@ -557,6 +619,12 @@ function checkProps(props: WorkerDelegationProps, s: ResolvedSettings): void {
       problems.push(`sites: "${site}" ${checked.error.issues[0]?.message ?? 'is not a site slug'}`);
       continue;
     }
+    const roleName = workerRoleName(props.environmentName, site);
+    if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) {
+      problems.push(
+        `sites: "${site}" makes the role name "${roleName}", not 1-64 characters of [A-Za-z0-9+=,.@_-]`,
+      );
+    }
     const dlq = deadLetterQueueName(s.taskQueueName(site));
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(dlq)) {
       problems.push(`sites: "${site}" makes the queue name "${dlq}", not 1-80 characters of [A-Za-z0-9_-]`);
@@ -574,6 +642,14 @@ function checkProps(props: WorkerDelegationProps, s: ResolvedSettings): void {
     problems.push(
       `namePrefix (dead-letter queue name): "${s.eventDeadLetterQueueName}" must be 1-80 characters of [A-Za-z0-9_-]`,
     );
+  }
+  for (const entry of s.hostRoleTrust) {
+    if (!/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)\/\S+))$/.test(entry)) {
+      problems.push(`hostRoleTrust: "${entry}" is not a 12-digit account id or an IAM role or user ARN`);
+    }
+  }
+  if (!isIntegerIn(s.clockSkewSeconds, 1, 86_400)) {
+    problems.push(`clockSkewSeconds: must be an integer from 1 to 86400, got ${s.clockSkewSeconds}`);
   }
   if (s.rule.target !== 'workerEventIngest')
     problems.push(`rule: targets ${s.rule.target}, not workerEventIngest`);

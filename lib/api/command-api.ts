@@ -6,12 +6,14 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES } from '#contracts/api-routes.js';
+import { API_ROUTES, ROUTE_GROUP_AUTH, type RouteGroup, type RouteName } from '#contracts/api-routes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
   type ApiSettings,
   DEFAULT_API_SETTINGS,
   DEFAULT_LIFECYCLE_SETTINGS,
+  DEFAULT_WORKER_CLOCK_SKEW_SECONDS,
+  type RouteThrottle,
 } from '../config/environment-config.js';
 import { API_FUNCTION_DEFAULTS, HANDLER_ENTRIES, LOG_GROUP_DEFAULTS, namePrefixFor } from '../defaults.js';
 import { throwIfProblems } from '../errors.js';
@@ -19,12 +21,23 @@ import type { CommandLane } from '../lanes/command-lane.js';
 import { RunlaneFunction } from '../runlane-function.js';
 import type { LifecycleStorage } from '../storage/lifecycle-storage.js';
 import { TABLE_ACCESS } from '../storage/table-access.js';
+import { HouseholdAuth, type HouseholdAuthProps } from './household-auth.js';
 
-/** The routes of the command API; all go to the one api function (Lambda proxy, payload 2.0). */
-export const COMMAND_API_ROUTES = Object.values(API_ROUTES).map((route) => ({
-  method: apigwv2.HttpMethod[route.method],
-  path: route.path,
-}));
+/**
+ * The routes of the command API; all go to the one api function (Lambda proxy, payload 2.0). The
+ * group decides the authorizer (`ROUTE_GROUP_AUTH`) and the throttle; `routeKey` is API Gateway's
+ * `METHOD path`.
+ */
+export const COMMAND_API_ROUTES = (Object.keys(API_ROUTES) as RouteName[]).map((name) => {
+  const route = API_ROUTES[name];
+  return {
+    name,
+    method: apigwv2.HttpMethod[route.method],
+    path: route.path,
+    group: route.group as RouteGroup,
+    routeKey: `${route.method} ${route.path}`,
+  };
+});
 
 /** Fields of each access log line (JSON), from the HTTP API `$context` variables. */
 export const ACCESS_LOG_FIELDS = {
@@ -51,21 +64,32 @@ export interface CommandApiProps {
   /** Lanes the API enqueues to; it may send to these queues and no others. */
   readonly lanes: readonly CommandLane[];
   /**
-   * `iam` requires SigV4-signed requests on every route; `none` leaves the
-   * routes open and is meant only for throwaway sandboxes.
+   * How the operator and worker routes are authorized: `iam` (SigV4) or `none` (open; throwaway
+   * sandboxes only, refused for `prod`). Household routes always take a JWT.
    * @default 'iam'
    */
   readonly authorization?: ApiSettings['authorization'];
   /**
-   * Steady-state requests per second allowed on each route of the stage.
-   * @default 50
+   * Household users' JWTs: an external issuer and audience, or neither for a Cognito user pool
+   * created here; the claim names the API reads.
+   * @default a Cognito user pool and app client, `DEFAULT_JWT_CLAIMS`
    */
-  readonly throttlingRateLimit?: number;
+  readonly jwt?: Omit<HouseholdAuthProps, 'environmentName' | 'retainOnDelete'>;
   /**
-   * Burst of requests allowed on each route of the stage.
-   * @default 100
+   * Keep a created user pool on stack deletion, with deletion protection.
+   * @default true
    */
-  readonly throttlingBurstLimit?: number;
+  readonly retainUserPool?: boolean;
+  /**
+   * Per-route throttle of each route group (each route of the group gets these limits).
+   * @default DEFAULT_API_SETTINGS.throttling
+   */
+  readonly throttling?: Partial<Readonly<Record<RouteGroup, RouteThrottle>>>;
+  /**
+   * Seconds a worker timestamp may be ahead of its receipt (`WORKER_CLOCK_SKEW_SECONDS`).
+   * @default 300
+   */
+  readonly workerClockSkewSeconds?: number;
   /**
    * Largest request body accepted (`API_MAX_BODY_BYTES`); larger bodies get 413.
    * @default 32768
@@ -114,13 +138,18 @@ export interface CommandApiProps {
  * Creates:
  * - the api function (`RunlaneFunction`, api handler) with
  *   `COMMAND_QUEUE_URLS` (lane name → queue URL), `LIFECYCLE_TABLE_NAME`,
- *   `API_MAX_BODY_BYTES`, `RETENTION_DAYS`, `RUNLANE_ENVIRONMENT`; it may send
+ *   `API_MAX_BODY_BYTES`, `RETENTION_DAYS`, `RUNLANE_ENVIRONMENT`, `API_AUTHORIZATION`,
+ *   `JWT_HOUSEHOLD_CLAIM`, `JWT_ROLE_CLAIM`, `WORKER_CLOCK_SKEW_SECONDS`; it may send
  *   to the lane queues and on the lifecycle table what `TABLE_ACCESS.api` lists, nothing else;
- * - an HTTP API (API Gateway v2) with the {@link COMMAND_API_ROUTES}, each a
- *   Lambda proxy integration (payload 2.0) with IAM authorization unless
- *   `authorization` is `none`;
- * - the `$default` stage, auto-deployed, with per-route throttling and JSON
- *   access logs ({@link ACCESS_LOG_FIELDS}) to their own log group.
+ * - {@link HouseholdAuth}: the JWT authorizer (and, without an external issuer, the Cognito user
+ *   pool and app client behind it);
+ * - an HTTP API (API Gateway v2) with the {@link COMMAND_API_ROUTES}, each a Lambda proxy
+ *   integration (payload 2.0) with the authorizer of its group (`ROUTE_GROUP_AUTH`): the JWT
+ *   authorizer on household routes in every environment, IAM on operator and worker routes
+ *   unless `authorization` is `none`;
+ * - the `$default` stage, auto-deployed, with each route throttled by its group's limits
+ *   (`RouteSettings`, keyed by route key; the stage default is the strictest group's, for a route
+ *   with none) and JSON access logs ({@link ACCESS_LOG_FIELDS}) to their own log group.
  *
  * @example
  * const api = new CommandApi(this, 'Api', { environmentName: 'dev', lifecycle, lanes });
@@ -133,14 +162,27 @@ export class CommandApi extends Construct {
   public readonly handlerFunction: RunlaneFunction;
   public readonly accessLogGroup: logs.LogGroup;
   public readonly routes: readonly apigwv2.HttpRoute[];
+  /** Each route by its name in `API_ROUTES`. */
+  public readonly routesByName: Readonly<Record<RouteName, apigwv2.HttpRoute>>;
+  /** Household users' JWT authorizer and, without an external issuer, its user pool. */
+  public readonly householdAuth: HouseholdAuth;
 
   public constructor(scope: Construct, id: string, props: CommandApiProps) {
     super(scope, id);
     const authorization = props.authorization ?? DEFAULT_API_SETTINGS.authorization;
-    const rateLimit = props.throttlingRateLimit ?? DEFAULT_API_SETTINGS.throttlingRateLimit;
-    const burstLimit = props.throttlingBurstLimit ?? DEFAULT_API_SETTINGS.throttlingBurstLimit;
+    const throttling: Readonly<Record<RouteGroup, RouteThrottle>> = {
+      ...DEFAULT_API_SETTINGS.throttling,
+      ...props.throttling,
+    };
     const maxBodyBytes = props.maxBodyBytes ?? DEFAULT_API_SETTINGS.maxBodyBytes;
-    checkProps(props, { rateLimit, burstLimit, maxBodyBytes });
+    const clockSkewSeconds = props.workerClockSkewSeconds ?? DEFAULT_WORKER_CLOCK_SKEW_SECONDS;
+    checkProps(props, { authorization, throttling, maxBodyBytes, clockSkewSeconds });
+
+    this.householdAuth = new HouseholdAuth(this, 'HouseholdAuth', {
+      environmentName: props.environmentName,
+      ...props.jwt,
+      ...(props.retainUserPool !== undefined ? { retainOnDelete: props.retainUserPool } : {}),
+    });
 
     const queueUrls = Object.fromEntries(props.lanes.map((lane) => [lane.lane.name, lane.queue.queueUrl]));
     this.handlerFunction = new RunlaneFunction(this, 'Handler', {
@@ -157,6 +199,10 @@ export class CommandApi extends Construct {
         [RUNTIME_ENV.lifecycleTableName]: props.lifecycle.tableName,
         [RUNTIME_ENV.maxBodyBytes]: String(maxBodyBytes),
         [RUNTIME_ENV.retentionDays]: String(props.retentionDays ?? DEFAULT_LIFECYCLE_SETTINGS.retentionDays),
+        [RUNTIME_ENV.apiAuthorization]: authorization,
+        [RUNTIME_ENV.jwtHouseholdClaim]: this.householdAuth.householdClaim,
+        [RUNTIME_ENV.jwtRoleClaim]: this.householdAuth.roleClaim,
+        [RUNTIME_ENV.workerClockSkewSeconds]: String(clockSkewSeconds),
       },
     });
     this.handler = this.handlerFunction.function;
@@ -172,17 +218,20 @@ export class CommandApi extends Construct {
       apiName: props.apiName ?? `${namePrefixFor(props.environmentName)}-api`,
       description: `Runlane ${props.environmentName} command API`,
       createDefaultStage: false,
-      defaultAuthorizer: authorization === 'iam' ? new HttpIamAuthorizer() : new apigwv2.HttpNoneAuthorizer(),
     });
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? LOG_GROUP_DEFAULTS.retention,
       removalPolicy: props.logRemovalPolicy ?? LOG_GROUP_DEFAULTS.removalPolicy,
     });
+    const strictest = Object.values(throttling).reduce((a, b) => ({
+      rateLimit: Math.min(a.rateLimit, b.rateLimit),
+      burstLimit: Math.min(a.burstLimit, b.burstLimit),
+    }));
     this.stage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit, burstLimit },
+      throttle: strictest,
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
         format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
@@ -195,17 +244,45 @@ export class CommandApi extends Construct {
         Math.min(29, (props.functionTimeout ?? API_FUNCTION_DEFAULTS.timeout).toSeconds() + 1),
       ),
     });
-    this.routes = COMMAND_API_ROUTES.flatMap((route) =>
-      this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration }),
-    );
-
-    if (authorization === 'none') {
-      Validations.of(this.httpApi).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'This environment sets api.authorization to "none" in cdk.json, which is allowed only for throwaway sandboxes; every other environment uses IAM (SigV4) authorization on every route.',
+    const iam: apigwv2.IHttpRouteAuthorizer =
+      authorization === 'iam' ? new HttpIamAuthorizer() : new apigwv2.HttpNoneAuthorizer();
+    const authorizers: Readonly<Record<'jwt' | 'iam', apigwv2.IHttpRouteAuthorizer>> = {
+      jwt: this.householdAuth.authorizer,
+      iam,
+    };
+    const byName: Partial<Record<RouteName, apigwv2.HttpRoute>> = {};
+    for (const route of COMMAND_API_ROUTES) {
+      const [created] = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [route.method],
+        integration,
+        authorizer: authorizers[ROUTE_GROUP_AUTH[route.group]],
       });
+      if (!created) throw new Error(`CommandApi: no route created for ${route.routeKey}`);
+      byName[route.name] = created;
+      if (authorization === 'none' && ROUTE_GROUP_AUTH[route.group] === 'iam') {
+        Validations.of(created).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `This sandbox environment sets api.authorization to "none" in cdk.json (refused for prod at synth), which leaves this ${route.group} route (${route.routeKey}) without IAM authorization; household routes keep their JWT authorizer.`,
+        });
+      }
     }
+    this.routesByName = byName as Record<RouteName, apigwv2.HttpRoute>;
+    this.routes = COMMAND_API_ROUTES.map((route) => this.routesByName[route.name]);
+
+    // Each route its group's throttle. RouteSettings name routes by key, so the stage must be
+    // created after them (CloudFormation refuses settings for a route key that does not exist).
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    cfnStage.routeSettings = Object.fromEntries(
+      COMMAND_API_ROUTES.map((route) => [
+        route.routeKey,
+        {
+          ThrottlingRateLimit: throttling[route.group].rateLimit,
+          ThrottlingBurstLimit: throttling[route.group].burstLimit,
+        },
+      ]),
+    );
+    this.stage.node.addDependency(...this.routes.map((route) => route.node.defaultChild as apigwv2.CfnRoute));
   }
 
   /** Base URL of the API (the `$default` stage), ending in `/`. */
@@ -216,7 +293,12 @@ export class CommandApi extends Construct {
 
 function checkProps(
   props: CommandApiProps,
-  resolved: { readonly rateLimit: number; readonly burstLimit: number; readonly maxBodyBytes: number },
+  resolved: {
+    readonly authorization: ApiSettings['authorization'];
+    readonly throttling: Readonly<Record<RouteGroup, RouteThrottle>>;
+    readonly maxBodyBytes: number;
+    readonly clockSkewSeconds: number;
+  },
 ): void {
   const problems: string[] = [];
   if (props.lanes.length === 0) problems.push('lanes: at least one lane is required');
@@ -224,10 +306,15 @@ function checkProps(
   const duplicates = names.filter((name, index) => names.indexOf(name) !== index);
   if (duplicates.length > 0)
     problems.push(`lanes: duplicate lane names ${[...new Set(duplicates)].join(', ')}`);
-  if (!(resolved.rateLimit > 0))
-    problems.push(`throttlingRateLimit: must be positive, got ${resolved.rateLimit}`);
-  if (!(Number.isInteger(resolved.burstLimit) && resolved.burstLimit > 0)) {
-    problems.push(`throttlingBurstLimit: must be a positive integer, got ${resolved.burstLimit}`);
+  if (resolved.authorization === 'none' && props.environmentName === 'prod') {
+    problems.push('authorization: "none" is refused for prod (operator and worker routes would be open)');
+  }
+  for (const [group, throttle] of Object.entries(resolved.throttling)) {
+    if (!(throttle.rateLimit > 0))
+      problems.push(`throttling.${group}.rateLimit: must be positive, got ${throttle.rateLimit}`);
+    if (!(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0)) {
+      problems.push(`throttling.${group}.burstLimit: must be a positive integer, got ${throttle.burstLimit}`);
+    }
   }
   if (
     !(
@@ -237,6 +324,9 @@ function checkProps(
     )
   ) {
     problems.push(`maxBodyBytes: must be an integer from 1024 to 262144, got ${resolved.maxBodyBytes}`);
+  }
+  if (!(Number.isInteger(resolved.clockSkewSeconds) && resolved.clockSkewSeconds >= 1)) {
+    problems.push(`workerClockSkewSeconds: must be a positive integer, got ${resolved.clockSkewSeconds}`);
   }
   const timeoutSeconds = (props.functionTimeout ?? API_FUNCTION_DEFAULTS.timeout).toSeconds({
     integral: false,

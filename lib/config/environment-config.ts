@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_JWT_CLAIMS } from '#contracts/identity.js';
 import { DEFAULT_HEARTBEAT_STALE_MULTIPLE, workerSiteSchema } from '#contracts/worker-contract.js';
 import { MAX_STALE_MINUTES, SILENT_HOSTS_CHECK_INTERVAL_MINUTES } from '#core/supervisor/silent-hosts.js';
 import { DEFAULT_TASK_TIMEOUT_MS } from '#core/workers/delegation.js';
@@ -39,14 +40,105 @@ const laneSettingsSchema = z
   })
   .strict();
 
+/** Steady-state rate and burst API Gateway allows on each route of a route group. */
+const routeThrottleSchema = z
+  .object({
+    /** Steady-state requests per second on each route of the group. */
+    rateLimit: z.number().positive(),
+    /** Burst of requests on each route of the group. */
+    burstLimit: z.number().int().positive(),
+  })
+  .strict();
+
+/** Per-route throttles of each route group: household users, operators, worker hosts. */
+const DEFAULT_ROUTE_THROTTLES = {
+  household: { rateLimit: 50, burstLimit: 100 },
+  operator: { rateLimit: 10, burstLimit: 20 },
+  worker: { rateLimit: 50, burstLimit: 100 },
+} as const;
+
+const apiThrottlingSchema = z
+  .object({
+    household: routeThrottleSchema.default(DEFAULT_ROUTE_THROTTLES.household),
+    operator: routeThrottleSchema.default(DEFAULT_ROUTE_THROTTLES.operator),
+    worker: routeThrottleSchema.default(DEFAULT_ROUTE_THROTTLES.worker),
+  })
+  .strict();
+
+/** The stage-wide throttle fields the per-group `api.throttling` replaced. */
+const MOVED_THROTTLE_FIELDS = {
+  throttlingRateLimit: 'rateLimit',
+  throttlingBurstLimit: 'burstLimit',
+} as const;
+
 const apiSettingsSchema = z
   .object({
-    /** `iam` (SigV4) by default; `none` only for throwaway sandboxes. */
+    /**
+     * How operator and worker routes are authorized: `iam` (SigV4) by default; `none` only for
+     * throwaway sandboxes, never prod. Household routes always need a JWT (`auth.jwt`).
+     */
     authorization: z.enum(['iam', 'none']).default('iam'),
-    throttlingRateLimit: z.number().positive().default(50),
-    throttlingBurstLimit: z.number().int().positive().default(100),
+    /** Per-route throttles of each route group (`contracts/api-routes.ts` `group`). */
+    throttling: apiThrottlingSchema.default(apiThrottlingSchema.parse({})),
     /** Largest request body the API accepts, in bytes; larger bodies get 413. */
     maxBodyBytes: z.number().int().min(1024).max(262_144).default(32_768),
+    /** Replaced by `throttling.<group>`; refused with a pointer there. */
+    throttlingRateLimit: z.unknown().optional(),
+    throttlingBurstLimit: z.unknown().optional(),
+  })
+  .strict()
+  .superRefine((api, context) => {
+    for (const [field, replacement] of Object.entries(MOVED_THROTTLE_FIELDS)) {
+      if (api[field as keyof typeof MOVED_THROTTLE_FIELDS] === undefined) continue;
+      context.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `was replaced by per-route-group throttles: set throttling.household.${replacement}, throttling.operator.${replacement} and throttling.worker.${replacement}`,
+      });
+    }
+  })
+  .transform(({ throttlingRateLimit: _rate, throttlingBurstLimit: _burst, ...api }) => api);
+
+/**
+ * Household users' JWTs (API Gateway JWT authorizer on the household routes). With `issuer` and
+ * `audience` the stack trusts that identity provider; without them it creates a Cognito user pool
+ * and app client and trusts those. The claim names are what the API reads the household and the
+ * role from.
+ */
+const jwtSettingsSchema = z
+  .object({
+    /** The issuer (`iss`) URL, e.g. `https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc`. */
+    issuer: z.url({ protocol: /^https$/, message: 'must be an https URL' }).optional(),
+    /** Accepted audiences (`aud`, or `client_id` of access tokens): at least one. */
+    audience: z.array(z.string().min(1).max(256)).min(1).max(50).optional(),
+    /** The claim holding the user's household id. */
+    householdClaim: z.string().min(1).max(128).default(DEFAULT_JWT_CLAIMS.household),
+    /** The claim holding the user's role (`approver` decides approvals; anything else is a member). */
+    roleClaim: z.string().min(1).max(128).default(DEFAULT_JWT_CLAIMS.role),
+  })
+  .strict()
+  .superRefine((jwt, context) => {
+    if ((jwt.issuer === undefined) !== (jwt.audience === undefined)) {
+      const missing = jwt.issuer === undefined ? 'issuer' : 'audience';
+      const present = missing === 'issuer' ? 'audience' : 'issuer';
+      context.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: `is required with ${present} (set both to trust an external issuer, or neither for the stack's Cognito user pool)`,
+      });
+    }
+    if (jwt.householdClaim === jwt.roleClaim) {
+      context.addIssue({
+        code: 'custom',
+        path: ['roleClaim'],
+        message: `must differ from householdClaim (${jwt.householdClaim})`,
+      });
+    }
+  });
+
+const authSettingsSchema = z
+  .object({
+    jwt: jwtSettingsSchema.default(jwtSettingsSchema.parse({})),
   })
   .strict();
 
@@ -317,6 +409,13 @@ const alarmSettingsSchema = z
   })
   .strict();
 
+/** Seconds a worker timestamp may be ahead of its receipt unless `workers.clockSkewSeconds` says otherwise. */
+export const DEFAULT_WORKER_CLOCK_SKEW_SECONDS = 300;
+
+/** An account id, or the ARN of an IAM role, user or account root. */
+const HOST_ROLE_TRUST_PATTERN =
+  /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)\/[\w+=,.@/-]{1,512}))$/;
+
 /**
  * Worker delegation (seed 004). Each site gets a task lane `runlane-<env>-worker-tasks-<site>`
  * (with its DLQ) and a host policy `runlane-<env>-worker-<site>`; with no site the environment
@@ -357,6 +456,27 @@ const workerSettingsSchema = z
      * the deadline to *start* a task, not its run time.
      */
     visibilityTimeoutSeconds: z.number().int().min(30).max(43_200).default(900),
+    /**
+     * `WORKER_CLOCK_SKEW_SECONDS`: how far a worker's `ts` may be ahead of the time the API or the
+     * worker ingest receives it (and a heartbeat behind it) before it is refused.
+     */
+    clockSkewSeconds: z.number().int().min(5).max(3600).default(DEFAULT_WORKER_CLOCK_SKEW_SECONDS),
+    /**
+     * Who may assume the sites' worker roles (`runlane-<env>-worker-<site>`): 12-digit account ids
+     * (their IAM principals, as the account's policies allow) or IAM role/user ARNs. Empty: this
+     * account.
+     */
+    hostRoleTrust: z
+      .array(
+        z
+          .string()
+          .regex(
+            HOST_ROLE_TRUST_PATTERN,
+            'must be a 12-digit account id or an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)',
+          ),
+      )
+      .max(20)
+      .default([]),
   })
   .strict()
   .superRefine((workers, context) => {
@@ -412,6 +532,7 @@ const environmentSchema = z
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1'),
     lanes: laneSettingsSchema.default(laneSettingsSchema.parse({})),
     api: apiSettingsSchema.default(apiSettingsSchema.parse({})),
+    auth: authSettingsSchema.default(authSettingsSchema.parse({})),
     lifecycle: lifecycleSettingsSchema.default(lifecycleSettingsSchema.parse({})),
     commands: commandSettingsSchema.default(commandSettingsSchema.parse({})),
     alarms: alarmSettingsSchema.default(alarmSettingsSchema.parse({})),
@@ -440,7 +561,17 @@ export const runlaneConfigSchema = z
     /** GitHub Actions deploy identity (`lib/deploy/github-deploy-role.ts`); absent: no deploy stack. */
     github: githubDeploySchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    if (config.environments.prod.api.authorization === 'none') {
+      context.addIssue({
+        code: 'custom',
+        path: ['environments', 'prod', 'api', 'authorization'],
+        message:
+          'must be "iam" in prod: "none" leaves the operator and worker routes open and is only for throwaway sandboxes',
+      });
+    }
+  });
 
 export type RunlaneConfig = z.infer<typeof runlaneConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
@@ -455,6 +586,9 @@ export type SupervisorAlarmSettings = z.infer<typeof supervisorAlarmSettingsSche
 export type SustainedAlarmSettings = SupervisorAlarmSettings['dashboardDisconnected'];
 export type SilentHostsAlarmSettings = SupervisorAlarmSettings['silentHosts'];
 export type WorkerSettingsConfig = z.infer<typeof workerSettingsSchema>;
+export type AuthSettings = z.infer<typeof authSettingsSchema>;
+export type JwtSettings = AuthSettings['jwt'];
+export type RouteThrottle = z.infer<typeof routeThrottleSchema>;
 export type WorkerAlarmSettings = z.infer<typeof workerAlarmSettingsSchema>;
 export type SweepAlarmSettings = WorkerAlarmSettings['offlineWorkers'];
 

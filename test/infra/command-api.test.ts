@@ -1,6 +1,9 @@
-import { Duration, type Stack } from 'aws-cdk-lib';
+import { Duration, type Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES } from '#contracts/api-routes.js';
+import { DEFAULT_JWT_CLAIMS } from '#contracts/identity.js';
 import { LANES } from '#contracts/lanes.js';
 import { RUNTIME_ENV } from '#contracts/runtime-env.js';
 import {
@@ -36,27 +39,71 @@ function apiFixture(props: Partial<CommandApiProps> = {}): {
   return { stack: fixture.stack, api, fixture };
 }
 
+type RouteProperties = { AuthorizationType?: string; AuthorizerId?: unknown; RouteKey: string };
+
+/** Each route's properties by route key. */
+function routesByKey(template: Template): Record<string, RouteProperties> {
+  return Object.fromEntries(
+    Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((route) => [
+      (route.Properties as RouteProperties).RouteKey,
+      route.Properties as RouteProperties,
+    ]),
+  );
+}
+
+/** Route logical ids by id. */
+function routesByKeyIds(template: Template): Record<string, unknown> {
+  return template.findResources('AWS::ApiGatewayV2::Route');
+}
+
+/** The rule ids acknowledged on a construct itself (`Validations.of(construct).acknowledge`). */
+function acknowledgedRules(construct: IConstruct): string[] {
+  return construct.node.metadata
+    .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((entry) => JSON.stringify(entry.data).match(/AwsSolutions-[A-Za-z0-9]+/g) ?? []);
+}
+
 describe('CommandApi', () => {
   let template: Template;
 
   beforeAll(() => {
-    const { stack } = apiFixture({ throttlingRateLimit: 25, throttlingBurstLimit: 60, maxBodyBytes: 65_536 });
+    const { stack } = apiFixture({
+      throttling: {
+        household: { rateLimit: 25, burstLimit: 60 },
+        operator: { rateLimit: 5, burstLimit: 10 },
+        worker: { rateLimit: 40, burstLimit: 80 },
+      },
+      maxBodyBytes: 65_536,
+      workerClockSkewSeconds: 120,
+    });
     template = Template.fromStack(stack);
   });
 
-  it('creates an HTTP API with the five routes, all IAM-authorized', () => {
+  it('creates one route per API_ROUTES entry: JWT on household routes, IAM on operator and worker routes', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', COMMAND_API_ROUTES.length);
-    for (const route of COMMAND_API_ROUTES) {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-        RouteKey: `${route.method} ${route.path}`,
-        AuthorizationType: 'AWS_IAM',
-      });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', Object.keys(API_ROUTES).length);
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
+    const byKey = routesByKey(template);
+    expect(Object.keys(byKey).sort()).toEqual(
+      Object.values(API_ROUTES)
+        .map((route) => `${route.method} ${route.path}`)
+        .sort(),
+    );
+    for (const route of Object.values(API_ROUTES)) {
+      const properties = byKey[`${route.method} ${route.path}`];
+      if (route.group === 'household') {
+        expect(properties).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
+      } else {
+        expect(properties?.AuthorizationType).toBe('AWS_IAM');
+        expect(properties?.AuthorizerId).toBeUndefined();
+      }
     }
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'POST /api/v1/agent/conversations/{conversationId}/approvals/{approvalId}',
+    expect(byKey['POST /api/v1/agent/conversations/{conversationId}/approvals/{approvalId}']).toMatchObject({
+      AuthorizationType: 'JWT',
     });
+    expect(byKey['POST /api/workers/sites/{site}/results']?.AuthorizationType).toBe('AWS_IAM');
   });
 
   it('integrates every route with the api function as a Lambda proxy, payload 2.0', () => {
@@ -68,11 +115,26 @@ describe('CommandApi', () => {
     });
   });
 
-  it('throttles the stage and writes JSON access logs to a log group', () => {
+  it('throttles each route by its group, the stage default being the strictest, and writes JSON access logs', () => {
+    const expected = { household: [25, 60], operator: [5, 10], worker: [40, 80] } as const;
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: Object.fromEntries(
+        Object.values(API_ROUTES).map((route) => [
+          `${route.method} ${route.path}`,
+          {
+            ThrottlingRateLimit: expected[route.group][0],
+            ThrottlingBurstLimit: expected[route.group][1],
+          },
+        ]),
+      ),
+    });
+    // The stage is created after the routes its settings name.
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    expect([...(stage?.DependsOn ?? [])].sort()).toEqual(Object.keys(routesByKeyIds(template)).sort());
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 60 },
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
       AccessLogSettings: {
         DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ApiAccessLogs'), 'Arn'] },
         Format: JSON.stringify(ACCESS_LOG_FIELDS),
@@ -97,6 +159,10 @@ describe('CommandApi', () => {
           [RUNTIME_ENV.maxBodyBytes]: '65536',
           [RUNTIME_ENV.retentionDays]: '30',
           [RUNTIME_ENV.environmentName]: 'test',
+          [RUNTIME_ENV.apiAuthorization]: 'iam',
+          [RUNTIME_ENV.jwtHouseholdClaim]: DEFAULT_JWT_CLAIMS.household,
+          [RUNTIME_ENV.jwtRoleClaim]: DEFAULT_JWT_CLAIMS.role,
+          [RUNTIME_ENV.workerClockSkewSeconds]: '120',
         }),
       },
     });
@@ -122,25 +188,74 @@ describe('CommandApi', () => {
 });
 
 describe('CommandApi options', () => {
-  it('leaves routes open only when authorization is none', () => {
-    const { stack } = apiFixture({ authorization: 'none' });
-    const routes = Template.fromStack(stack).findResources('AWS::ApiGatewayV2::Route');
-    expect(Object.values(routes).map((route) => route.Properties.AuthorizationType)).toEqual(
-      COMMAND_API_ROUTES.map(() => 'NONE'),
-    );
+  it('with authorization none opens the operator and worker routes only; household routes keep the JWT', () => {
+    const { stack, api } = apiFixture({ authorization: 'none' });
+    const template = Template.fromStack(stack);
+    const byKey = routesByKey(template);
+    for (const route of COMMAND_API_ROUTES) {
+      expect(byKey[route.routeKey]?.AuthorizationType, route.routeKey).toBe(
+        route.group === 'household' ? 'JWT' : 'NONE',
+      );
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [RUNTIME_ENV.apiAuthorization]: 'none' }) },
+    });
+    // The cdk-nag acknowledgement is on the open routes only, with a reason.
+    for (const route of COMMAND_API_ROUTES) {
+      const acknowledged = acknowledgedRules(api.routesByName[route.name]);
+      if (route.group === 'household')
+        expect(acknowledged, route.routeKey).not.toContain('AwsSolutions-APIG4');
+      else expect(acknowledged, route.routeKey).toContain('AwsSolutions-APIG4');
+    }
+    expect(acknowledgedRules(api.httpApi)).not.toContain('AwsSolutions-APIG4');
+  });
+
+  it('refuses authorization none for prod', () => {
+    const fixture = laneFixture();
+    const lanes = [
+      new CommandLane(fixture.stack, 'Lane', {
+        lane: LANES[0] as (typeof LANES)[number],
+        environmentName: 'prod',
+        lifecycle: fixture.lifecycle,
+        telemetry: fixture.telemetry,
+      }),
+    ];
+    expect(
+      () =>
+        new CommandApi(fixture.stack, 'Api', {
+          environmentName: 'prod',
+          lifecycle: fixture.lifecycle,
+          lanes,
+          authorization: 'none',
+        }),
+    ).toThrow(/authorization: "none" is refused for prod/);
+  });
+
+  it('uses the configured claim names', () => {
+    const { stack } = apiFixture({ jwt: { householdClaim: 'hh', roleClaim: 'role' } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [RUNTIME_ENV.jwtHouseholdClaim]: 'hh',
+          [RUNTIME_ENV.jwtRoleClaim]: 'role',
+          [RUNTIME_ENV.workerClockSkewSeconds]: '300',
+        }),
+      },
+    });
   });
 
   it('reports every invalid prop in one error', () => {
     const message = thrownMessage(() =>
       apiFixture({
-        throttlingRateLimit: 0,
-        throttlingBurstLimit: 1.5,
+        throttling: { worker: { rateLimit: 0, burstLimit: 1.5 } },
         maxBodyBytes: 10,
+        workerClockSkewSeconds: 0,
         functionTimeout: Duration.seconds(60),
       }),
     );
-    expect(message).toContain('throttlingRateLimit:');
-    expect(message).toContain('throttlingBurstLimit:');
+    expect(message).toContain('throttling.worker.rateLimit:');
+    expect(message).toContain('throttling.worker.burstLimit:');
+    expect(message).toContain('workerClockSkewSeconds:');
     expect(message).toContain('maxBodyBytes:');
     expect(message).toContain('functionTimeout:');
   });

@@ -174,6 +174,11 @@ describe('RunlaneStack', () => {
     );
     expect(printed).toContain('  dashboards: runlane-prod');
     expect(summary.routes).toHaveLength(Object.keys(API_ROUTES).length);
-    expect(summary.routes.every((route) => route.authorization === 'AWS_IAM')).toBe(true);
+    for (const route of Object.values(API_ROUTES)) {
+      expect(summary.routes).toContainEqual({
+        routeKey: `${route.method} ${route.path}`,
+        authorization: route.group === 'household' ? 'JWT' : 'AWS_IAM',
+      });
+    }
   });
 });

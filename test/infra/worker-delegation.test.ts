@@ -4,6 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_RULES, WORKER_EVENTS_RULE } from '#contracts/event-rules.js';
+import { workerOfCallerArn, workerRoleName } from '#contracts/identity.js';
 import { LANES } from '#contracts/lanes.js';
 import { emittedMetrics, METRICS_NAMESPACE } from '#contracts/metrics.js';
 import { REQUIRED_RUNTIME_ENV, RUNTIME_ENV } from '#contracts/runtime-env.js';
@@ -331,11 +332,12 @@ describe('WorkerDelegation', () => {
           { Ref: 'AWS::AccountId' },
           ':',
           { Ref: ids.api },
-          `/*/POST${path}`,
+          `/$default/POST${path}`,
         ],
       ],
     });
     for (const lane of workers.siteLanes) {
+      const site = `/api/workers/sites/${lane.site}`;
       const policy = policies[logicalId(lane.hostPolicy)];
       expect(policy?.Properties.ManagedPolicyName).toBe(`runlane-test-worker-${lane.site}`);
       expect(normalized(policy?.Properties.PolicyDocument)).toEqual({
@@ -369,22 +371,60 @@ describe('WorkerDelegation', () => {
             Effect: 'Allow',
             Action: 'execute-api:Invoke',
             Resource: [
-              apiArn('/api/workers/heartbeats'),
-              apiArn('/api/workers/results'),
-              apiArn('/api/workers/tasks/*/claim'),
+              apiArn(`${site}/heartbeats`),
+              apiArn(`${site}/results`),
+              apiArn(`${site}/tasks/*/claim`),
             ],
           },
         ],
       });
-      // Attached to nothing: the platform team attaches it to the site's host role.
-      expect(policy?.Properties.Roles ?? policy?.Properties.Users ?? []).toEqual([]);
-      // No other site's lane, no DLQ, no health / metrics / delegation route.
+      // No other site's lane or routes, no DLQ, no health / metrics / delegation route.
       const text = JSON.stringify(policy?.Properties.PolicyDocument);
-      for (const [site, queue] of Object.entries(ids.queues)) {
-        if (site !== lane.site) expect(text).not.toContain(queue);
+      for (const [other, queue] of Object.entries(ids.queues)) {
+        if (other === lane.site) continue;
+        expect(text).not.toContain(queue);
+        expect(text).not.toContain(`/sites/${other}/`);
       }
       expect(text).not.toMatch(/health|metrics|delegation|dlq|DeadLetter/i);
     }
+  });
+
+  it('creates each site’s host role runlane-<env>-worker-<site> with only its site’s policy, assumable by this account', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { RoleName: Match.stringLikeRegexp('^runlane-test-worker-') },
+    }) as Resources;
+    expect(Object.keys(roles)).toHaveLength(2);
+    for (const lane of workers.siteLanes) {
+      const role = roles[logicalId(lane.hostRole)];
+      expect(role?.Properties.RoleName).toBe(workerRoleName('test', lane.site));
+      expect(role?.Properties.ManagedPolicyArns).toEqual([{ Ref: logicalId(lane.hostPolicy) }]);
+      expect(role?.Properties.Policies).toBeUndefined();
+      expect(role?.Properties.MaxSessionDuration).toBe(3600);
+      expect(role?.Properties.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: {
+              AWS: {
+                'Fn::Join': [
+                  '',
+                  ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root'],
+                ],
+              },
+            },
+          },
+        ],
+      });
+    }
+  });
+
+  it('gives the ingest the clock skew it allows (default 300 s)', () => {
+    const ingest = (template.findResources('AWS::Lambda::Function') as Resources)[ids.ingest];
+    const variables = (ingest?.Properties.Environment as { Variables: Record<string, unknown> } | undefined)
+      ?.Variables;
+    expect(variables?.[RUNTIME_ENV.workerClockSkewSeconds]).toBe('300');
   });
 
   it('exposes the WORKER_* variables for the API and the delegating lane worker', () => {
@@ -427,6 +467,8 @@ describe('WorkerDelegation', () => {
         retryAttempts: 200,
         asyncRetryAttempts: 3,
         sweepTimeout: Duration.minutes(5),
+        hostRoleTrust: ['someone', 'arn:aws:iam::123456789012:group/ops'],
+        clockSkewSeconds: 0,
       }),
     );
     expect(message).toContain('Invalid WorkerDelegation props');
@@ -442,6 +484,9 @@ describe('WorkerDelegation', () => {
       'retryAttempts: must be an integer from 0 to 185, got 200',
       'asyncRetryAttempts: must be an integer from 0 to 2, got 3',
       'sweepTimeout: must be 1 to 120 seconds, got 5 minutes',
+      'hostRoleTrust: "someone" is not a 12-digit account id or an IAM role or user ARN',
+      'hostRoleTrust: "arn:aws:iam::123456789012:group/ops" is not',
+      'clockSkewSeconds: must be an integer from 1 to 86400, got 0',
     ]) {
       expect(message).toContain(expected);
     }
@@ -456,6 +501,8 @@ const WORKER_CONFIG = {
   stuckTaskMinutes: 20,
   maxReceiveCount: 3,
   visibilityTimeoutSeconds: 600,
+  clockSkewSeconds: 90,
+  hostRoleTrust: ['210987654321', 'arn:aws:iam::123456789012:role/site-hosts'],
 };
 const WORKER_ALARMS = {
   offlineWorkers: { threshold: 1, sustainMinutes: 20 },
@@ -715,12 +762,42 @@ describe('WorkerDelegation in an environment with worker sites', () => {
     expect([...onDashboard].sort()).toEqual([...emitted].sort());
   });
 
-  it('outputs each site’s lane URL and host policy ARN, and the worker events DLQ URL', () => {
+  it('lets the configured principals assume the site roles, and gives the ingest and the API the configured clock skew', () => {
+    for (const lane of stack.workers?.siteLanes ?? []) {
+      const role = (template.findResources('AWS::IAM::Role') as Resources)[logicalId(lane.hostRole)];
+      expect(role?.Properties.RoleName).toBe(`runlane-staging-worker-${lane.site}`);
+      const statements = (role?.Properties.AssumeRolePolicyDocument as { Statement: PolicyStatement[] })
+        ?.Statement as (PolicyStatement & { Principal: { AWS: unknown } })[];
+      expect(statements.map((statement) => [statement.Effect, statement.Action])).toEqual(
+        statements.map(() => ['Allow', 'sts:AssumeRole']),
+      );
+      expect(statements.flatMap((statement) => [statement.Principal.AWS].flat())).toEqual([
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::210987654321:root']] },
+        'arn:aws:iam::123456789012:role/site-hosts',
+      ]);
+      // The ARN API Gateway proves for a session of this role names the site and the worker.
+      expect(
+        workerOfCallerArn(
+          `arn:aws:sts::123456789012:assumed-role/${role?.Properties.RoleName}/w-1`,
+          'staging',
+        ),
+      ).toEqual({ site: lane.site, workerId: 'w-1' });
+    }
+    expect(variablesOf(logicalId(stack.workers?.ingest as never))[RUNTIME_ENV.workerClockSkewSeconds]).toBe(
+      '90',
+    );
+    expect(variablesOf(logicalId(stack.api.handler))[RUNTIME_ENV.workerClockSkewSeconds]).toBe('90');
+  });
+
+  it('outputs each site’s lane URL, host policy and role ARNs, and the worker events DLQ URL', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     for (const lane of stack.workers?.siteLanes ?? []) {
       const suffix = workerSiteOutputId(lane.site);
       expect(outputs[`WorkerTaskQueueUrl${suffix}`]?.Value).toEqual({ Ref: logicalId(lane.queue) });
       expect(outputs[`WorkerHostPolicyArn${suffix}`]?.Value).toEqual({ Ref: logicalId(lane.hostPolicy) });
+      expect(outputs[`WorkerHostRoleArn${suffix}`]?.Value).toEqual({
+        'Fn::GetAtt': [logicalId(lane.hostRole), 'Arn'],
+      });
     }
     expect(Object.keys(outputs)).toEqual(
       expect.arrayContaining([
@@ -786,6 +863,8 @@ describe('workers configuration', () => {
       resultDeadlineSeconds: 3600,
       maxReceiveCount: 5,
       visibilityTimeoutSeconds: 900,
+      clockSkewSeconds: 300,
+      hostRoleTrust: [],
     });
   });
 
@@ -809,13 +888,18 @@ describe('workers configuration', () => {
             resultDeadlineSeconds: 60,
             maxReceiveCount: 0,
             visibilityTimeoutSeconds: 10,
+            clockSkewSeconds: 0,
+            hostRoleTrust: ['123456789012', 'arn:aws:iam::123456789012:group/ops', 'root'],
           },
         },
         staging: { workers: { delegationEnabled: true, queues: 2 } },
       }),
     );
     expect([...new Set(error.issues.map((issue) => issue.fieldPath))].sort()).toEqual([
+      'environments.dev.workers.clockSkewSeconds',
       'environments.dev.workers.heartbeatStaleMultiple',
+      'environments.dev.workers.hostRoleTrust.1',
+      'environments.dev.workers.hostRoleTrust.2',
       'environments.dev.workers.maxReceiveCount',
       'environments.dev.workers.resultDeadlineSeconds',
       'environments.dev.workers.sites.1',
@@ -830,6 +914,9 @@ describe('workers configuration', () => {
       'environments.dev.workers.resultDeadlineSeconds: must be at least 300 seconds (a task may wait that long to start)',
     );
     expect(error.message).toMatch(/environments\.staging\.workers: .*queues/);
+    expect(error.message).toContain(
+      'environments.dev.workers.hostRoleTrust.1: must be a 12-digit account id or an IAM role or user ARN',
+    );
 
     // Refinements run once the fields themselves are valid.
     const refined = configError(
