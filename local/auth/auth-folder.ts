@@ -27,7 +27,7 @@ const FILE_MODE = 0o600;
 
 /** An IAM principal the local gateway knows, with its long-lived credentials. */
 export interface LocalPrincipal {
-  /** `operator`, or `worker/<site>/<workerId>`. */
+  /** `operator`, `worker/<site>/<workerId>` or `runner/<host>`: what its policy is. */
   readonly name: string;
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -35,10 +35,15 @@ export interface LocalPrincipal {
   readonly arn: string;
 }
 
-/** Who local credentials are for: the operator, or a worker host of a site (its role session). */
+/**
+ * Who local credentials are for: the operator; a worker host of a site (its role session); or a
+ * runner/supervisor host, whose principal has only the agent reporter policy (PutEvents), so it
+ * may invoke no API route.
+ */
 export type LocalPrincipalSpec =
   | { readonly kind: 'operator' }
-  | { readonly kind: 'worker'; readonly site: string; readonly workerId: string };
+  | { readonly kind: 'worker'; readonly site: string; readonly workerId: string }
+  | { readonly kind: 'runner'; readonly host: string };
 
 /** An auth folder, ready: its path, the token signing key and the principals by access key. */
 export interface LocalAuth {
@@ -106,16 +111,7 @@ export async function localCredentials(
   authDir: string,
   principal: LocalPrincipalSpec,
 ): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  if (principal.kind === 'worker') {
-    for (const [field, schema, value] of [
-      ['site', workerSiteSchema, principal.site],
-      ['workerId', workerIdSchema, principal.workerId],
-    ] as const) {
-      const checked = schema.safeParse(value);
-      if (!checked.success)
-        throw new LocalRuntimeError(`${field} ${JSON.stringify(value)} ${checked.error.issues[0]?.message}`);
-    }
-  }
+  checkNames(principal);
   await ensureLocalAuth(authDir);
   const { found } = await withCredentials(authDir, (principals) => ensurePrincipal(principals, principal));
   return { accessKeyId: found.accessKeyId, secretAccessKey: found.secretAccessKey };
@@ -123,14 +119,34 @@ export async function localCredentials(
 
 const OPERATOR_SPEC: LocalPrincipalSpec = { kind: 'operator' };
 
+/** Site, worker id and host become role, session and user names: refuse what those cannot carry. */
+function checkNames(spec: LocalPrincipalSpec): void {
+  const names: [string, typeof workerIdSchema, string][] =
+    spec.kind === 'worker'
+      ? [
+          ['site', workerSiteSchema, spec.site],
+          ['workerId', workerIdSchema, spec.workerId],
+        ]
+      : spec.kind === 'runner'
+        ? [['host', workerIdSchema, spec.host]]
+        : [];
+  for (const [field, schema, value] of names) {
+    const checked = schema.safeParse(value);
+    if (!checked.success)
+      throw new LocalRuntimeError(`${field} ${JSON.stringify(value)} ${checked.error.issues[0]?.message}`);
+  }
+}
+
 function principalName(spec: LocalPrincipalSpec): string {
-  return spec.kind === 'operator' ? 'operator' : `worker/${spec.site}/${spec.workerId}`;
+  if (spec.kind === 'operator') return 'operator';
+  return spec.kind === 'worker' ? `worker/${spec.site}/${spec.workerId}` : `runner/${spec.host}`;
 }
 
 function principalArn(spec: LocalPrincipalSpec): string {
-  return spec.kind === 'operator'
-    ? LOCAL_OPERATOR_ARN
-    : `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${workerRoleName(LOCAL_ENVIRONMENT, spec.site)}/${spec.workerId}`;
+  if (spec.kind === 'operator') return LOCAL_OPERATOR_ARN;
+  if (spec.kind === 'runner')
+    return `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/runlane-local-runner-${spec.host}`;
+  return `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${workerRoleName(LOCAL_ENVIRONMENT, spec.site)}/${spec.workerId}`;
 }
 
 /** The principals with `spec`'s added when missing; `changed` when it was. */
@@ -144,7 +160,7 @@ function ensurePrincipal(
   const created: LocalPrincipal = {
     name,
     // Long-term user keys start AKIA, role sessions' ASIA (as AWS's do).
-    accessKeyId: `${spec.kind === 'operator' ? 'AKIA' : 'ASIA'}${randomKeyId()}`,
+    accessKeyId: `${spec.kind === 'worker' ? 'ASIA' : 'AKIA'}${randomKeyId()}`,
     secretAccessKey: randomBytes(30).toString('base64'),
     arn: principalArn(spec),
   };

@@ -296,7 +296,7 @@ async function authorize(
     headers,
     body,
   });
-  if (!check.ok || !mayInvoke(check.principal.arn, route)) return FORBIDDEN;
+  if (!check.ok || !mayInvoke(check.principal, route)) return FORBIDDEN;
   const userId = principalUserId(check.principal.arn);
   return {
     status: 200,

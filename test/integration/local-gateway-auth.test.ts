@@ -390,6 +390,21 @@ describe('operator and worker routes (IAM authorizer)', () => {
     expect(seen).toEqual([]);
   });
 
+  it('refuse a runner host on every IAM route (its policy only puts events)', async () => {
+    const runner = await localCredentials(authDir, { kind: 'runner', host: 'runner-1' });
+
+    for (const sent of [
+      { method: 'GET', path: '/api/v1/runs/r-1' },
+      { method: 'POST', path: RESULTS_LAB, body: RESULT_BODY },
+    ]) {
+      expect({ path: sent.path, ...(await sendSigned(gateway.url, runner, sent)) }).toMatchObject({
+        path: sent.path,
+        ...FORBIDDEN,
+      });
+    }
+    expect(seen).toEqual([]);
+  });
+
   it('accept a worker whose credentials were made after the gateway started (another process)', async () => {
     const late = await localCredentials(authDir, { kind: 'worker', site: 'lab', workerId: 'late-joiner' });
 

@@ -120,6 +120,18 @@ describe('localCredentials', () => {
       expect(principals).toContainEqual(expect.objectContaining({ accessKeyId: credentials.accessKeyId }));
   });
 
+  it("stores a runner host's credentials under a user of its own", async () => {
+    const dir = freshAuthDir();
+
+    const runner = await localCredentials(dir, { kind: 'runner', host: 'runner-1' });
+
+    const auth = await ensureLocalAuth(dir);
+    expect(await auth.principalByAccessKey(runner.accessKeyId)).toMatchObject({
+      name: 'runner/runner-1',
+      arn: 'arn:aws:iam::000000000000:user/runlane-local-runner-runner-1',
+    });
+  });
+
   it('refuses a site or worker id an IAM role or session name could not carry', async () => {
     const dir = freshAuthDir();
 
@@ -348,7 +360,12 @@ describe('SigV4 verification', () => {
 });
 
 describe('the emulated IAM policies', () => {
-  const worker = 'arn:aws:sts::000000000000:assumed-role/runlane-local-worker-lab/w-1';
+  const worker = {
+    name: 'worker/lab/w-1',
+    arn: 'arn:aws:sts::000000000000:assumed-role/runlane-local-worker-lab/w-1',
+  };
+  const operator = { name: 'operator', arn: LOCAL_OPERATOR_ARN };
+  const runner = { name: 'runner/r-1', arn: 'arn:aws:iam::000000000000:user/runlane-local-runner-r-1' };
 
   it("let a site's worker invoke only its own site's worker routes", () => {
     expect(mayInvoke(worker, { group: 'worker', params: { site: 'lab' } })).toBe(true);
@@ -357,7 +374,12 @@ describe('the emulated IAM policies', () => {
   });
 
   it('let the operator invoke every IAM route', () => {
-    expect(mayInvoke(LOCAL_OPERATOR_ARN, { group: 'operator', params: {} })).toBe(true);
-    expect(mayInvoke(LOCAL_OPERATOR_ARN, { group: 'worker', params: { site: 'lab' } })).toBe(true);
+    expect(mayInvoke(operator, { group: 'operator', params: {} })).toBe(true);
+    expect(mayInvoke(operator, { group: 'worker', params: { site: 'lab' } })).toBe(true);
+  });
+
+  it('let a runner host (reporter policy: PutEvents only) invoke nothing', () => {
+    expect(mayInvoke(runner, { group: 'operator', params: {} })).toBe(false);
+    expect(mayInvoke(runner, { group: 'worker', params: { site: 'lab' } })).toBe(false);
   });
 });
