@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { connectLocalApi, type LocalApi } from '#local/demo/local-api.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { EPHEMERAL_STACK_OPTIONS, startLocalStack } from '#local/stack/start-local-stack.js';
 import { createDocumentClient } from '#wiring/clients.js';
@@ -28,7 +29,9 @@ export interface WorkerHost {
   readonly dir: string;
   /** The worker task records (no API route reads them). */
   readonly tasks: DynamoDbWorkerTaskStore;
-  /** A JSON request to the local API; `body` is the parsed answer. */
+  /** The local API as each caller reaches it (household tokens, operator and worker SigV4). */
+  readonly api: LocalApi;
+  /** A JSON request to the local API as the operator (SigV4); `body` is the parsed answer. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   stop(): Promise<void>;
 }
@@ -73,18 +76,15 @@ export async function startWorkerHost(workers: NonNullable<StackOptions['workers
     tableName: info.tableName,
     environment: info.workers.environment,
   });
+  const api = await connectLocalApi(info.apiUrl, info);
   return {
     stack,
     dir,
     tasks,
+    api,
     async call(method, path, body) {
-      const response = await fetch(`${info.apiUrl}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as unknown };
+      const { status, body: answer } = await api.operator(method, path, body);
+      return { status, body: answer };
     },
     async stop() {
       dynamo.destroy();

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { COLLECT_FACTS_ACTION, workerTaskIdFor } from '#core/workers/delegation.js';
+import { localCredentials } from '#local/auth/index.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { pendingApprovalItems } from '#local/stack/seed-approval.js';
 import { localWorkerConfig } from '#local/stack/workers.js';
@@ -94,8 +95,19 @@ export async function measureWorkers(
       spoolDirectory: join(local.dir, `spool-${WORKER_ID}`),
     });
     const file = await writeWorkerConfig(local.dir, WORKER_ID, config);
+    // The host signs as its site's worker role, session WORKER_ID (the local gateway checks it).
+    const credentials = await localCredentials(info.authDir, {
+      kind: 'worker',
+      site: SITE,
+      workerId: WORKER_ID,
+    });
     worker = spawnWorkerAgent(file, {
-      env: { ...inheritedEnv(), ...env },
+      env: {
+        ...inheritedEnv(),
+        ...env,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      },
       killAfterMs: 30 * 60_000, // a backstop only; stopped in `finally`
     });
     await worker.waitForEvents('worker_registered', 1, START_TIMEOUT_MS);
@@ -132,10 +144,11 @@ export async function measureWorkers(
       for (const Item of items) await documents.send(new PutCommand({ TableName: info.tableName, Item }));
 
       const t0 = performance.now();
-      const decided = await local.call(
+      // An approver of the household decides (decidedBy: the token's subject).
+      const decided = await local.api.household(householdId, 'approver')(
         'POST',
         `/api/v1/agent/conversations/${conversationId}/approvals/${approvalId}`,
-        { householdId, decision: 'approve', decidedBy: 'bench' },
+        { decision: 'approve' },
       );
       if (decided.status !== 202)
         throw new Error(

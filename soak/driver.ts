@@ -1,7 +1,8 @@
 /**
  * Sends the planned commands in parallel, the way clients and producers do: conversation messages
- * and approval decisions over the local API (some with an Idempotency-Key, retried, some retries
- * racing the first request), and envelopes — valid, poison, duplicated 1–5× — straight to the lane
+ * (a member's token of the household) and approval decisions (an approver's) over the local API,
+ * some with an Idempotency-Key, retried, some retries racing the first request; run reads as the
+ * operator (SigV4 with the local operator credentials); and envelopes — valid, poison, duplicated 1–5× — straight to the lane
  * queues with SendMessage. Every send waits while the stack is down; a keyed request or a producer
  * send that fails (the stack was killed under it) is retried after the restart.
  */
@@ -14,6 +15,7 @@ import {
   serializeEnvelope,
 } from '#contracts/envelope.js';
 import type { LaneName } from '#contracts/lanes.js';
+import type { LocalApi, LocalApiCall } from '#local/demo/local-api.js';
 import { DRILL_FLAKY, DRILL_HANG } from '#local/stack/drill-commands.js';
 import type { Ledger } from './ledger.js';
 import type { CommandKind, PlannedCommand, SoakPlan } from './plan.js';
@@ -23,7 +25,8 @@ import { sleep } from './stack-process.js';
 const INGESTION: LaneName = 'runtime-ingestion-completed';
 const MESSAGES: LaneName = 'runtime-agent-message-posted';
 const RETRY_PAUSE_MS = 300;
-const REQUEST_TIMEOUT_MS = 30_000;
+/** Each API request's limit (give connectLocalApi this). */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Whether the stack is up; sends wait on it. */
 export class StackGate {
@@ -51,7 +54,8 @@ export class StackGate {
 export interface DriveOptions {
   readonly plan: SoakPlan;
   readonly random: Random;
-  readonly apiUrl: string;
+  /** The stack's API as its users reach it (tokens, SigV4); requests limited to REQUEST_TIMEOUT_MS. */
+  readonly api: LocalApi;
   readonly sqs: SQSClient;
   readonly queueUrls: Readonly<Record<LaneName, string>>;
   readonly maxReceiveCount: number;
@@ -269,7 +273,8 @@ async function postMessage(
   const householdId = `soak-hh-${command.index % 20}`;
   const conversationId = `soak-conv-${command.index % 50}`;
   const path = `/api/v1/agent/conversations/${conversationId}/messages`;
-  const body = { householdId, text: command.text };
+  const body = { text: command.text };
+  const member = options.api.household(householdId, 'member');
   const highImpact = command.highImpact;
   let decided = false;
   const onAccepted = (commandId: string, clientKey: string | undefined) => {
@@ -287,14 +292,14 @@ async function postMessage(
     }
   };
   if (command.kind === 'api.message') {
-    const answer = await post(options, path, body, undefined);
+    const answer = await post(options, member, path, body, undefined);
     const commandId = acceptedId(answer);
     if (commandId) onAccepted(commandId, undefined);
     return;
   }
   const key = `soak-${command.token}`;
   const once = async () => {
-    const commandId = acceptedId(await post(options, path, body, key));
+    const commandId = acceptedId(await post(options, member, path, body, key));
     if (commandId) onAccepted(commandId, key);
   };
   options.ledger.counts.clientRetries += command.retries.length;
@@ -327,13 +332,10 @@ async function decideLater(
   const decide = async (kind: 'api.approval' | 'api.approval.second') => {
     const key = `soak-apr-${randomUUID()}`;
     const path = `/api/v1/agent/conversations/${ids.conversationId}/approvals/${approvalId}`;
-    const body = {
-      householdId: ids.householdId,
-      decision,
-      decidedBy: 'soak-approver',
-      rationale: 'soak ✅ decision',
-    };
-    const commandId = acceptedId(await post(options, path, body, key));
+    // decidedBy is the approver's token subject.
+    const body = { decision, rationale: 'soak ✅ decision' };
+    const approver = options.api.household(ids.householdId, 'approver');
+    const commandId = acceptedId(await post(options, approver, path, body, key));
     if (commandId) {
       options.ledger.accept({
         commandId,
@@ -360,7 +362,13 @@ async function waitForCompletedRun(
   const giveUpAt = Date.now() + options.retryForMs;
   while (Date.now() < giveUpAt && !options.aborted()) {
     await options.gate.wait();
-    const answer = await request(options, 'GET', `/api/v1/runs/${commandId}`, undefined, undefined);
+    const answer = await request(
+      options.api.operator,
+      'GET',
+      `/api/v1/runs/${commandId}`,
+      undefined,
+      undefined,
+    );
     if ('status' in answer && answer.status === 200) {
       const status = answer.body.status;
       const keyStatus = (answer.body.idempotencyKey as { status?: unknown } | undefined)?.status;
@@ -379,6 +387,7 @@ async function waitForCompletedRun(
  */
 async function post(
   options: DriveOptions,
+  as: LocalApiCall,
   path: string,
   body: unknown,
   key: string | undefined,
@@ -388,7 +397,7 @@ async function post(
   while (Date.now() < giveUpAt && !options.aborted()) {
     await gate.wait();
     ledger.counts.requests += 1;
-    const answer = await request(options, 'POST', path, body, key);
+    const answer = await request(as, 'POST', path, body, key);
     if ('status' in answer) {
       if (answer.status < 300) return answer;
       if (answer.status < 500) {
@@ -409,30 +418,19 @@ async function post(
 }
 
 async function request(
-  options: DriveOptions,
+  as: LocalApiCall,
   method: 'GET' | 'POST',
   path: string,
   body: unknown,
   key: string | undefined,
 ): Promise<Answer | { readonly error: string }> {
   try {
-    const response = await fetch(`${options.apiUrl}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(key === undefined ? {} : { 'idempotency-key': key }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await response.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      parsed = { text: text.slice(0, 200) };
-    }
-    return { status: response.status, body: parsed };
+    const answer = await as(method, path, body, key === undefined ? {} : { 'idempotency-key': key });
+    const parsed =
+      typeof answer.body === 'object' && answer.body !== null
+        ? (answer.body as Record<string, unknown>)
+        : { text: String(answer.body ?? '').slice(0, 200) };
+    return { status: answer.status, body: parsed };
   } catch (error) {
     return { error: describe(error) };
   }

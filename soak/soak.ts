@@ -14,11 +14,12 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LANES, type LaneName } from '#contracts/lanes.js';
 import { KEY_STATUS, RUN_STATUS } from '#contracts/lifecycle.js';
 import { keys } from '#contracts/tables.js';
+import { connectLocalApi } from '#local/demo/local-api.js';
 import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
 import type { LocalStackInfo } from '#local/stack/start-local-stack.js';
 import { checkSoak, type Verdict } from './check.js';
 import { readDeadLetters, readExecutions, scanTable } from './collect.js';
-import { drive, StackGate } from './driver.js';
+import { drive, REQUEST_TIMEOUT_MS, StackGate } from './driver.js';
 import { Ledger, type SendCounts } from './ledger.js';
 import { planSoak } from './plan.js';
 import { seededRandom } from './random.js';
@@ -172,7 +173,8 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     await drive({
       plan,
       random,
-      apiUrl: info.apiUrl,
+      // The stack restarts on the same data folder and ports: the same auth folder, tokens and credentials.
+      api: await connectLocalApi(info.apiUrl, info, { timeoutMs: REQUEST_TIMEOUT_MS }),
       sqs,
       queueUrls: Object.fromEntries(lanes.map((l) => [l.lane, l.queueUrl])) as Record<LaneName, string>,
       maxReceiveCount: info.maxReceiveCount,

@@ -6,6 +6,7 @@ import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { SqsDeadLetterQueue } from '#adapters/sqs/dead-letter-queue.js';
 import { runDrillDirectly } from '#core/replay/run-drill.js';
 import { traceFrom } from '#core/trace/trace.js';
+import { connectLocalApi } from '#local/demo/local-api.js';
 import { buildReplaySteps } from '#wiring/replay.js';
 import { resolveTarget, type Target } from '../targets.js';
 
@@ -220,15 +221,16 @@ async function replayDuplicate(gate: Gate): Promise<ScenarioOutcome> {
 
 /** 4: a command sent through the API traced from its correlation id, from acceptance to the end. */
 async function correlatedTrace(gate: Gate): Promise<ScenarioOutcome> {
-  const response = await fetch(
-    `${gate.apiUrl}/api/v1/agent/conversations/gate-${randomUUID().slice(0, 8)}/messages`,
+  // As the household's user posts it: a member's token of the local issuer.
+  const member = (await connectLocalApi(gate.apiUrl)).household('gate-household');
+  const response = await member(
+    'POST',
+    `/api/v1/agent/conversations/gate-${randomUUID().slice(0, 8)}/messages`,
     {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ householdId: 'gate-household', text: 'remind me to file the release notes' }),
+      text: 'remind me to file the release notes',
     },
   );
-  const accepted = (await response.json()) as { commandId: string; correlationId: string };
+  const accepted = response.body as { commandId: string; correlationId: string };
   await waitTerminal(gate, accepted.commandId);
   const traced = await traceFrom(
     {

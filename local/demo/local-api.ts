@@ -52,15 +52,26 @@ const TOKEN_RENEW_MS = 30 * 60_000;
 
 /**
  * The API of the local stack at `apiUrl`. `auth` skips the `/_local/info` request when the caller
- * already has the stack's info.
+ * already has the stack's info; `timeoutMs` bounds each request (none by default).
  *
  * @example
  * const api = await connectLocalApi('http://127.0.0.1:3000');
  * const posted = await api.household('h1')('POST', '/api/v1/agent/conversations/c1/messages', { text: 'hi' });
  * const run = await api.operator('GET', `/api/v1/runs/${posted.body.commandId}`);
  */
-export async function connectLocalApi(apiUrl: string, auth?: LocalAuthInfo): Promise<LocalApi> {
+export async function connectLocalApi(
+  apiUrl: string,
+  auth?: LocalAuthInfo,
+  settings: { readonly timeoutMs?: number } = {},
+): Promise<LocalApi> {
   const base = apiUrl.replace(/\/+$/, '');
+  const send = (
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Readonly<Record<string, string>>,
+    headersFor: (request: OutgoingRequest) => Promise<Record<string, string>>,
+  ) => sendRequest(base, method, path, body, headers, headersFor, settings.timeoutMs);
   const { authDir, region } = auth ?? (await readLocalAuthInfo(base));
   const tokens = new Map<string, { token: Promise<string>; issuedAt: number }>();
   const token = (householdId: string, role: HouseholdRole = 'member'): Promise<string> => {
@@ -84,9 +95,7 @@ export async function connectLocalApi(apiUrl: string, auth?: LocalAuthInfo): Pro
   const signed =
     (name: string, credentials: () => Promise<ApiCredentials>): LocalApiCall =>
     (method, path, body, headers = {}) =>
-      send(base, method, path, body, headers, (request) =>
-        signedHeaders(signerFor(name, credentials), request),
-      );
+      send(method, path, body, headers, (request) => signedHeaders(signerFor(name, credentials), request));
   const operatorCredentials = once(() => localCredentials(authDir, { kind: 'operator' }));
   return {
     apiUrl: base,
@@ -95,7 +104,7 @@ export async function connectLocalApi(apiUrl: string, auth?: LocalAuthInfo): Pro
     household:
       (householdId, role = 'member') =>
       (method, path, body, headers = {}) =>
-        send(base, method, path, body, headers, async (request) => ({
+        send(method, path, body, headers, async (request) => ({
           ...request.headers,
           authorization: `Bearer ${await token(householdId, role)}`,
         })),
@@ -105,7 +114,7 @@ export async function connectLocalApi(apiUrl: string, auth?: LocalAuthInfo): Pro
         once(() => localCredentials(authDir, { kind: 'worker', site, workerId })),
       ),
     anonymous: (method, path, body, headers = {}) =>
-      send(base, method, path, body, headers, async (request) => request.headers),
+      send(method, path, body, headers, async (request) => request.headers),
     token,
   };
 }
@@ -158,13 +167,14 @@ export async function signedHeaders(
   return headers;
 }
 
-async function send(
+async function sendRequest(
   base: string,
   method: string,
   path: string,
   body: unknown,
   extraHeaders: Readonly<Record<string, string>>,
   headersFor: (request: OutgoingRequest) => Promise<Record<string, string>>,
+  timeoutMs: number | undefined,
 ): Promise<LocalApiAnswer> {
   const url = `${base}${path}`;
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -178,6 +188,7 @@ async function send(
     // fetch sets `host` itself (the value signed).
     headers: Object.fromEntries(Object.entries(finalHeaders).filter(([name]) => name !== 'host')),
     ...(text === undefined ? {} : { body: text }),
+    ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
   });
   const raw = await response.text();
   let parsed: unknown;

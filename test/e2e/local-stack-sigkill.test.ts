@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENVELOPE_SCHEMA_VERSION } from '#contracts/envelope.js';
+import { connectLocalApi, type LocalApi } from '#local/demo/local-api.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
 import type { LocalStackInfo } from '#local/stack/start-local-stack.js';
 import { projectRoot, runRunlaneBin } from '../support/local-cli.js';
@@ -288,14 +289,27 @@ function sqsClient(endpoint: string): SQSClient {
   });
 }
 
+const apis = new Map<string, Promise<LocalApi>>();
+
+/** The stack's API at `apiUrl` (its auth folder read once). */
+function apiAt(apiUrl: string): Promise<LocalApi> {
+  let api = apis.get(apiUrl);
+  if (!api) {
+    api = connectLocalApi(apiUrl);
+    api.catch(() => apis.delete(apiUrl));
+    apis.set(apiUrl, api);
+  }
+  return api;
+}
+
+/** Posted by a member of hh-sigkill (a token of the stack's issuer; its key survives the restart in the data folder). */
 async function postMessage(apiUrl: string, conversation: string): Promise<string> {
-  const response = await fetch(`${apiUrl}/api/v1/agent/conversations/${conversation}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ householdId: 'hh-sigkill', text: 'remind me to renew the passport' }),
+  const member = (await apiAt(apiUrl)).household('hh-sigkill');
+  const response = await member('POST', `/api/v1/agent/conversations/${conversation}/messages`, {
+    text: 'remind me to renew the passport',
   });
   if (response.status !== 202) throw new Error(`HTTP ${response.status}`);
-  return ((await response.json()) as { commandId: string }).commandId;
+  return (response.body as { commandId: string }).commandId;
 }
 
 async function produce(sqs: SQSClient, QueueUrl: string, body: string): Promise<string> {
@@ -317,9 +331,10 @@ function unsupportedEnvelope(commandId: string): string {
   });
 }
 
+/** An operator's read (SigV4 with the local operator credentials). */
 async function readRun(apiUrl: string, commandId: string): Promise<RunView | undefined> {
-  const response = await fetch(`${apiUrl}/api/v1/runs/${commandId}`);
-  return response.status === 200 ? ((await response.json()) as RunView) : undefined;
+  const response = await (await apiAt(apiUrl)).operator('GET', `/api/v1/runs/${commandId}`);
+  return response.status === 200 ? (response.body as RunView) : undefined;
 }
 
 async function terminalRun(apiUrl: string, commandId: string): Promise<RunView | undefined> {

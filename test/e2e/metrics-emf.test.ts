@@ -493,7 +493,19 @@ function httpPost(rawPath: string, body: unknown): APIGatewayProxyEventV2 {
       stage: '$default',
       time: new Date().toUTCString(),
       timeEpoch: Date.now(),
-    },
+      // A household member as API Gateway's JWT authorizer passes it on (payload 2.0).
+      authorizer: {
+        jwt: {
+          claims: {
+            iss: 'https://auth.runlane.local/',
+            sub: 'member@h1',
+            'custom:household': 'h1',
+            'custom:runlane_role': 'member',
+          },
+          scopes: null,
+        },
+      },
+    } as APIGatewayProxyEventV2['requestContext'],
     body: JSON.stringify(body),
     isBase64Encoded: false,
   };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectLocalApi } from '#local/demo/local-api.js';
 import { localSqsClient } from '#local/emulators/clients.js';
 import { DRILL_FLAKY } from '#local/stack/drill-commands.js';
 import type { LocalStack } from '#local/stack/start-local-stack.js';
@@ -100,9 +101,8 @@ describe('runlane dlq and runlane replay against the local stack', () => {
     };
     expect(evidence).toMatchObject({ replayed: 1, skipped: 1, duplicateProbe: 'passed', passed: true });
     expect(evidence.links[0]?.old).toBe(failedCommandId);
-    const run = (await (
-      await fetch(`${stack.info.apiUrl}/api/v1/runs/${evidence.links[0]?.new}`)
-    ).json()) as {
+    const operator = (await connectLocalApi(stack.info.apiUrl, stack.info)).operator;
+    const run = (await operator('GET', `/api/v1/runs/${evidence.links[0]?.new}`)).body as {
       status: string;
       replayOf: string;
     };

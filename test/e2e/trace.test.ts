@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectLocalApi } from '#local/demo/local-api.js';
 import { localSqsClient } from '#local/emulators/clients.js';
 import { DRILL_FLAKY } from '#local/stack/drill-commands.js';
 import type { LocalStack } from '#local/stack/start-local-stack.js';
@@ -45,24 +46,20 @@ describe('runlane trace against the local stack', () => {
       );
       return sent.MessageId ?? '';
     };
-    const accepted = await fetch(`${stack.info.apiUrl}/api/v1/agent/conversations/c-trace/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ householdId: 'hh-trace', text: 'remind me about the dentist' }),
+    const api = await connectLocalApi(stack.info.apiUrl, stack.info);
+    const accepted = await api.household('hh-trace')('POST', '/api/v1/agent/conversations/c-trace/messages', {
+      text: 'remind me about the dentist',
     });
-    ids.completed = ((await accepted.json()) as { commandId: string }).commandId;
+    ids.completed = (accepted.body as { commandId: string }).commandId;
     ids.recovered = randomUUID();
     recoveredMessageId = await produce(ids.recovered, { failTimes: 1 });
     ids.deadLettered = randomUUID();
     await produce(ids.deadLettered, { failTimes: 9 });
 
     const terminal = async (id: string) => {
-      const response = await fetch(`${stack.info.apiUrl}/api/v1/runs/${id}`);
+      const response = await api.operator('GET', `/api/v1/runs/${id}`);
       if (response.status !== 200) return false;
-      return (
-        ((await response.json()) as { idempotencyKey: { status: string } }).idempotencyKey.status !==
-        'Reserved'
-      );
+      return (response.body as { idempotencyKey: { status: string } }).idempotencyKey.status !== 'Reserved';
     };
     const waitFor = async (id: string) => {
       for (let i = 0; i < 120 && !(await terminal(id)); i++) await new Promise((r) => setTimeout(r, 250));
