@@ -9,7 +9,7 @@ import {
   MAX_RESULT_DEADLINE_SECONDS,
 } from '#core/workers/settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
-import { githubDeploySchema } from './github-config.js';
+import { githubDeploySchema, githubDeployTargetIssues } from './github-config.js';
 
 /**
  * Per-environment configuration, read from `cdk.json` context key `runlane`.
@@ -563,6 +563,12 @@ export const runlaneConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    // With github deploy roles, every environment in an account of its own.
+    for (const issue of githubDeployTargetIssues(config.environments, config.github)) {
+      context.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+    }
+  })
+  .superRefine((config, context) => {
     if (config.environments.prod.api.authorization === 'none') {
       context.addIssue({
         code: 'custom',
@@ -586,8 +592,6 @@ export type SupervisorAlarmSettings = z.infer<typeof supervisorAlarmSettingsSche
 export type SustainedAlarmSettings = SupervisorAlarmSettings['dashboardDisconnected'];
 export type SilentHostsAlarmSettings = SupervisorAlarmSettings['silentHosts'];
 export type WorkerSettingsConfig = z.infer<typeof workerSettingsSchema>;
-export type AuthSettings = z.infer<typeof authSettingsSchema>;
-export type JwtSettings = AuthSettings['jwt'];
 export type RouteThrottle = z.infer<typeof routeThrottleSchema>;
 export type WorkerAlarmSettings = z.infer<typeof workerAlarmSettingsSchema>;
 export type SweepAlarmSettings = WorkerAlarmSettings['offlineWorkers'];
