@@ -66,10 +66,12 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
   afterAll(() => deployed?.stop());
 
   it('keeps a WorkerHeartbeat in the registry, the newest per worker', async () => {
+    // Heartbeats are refused further than WORKER_CLOCK_SKEW_SECONDS (300) from their receipt.
+    const sent = Date.now();
     const heartbeat = aHeartbeat({
       environment: ENVIRONMENT,
       worker_id: 'w-e2e',
-      ts: '2026-01-01T00:00:10.000Z',
+      ts: new Date(sent).toISOString(),
       offline_backlog: { files: 2, bytes: 512 },
       executing: 1,
     });
@@ -85,7 +87,7 @@ describe('worker ingest handler as deployed, pointed at the emulators', () => {
       busEvent('WorkerHeartbeat', {
         ...heartbeat,
         id: randomUUID(),
-        ts: '2026-01-01T00:00:00.000Z',
+        ts: new Date(sent - 10_000).toISOString(),
         executing: 0,
       }),
       aLambdaContext(),

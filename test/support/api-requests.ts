@@ -15,7 +15,7 @@ const ACCOUNT = '000000000000';
 
 /** A household user (role `member` unless told) of `householdId`; subject `<householdId>-member`. */
 export function aHouseholdCaller(
-  householdId: string | undefined = 'hh-1',
+  householdId = 'hh-1',
   overrides: {
     readonly role?: 'member' | 'approver';
     readonly subject?: string;
@@ -26,7 +26,7 @@ export function aHouseholdCaller(
   return {
     kind: 'household',
     issuer: overrides.issuer ?? TEST_ISSUER,
-    subject: overrides.subject ?? `${householdId ?? 'nobody'}-${role}`,
+    subject: overrides.subject ?? `${householdId}-${role}`,
     householdId,
     role,
   };
