@@ -7,7 +7,7 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { AGENT_EVENT_SOURCE } from '#contracts/agent-events.js';
+import { AGENT_DETAIL_TYPES, AGENT_EVENT_SOURCE, SUPERVISOR_DETAIL_TYPES } from '#contracts/agent-events.js';
 import type { EventPattern } from '#contracts/event-pattern.js';
 import { type EventRuleDefinition, RUNNER_EVENTS_RULE } from '#contracts/event-rules.js';
 import { deadLetterQueueName } from '#contracts/lanes.js';
@@ -117,7 +117,8 @@ export interface RunnerEventIngestProps {
  *   `asyncMaxEventAge`, then the DLQ as on-failure destination;
  * - the DLQ `<prefix>-runner-events-dlq`: SQS-managed SSE, TLS-only, 14 days;
  * - the managed policy `<prefix>-agent-reporter` for the hosts: `events:PutEvents` on the
- *   telemetry bus with `events:source` = `runlane.agent` only.
+ *   telemetry bus with `events:source` = `runlane.agent` and `events:detail-type` one of
+ *   {@link AGENT_REPORTER_DETAIL_TYPES} only (what that cannot prove about the sender: see there).
  *
  * Poison and failure handling — no event is retried forever, none is lost:
  * - **Invalid event** (not an agent event, detail failing its zod schema,
@@ -147,8 +148,8 @@ export class RunnerEventIngest extends Construct {
   public readonly function: lambda.IFunction;
   public readonly deadLetterQueue: sqs.Queue;
   /**
-   * For the hosts running `runlane-agent`: PutEvents on the telemetry bus, only with source
-   * `runlane.agent`. Attach it to the hosts' role (instance profile, IAM Roles Anywhere…).
+   * For the hosts running `runlane-agent run` / `supervise`: PutEvents on the telemetry bus, only
+   * with source `runlane.agent` and a runner or supervisor detail type. Attach it to the hosts' role (instance profile, IAM Roles Anywhere…).
    */
   public readonly agentReporterPolicy: iam.ManagedPolicy;
 
@@ -218,15 +219,47 @@ export class RunnerEventIngest extends Construct {
       description: `Runlane ${props.environmentName}: lets runlane-agent report stalls, run summaries and supervisor events to the telemetry bus`,
       statements: [
         new iam.PolicyStatement({
+          sid: 'RunnerAndSupervisorEvents',
           actions: ['events:PutEvents'],
           resources: [props.telemetry.bus.eventBusArn],
-          // Hosts can put agent events only: nothing that would look like a worker's batch summary.
-          conditions: { StringEquals: { 'events:source': [AGENT_EVENT_SOURCE] } },
+          // Runner and supervisor events only: not a worker's heartbeat or result (WorkerHeartbeat,
+          // WorkerResult: the worker ingest would take them as a worker host's), not a lane
+          // worker's telemetry (its own source). What this cannot prove: see AGENT_REPORTER_DETAIL_TYPES.
+          conditions: {
+            StringEquals: {
+              'events:source': [AGENT_EVENT_SOURCE],
+              'events:detail-type': [...AGENT_REPORTER_DETAIL_TYPES],
+            },
+          },
         }),
       ],
     });
   }
 }
+
+/**
+ * The detail types a runner or supervisor host may put on the bus (the reporter policy's
+ * `events:detail-type` condition): the runner's stall events and run summaries, the
+ * supervisor's health reports and child events — never a worker's `WorkerHeartbeat` or
+ * `WorkerResult`.
+ *
+ * What EventBridge cannot prove: an event carries no identity of its caller. The ingest sees the
+ * source, the detail type and the detail the host wrote (`host`, `environment`, ids) — not the
+ * IAM principal that called PutEvents; EventBridge passes no caller identity to the rule's target,
+ * so the ingest cannot compare the `host` an event names with the host that sent it. The policy
+ * proves only that the sender holds the reporter policy (or broader rights on the bus) and that
+ * the event is a runner or supervisor event; any host holding it can still report in the name of
+ * another host (a false stall, a false health report, or none, hiding a silent host until its
+ * reports stop). Where the caller must be proven, use the API's IAM-authorized routes, where the
+ * principal is in the request (worker hosts: `/api/workers/sites/<site>/…`), or give each host
+ * its own bus and policy.
+ */
+const AGENT_REPORTER_DETAIL_TYPES: readonly string[] = [
+  AGENT_DETAIL_TYPES.stall,
+  AGENT_DETAIL_TYPES.runSummary,
+  SUPERVISOR_DETAIL_TYPES.health,
+  SUPERVISOR_DETAIL_TYPES.child,
+];
 
 /**
  * The wire-format pattern of `EVENT_RULES` as the CDK takes it: `detail-type`

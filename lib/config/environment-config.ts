@@ -9,7 +9,7 @@ import {
   MAX_RESULT_DEADLINE_SECONDS,
 } from '#core/workers/settings.js';
 import { MAX_STUCK_TASK_MINUTES, WORKER_SWEEP_INTERVAL_MINUTES } from '#core/workers/sweep.js';
-import { githubDeploySchema } from './github-config.js';
+import { githubDeploySchema, githubDeployTargetIssues } from './github-config.js';
 
 /**
  * Per-environment configuration, read from `cdk.json` context key `runlane`.
@@ -562,6 +562,12 @@ export const runlaneConfigSchema = z
     github: githubDeploySchema.optional(),
   })
   .strict()
+  .superRefine((config, context) => {
+    // With github deploy roles, every environment in an account of its own.
+    for (const issue of githubDeployTargetIssues(config.environments, config.github)) {
+      context.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+    }
+  })
   .superRefine((config, context) => {
     if (config.environments.prod.api.authorization === 'none') {
       context.addIssue({

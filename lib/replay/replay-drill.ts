@@ -78,6 +78,9 @@ export const REPLAY_DRILL_DEFAULTS = {
   timeout: Duration.hours(6),
 } as const;
 
+/** The environment whose replay drill logs no execution data by default. */
+const PROD_ENVIRONMENT = 'prod';
+
 export interface ReplayDrillProps {
   /** Runlane environment name (`RUNLANE_ENVIRONMENT`). */
   readonly environmentName: string;
@@ -120,6 +123,13 @@ export interface ReplayDrillProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Log each state's input and output with the state machine's events (`includeExecutionData`).
+   * They carry the dead letters' message bodies (household messages, approvals, action
+   * parameters), so prod logs events only.
+   * @default false in the `prod` environment, true elsewhere
+   */
+  readonly logExecutionData?: boolean;
   /**
    * Physical-name prefix.
    * @default `runlane-<environmentName>`
@@ -183,8 +193,9 @@ export interface ReplayDrillProps {
  * send to the lanes' queues, receive/delete/change visibility/get attributes on
  * their DLQs, PutEvents on the bus and, on the lifecycle table, what the replay steps do
  * (`TABLE_ACCESS.replayDispatcher`: runs read and linked, replay bodies and evidence) — nothing
- * else. The state machine logs ALL events with execution data to its own log
- * group and has X-Ray tracing on.
+ * else. The state machine logs ALL events to its own log group — with execution data (each
+ * state's input and output, message bodies included) everywhere but prod (`logExecutionData`) —
+ * and has X-Ray tracing on.
  *
  * @example
  * const drill = new ReplayDrill(this, 'ReplayDrill', { environmentName: 'dev', lanes, lifecycle, telemetry });
@@ -259,7 +270,11 @@ export class ReplayDrill extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition(maxConcurrency, initialWait)),
       timeout: props.timeout ?? REPLAY_DRILL_DEFAULTS.timeout,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: {
+        destination: this.logGroup,
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: props.logExecutionData ?? props.environmentName !== PROD_ENVIRONMENT,
+      },
       comment: `Runlane ${props.environmentName} replay drill: re-enqueue dead letters with new command ids and prove the result`,
     });
 

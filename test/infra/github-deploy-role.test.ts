@@ -2,7 +2,7 @@ import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRunlaneConfig } from '#lib/config/environment-config.js';
+import { ConfigError, parseRunlaneConfig } from '#lib/config/environment-config.js';
 import {
   DIFF_ROLE_NAME,
   deployRoleNameFor,
@@ -10,21 +10,34 @@ import {
   GithubDeployRoleStack,
 } from '#lib/deploy/github-deploy-role.js';
 import { RunlaneChecks } from '#lib/nag.js';
-import { createRunlaneStacks } from '#lib/runlane-app.js';
+import { createRunlaneStacks, stackNameFor } from '#lib/runlane-app.js';
 import { configError, rawConfig, TEST_REGION, testApp } from './support.js';
 
 const REPOSITORY = 'acme/runlane';
+const REPOSITORY_ID = '123456789';
+const DEV_ACCOUNT = '111111111111';
+const STAGING_ACCOUNT = '222222222222';
 const PROD_ACCOUNT = '210987654321';
+const ACCOUNTS = { dev: DEV_ACCOUNT, staging: STAGING_ACCOUNT, prod: PROD_ACCOUNT } as const;
+const REGIONS = { dev: TEST_REGION, staging: TEST_REGION, prod: 'eu-west-1' } as const;
+const SUBJECT = `repo:${REPOSITORY}:repository_id:${REPOSITORY_ID}`;
 const EXISTING_PROVIDER =
   'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com' as const;
 
 type Json = Record<string, unknown>;
 
-/** The `runlane` context with a `github` block; prod in an account and region of its own. */
-function contextWith(github: Record<string, unknown>): Record<string, unknown> {
+/** The `runlane` context with a `github` block; each environment in an account of its own, prod in another region. */
+function contextWith(
+  github: Record<string, unknown>,
+  accounts: Record<string, string | undefined> = ACCOUNTS,
+): Record<string, unknown> {
+  const target = (name: 'dev' | 'staging' | 'prod') => ({
+    region: REGIONS[name],
+    ...(accounts[name] !== undefined ? { account: accounts[name] } : {}),
+  });
   return {
-    ...rawConfig({ prod: { account: PROD_ACCOUNT, region: 'eu-west-1' } }),
-    github: { repository: REPOSITORY, ...github },
+    ...rawConfig({ dev: target('dev'), staging: target('staging'), prod: target('prod') }),
+    github: { repository: REPOSITORY, repositoryId: REPOSITORY_ID, ...github },
   };
 }
 
@@ -87,7 +100,7 @@ describe('GithubDeployRoleStack', () => {
     });
   });
 
-  it('trusts, per environment, only tokens of that GitHub environment of the repository', () => {
+  it('trusts, per environment, only tokens of that GitHub environment of the repository (by name and id), on main', () => {
     for (const environmentName of ['dev', 'staging', 'prod'] as const) {
       const role = roleNamed(template, deployRoleNameFor(environmentName));
       expect(role.AssumeRolePolicyDocument).toEqual({
@@ -101,7 +114,7 @@ describe('GithubDeployRoleStack', () => {
             Condition: {
               StringEquals: {
                 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-                'token.actions.githubusercontent.com:sub': `repo:acme/runlane:environment:${environmentName}`,
+                'token.actions.githubusercontent.com:sub': `${SUBJECT}:environment:${environmentName}:ref:refs/heads/main`,
               },
             },
           },
@@ -111,26 +124,18 @@ describe('GithubDeployRoleStack', () => {
     }
   });
 
-  it('lets a deploy role do nothing but sts:AssumeRole on its environment’s bootstrap roles', () => {
-    expect(statementsOf(roleNamed(template, deployRoleNameFor('dev')))).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'sts:AssumeRole',
-        Resource: ['deploy', 'file-publishing', 'lookup'].map((kind) =>
-          bootstrapArn(kind, '<AWS::AccountId>', TEST_REGION),
-        ),
-      },
-    ]);
-    // prod names its own account and region: the role reaches exactly those bootstrap roles.
-    expect(statementsOf(roleNamed(template, deployRoleNameFor('prod')))).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'sts:AssumeRole',
-        Resource: ['deploy', 'file-publishing', 'lookup'].map((kind) =>
-          bootstrapArn(kind, PROD_ACCOUNT, 'eu-west-1'),
-        ),
-      },
-    ]);
+  it('lets a deploy role do nothing but sts:AssumeRole on its environment’s bootstrap roles, in its own account', () => {
+    for (const environmentName of ['dev', 'staging', 'prod'] as const) {
+      expect(statementsOf(roleNamed(template, deployRoleNameFor(environmentName)))).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Resource: ['deploy', 'file-publishing', 'lookup'].map((kind) =>
+            bootstrapArn(kind, ACCOUNTS[environmentName], REGIONS[environmentName]),
+          ),
+        },
+      ]);
+    }
     // No managed policies, no policy resources: the inline statement above is all they may do.
     for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
       expect((role as { Properties: Json }).Properties.ManagedPolicyArns).toBeUndefined();
@@ -139,33 +144,87 @@ describe('GithubDeployRoleStack', () => {
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
 
-  it('has a read-only diff role for pull requests that may only assume the lookup roles', () => {
+  it('has a diff role for pull requests that may only read the Runlane templates and assume the lookup roles', () => {
     const role = roleNamed(template, DIFF_ROLE_NAME);
     expect(role.AssumeRolePolicyDocument).toMatchObject({
       Statement: [
         {
           Action: 'sts:AssumeRoleWithWebIdentity',
           Condition: {
-            StringEquals: {
-              'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-              'token.actions.githubusercontent.com:sub': 'repo:acme/runlane:pull_request',
+            StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' },
+            StringLike: {
+              'token.actions.githubusercontent.com:sub': `${SUBJECT}:pull_request:ref:refs/pull/*/merge`,
             },
           },
         },
       ],
     });
     expect(role.MaxSessionDuration).toBe(3600);
+    expect(role.ManagedPolicyArns).toBeUndefined();
     expect(statementsOf(role)).toEqual([
       {
         Effect: 'Allow',
+        Action: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+        Resource: (['dev', 'staging', 'prod'] as const).map(
+          (name) =>
+            `arn:<AWS::Partition>:cloudformation:${REGIONS[name]}:${ACCOUNTS[name]}:stack/${stackNameFor(name)}/*`,
+        ),
+      },
+      {
+        Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        // dev and staging share account and region: one lookup role for both.
-        Resource: [
-          bootstrapArn('lookup', '<AWS::AccountId>', TEST_REGION),
-          bootstrapArn('lookup', PROD_ACCOUNT, 'eu-west-1'),
-        ],
+        Resource: (['dev', 'staging', 'prod'] as const).map((name) =>
+          bootstrapArn('lookup', ACCOUNTS[name], REGIONS[name]),
+        ),
       },
     ]);
+  });
+
+  it('gives no role a managed policy (no ReadOnlyAccess), nor any action beyond STS and the template reads', () => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role')) as { Properties: Json }[];
+    expect(roles).toHaveLength(4);
+    for (const role of roles) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      for (const statement of statementsOf(role.Properties)) {
+        for (const action of ([] as unknown[]).concat(statement.Action)) {
+          expect(['sts:AssumeRole', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate']).toContain(
+            action,
+          );
+        }
+      }
+    }
+    expect(JSON.stringify(template.toJSON())).not.toContain('ReadOnlyAccess');
+  });
+
+  it('lets dev deploy from the branches configured for it only', () => {
+    const custom = Template.fromStack(deployStack({ branches: { dev: ['main', 'dev/*'] } }));
+    expect(roleNamed(custom, deployRoleNameFor('dev')).AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Condition: {
+            StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' },
+            StringLike: {
+              'token.actions.githubusercontent.com:sub': [
+                `${SUBJECT}:environment:dev:ref:refs/heads/main`,
+                `${SUBJECT}:environment:dev:ref:refs/heads/dev/*`,
+              ],
+            },
+          },
+        },
+      ],
+    });
+    // prod keeps its default: main only.
+    expect(roleNamed(custom, deployRoleNameFor('prod')).AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Condition: {
+            StringEquals: {
+              'token.actions.githubusercontent.com:sub': `${SUBJECT}:environment:prod:ref:refs/heads/main`,
+            },
+          },
+        },
+      ],
+    });
   });
 
   it('outputs every role ARN for the GitHub variables', () => {
@@ -177,8 +236,17 @@ describe('GithubDeployRoleStack', () => {
         expect.stringMatching(/^DeployRoleArnstaging/),
         expect.stringMatching(/^DeployRoleArnprod/),
         'DiffRoleArn',
+        'GithubOidcSubjectClaimKeys',
       ]),
     );
+    expect(
+      JSON.parse(
+        String(template.findOutputs('GithubOidcSubjectClaimKeys').GithubOidcSubjectClaimKeys?.Value),
+      ),
+    ).toEqual({
+      use_default: false,
+      include_claim_keys: ['repo', 'repository_id', 'context', 'ref'],
+    });
   });
 
   it('imports an existing provider instead of creating one, and honours the bootstrap qualifier', () => {
@@ -196,7 +264,7 @@ describe('GithubDeployRoleStack', () => {
     });
     expect(statementsOf(role)[0]?.Resource).toEqual(
       ['deploy', 'file-publishing', 'lookup'].map((kind) =>
-        bootstrapArn(kind, '<AWS::AccountId>', TEST_REGION, 'runlane1'),
+        bootstrapArn(kind, STAGING_ACCOUNT, TEST_REGION, 'runlane1'),
       ),
     );
     // pullRequestDiff: false — no diff role.
@@ -205,7 +273,7 @@ describe('GithubDeployRoleStack', () => {
     ).toEqual([]);
   });
 
-  it('is cdk-nag clean without a single acknowledgement', () => {
+  it('is cdk-nag clean, acknowledging only the stack-id wildcard of the three template reads', () => {
     const app = testApp();
     deployStack({}, app);
     const packs = [new AwsSolutionsChecks(), new ServerlessChecks(), new RunlaneChecks()];
@@ -222,7 +290,17 @@ describe('GithubDeployRoleStack', () => {
       .flatMap((construct) =>
         construct.node.metadata.filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY),
       );
-    expect(acknowledged).toEqual([]);
+    expect(
+      acknowledged
+        .flatMap((entry) => Object.keys(entry.data as Record<string, string>))
+        .map((id) => id.replace(/^Annotation::/, ''))
+        .sort(),
+    ).toEqual(
+      (['prod', 'dev', 'staging'] as const).map(
+        (name) =>
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:${REGIONS[name]}:${ACCOUNTS[name]}:stack/Runlane-${name}/*]`,
+      ),
+    );
   });
 });
 
@@ -247,12 +325,43 @@ describe('the github block of cdk.json', () => {
     );
   });
 
-  it('defaults the bootstrap qualifier and the pull request diff role', () => {
-    expect(parseRunlaneConfig(contextWith({})).github).toEqual({
+  it('defaults the bootstrap qualifier, the branches (main) and the pull request diff role', () => {
+    expect(parseRunlaneConfig(contextWith({ repositoryId: 123456789 })).github).toEqual({
       repository: REPOSITORY,
+      repositoryId: REPOSITORY_ID,
+      branches: { dev: ['main'], staging: ['main'], prod: ['main'] },
       bootstrapQualifier: 'hnb659fds',
       pullRequestDiff: true,
     });
+  });
+
+  it('refuses environments without an account of their own, naming the field path', () => {
+    const shared = configError(
+      contextWith({}, { dev: DEV_ACCOUNT, staging: DEV_ACCOUNT, prod: DEV_ACCOUNT }),
+    );
+    expect(shared.issues.map((issue) => issue.fieldPath)).toEqual([
+      'environments.staging.account',
+      'environments.prod.account',
+    ]);
+    expect(shared.message).toContain(`environments.prod.account: ${DEV_ACCOUNT} is also dev's account`);
+    const missing = configError(contextWith({}, { staging: STAGING_ACCOUNT, prod: PROD_ACCOUNT }));
+    expect(missing.issues.map((issue) => issue.fieldPath)).toEqual(['environments.dev.account']);
+    expect(missing.message).toContain('environments.dev.account: is required with github deploy roles');
+    // Without github, environments may share an account (or name none).
+    expect(() => parseRunlaneConfig(rawConfig())).not.toThrow();
+    // The stack refuses them too when built directly.
+    const config = parseRunlaneConfig(contextWith({}));
+    if (!config.github) throw new Error('expected a github block');
+    expect(
+      () =>
+        new GithubDeployRoleStack(testApp(), GITHUB_DEPLOY_STACK_NAME, {
+          github: config.github,
+          environments: {
+            ...config.environments,
+            prod: { ...config.environments.prod, account: DEV_ACCOUNT },
+          },
+        }),
+    ).toThrow(ConfigError);
   });
 
   it('names the field path of each problem', () => {
@@ -261,20 +370,29 @@ describe('the github block of cdk.json', () => {
         repository: 'https://github.com/acme/runlane',
         oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/accounts.google.com',
         bootstrapQualifier: 'far-too-long-qualifier',
+        repositoryId: 'acme',
+        branches: { dev: [], prod: ['feature branch'] },
       }),
     );
     expect(error.issues.map((issue) => issue.fieldPath).sort()).toEqual([
       'github.bootstrapQualifier',
+      'github.branches.dev',
+      'github.branches.prod.0',
       'github.oidcProviderArn',
       'github.repository',
+      'github.repositoryId',
     ]);
     expect(error.message).toContain('github.repository: must be a GitHub repository as "owner/name"');
   });
 
-  it('rejects unknown fields and a missing repository', () => {
+  it('rejects unknown fields and a missing repository or repository id', () => {
     const raw = { ...rawConfig(), github: { repo: REPOSITORY } };
     const issues = configError(raw).issues;
-    expect(issues.map((issue) => issue.fieldPath).sort()).toEqual(['github', 'github.repository']);
+    expect(issues.map((issue) => issue.fieldPath).sort()).toEqual([
+      'github',
+      'github.repository',
+      'github.repositoryId',
+    ]);
     expect(issues.find((issue) => issue.fieldPath === 'github')?.message).toContain('repo');
   });
 });

@@ -54,7 +54,15 @@ describe('ReplayDrill', () => {
       (states[S.replayEach]?.ItemProcessor as { States?: Record<string, Json> } | undefined)?.States ?? {};
   });
 
-  it('is a Standard state machine logging ALL events with execution data, with X-Ray tracing', () => {
+  it('logs no execution data (message bodies) in prod, or where logExecutionData is false', () => {
+    for (const props of [{ environmentName: 'prod' }, { logExecutionData: false }]) {
+      build(props).template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
+      });
+    }
+  });
+
+  it('is a Standard state machine logging ALL events with execution data (outside prod), with X-Ray tracing', () => {
     built.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       StateMachineName: 'runlane-test-replay-drill',

@@ -128,7 +128,7 @@ describe('RunnerEventIngest', () => {
     expect(all.filter((action) => /dynamodb:(GetItem|Query|Scan)/.test(action))).toEqual([]);
   });
 
-  it('offers hosts a managed policy: PutEvents on the telemetry bus only, with source runlane.agent only', () => {
+  it('offers hosts a managed policy: PutEvents on the telemetry bus only, with source runlane.agent and a runner or supervisor detail type only', () => {
     const policies = template.findResources('AWS::IAM::ManagedPolicy');
     expect(Object.keys(policies)).toHaveLength(1);
     const [policy] = Object.values(policies) as { Properties: Record<string, unknown> }[];
@@ -137,10 +137,22 @@ describe('RunnerEventIngest', () => {
       Version: '2012-10-17',
       Statement: [
         {
+          Sid: 'RunnerAndSupervisorEvents',
           Effect: 'Allow',
           Action: 'events:PutEvents',
           Resource: { 'Fn::GetAtt': [ids.bus, 'Arn'] },
-          Condition: { StringEquals: { 'events:source': ['runlane.agent'] } },
+          // Never WorkerHeartbeat or WorkerResult: a runner host cannot pass for a worker host.
+          Condition: {
+            StringEquals: {
+              'events:source': ['runlane.agent'],
+              'events:detail-type': [
+                'RunnerStall',
+                'RunnerRunSummary',
+                'SupervisorHealth',
+                'SupervisorChild',
+              ],
+            },
+          },
         },
       ],
     });
