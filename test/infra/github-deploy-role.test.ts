@@ -351,11 +351,12 @@ describe('the github block of cdk.json', () => {
     expect(() => parseRunlaneConfig(rawConfig())).not.toThrow();
     // The stack refuses them too when built directly.
     const config = parseRunlaneConfig(contextWith({}));
-    if (!config.github) throw new Error('expected a github block');
+    const github = config.github;
+    if (!github) throw new Error('expected a github block');
     expect(
       () =>
         new GithubDeployRoleStack(testApp(), GITHUB_DEPLOY_STACK_NAME, {
-          github: config.github,
+          github,
           environments: {
             ...config.environments,
             prod: { ...config.environments.prod, account: DEV_ACCOUNT },
