@@ -278,3 +278,37 @@ describe('deploy.yml', () => {
     expect(text.match(/npx cdk (diff|deploy) -c env=/g)).toHaveLength(4);
   });
 });
+
+describe('third-party actions', () => {
+  const files = readdirSync(workflowsDir).filter((file) => /\.ya?ml$/.test(file));
+
+  it('are pinned by full commit SHA, with the release in a comment', () => {
+    for (const file of files) {
+      const lines = source(file)
+        .split('\n')
+        .filter((line) => /^\s*(-\s+)?uses:/.test(line));
+      expect(lines.length, file).toBeGreaterThan(0);
+      for (const line of lines) {
+        expect(line, `${file}: ${line.trim()}`).toMatch(
+          /^\s*(-\s+)?uses: [A-Za-z0-9-]+\/[A-Za-z0-9._/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/,
+        );
+      }
+      // The parsed steps agree: every step's `uses` ends in a 40-character SHA.
+      for (const step of steps(workflow(file))) {
+        if (step.uses !== undefined) expect(step.uses, file).toMatch(/@[0-9a-f]{40}$/);
+      }
+    }
+  });
+
+  it('pin one commit per action across the workflows', () => {
+    const pins = new Map<string, Set<string>>();
+    for (const file of files) {
+      for (const step of steps(workflow(file))) {
+        const [action, ref] = step.uses?.split('@') ?? [];
+        if (action === undefined || ref === undefined) continue;
+        pins.set(action, (pins.get(action) ?? new Set()).add(ref));
+      }
+    }
+    for (const [action, refs] of pins) expect([...refs], action).toHaveLength(1);
+  });
+});
