@@ -77,7 +77,12 @@ function addDelegation(workers: Command, { exit }: ProgramContext): void {
         'online"): exit 1, the flag stays as it was.',
     )
     .addArgument(new Argument('[state]', 'switch delegation on or off').choices(['on', 'off'] as const))
-    .addOption(new Option('--changed-by <name>', 'on|off: who switched it (default cli:<user>)'))
+    .addOption(
+      new Option(
+        '--changed-by <name>',
+        "on|off: a note for the control plane's log (default cli:<user>); the flag records your IAM principal as who switched it",
+      ),
+    )
     .addOption(apiUrlOption())
     .addOption(envOption(ENV_DESCRIPTION))
     .addOption(jsonOption("the endpoint's JSON instead of a line"));

@@ -56,8 +56,9 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     ]);
     expect(switched.stderr).toBe('');
     expect(switched.status).toBe(0);
+    // Who switched it is the proven caller (the local operator's signature), not --changed-by (a note in the log).
     expect(switched.stdout).toMatch(
-      /^Worker delegation is on \(switched \S+ by alice\); 2 workers online\.\n$/,
+      /^Worker delegation is on \(switched \S+ by arn:aws:iam::000000000000:user\/runlane-local-operator\); 2 workers online\.\n$/,
     );
     expect(health.status).toBe(0);
     expect(

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +132,13 @@ export async function startWorkerLocal(
     const path = join(dir, `${name}.sh`);
     await writeFile(path, text);
     await chmod(path, 0o755);
-    scripts[name] = { path, timeoutMs: 30_000, env: { MARKER_FILE: markerFile, RELEASE_FILE: releaseFile } };
+    scripts[name] = {
+      path,
+      // The allowlist pins each script's bytes.
+      sha256: createHash('sha256').update(text).digest('hex'),
+      timeoutMs: 30_000,
+      env: { MARKER_FILE: markerFile, RELEASE_FILE: releaseFile },
+    };
   }
   const stack = await startTestLocalStack({
     // No batching window: each command reaches its lane worker at once.
