@@ -8,11 +8,53 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { analyzeMetafile, build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const BUNDLE = join(root, 'dist/agent/runlane-agent.mjs');
+
+/**
+ * esbuild hoists every `import … from 'node:…'` of the bundle to its top, so one ES module file
+ * would load http2, tls, worker_threads, undici… at start even for `--version`. Each built-in
+ * becomes a tiny CommonJS module instead (`module.exports = require('node:http2')`), evaluated
+ * when the module that imports it is: the lazily imported commands keep their built-ins lazy too.
+ */
+const lazyNodeBuiltins = {
+  name: 'lazy-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:/0-9]+$/ }, (args) =>
+      (args.kind === 'import-statement' || args.kind === 'dynamic-import') && isBuiltin(args.path)
+        ? { path: args.path, namespace: 'lazy-node-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-node-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * prom-client's index loads its Pushgateway (http, https, zlib), cluster aggregation and default
+ * process metrics (perf_hooks, v8) at start; the agent uses none of them (its own registry, see
+ * agent/runner/metrics.ts), so the bundle gets a stub that says so if it is ever called.
+ */
+const promClientUnused = {
+  name: 'prom-client-unused',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/lib\/(pushgateway|cluster|defaultMetrics)$/ }, (args) =>
+      /[\\/]prom-client[\\/]index\.js$/.test(args.importer)
+        ? { path: args.path, namespace: 'prom-client-unused' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'prom-client-unused' }, (args) => ({
+      contents: `module.exports = function unused() { throw new Error('prom-client ${args.path} is not bundled in runlane-agent'); };`,
+      loader: 'js',
+    }));
+  },
+};
 
 const outfile = process.env.RUNLANE_AGENT_BUNDLE ?? BUNDLE;
 await mkdir(dirname(outfile), { recursive: true });
@@ -35,6 +77,7 @@ const result = await build({
   legalComments: 'none',
   outfile,
   metafile: true,
+  plugins: [lazyNodeBuiltins, promClientUnused],
   logLevel: 'warning',
   banner: {
     // The CommonJS dependencies (commander, prom-client, parts of the SDK) call require() for

@@ -1,8 +1,7 @@
-import {
-  type EventBridgeClient,
+import type {
   PutEventsCommand,
-  type PutEventsCommandOutput,
-  type PutEventsRequestEntry,
+  PutEventsCommandOutput,
+  PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { AGENT_EVENT_SOURCE, type AgentBusEvent } from '#contracts/agent-events.js';
 
@@ -23,6 +22,14 @@ export interface SendResult {
 }
 
 /**
+ * What the sender sends PutEvents through: an SDK EventBridgeClient, or the agent's
+ * LazyEventBridgeClient (setup.ts), which loads the SDK on its first send.
+ */
+export interface PutEventsClient {
+  send(command: PutEventsCommand): Promise<PutEventsCommandOutput>;
+}
+
+/**
  * Sends agent events to one EventBridge bus with PutEvents, 10 entries per call.
  *
  * A 200 is not an acknowledgement: with `FailedEntryCount > 0` only the entries that
@@ -35,10 +42,10 @@ export interface SendResult {
  * const { deliveredIds, undelivered } = await sender.send([{ detailType: 'RunnerStall', detail: stall }]);
  */
 export class EventBridgeSender {
-  readonly #client: EventBridgeClient;
+  readonly #client: PutEventsClient;
   public readonly busName: string;
 
-  public constructor(options: { readonly client: EventBridgeClient; readonly busName: string }) {
+  public constructor(options: { readonly client: PutEventsClient; readonly busName: string }) {
     this.#client = options.client;
     this.busName = options.busName;
   }
@@ -65,6 +72,8 @@ export class EventBridgeSender {
     }));
     let response: PutEventsCommandOutput;
     try {
+      // The SDK is loaded on the first send (an idle `runlane-agent run` never pays for it).
+      const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
       response = await this.#client.send(new PutEventsCommand({ Entries: entries }));
     } catch (error) {
       const reason = describeError(error);

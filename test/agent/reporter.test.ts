@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentReporter, SPOOL_PAYLOAD_TYPES } from '#agent/reporter/agent-reporter.js';
 import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
-import { createAgentEventBridgeClient } from '#agent/reporter/setup.js';
+import { createAgentEventBridgeClient, type LazyEventBridgeClient } from '#agent/reporter/setup.js';
 import { runnerConfigSchema } from '#agent/runner/config.js';
 import { RUNNER_METRICS, RunnerMetrics } from '#agent/runner/metrics.js';
 import { nodeSpoolFileSystem, OfflineSpool, type SpoolFileSystem } from '#agent/spool/index.js';
@@ -29,7 +28,7 @@ let bus: FakeEventBus;
 let directory: string;
 let remove: () => Promise<void>;
 let clock: ManualClock;
-const clients: EventBridgeClient[] = [];
+const clients: LazyEventBridgeClient[] = [];
 
 beforeEach(async () => {
   bus = await startFakeEventBus();
