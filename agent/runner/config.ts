@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConfigIssue } from '#common/config-issues.js';
 import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
 import { RunnerConfigError } from '../errors.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import packageJson from '../../package.json' with { type: 'json' };
 import { EventBridgeSender } from '../reporter/event-bridge-sender.js';
 import { createAgentEventBridgeClient } from '../reporter/setup.js';
 import { resolveEventBus } from '../runner/config.js';
@@ -16,17 +16,8 @@ import { countRefused, ResultOutbox } from './result-outbox.js';
 import { ApiWorkerTransport, BusWorkerTransport, type WorkerTransport } from './transport.js';
 import { Worker } from './worker.js';
 
-/** The agent's version, from its package.json (the heartbeat's `version`). */
-export const AGENT_VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-})();
+/** The agent's version, from its package.json (the heartbeat's `version`); bundled with the agent. */
+export const AGENT_VERSION: string = packageJson.version;
 
 /** Region in an API Gateway host name (`<id>.execute-api.<region>.amazonaws.com`). */
 function regionOfApiUrl(apiUrl: string): string | undefined {
