@@ -74,7 +74,7 @@ describe('worker delegation (local stack, real worker processes, runlane workers
     expect(JSON.parse(shown.stdout)).toMatchObject({
       enabled: true,
       source: 'flag',
-      changed_by: 'alice',
+      changed_by: 'arn:aws:iam::000000000000:user/runlane-local-operator',
       online_workers: 2,
     });
   });
