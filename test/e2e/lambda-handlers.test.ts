@@ -18,6 +18,39 @@ import { prepareDeployedHandlerEnvironment } from '../support/handler-environmen
  * endpoints differ from AWS.
  */
 const LANE = 'runtime-agent-message-posted' as const;
+/** The claim names cdk.json's `auth.jwt` may set (JWT_HOUSEHOLD_CLAIM, JWT_ROLE_CLAIM); not the defaults. */
+const HOUSEHOLD_CLAIM = 'custom:hh';
+const ROLE_CLAIM = 'custom:role';
+
+/** `requestContext.authorizer` as API Gateway fills it (payload 2.0), per kind of caller. */
+type Authorizer =
+  | { readonly jwt: { readonly claims: Record<string, string>; readonly scopes: null } }
+  | { readonly iam: Record<string, unknown> }
+  /** No authorizer ran (a misrouted request, or API_AUTHORIZATION=none). */
+  | null;
+
+const householdUser = (householdId: string, role = 'member'): Authorizer => ({
+  jwt: {
+    claims: {
+      iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test',
+      sub: `user-of-${householdId}`,
+      [HOUSEHOLD_CLAIM]: householdId,
+      [ROLE_CLAIM]: role,
+    },
+    scopes: null,
+  },
+});
+const operator: Authorizer = {
+  iam: {
+    accessKey: 'AKIAOPERATOR',
+    accountId: '000000000000',
+    callerId: 'AIDAOPERATOR',
+    principalOrgId: null,
+    userArn: 'arn:aws:iam::000000000000:user/runlane-operator',
+    userId: 'AIDAOPERATOR',
+    cognitoIdentity: null,
+  },
+};
 
 describe('Lambda handlers as deployed, pointed at the emulators', () => {
   let bus: LocalEventBus;
@@ -35,6 +68,8 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
 
   beforeAll(async () => {
     bus = await startLocalEventBus();
+    process.env.JWT_HOUSEHOLD_CLAIM = HOUSEHOLD_CLAIM;
+    process.env.JWT_ROLE_CLAIM = ROLE_CLAIM;
     const prepared = await prepareDeployedHandlerEnvironment({
       prefix: 'e2e',
       environment: 'e2e',
@@ -52,10 +87,18 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
     apiHandler = (await import('#handlers/api.js')).handler as never;
   });
   afterAll(async () => {
+    delete process.env.JWT_HOUSEHOLD_CLAIM;
+    delete process.env.JWT_ROLE_CLAIM;
     await bus?.stop();
   });
 
-  function httpEvent(method: string, rawPath: string, body?: string, base64 = false): APIGatewayProxyEventV2 {
+  function httpEvent(
+    method: string,
+    rawPath: string,
+    body?: string,
+    base64 = false,
+    authorizer: Authorizer = householdUser('h1'),
+  ): APIGatewayProxyEventV2 {
     return {
       version: '2.0',
       routeKey: `${method} ${rawPath}`,
@@ -73,7 +116,8 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
         stage: '$default',
         time: new Date().toUTCString(),
         timeEpoch: Date.now(),
-      },
+        ...(authorizer ? { authorizer } : {}),
+      } as APIGatewayProxyEventV2['requestContext'],
       ...(body !== undefined ? { body: base64 ? Buffer.from(body).toString('base64') : body } : {}),
       isBase64Encoded: base64,
     };
@@ -81,12 +125,7 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
 
   it('accepts a POST through the API handler, runs it through the worker handler, and serves the run', async () => {
     const accepted = await apiHandler(
-      httpEvent(
-        'POST',
-        '/api/v1/agent/conversations/c-e2e/messages',
-        JSON.stringify({ householdId: 'h1', text: 'hi' }),
-        true,
-      ),
+      httpEvent('POST', '/api/v1/agent/conversations/c-e2e/messages', JSON.stringify({ text: 'hi' }), true),
       aLambdaContext(),
     );
     expect(accepted.statusCode).toBe(202);
@@ -109,9 +148,26 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
     expect(drained.drained).toBe(true);
     expect((await store.getRun(commandId))?.run.status).toBe('Completed');
 
+    // The household (from the token's configured claim) reads its run on its own route…
+    expect(runUrl).toBe(`/api/v1/agent/runs/${commandId}`);
     const run = await apiHandler(httpEvent('GET', runUrl), aLambdaContext());
     expect(run.statusCode).toBe(200);
-    expect(JSON.parse(run.body ?? '{}')).toMatchObject({ runId: commandId, status: 'Completed' });
+    expect(JSON.parse(run.body ?? '{}')).toMatchObject({
+      runId: commandId,
+      status: 'Completed',
+      householdId: 'h1',
+    });
+    // …another household cannot, an operator (IAM) reads it on the operators' route.
+    const other = await apiHandler(
+      httpEvent('GET', runUrl, undefined, false, householdUser('h2')),
+      aLambdaContext(),
+    );
+    expect(other.statusCode).toBe(404);
+    const byOperator = await apiHandler(
+      httpEvent('GET', `/api/v1/runs/${commandId}`, undefined, false, operator),
+      aLambdaContext(),
+    );
+    expect(byOperator.statusCode).toBe(200);
 
     // Telemetry went over the wire to the (local) bus: one summary per batch, not per command.
     const summaries = bus.events.filter((e) => e.detailType === 'LaneBatchProcessed');
@@ -123,6 +179,38 @@ describe('Lambda handlers as deployed, pointed at the emulators', () => {
         0,
       ),
     ).toBe(1);
+  });
+
+  it('reads the caller from the authorizer context only: none is 401, a household user on an operator route 403, a member deciding 403', async () => {
+    const anonymous = await apiHandler(
+      httpEvent('POST', '/api/v1/agent/conversations/c/messages', JSON.stringify({ text: 'x' }), false, null),
+      aLambdaContext(),
+    );
+    expect(anonymous.statusCode).toBe(401);
+    expect(JSON.parse(anonymous.body ?? '{}')).toMatchObject({ error: 'unauthenticated' });
+    const household = await apiHandler(httpEvent('GET', '/api/v1/review-queue'), aLambdaContext());
+    expect(household.statusCode).toBe(403);
+    const member = await apiHandler(
+      httpEvent(
+        'POST',
+        '/api/v1/agent/conversations/c/approvals/apr-000000000000000000000001',
+        JSON.stringify({ decision: 'approve' }),
+      ),
+      aLambdaContext(),
+    );
+    expect(JSON.parse(member.body ?? '{}')).toMatchObject({ error: 'approver_role_required' });
+    // The role comes from JWT_ROLE_CLAIM: an approver gets past the role check (to the approval lookup).
+    const approver = await apiHandler(
+      httpEvent(
+        'POST',
+        '/api/v1/agent/conversations/c/approvals/apr-000000000000000000000001',
+        JSON.stringify({ decision: 'approve' }),
+        false,
+        householdUser('h1', 'approver'),
+      ),
+      aLambdaContext(),
+    );
+    expect(JSON.parse(approver.body ?? '{}')).toMatchObject({ error: 'approval_not_found' });
   });
 
   it('answers malformed JSON with a 400 naming the field and no stack trace', async () => {
