@@ -241,11 +241,11 @@ function addWorker(program: Parent, io: CliIo, exit: ExitCode): void {
     .description(
       "Seed 004's worker, host side. Long-polls the site's task lane (taskQueueUrl, the queue " +
         'runlane-<env>-worker-tasks-<site>), claims each task through the control plane ' +
-        "(POST <apiUrl>/api/workers/tasks/<taskId>/claim, SigV4 with the SDK's default credentials; exactly one " +
+        "(POST <apiUrl>/api/workers/sites/<site>/tasks/<taskId>/claim, SigV4 with the SDK's default credentials: the site's role runlane-<env>-worker-<site> with session name = workerId; exactly one " +
         'worker wins), executes it within what this host allows (collect_facts; execute_script: only a script of ' +
         "the config's allowlist, arguments within its pattern, under its timeout, output capped; execute_action: " +
         'only an enabled built-in plugin), and hands the result envelopes to the control plane (transport api: ' +
-        'POST <apiUrl>/api/workers/results; transport bus: PutEvents WorkerResult). What is not acknowledged ' +
+        'POST <apiUrl>/api/workers/sites/<site>/results; transport bus: PutEvents WorkerResult). What is not acknowledged ' +
         'waits in the offline spool as <payload_type>-<timestamp>-<task_id>.json, replayed newest first and ' +
         'deleted only after a 2xx; a refused envelope (4xx, or a payload_type other than facts, logs, ' +
         'execution_result, health) is kept in <spool>/refused/. The task message is deleted once its result is ' +
