@@ -53,3 +53,20 @@ export class EvidenceWriteError extends AgentError {
     this.name = 'EvidenceWriteError';
   }
 }
+
+/**
+ * A host file or folder the agent relies on is not safe to use: a state, spool, evidence or
+ * crash-report folder that is not the agent user's own with no group/other access, a config or
+ * allowlist file writable by others, a spool folder another agent holds. The agent refuses to
+ * start (exit 2), naming the path and what to do.
+ */
+export class HostFileError extends AgentError {
+  public constructor(
+    public readonly path: string,
+    public readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`refusing to start: ${path} ${problem}`, options);
+    this.name = 'HostFileError';
+  }
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { appendNoFollow, ensurePrivateDirectory } from '../runner/host-files.js';
 import {
   errnoCode,
   InvalidSpoolEntryError,
@@ -18,7 +19,10 @@ import {
   encodeSpoolRecord,
   formatSpoolFileName,
   parseSpoolFileName,
+  type SpoolRecord,
 } from './spool-file.js';
+import { loadSpoolKey } from './spool-key.js';
+import { lockSpoolDirectory } from './spool-lock.js';
 import type {
   OfflineSpoolOptions,
   ReplayLoopOptions,
@@ -35,6 +39,8 @@ import type {
 /** Temp files of in-progress writes; the leading dot keeps them out of the entry name pattern. */
 const TEMP_PREFIX = '.tmp-';
 const QUARANTINE_FOLDER = 'quarantine';
+/** One JSON line per quarantined file in the quarantine folder: which file, why. */
+const QUARANTINE_REASONS = 'reasons.jsonl';
 const DEFAULT_BATCH_SIZE = 10;
 /** Directory fsync is not supported everywhere (Windows); there the rename alone has to do. */
 const DIRECTORY_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'ENOTSUP', 'EBADF']);
@@ -46,8 +52,14 @@ const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
  * - **Atomic writes**: temp file, fsync, rename to `<payloadType>-<timestamp>-<id>.json`,
  *   fsync of the folder. A crash (even `kill -9`) mid-write leaves at most a `.tmp-*`
  *   file, removed when the spool is next opened, never a torn entry.
- * - **Checksum in every file** (SHA-256 of the record): a file that fails it is moved to
- *   `quarantine/`, counted, and replay carries on.
+ * - **Authenticated entries** (issue 18): an HMAC-SHA256 of the record with the spool's key
+ *   (`<state folder>/<spool>.key`, 0600, made at first start) in every file. A file that fails
+ *   it — corrupt, altered, or planted by someone without the key, even with a checksum of its
+ *   own — or that is a link or another user's file, is moved to `quarantine/` with its reason
+ *   (`quarantine/reasons.jsonl`), counted, never sent; replay carries on.
+ * - **Private and locked**: the folder is made 0700 and refused (HostFileError) unless it is
+ *   the agent user's own with no group/other access; one agent per folder (a writer lock,
+ *   proper-lockfile). Files are created O_EXCL and never through a symbolic link.
  * - **Newest first**: replay hands entries to `deliver` newest first, in batches, and
  *   deletes an entry only once `deliver` reports its id as accepted. A crash between the
  *   acknowledgement and the delete means one resend with the same id, which the receiver
@@ -58,7 +70,9 @@ const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
  *   `SpoolWriteError` (`SpoolDiskFullError` for ENOSPC) and counts in `stats().writeErrors`.
  *
  * One instance owns a folder; writes are serialized, replay rounds never overlap.
- * The folder is scanned on first use (or `open()`).
+ * The folder is locked and scanned on the first write or replay (or `open()`); `pending()` of an
+ * instance that did not open it only lists, touching nothing (`spool status` beside a running
+ * agent). `close()` releases the lock (it also goes when the process exits).
  *
  * @example
  * const spool = new OfflineSpool({ directory: '/var/lib/runlane-agent/spool', maxBytes: 50 * 1024 * 1024 });
@@ -84,6 +98,10 @@ export class OfflineSpool {
   private readonly maxBytes: number;
   private readonly clock: SpoolClock;
   private readonly fs: SpoolFileSystem;
+  private readonly keyFile: string;
+  private readonly lockOptions: { staleMs: number; waitMs: number; onCompromised: (error: Error) => void };
+  private key: Buffer | undefined;
+  private releaseLock: (() => Promise<void>) | undefined;
   /** Spooled files, oldest first: filled sorted from disk, then appended with increasing timestamps. */
   private readonly index = new Map<string, SpoolEntryInfo>();
   private bytes = 0;
@@ -99,6 +117,7 @@ export class OfflineSpool {
     evicted: 0,
     writeErrors: 0,
     tempFilesRemoved: 0,
+    unauthenticated: 0,
   };
 
   public constructor(options: OfflineSpoolOptions) {
@@ -115,11 +134,24 @@ export class OfflineSpool {
     this.maxBytes = options.maxBytes;
     this.clock = options.clock ?? Date;
     this.fs = options.fs ?? nodeSpoolFileSystem;
+    this.keyFile = resolve(
+      options.keyFile ?? join(dirname(this.directory), `${basename(this.directory)}.key`),
+    );
+    this.lockOptions = {
+      staleMs: options.lockStaleMs ?? 10_000,
+      waitMs: options.lockWaitMs ?? 12_000,
+      onCompromised:
+        options.onLockCompromised ??
+        ((error) =>
+          process.emitWarning(`spool ${this.directory}: writer lock compromised: ${error.message}`)),
+    };
   }
 
   /**
-   * Creates the folder if needed, removes temp files of interrupted writes and indexes
-   * the spooled files. Called by every other method; call it to fail early.
+   * Creates the folder if needed (0700; HostFileError when it is not private), takes its writer
+   * lock (SpoolLockedError when another agent holds it), loads the key, removes temp files of
+   * interrupted writes (ours: the lock is held) and indexes the spooled files. Called by writes
+   * and replays; call it to fail early.
    */
   public open(): Promise<void> {
     this.opening ??= this.load().catch((error: unknown) => {
@@ -143,10 +175,33 @@ export class OfflineSpool {
     return run;
   }
 
-  /** Spooled entries, newest first (listed, not verified: `replay` verifies). */
+  /**
+   * Spooled entries, newest first (listed, not verified: `replay` verifies). An instance that has
+   * not opened the folder only lists it: no lock taken, no temp file of a running writer removed.
+   */
   public async pending(): Promise<SpoolEntryInfo[]> {
+    if (this.opening === undefined) return (await this.scan()).reverse();
     await this.open();
     return [...this.index.values()].reverse();
+  }
+
+  /** The bytes of a spool file for `record`, authenticated with this spool's key (e.g. kept aside as refused). */
+  public async encode(record: SpoolRecord): Promise<Buffer> {
+    await this.open();
+    if (this.key === undefined) throw new SpoolError('spool key not loaded');
+    return encodeSpoolRecord(record, this.key);
+  }
+
+  /** Releases the writer lock; a later write or replay takes it again. */
+  public async close(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    await Promise.all([this.writeChain, this.replayChain]);
+    const release = this.releaseLock;
+    this.releaseLock = undefined;
+    this.opening = undefined;
+    this.index.clear();
+    this.bytes = 0;
+    await release?.();
   }
 
   /**
@@ -189,42 +244,77 @@ export class OfflineSpool {
   }
 
   private async load(): Promise<void> {
-    await this.fs.mkdir(this.directory);
-    const found: SpoolEntryInfo[] = [];
-    for (const fileName of await this.fs.readdir(this.directory)) {
-      const path = join(this.directory, fileName);
-      if (fileName.startsWith(TEMP_PREFIX)) {
-        await this.unlinkIfPresent(path);
-        this.counters.tempFilesRemoved += 1;
-        continue;
-      }
-      const name = parseSpoolFileName(fileName);
-      if (!name) continue;
-      try {
-        const stat = await this.fs.stat(path);
-        if (stat.isFile()) found.push({ fileName, ...name, bytes: stat.size });
-      } catch (error) {
-        if (errnoCode(error) !== 'ENOENT') throw error;
-      }
+    await ensurePrivateDirectory(this.directory);
+    const release = await lockSpoolDirectory(this.directory, this.lockOptions);
+    try {
+      this.key = await loadSpoolKey(this.keyFile);
+    } catch (error) {
+      await release();
+      throw error;
     }
-    found.sort((a, b) => a.timestamp - b.timestamp || (a.fileName < b.fileName ? -1 : 1));
-    for (const info of found) {
+    this.releaseLock = release;
+    this.index.clear();
+    this.bytes = 0;
+    for (const fileName of await this.fs.readdir(this.directory)) {
+      if (!fileName.startsWith(TEMP_PREFIX)) continue;
+      // Ours to remove: the writer lock is held, so no other writer is mid-write.
+      await this.unlinkIfPresent(join(this.directory, fileName));
+      this.counters.tempFilesRemoved += 1;
+    }
+    for (const info of await this.scan()) {
       this.index.set(info.fileName, info);
       this.bytes += info.bytes;
       this.lastTimestamp = Math.max(this.lastTimestamp, info.timestamp);
     }
   }
 
+  /** The entry files, oldest first, as listed (nothing is changed). Links are listed too: replay quarantines them. */
+  private async scan(): Promise<SpoolEntryInfo[]> {
+    const found: SpoolEntryInfo[] = [];
+    let names: string[];
+    try {
+      names = await this.fs.readdir(this.directory);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' && this.opening === undefined) return [];
+      throw error;
+    }
+    for (const fileName of names) {
+      const name = parseSpoolFileName(fileName);
+      if (!name) continue;
+      try {
+        const stat = await this.fs.stat(join(this.directory, fileName));
+        if (stat.isFile() || stat.isSymbolicLink?.() === true)
+          found.push({ fileName, ...name, bytes: stat.size });
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+      }
+    }
+    found.sort((a, b) => a.timestamp - b.timestamp || (a.fileName < b.fileName ? -1 : 1));
+    return found;
+  }
+
   private async writeOne(input: SpoolWriteInput): Promise<SpoolEntryInfo> {
     checkNameParts(input.payloadType, input.id);
     if (input.body === undefined) throw new InvalidSpoolEntryError('body', 'is undefined');
-    await this.open();
+    try {
+      await this.open();
+    } catch (error) {
+      // A full disk before the first write (the key, the lock) is still a full disk, not a crash.
+      if (DISK_FULL.has(errnoCode(error) ?? '')) {
+        this.counters.writeErrors += 1;
+        throw new SpoolDiskFullError(input.payloadType, { cause: error });
+      }
+      throw error;
+    }
     // Strictly increasing, so newest-first order is exact even within one millisecond.
     const timestamp = Math.max(Math.trunc(this.clock.now()), this.lastTimestamp + 1);
     const fileName = formatSpoolFileName({ payloadType: input.payloadType, timestamp, id: input.id });
     let data: Buffer;
     try {
-      data = encodeSpoolRecord({ payloadType: input.payloadType, timestamp, id: input.id, body: input.body });
+      data = encodeSpoolRecord(
+        { payloadType: input.payloadType, timestamp, id: input.id, body: input.body },
+        this.key ?? Buffer.alloc(0),
+      );
     } catch (error) {
       throw new InvalidSpoolEntryError('body', `is not JSON-serializable: ${String(error)}`);
     }
@@ -360,8 +450,26 @@ export class OfflineSpool {
     const path = join(this.directory, info.fileName);
     let problem: SpoolChecksumError;
     try {
-      const record = decodeSpoolFile(info.fileName, await this.fs.readFile(path));
-      return { ...info, body: record.body };
+      const stat = await this.fs.stat(path);
+      const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+      if (!stat.isFile()) {
+        problem = new SpoolChecksumError(
+          info.fileName,
+          'not a regular file (a symbolic link?): not written by this agent',
+        );
+      } else if (uid !== undefined && stat.uid !== undefined && stat.uid !== uid) {
+        problem = new SpoolChecksumError(
+          info.fileName,
+          `owned by uid ${stat.uid}, not this agent's user (uid ${uid})`,
+        );
+      } else {
+        const record = decodeSpoolFile(
+          info.fileName,
+          await this.fs.readFile(path),
+          this.key ?? Buffer.alloc(0),
+        );
+        return { ...info, body: record.body };
+      }
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') {
         this.forget(info);
@@ -370,7 +478,11 @@ export class OfflineSpool {
       problem =
         error instanceof SpoolChecksumError
           ? error
-          : new SpoolChecksumError(info.fileName, 'unreadable', { cause: error });
+          : new SpoolChecksumError(
+              info.fileName,
+              errnoCode(error) === 'ELOOP' ? 'a symbolic link: not written by this agent' : 'unreadable',
+              { cause: error },
+            );
     }
     await this.quarantine(info, problem);
     return undefined;
@@ -378,7 +490,7 @@ export class OfflineSpool {
 
   private async quarantine(info: SpoolEntryInfo, problem: SpoolChecksumError): Promise<void> {
     if (!this.quarantineReady) {
-      await this.fs.mkdir(this.quarantineDirectory);
+      await ensurePrivateDirectory(this.quarantineDirectory);
       this.quarantineReady = true;
     }
     try {
@@ -392,6 +504,13 @@ export class OfflineSpool {
     }
     this.forget(info);
     this.counters.quarantined += 1;
+    if (/hmac|header|not written by this agent|owned by uid/.test(problem.reason))
+      this.counters.unauthenticated += 1;
+    // Best effort: the move is what matters; the reason helps the person who looks.
+    await appendNoFollow(
+      join(this.quarantineDirectory, QUARANTINE_REASONS),
+      `${JSON.stringify({ ts: new Date(this.clock.now()).toISOString(), file: info.fileName, reason: problem.reason })}\n`,
+    ).catch(() => undefined);
   }
 
   private async deleteDelivered(entry: SpoolEntryInfo): Promise<void> {

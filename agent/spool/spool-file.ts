@@ -1,16 +1,18 @@
-import { createHash } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidSpoolEntryError, SpoolChecksumError } from './errors.js';
 
 /**
  * On-disk format of one spooled event. The file is valid JSON so people can read it:
  *
  * ```text
- * {"sha256":"<64 lowercase hex>","record":<record JSON>}\n
+ * {"hmac":"<64 lowercase hex>","record":<record JSON>}\n
  * ```
  *
- * The checksum covers the exact bytes of `<record JSON>`, which is sliced out by
- * position (fixed-length prefix, fixed suffix) rather than re-serialized, so any
- * changed, missing or extra byte anywhere in the file fails verification.
+ * The HMAC-SHA256 (keyed with the spool's key, `spool-key.ts`) covers the exact bytes of
+ * `<record JSON>`, which is sliced out by position (fixed-length prefix, fixed suffix) rather
+ * than re-serialized, so any changed, missing or extra byte anywhere in the file fails
+ * verification — and so does a file written by anyone without the key, even with a checksum
+ * of its own (issue 18). Files of the earlier `{"sha256":…}` format fail it too (quarantined).
  */
 
 /** Digits of the zero-padded epoch-millisecond timestamp in a file name (sorts as text until year 2286). */
@@ -21,7 +23,7 @@ const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const FILE_NAME_PATTERN =
   /^([A-Za-z0-9_][A-Za-z0-9_.]{0,63})-(\d{13})-([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})\.json$/;
 
-const PREFIX = Buffer.from('{"sha256":"');
+const PREFIX = Buffer.from('{"hmac":"');
 const MIDDLE = Buffer.from('","record":');
 const SUFFIX = Buffer.from('}\n');
 const HEX_LENGTH = 64;
@@ -35,7 +37,7 @@ export interface SpoolFileName {
   readonly id: string;
 }
 
-/** The record a spool file carries (checksummed). */
+/** The record a spool file carries (authenticated). */
 export interface SpoolRecord extends SpoolFileName {
   readonly body: unknown;
 }
@@ -82,8 +84,8 @@ export function parseSpoolFileName(fileName: string): SpoolFileName | undefined 
   return { payloadType, timestamp: Number(timestamp), id };
 }
 
-/** The bytes of a spool file for `record`. */
-export function encodeSpoolRecord(record: SpoolRecord): Buffer {
+/** The bytes of a spool file for `record`, authenticated with `key`. */
+export function encodeSpoolRecord(record: SpoolRecord, key: Uint8Array): Buffer {
   const json = JSON.stringify({
     payloadType: record.payloadType,
     timestamp: record.timestamp,
@@ -91,29 +93,32 @@ export function encodeSpoolRecord(record: SpoolRecord): Buffer {
     body: record.body,
   });
   const recordBytes = Buffer.from(json, 'utf8');
-  const hex = createHash('sha256').update(recordBytes).digest('hex');
+  const hex = createHmac('sha256', key).update(recordBytes).digest('hex');
   return Buffer.concat([PREFIX, Buffer.from(hex, 'ascii'), MIDDLE, recordBytes, SUFFIX]);
 }
 
 /**
- * Verifies and decodes a spool file's bytes; throws `SpoolChecksumError` on any mismatch,
- * including a record whose payload type, timestamp or id disagree with its file name.
+ * Verifies and decodes a spool file's bytes against `key`; throws `SpoolChecksumError` on any
+ * mismatch, including a record whose payload type, timestamp or id disagree with its file name.
  */
-export function decodeSpoolFile(fileName: string, bytes: Uint8Array): SpoolRecord {
+export function decodeSpoolFile(fileName: string, bytes: Uint8Array, key: Uint8Array): SpoolRecord {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (reason: string, cause?: unknown): never => {
     throw new SpoolChecksumError(fileName, reason, cause === undefined ? undefined : { cause });
   };
   const expected = parseSpoolFileName(fileName) ?? fail('not a spool file name');
   if (data.length < RECORD_START + SUFFIX.length) fail(`truncated (${data.length} bytes)`);
-  if (!data.subarray(0, PREFIX.length).equals(PREFIX)) fail('bad header');
+  if (!data.subarray(0, PREFIX.length).equals(PREFIX))
+    fail('bad header (no hmac: not written by this agent)');
   const hex = data.subarray(PREFIX.length, PREFIX.length + HEX_LENGTH).toString('latin1');
-  if (!HEX_PATTERN.test(hex)) fail('checksum field is not 64 lowercase hex digits');
+  if (!HEX_PATTERN.test(hex)) fail('hmac field is not 64 lowercase hex digits');
   if (!data.subarray(PREFIX.length + HEX_LENGTH, RECORD_START).equals(MIDDLE)) fail('bad header');
   if (!data.subarray(data.length - SUFFIX.length).equals(SUFFIX)) fail('truncated or bad trailer');
   const recordBytes = data.subarray(RECORD_START, data.length - SUFFIX.length);
-  const actual = createHash('sha256').update(recordBytes).digest('hex');
-  if (actual !== hex) fail('checksum mismatch');
+  const actual = createHmac('sha256', key).update(recordBytes).digest();
+  if (!timingSafeEqual(actual, Buffer.from(hex, 'hex'))) {
+    fail('hmac mismatch (altered, or not written with this spool key)');
+  }
 
   let parsed: unknown;
   try {

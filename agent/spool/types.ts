@@ -15,6 +15,17 @@ export interface OfflineSpoolOptions {
   readonly clock?: SpoolClock;
   /** @default nodeSpoolFileSystem (`node:fs/promises`) */
   readonly fs?: SpoolFileSystem;
+  /**
+   * The HMAC key authenticating every entry, created (0600) at first start.
+   * @default `<parent folder>/<folder name>.key`, in the agent's state folder next to the spool
+   */
+  readonly keyFile?: string;
+  /** The writer lock counts as abandoned when not refreshed for this long. @default 10_000 */
+  readonly lockStaleMs?: number;
+  /** How long `open()` waits for another agent's writer lock before failing. @default 12_000 */
+  readonly lockWaitMs?: number;
+  /** The writer lock could not be refreshed (it may be someone else's now). @default a process warning */
+  readonly onLockCompromised?: (error: Error) => void;
 }
 
 /** An event to spool. `id` is the event's own id, kept so the receiver can drop a resend as a duplicate. */
@@ -85,6 +96,8 @@ export interface SpoolStats {
   readonly writeErrors: number;
   /** Temp files of interrupted writes (a crash mid-write) removed when the spool was opened. */
   readonly tempFilesRemoved: number;
+  /** Of `quarantined`: files failing authentication (no or a wrong HMAC, another owner, a link): not written by this agent. */
+  readonly unauthenticated: number;
   /** Current total size of the spooled files. */
   readonly bytes: number;
   /** Current number of spooled files. */

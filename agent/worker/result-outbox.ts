@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, rename } from 'node:fs/promises';
+import { open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   WORKER_PAYLOAD_TYPES,
   type WorkerResultEnvelope,
   workerResultEnvelopeSchema,
 } from '#contracts/worker-contract.js';
+import { appendNoFollow, CREATE_EXCLUSIVE, ensurePrivateDirectory } from '../runner/host-files.js';
 import {
-  encodeSpoolRecord,
   formatSpoolFileName,
   type OfflineSpool,
   type ReplayLoop,
@@ -243,7 +243,7 @@ export class ResultOutbox {
     errorCode: string,
     detail: { readonly status?: number; readonly message?: string; readonly source?: string },
   ): Promise<void> {
-    await mkdir(this.refusedDirectory, { recursive: true });
+    await ensurePrivateDirectory(this.refusedDirectory);
     // The spool forgets a file that is gone (ENOENT) on its next round.
     await rename(
       join(this.options.spool.directory, entry.fileName),
@@ -267,14 +267,15 @@ export class ResultOutbox {
     errorCode: string,
     detail: { readonly status?: number; readonly message?: string },
   ): Promise<void> {
-    await mkdir(this.refusedDirectory, { recursive: true });
+    await ensurePrivateDirectory(this.refusedDirectory);
     const timestamp = Date.now();
     const record = { payloadType: envelope.payload_type, timestamp, id: spoolIdOf(envelope) };
     const fileName = formatSpoolFileName(record);
+    const data = await this.options.spool.encode({ ...record, body: envelope });
     const temp = join(this.refusedDirectory, `.tmp-${randomUUID()}`);
-    const handle = await open(temp, 'wx', 0o600);
+    const handle = await open(temp, CREATE_EXCLUSIVE, 0o600);
     try {
-      await handle.writeFile(encodeSpoolRecord({ ...record, body: envelope }));
+      await handle.writeFile(data);
       await handle.sync();
     } finally {
       await handle.close();
@@ -295,9 +296,8 @@ export class ResultOutbox {
       source: 'control_plane',
       ...detail,
     };
-    await appendFile(join(this.refusedDirectory, REFUSALS_FILE), `${JSON.stringify(line)}\n`, {
-      mode: 0o600,
-    });
+    // Never through a symbolic link: a link planted as refusals.jsonl is not written through (ELOOP).
+    await appendNoFollow(join(this.refusedDirectory, REFUSALS_FILE), `${JSON.stringify(line)}\n`);
   }
 }
 

@@ -185,12 +185,9 @@ export async function workerSpoolStatus(config: WorkerConfig, cwd: string): Prom
     oldest: timestamps.length > 0 ? new Date(Math.min(...timestamps)).toISOString() : null,
     newest: timestamps.length > 0 ? new Date(Math.max(...timestamps)).toISOString() : null,
     refused: await countRefused(directory),
-    quarantined: await countFiles(join(directory, 'quarantine')),
+    quarantined: (await listFiles(join(directory, 'quarantine'))).filter((name) => name.endsWith('.json'))
+      .length,
   };
-}
-
-async function countFiles(directory: string): Promise<number> {
-  return (await listFiles(directory)).length;
 }
 
 async function listFiles(directory: string): Promise<string[]> {

@@ -243,7 +243,7 @@ describe.skipIf(!canMountTmpfs())(
       mountPoint = join(dir, 'full-disk');
       await mkdir(mountPoint);
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]);
-      await mkdir(join(mountPoint, 'spool'));
+      await mkdir(join(mountPoint, 'spool'), { mode: 0o700 });
       // Fill it: writes stop with ENOSPC.
       await writeFile(join(mountPoint, 'filler'), Buffer.alloc(64 * 1024)).catch(() => undefined);
     });

@@ -17,6 +17,7 @@ const RECORD: SpoolRecord = {
   body: { rootCause: 'network', evidence: ['connect ETIMEDOUT 10.0.0.1:443'], idleMs: 12_000, ok: false },
 };
 const FILE_NAME = `stall-1700000000000-${RECORD.id}.json`;
+const KEY = Buffer.alloc(32, 7);
 
 /** Deterministic PRNG (mulberry32), so a failure can be replayed. */
 function random(seed: number): () => number {
@@ -38,15 +39,15 @@ function flipBit(data: Uint8Array, bit: number): Buffer {
 
 describe('spool file checksum', () => {
   it('decodes an intact file', () => {
-    expect(decodeSpoolFile(FILE_NAME, encodeSpoolRecord(RECORD))).toEqual(RECORD);
+    expect(decodeSpoolFile(FILE_NAME, encodeSpoolRecord(RECORD, KEY), KEY)).toEqual(RECORD);
   });
 
   it('catches every single-bit flip anywhere in a file', () => {
-    const data = encodeSpoolRecord(RECORD);
+    const data = encodeSpoolRecord(RECORD, KEY);
     const missed: number[] = [];
     for (let bit = 0; bit < data.length * 8; bit += 1) {
       try {
-        decodeSpoolFile(FILE_NAME, flipBit(data, bit));
+        decodeSpoolFile(FILE_NAME, flipBit(data, bit), KEY);
         missed.push(bit);
       } catch (error) {
         expect(error).toBeInstanceOf(SpoolChecksumError);
@@ -57,21 +58,23 @@ describe('spool file checksum', () => {
   });
 
   it('catches every truncation, and any extra byte', () => {
-    const data = encodeSpoolRecord(RECORD);
+    const data = encodeSpoolRecord(RECORD, KEY);
     for (let length = 0; length < data.length; length += 1) {
-      expect(() => decodeSpoolFile(FILE_NAME, data.subarray(0, length)), `length ${length}`).toThrow(
+      expect(() => decodeSpoolFile(FILE_NAME, data.subarray(0, length), KEY), `length ${length}`).toThrow(
         SpoolChecksumError,
       );
     }
-    expect(() => decodeSpoolFile(FILE_NAME, Buffer.concat([data, Buffer.from('\n')]))).toThrow(
+    expect(() => decodeSpoolFile(FILE_NAME, Buffer.concat([data, Buffer.from('\n')]), KEY)).toThrow(
       SpoolChecksumError,
     );
   });
 
   it('catches an intact file under another entry’s name (wrong id or timestamp)', () => {
-    const data = encodeSpoolRecord(RECORD);
-    expect(() => decodeSpoolFile('stall-1700000000001-x.json', data)).toThrow(/does not match its file name/);
-    expect(() => decodeSpoolFile(`run_summary-1700000000000-${RECORD.id}.json`, data)).toThrow(
+    const data = encodeSpoolRecord(RECORD, KEY);
+    expect(() => decodeSpoolFile('stall-1700000000001-x.json', data, KEY)).toThrow(
+      /does not match its file name/,
+    );
+    expect(() => decodeSpoolFile(`run_summary-1700000000000-${RECORD.id}.json`, data, KEY)).toThrow(
       SpoolChecksumError,
     );
   });
@@ -112,7 +115,7 @@ describe('OfflineSpool quarantine', () => {
     expect(receiver.sent).toEqual(['e6', 'e3', 'e0']); // newest first, corrupt ones skipped
     expect(result).toEqual({ attempted: 3, delivered: 3, quarantined: 5, remaining: 0 });
     expect(spool.stats()).toMatchObject({ quarantined: 5, delivered: 3, files: 0, bytes: 0 });
-    expect((await readdir(join(directory, 'quarantine'))).sort()).toEqual(
+    expect((await readdir(join(directory, 'quarantine'))).filter((n) => n.endsWith('.json')).sort()).toEqual(
       [names[1], names[2], names[4], names[5], names[7]].sort(),
     );
   });
@@ -140,6 +143,8 @@ describe('OfflineSpool quarantine', () => {
 
     expect(receiver.sent).toEqual([]);
     expect(result).toEqual({ attempted: 0, delivered: 0, quarantined: 300, remaining: 0 });
-    expect(await readdir(join(directory, 'quarantine'))).toHaveLength(300);
+    expect((await readdir(join(directory, 'quarantine'))).filter((n) => n.endsWith('.json'))).toHaveLength(
+      300,
+    );
   });
 });

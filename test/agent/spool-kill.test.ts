@@ -39,6 +39,10 @@ beforeAll(async () => {
     format: 'esm',
     outfile: bundle,
     logLevel: 'error',
+    // proper-lockfile (the spool's writer lock) is CommonJS: its require() of Node's modules needs one.
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
   });
 });
 afterAll(async () => {
@@ -75,6 +79,9 @@ function readyOrExit(child: ChildProcess): Promise<void> {
   });
 }
 
+/** The spool key as the spool stores it (64 hex digits). */
+const keyOf = (text: Buffer): Buffer => Buffer.from(text.toString('utf8').trim(), 'hex');
+
 interface LaneReport {
   kills: number;
   /** Kills after which a `.tmp-*` file was left: the kill landed between creating and renaming a file. */
@@ -106,7 +113,11 @@ async function runLane(directory: string, kills: number, seed: number): Promise<
       // Check every entry as it stands now, before later evictions can hide a bad one.
       for (const name of names.filter((n) => parseSpoolFileName(n) !== undefined)) {
         try {
-          decodeSpoolFile(name, await readFile(join(directory, name)));
+          decodeSpoolFile(
+            name,
+            await readFile(join(directory, name)),
+            await readFile(`${directory}.key`).then(keyOf),
+          );
           verified += 1;
         } catch (error) {
           if (errnoCode(error) !== 'ENOENT') badSeen.push(`${name}: ${String(error)}`);
@@ -156,7 +167,11 @@ describe('OfflineSpool under kill -9', () => {
       });
       expect(pending.reduce((sum, entry) => sum + entry.bytes, 0)).toBeLessThanOrEqual(MAX_BYTES);
       expect(sizes).toEqual(pending.map((entry) => entry.bytes));
-      expect((await readdir(directory)).filter((name) => name !== 'quarantine')).toEqual([]);
+      // Nothing but the quarantine folder and the writer lock (held by this process's spool).
+      expect(
+        (await readdir(directory)).filter((name) => name !== 'quarantine' && !name.startsWith('.writer.')),
+      ).toEqual([]);
+      await spool.close();
       files += pending.length;
     }
     const kills = reports.reduce((sum, report) => sum + report.kills, 0);

@@ -59,8 +59,8 @@ describe('OfflineSpool write and read', () => {
     expect(info.fileName).toBe('stall-1700000000000-evt-0001.json');
     expect(await entryFiles()).toEqual(['stall-1700000000000-evt-0001.json']);
     const text = await readFile(join(directory, info.fileName), 'utf8');
-    const parsed = JSON.parse(text) as { sha256: string; record: unknown };
-    expect(parsed.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const parsed = JSON.parse(text) as { hmac: string; record: unknown };
+    expect(parsed.hmac).toMatch(/^[0-9a-f]{64}$/);
     expect(parsed.record).toEqual({
       payloadType: 'stall',
       timestamp: 1_700_000_000_000,
@@ -121,7 +121,10 @@ describe('OfflineSpool write and read', () => {
     await spool.open();
 
     expect(spool.stats()).toMatchObject({ tempFilesRemoved: 1, files: 1 });
-    expect((await readdir(directory)).sort()).toEqual(['README.txt', 'stall-1700000000000-kept.json']);
+    expect((await readdir(directory)).filter((n) => !n.startsWith('.writer.')).sort()).toEqual([
+      'README.txt',
+      'stall-1700000000000-kept.json',
+    ]);
   });
 });
 
@@ -383,7 +386,7 @@ describe('OfflineSpool disk errors', () => {
       expect(error).toMatchObject({ name: 'SpoolDiskFullError', code: 'ENOSPC' });
       expect((error as Error).cause).toMatchObject({ code: 'ENOSPC' });
       expect(spool.stats()).toMatchObject({ writeErrors: 1, spooled: 0, files: 0 });
-      expect(await readdir(directory)).toEqual([]); // no temp file left behind
+      expect((await readdir(directory)).filter((n) => !n.startsWith('.writer.'))).toEqual([]); // no temp file left behind
       diskFull = false; // space is back: the same spool keeps working
       await spool.write({ payloadType: 'stall', id: 'kept', body: {} });
       expect(spool.stats()).toMatchObject({ writeErrors: 1, spooled: 1, files: 1 });

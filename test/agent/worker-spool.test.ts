@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { encodeSpoolRecord, formatSpoolFileName } from '#agent/spool/index.js';
+import { encodeSpoolRecord, formatSpoolFileName, loadSpoolKey } from '#agent/spool/index.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
 import { queueDepth, sendTask, spawnAgent, spoolFiles, taskMessage } from './fixtures/worker-harness.js';
 import { ENV, useWorkerStack } from './fixtures/worker-stack.js';
@@ -23,9 +23,10 @@ async function placeSpoolFile(
   body: unknown,
   timestamp: number,
 ): Promise<string> {
-  await mkdir(directory, { recursive: true });
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  const key = await loadSpoolKey(`${directory}.key`); // the worker's key (made here when it has not started yet)
   const fileName = formatSpoolFileName({ payloadType, timestamp, id });
-  await writeFile(join(directory, fileName), encodeSpoolRecord({ payloadType, timestamp, id, body }));
+  await writeFile(join(directory, fileName), encodeSpoolRecord({ payloadType, timestamp, id, body }, key));
   return fileName;
 }
 
