@@ -186,6 +186,18 @@ describe('least privilege on the lifecycle table', () => {
     );
   });
 
+  it('attaches no AWS managed read-all policy (ReadOnlyAccess and the like) to any role', () => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role')) as {
+      Properties: { ManagedPolicyArns?: unknown[] };
+    }[];
+    const managed = roles
+      .flatMap((role) => role.Properties.ManagedPolicyArns ?? [])
+      .map((arn) => JSON.stringify(arn));
+    expect(
+      managed.filter((arn) => /ReadOnlyAccess|AdministratorAccess|FullAccess|PowerUser/.test(arn)),
+    ).toEqual([]);
+  });
+
   it('lets only the API, the worker ingest and the worker sweep delete, in status and registry partitions only', () => {
     for (const [name, { fn }] of functions) {
       const deleting = tableStatements(fn).filter((statement) =>
