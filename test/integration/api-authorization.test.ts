@@ -498,6 +498,18 @@ describe('who may call what: every route × every kind of caller, on the emulato
       expect(JSON.parse(response.body).runs.length).toBeGreaterThan(0);
     });
 
+    it('answers a correlation id that is no well-formed Unicode with 400 at query.correlationId', async () => {
+      for (const [path, caller] of [
+        ['/api/v1/runs', anOperatorCaller()],
+        ['/api/v1/agent/runs', aHouseholdCaller()],
+      ] as const) {
+        const response = await pipeline.api(
+          anApiRequest('GET', path, { caller, query: { correlationId: 'agent:hh-1:\uD800' } }),
+        );
+        expectRefusal(response, 400, 'validation_failed', 'query.correlationId');
+      }
+    });
+
     it.each<[string, Caller]>([
       ['/api/v1/agent/conversations/%E0%A4%A/messages', aHouseholdCaller()],
       ['/api/v1/agent/conversations/c/approvals/%ZZ', anApprover()],

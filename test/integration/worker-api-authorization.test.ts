@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { workerRoutePath } from '#contracts/api-routes.js';
@@ -10,7 +11,7 @@ import { anApiRequest, aWorkerCaller } from '../support/api-requests.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
 import { aHeartbeat, aLogsEnvelope, anExecutionResult, aTaskMessage } from '../support/worker-fixtures.js';
-import { createSiteLanes } from '../support/worker-integration.js';
+import { aDelegatedRun, createSiteLanes } from '../support/worker-integration.js';
 
 /**
  * Worker hosts on `/api/workers/sites/{site}/…` (DESIGN §7): the caller's role is its site and its
@@ -26,6 +27,7 @@ describe('worker routes: identity, clock skew and storable payloads, on the emul
   let strictApi: ReturnType<typeof buildCommandApi>;
   let tasks: DynamoDbWorkerTaskStore;
   let registry: DynamoDbWorkerRegistry;
+  let lifecycle: DynamoDbLifecycleStore;
   const now = new Date();
 
   beforeAll(async () => {
@@ -48,6 +50,7 @@ describe('worker routes: identity, clock skew and storable payloads, on the emul
     });
     tasks = new DynamoDbWorkerTaskStore({ client: env.documentClient, tableName, environment });
     registry = new DynamoDbWorkerRegistry({ client: env.documentClient, tableName, environment });
+    lifecycle = new DynamoDbLifecycleStore({ client: env.documentClient, tableName });
   });
   afterAll(async () => {
     await lanes?.remove();
@@ -347,6 +350,27 @@ describe('worker routes: identity, clock skew and storable payloads, on the emul
         status: 400,
         body: { error: 'invalid_heartbeat', fieldPath: 'body.offline_backlog.files' },
       });
+    });
+
+    it('refuses an execution_result whose errorCode would not fit in its run (400 at body.payload.errorCode); a short one reconciles', async () => {
+      const caller = worker('lab', 'lab-1');
+      const task = await aTaskClaimedBy('lab-1');
+      await aDelegatedRun(lifecycle, { commandId: task.message.commandId, taskId: task.taskId });
+      const failed = (errorCode: string) =>
+        anExecutionResult(task, {
+          environment,
+          worker_id: 'lab-1',
+          payload: { status: 'failed', errorCode },
+        });
+      expect(await post(resultPath('lab'), failed('e'.repeat(150_000)), caller)).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_envelope', fieldPath: 'body.payload.errorCode' },
+      });
+      expect(await post(resultPath('lab'), failed('script_not_allowed'), caller)).toMatchObject({
+        status: 202,
+        body: { reconciled: true },
+      });
+      expect((await lifecycle.getRun(task.message.commandId))?.run.status).toBe('NeedsReview');
     });
 
     it('still takes a deep but storable payload (20 levels) with large and small numbers', async () => {

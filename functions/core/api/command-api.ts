@@ -489,14 +489,17 @@ function checkBodyHousehold(householdId: string | undefined, caller: HouseholdCa
   }
 }
 
+/** A UTF-16 surrogate without its pair: no key DynamoDB can look up. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function correlationIdOf(request: ApiRequest): string {
   const correlationId = request.query.correlationId;
-  if (!correlationId || correlationId.length > 256) {
+  if (!correlationId || correlationId.length > 256 || LONE_SURROGATE.test(correlationId)) {
     throw ApiRequestError.single(
       400,
       'validation_failed',
       'query.correlationId',
-      'required, at most 256 characters',
+      'required, at most 256 characters of well-formed Unicode',
     );
   }
   return correlationId;

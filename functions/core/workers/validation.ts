@@ -62,6 +62,24 @@ export function parseWorkerResultEnvelope(
   if (unstorable.length > 0) return { ok: false, code: 'invalid_envelope', issues: unstorable };
   const parsed = parseWith(workerResultEnvelopeSchema, value, root, 'invalid_envelope');
   if (!parsed.ok) return parsed;
+  // The error code is copied into the task, the action history and (in its rationale, stage and
+  // signal) the run: unbounded, it could push the run's item past DynamoDB's 400 KB.
+  const envelope = parsed.value;
+  if (
+    envelope.payload_type === 'execution_result' &&
+    (envelope.payload.errorCode?.length ?? 0) > MAX_ERROR_CODE_LENGTH
+  ) {
+    return {
+      ok: false,
+      code: 'invalid_envelope',
+      issues: [
+        {
+          fieldPath: `${root}.payload.errorCode`,
+          message: `must be at most ${MAX_ERROR_CODE_LENGTH} characters (a code such as script_not_allowed)`,
+        },
+      ],
+    };
+  }
   return checkEnvironment(parsed.value, root, environment);
 }
 
@@ -153,6 +171,9 @@ export function clockSkewIssue(
   }
   return undefined;
 }
+
+/** Longest `payload.errorCode` of an `execution_result`. */
+const MAX_ERROR_CODE_LENGTH = 128;
 
 /** Containers (objects, arrays) nested deeper than this in a worker body are refused. */
 export const MAX_WORKER_BODY_DEPTH = 24;
