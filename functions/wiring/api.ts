@@ -87,6 +87,30 @@ export function readApiAuthSettings(env: NodeJS.ProcessEnv = process.env): ApiAu
   };
 }
 
+/** What DynamoDB (or the SDK's marshalling) says of a value it cannot hold as sent. */
+const UNSTORABLE =
+  /item size has exceeded|nesting levels have exceeded|empty (string|attribute|key)|number overflow|number underflow|special numeric value|than Number\.(MAX|MIN)_SAFE_INTEGER|can't be converted to BigInt/i;
+
+/**
+ * A write refused for the size or the values of what a request carried: DynamoDB's
+ * ValidationException (also as a cancelled transaction's ValidationError) or the SDK's marshalling
+ * error, with a message naming such a limit. Any other error (a wrong expression is a bug) is not.
+ *
+ * @example
+ * isUnstorableInputError(Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' })); // true
+ */
+export function isUnstorableInputError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'TransactionCanceledException') {
+    const reasons = (error as { CancellationReasons?: { Code?: string; Message?: string }[] })
+      .CancellationReasons;
+    return (reasons ?? []).some(
+      (reason) => reason.Code === 'ValidationError' && UNSTORABLE.test(reason.Message ?? ''),
+    );
+  }
+  return (error.name === 'ValidationException' || error.name === 'Error') && UNSTORABLE.test(error.message);
+}
+
 /**
  * Wires the command API to AWS (or the emulators); shared by the Lambda, the local stack and the tests.
  * `metrics` receives `CommandsAccepted`; the Lambda handler passes a `PowertoolsMetricsRecorder`.
@@ -117,6 +141,7 @@ export function buildCommandApi(
     logger,
     maxBodyBytes: settings.maxBodyBytes,
     isInvalidCursorError: (error) => error instanceof InvalidCursorError,
+    isUnstorableInputError,
     metrics,
     workers: {
       ...workers.api,

@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbApprovalStore } from '#adapters/dynamodb/approval-store.js';
+import { DynamoDbClientKeyStore } from '#adapters/dynamodb/client-key-store.js';
 import { DynamoDbLifecycleStore } from '#adapters/dynamodb/lifecycle-store.js';
 import { DynamoDbWorkerRegistry } from '#adapters/dynamodb/worker-registry.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
+import { SqsCommandQueue } from '#adapters/sqs/command-queue.js';
 import { workerRoutePath } from '#contracts/api-routes.js';
 import type { Caller } from '#core/api/caller.js';
+import { createCommandApi } from '#core/api/command-api.js';
 import { DEFAULT_WORKER_SETTINGS } from '#core/workers/settings.js';
-import { buildCommandApi } from '#wiring/api.js';
+import { buildCommandApi, isUnstorableInputError } from '#wiring/api.js';
+import { buildWorkerAdapters } from '#wiring/worker-api.js';
 import { anApiRequest, aWorkerCaller } from '../support/api-requests.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-environment.js';
@@ -371,6 +376,46 @@ describe('worker routes: identity, clock skew and storable payloads, on the emul
         body: { reconciled: true },
       });
       expect((await lifecycle.getRun(task.message.commandId))?.run.status).toBe('NeedsReview');
+    });
+
+    it('answers a body within its limit but too large once stored with 400 unstorable_body, never 5xx', async () => {
+      // A deployment with a result limit above DynamoDB's 400 KB item: the store refuses the item.
+      const tableName = env.tableName ?? '';
+      const table = { client: env.documentClient, tableName };
+      const clients = { documents: env.documentClient, sqs: env.sqs };
+      const workers = buildWorkerAdapters(
+        { environment, tableName, settings: { ...DEFAULT_WORKER_SETTINGS, taskQueueUrls: lanes.urls } },
+        clients,
+      );
+      const roomyApi = createCommandApi({
+        queue: new SqsCommandQueue({ client: env.sqs, queueUrls: {} }),
+        clientKeys: new DynamoDbClientKeyStore(table),
+        runs: lifecycle,
+        approvals: new DynamoDbApprovalStore(table),
+        clock: { now: () => now },
+        logger: aRecordingLogger(),
+        maxBodyBytes: 32_768,
+        isUnstorableInputError,
+        workers: { ...workers.api, maxResultBodyBytes: 1_000_000 },
+      });
+      const task = await aTaskClaimedBy('lab-1');
+      const facts = {
+        schemaVersion: 1,
+        id: randomUUID(),
+        environment,
+        worker_id: 'lab-1',
+        site: 'lab',
+        ts: at(0),
+        task_id: task.taskId,
+        attempt: 1,
+        payload_type: 'facts',
+        payload: { dump: 'x'.repeat(450_000) },
+      };
+      expect(await post(resultPath('lab'), facts, worker('lab', 'lab-1'), roomyApi)).toMatchObject({
+        status: 400,
+        body: { error: 'unstorable_body', fieldPath: 'body' },
+      });
+      expect(await tasks.listResultKeys(task.taskId)).toEqual([]);
     });
 
     it('still takes a deep but storable payload (20 levels) with large and small numbers', async () => {

@@ -7,7 +7,7 @@ import { ApiRequestError } from '#core/api/api-errors.js';
 import { type ApiAuthorization, authorizeRoute, type Caller, callerScope } from '#core/api/caller.js';
 import { createWorkerEventIngest, ingestWorkerEvent, receiptTimeOf } from '#core/workers/ingest.js';
 import { clockSkewIssue, storableIssues } from '#core/workers/validation.js';
-import { readApiAuthSettings } from '#wiring/api.js';
+import { isUnstorableInputError, readApiAuthSettings } from '#wiring/api.js';
 import { aHouseholdCaller, anOperatorCaller, aWorkerCaller } from '../support/api-requests.js';
 import { aRecordingLogger } from '../support/factories.js';
 import { aBusEvent, RecordingRunnerEventDeadLetters } from '../support/runner-event-ingest-fixtures.js';
@@ -252,6 +252,42 @@ describe('readApiAuthSettings', () => {
     expect(() => readApiAuthSettings({ WORKER_CLOCK_SKEW_SECONDS: '0' })).toThrow(
       /WORKER_CLOCK_SKEW_SECONDS/,
     );
+  });
+});
+
+describe('isUnstorableInputError', () => {
+  const named = (name: string, message: string, extra: object = {}) =>
+    Object.assign(new Error(message), { name }, extra);
+
+  it('takes DynamoDB and SDK refusals of what a request carried for the client’s, and nothing else', () => {
+    expect(
+      isUnstorableInputError(named('ValidationException', 'Item size has exceeded the maximum allowed size')),
+    ).toBe(true);
+    expect(
+      isUnstorableInputError(named('Error', 'Number 1e+300 is greater than Number.MAX_SAFE_INTEGER.')),
+    ).toBe(true);
+    expect(
+      isUnstorableInputError(
+        named('TransactionCanceledException', 'Transaction cancelled', {
+          CancellationReasons: [
+            { Code: 'None' },
+            { Code: 'ValidationError', Message: 'Item size has exceeded the maximum allowed size' },
+          ],
+        }),
+      ),
+    ).toBe(true);
+    expect(
+      isUnstorableInputError(
+        named('TransactionCanceledException', 'Transaction cancelled', {
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+        }),
+      ),
+    ).toBe(false);
+    // A malformed expression is a bug, not the client's doing.
+    expect(
+      isUnstorableInputError(named('ValidationException', 'Invalid UpdateExpression: Syntax error')),
+    ).toBe(false);
+    expect(isUnstorableInputError('Item size has exceeded')).toBe(false);
   });
 });
 

@@ -72,6 +72,11 @@ export interface CommandApiOptions {
   /** Errors the read-model store throws for a bad cursor, mapped to 400 `query.cursor`. */
   readonly isInvalidCursorError?: (error: unknown) => boolean;
   /**
+   * Errors a store throws for a value it cannot hold as sent (an item past DynamoDB's size, a
+   * value it refuses): the request's doing, whatever validation let through, so 400 `body`.
+   */
+  readonly isUnstorableInputError?: (error: unknown) => boolean;
+  /**
    * Where `CommandsAccepted` goes, per lane (metrics.ts).
    * @default noopMetricsRecorder
    */
@@ -188,6 +193,22 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
             'invalid_cursor',
             'query.cursor',
             'cursor is not one this API returned',
+          ),
+        );
+      }
+      if (options.isUnstorableInputError?.(error)) {
+        options.logger.warn('request body could not be stored', {
+          requestId: request.requestId,
+          method: request.method,
+          path: request.path,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        return clientError(
+          ApiRequestError.single(
+            400,
+            'unstorable_body',
+            'body',
+            'the body cannot be stored as sent (too large once stored, or holding a value the store refuses)',
           ),
         );
       }
