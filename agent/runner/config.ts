@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
 import type { ConfigIssue } from '#common/config-issues.js';
 import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
-import { RunnerConfigError } from '../errors.js';
+import { HostFileError, RunnerConfigError } from '../errors.js';
 import { EVENT_BUS_ENV, RUNNER_ENV } from './env-names.js';
+import { checkConfigFile } from './host-files.js';
 
 /**
  * `config/runner.json`: watchdog deadlines per environment and the root-cause
@@ -102,6 +103,11 @@ export function parseRunnerConfig(raw: unknown, source: string): RunnerConfig {
 /** Reads and validates a runner config file. */
 export async function loadRunnerConfig(file: string | URL): Promise<RunnerConfig> {
   const source = file instanceof URL ? file.pathname : file;
+  // Whoever can write this file decides what the agent runs: refused unless root or the agent's user owns it, not group/other writable.
+  await checkConfigFile(source).catch((error: unknown) => {
+    if (!(error instanceof HostFileError)) throw error;
+    throw new RunnerConfigError(source, [{ fieldPath: '(file)', message: error.problem }], { cause: error });
+  });
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,4 +1,5 @@
-import { mkdir, open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   type RunnerRunSummaryEvent,
@@ -7,9 +8,15 @@ import {
   runnerStallEventSchema,
 } from '#contracts/agent-events.js';
 import { EvidenceWriteError } from '../errors.js';
+import { ensurePrivateDirectory } from './host-files.js';
+
+/** Read (to find a torn last line) and append; 0600 when created; never through a symbolic link (ELOOP). */
+const APPEND_READ_NO_FOLLOW =
+  constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 
 /**
- * Appends one JSON line to a JSON Lines file: one `write` of the whole line (O_APPEND)
+ * Appends one JSON line to a JSON Lines file in a private folder (0700, refused when not the
+ * agent user's own), created 0600, never through a symbolic link: one `write` of the whole line (O_APPEND)
  * followed by `fsync`, so a crash can at worst leave the last line unfinished. A torn
  * tail is closed off with a newline before the next append, so it never swallows the
  * next event; readers skip it.
@@ -17,8 +24,9 @@ import { EvidenceWriteError } from '../errors.js';
 async function appendJsonLine(file: string, value: unknown): Promise<void> {
   const line = `${JSON.stringify(value)}\n`;
   try {
-    await mkdir(dirname(file), { recursive: true });
-    const handle = await open(file, 'a+');
+    // The folder is private to the agent (0700, its own); a link planted as the file is not written through.
+    await ensurePrivateDirectory(dirname(file));
+    const handle = await open(file, APPEND_READ_NO_FOLLOW, 0o600);
     try {
       const { size } = await handle.stat();
       let prefix = '';

@@ -6,6 +6,7 @@
  */
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { HostFileError } from '../errors.js';
 
 /** Opens for appending; creates 0600; fails (ELOOP) on a symbolic link instead of writing its target. */
@@ -95,4 +96,27 @@ export async function appendNoFollow(file: string, text: string): Promise<void> 
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * {@link ensurePrivateDirectory} of each folder (relative ones against `cwd`); the refusal of the
+ * first that is not private, or undefined when all are. For a command's start-up check.
+ *
+ * @example
+ * const refusal = await privateFoldersRefusal(['evidence/runner'], process.cwd());
+ * if (refusal) { log(refusal.message); return EXIT_CODES.usage; }
+ */
+export async function privateFoldersRefusal(
+  folders: readonly string[],
+  cwd: string,
+): Promise<HostFileError | undefined> {
+  for (const folder of new Set(folders.map((path) => resolve(cwd, path)))) {
+    try {
+      await ensurePrivateDirectory(folder);
+    } catch (error) {
+      if (error instanceof HostFileError) return error;
+      return new HostFileError(folder, `cannot be made: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return undefined;
 }

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { configIssues } from '#common/config-issues.js';
+import { HostFileError } from '../errors.js';
 import { runnerConfigSchema } from '../runner/config.js';
+import { checkConfigFile } from '../runner/host-files.js';
 import { SupervisorConfigError } from './errors.js';
 
 /**
@@ -107,7 +109,8 @@ export const supervisorConfigSchema = z
       .default('supervisor'),
     /**
      * Where a panic writes its crash report (Node's diagnostic report: JavaScript and native
-     * stacks, heap, handles, resource usage), seed 001 P1-001 step 3. @default os.tmpdir()
+     * stacks, heap, handles, resource usage), seed 001 P1-001 step 3; each report 0600, the folder
+     * private (0700, checked at start). @default the pid file's folder (the agent's state folder)
      */
     crashReportDirectory: z.string().min(1).optional(),
     /**
@@ -159,6 +162,13 @@ export function parseChildSpec(raw: unknown, source = 'add-child'): ChildSpec {
 
 /** Reads and validates a supervisor config file. */
 export async function loadSupervisorConfig(file: string): Promise<SupervisorConfig> {
+  // Whoever can write this file decides what the agent runs: refused unless root or the agent's user owns it, not group/other writable.
+  await checkConfigFile(file).catch((error: unknown) => {
+    if (!(error instanceof HostFileError)) throw error;
+    throw new SupervisorConfigError(file, [{ fieldPath: '(file)', message: error.problem }], {
+      cause: error,
+    });
+  });
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -5,7 +5,8 @@
  * log line (P1-001 step 2 looks for it at the end of the journal), and the process exits 70
  * (EX_SOFTWARE). The pid file stays, so the next start finds and terminates any child that survived.
  */
-import { join } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 /** Exit code after a panic (sysexits EX_SOFTWARE). */
 export const PANIC_EXIT_CODE = 70;
@@ -79,9 +80,20 @@ export function installPanicHandlers(
 }
 
 /**
+ * Where crash reports go: `crashReportDirectory`, by default the supervisor's state folder (the
+ * pid file's), never the shared /tmp. A private folder (0700), checked at start.
+ */
+export function crashReportDirectoryOf(
+  config: { readonly crashReportDirectory?: string | undefined; readonly pidFile: string },
+  cwd: string,
+): string {
+  return resolve(cwd, config.crashReportDirectory ?? dirname(config.pidFile));
+}
+
+/**
  * Node's diagnostic report of the running process for `error` (JavaScript and native stacks,
  * heap statistics, open handles, resource usage) as
- * `<directory>/runlane-supervisor-panic-<yyyymmddThhmmss>-<pid>.json`; returns that path, or
+ * `<directory>/runlane-supervisor-panic-<yyyymmddThhmmss>-<pid>.json`, mode 0600; returns that path, or
  * undefined when it could not be written (a full disk must not stop the exit). The process is
  * about to exit, so the report settings are not restored.
  */
@@ -93,6 +105,8 @@ export function writeCrashReport(
   const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
   const name = `runlane-supervisor-panic-${stamp}-${process.pid}.json`;
   try {
+    // 0600 from the first byte (the process is about to exit: the umask is not restored).
+    process.umask(0o077);
     process.report.directory = directory;
     // The environment holds credentials (AWS_SECRET_ACCESS_KEY …): keep it out of a file in /tmp.
     process.report.excludeEnv = true;
@@ -100,7 +114,10 @@ export function writeCrashReport(
       name,
       error instanceof Error ? error : new Error(String(error)),
     );
-    return written === '' ? undefined : join(directory, name); // '' = could not open the file
+    if (written === '') return undefined; // could not open the file
+    const path = join(directory, name);
+    chmodSync(path, 0o600);
+    return path;
   } catch {
     return undefined;
   }

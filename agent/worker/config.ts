@@ -6,6 +6,8 @@ import {
   WorkerConfigError,
   type WorkerConfigFile,
 } from '#common/worker-config.js';
+import { HostFileError } from '../errors.js';
+import { checkConfigFile } from '../runner/host-files.js';
 import { BUILTIN_PLUGINS, type WorkerPlugin } from './plugins.js';
 
 /**
@@ -83,6 +85,11 @@ export async function loadWorkerConfig(
   file: string,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<WorkerConfig> {
+  // Whoever can write this file decides what the agent runs: refused unless root or the agent's user owns it, not group/other writable.
+  await checkConfigFile(file).catch((error: unknown) => {
+    if (!(error instanceof HostFileError)) throw error;
+    throw new WorkerConfigError(file, [{ fieldPath: '(file)', message: error.problem }], { cause: error });
+  });
   let text: string;
   try {
     text = await readFile(file, 'utf8');

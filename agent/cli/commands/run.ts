@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { AGENT_DETAIL_TYPES } from '#contracts/agent-events.js';
-import { CommandSpawnError, RunnerConfigError } from '../../errors.js';
+import { CommandSpawnError, HostFileError, RunnerConfigError } from '../../errors.js';
 import { createAgentReporter } from '../../reporter/setup.js';
 import { sleep, systemClock } from '../../runner/clock.js';
 import {
@@ -16,6 +16,7 @@ import {
 } from '../../runner/config.js';
 import { EvidenceWriter, RunSummaryWriter } from '../../runner/evidence.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
+import { privateFoldersRefusal } from '../../runner/host-files.js';
 import { procHostSampler } from '../../runner/host-signals.js';
 import { MetricsServer, RunnerMetrics } from '../../runner/metrics.js';
 import { runCommand } from '../../runner/run-command.js';
@@ -74,12 +75,35 @@ export async function runUnderWatchdog(
     return EXIT_CODES.usage;
   }
   const { config } = settings;
+  const evidenceFile = options.evidenceFile ?? config.evidenceFile;
+  const runSummaryFile =
+    options.runSummaryFile ?? config.runSummaryFile ?? join(dirname(evidenceFile), RUN_SUMMARY_FILE_NAME);
+  // Evidence folders private to the agent's user (0700), else nothing runs (issue 18).
+  const refusal = await privateFoldersRefusal(
+    [dirname(evidenceFile), dirname(runSummaryFile)],
+    io.cwd ?? process.cwd(),
+  );
+  if (refusal !== undefined) {
+    log(refusal.message);
+    return EXIT_CODES.usage;
+  }
   const labels = { environment: options.environment, host: options.host, commandType: options.commandType };
   const metrics = new RunnerMetrics(labels);
   const server = await listenForMetrics(metrics, options.metricsPort ?? config.metricsPort, log);
   const reporting = startReporting(config, options, io, { log, metrics });
+  // The spool: private, and this agent's alone (HostFileError / SpoolLockedError), else nothing runs.
+  const spoolRefusal = await reporting?.spool.open().then(
+    () => undefined,
+    (error: unknown) => (error instanceof HostFileError ? error : undefined),
+  );
+  if (spoolRefusal !== undefined) {
+    log(spoolRefusal.message);
+    await reporting?.reporter.close();
+    reporting?.client.destroy();
+    await server?.close();
+    return EXIT_CODES.usage;
+  }
 
-  const evidenceFile = options.evidenceFile ?? config.evidenceFile;
   const [file, ...args] = command as [string, ...string[]];
   let exitCode: number;
   try {
@@ -99,11 +123,7 @@ export async function runUnderWatchdog(
       {
         hostSampler: io.hostSampler ?? procHostSampler(),
         evidence: new EvidenceWriter(evidenceFile),
-        runSummaries: new RunSummaryWriter(
-          options.runSummaryFile ??
-            config.runSummaryFile ??
-            join(dirname(evidenceFile), RUN_SUMMARY_FILE_NAME),
-        ),
+        runSummaries: new RunSummaryWriter(runSummaryFile),
         metrics,
         log,
         clock: io.clock ?? systemClock,

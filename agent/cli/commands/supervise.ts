@@ -3,14 +3,14 @@
  * options are defined (and parsed) by the program in ../program.ts; this module is loaded when
  * `supervise` runs.
  */
-import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { ControlServer } from '../../control/control-server.js';
 import { ControlSocketError } from '../../control/errors.js';
+import { HostFileError } from '../../errors.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
 import { loadSupervisorConfig } from '../../supervisor/config.js';
 import { SupervisorConfigError } from '../../supervisor/errors.js';
-import { installPanicHandlers, writeCrashReport } from '../../supervisor/panic.js';
+import { crashReportDirectoryOf, installPanicHandlers, writeCrashReport } from '../../supervisor/panic.js';
 import { startSupervisor } from '../../supervisor/start.js';
 import type { Supervisor } from '../../supervisor/supervisor.js';
 import type { CliIo } from '../io.js';
@@ -32,7 +32,7 @@ export async function supervise(options: SuperviseOptions, io: CliIo): Promise<n
   try {
     const config = await loadSupervisorConfig(resolve(cwd, options.config));
     process.title = config.processTitle; // `pgrep -x supervisor` (seed 001 P1-001 step 1)
-    const crashReportDirectory = resolve(cwd, config.crashReportDirectory ?? tmpdir());
+    const crashReportDirectory = crashReportDirectoryOf(config, cwd);
     installPanicHandlers({
       log,
       beforeExit: () => supervisor?.signalChildrenNow(),
@@ -60,7 +60,11 @@ export async function supervise(options: SuperviseOptions, io: CliIo): Promise<n
     return 0;
   } catch (error) {
     await server?.close();
-    if (error instanceof SupervisorConfigError || error instanceof ControlSocketError) {
+    if (
+      error instanceof SupervisorConfigError ||
+      error instanceof ControlSocketError ||
+      error instanceof HostFileError
+    ) {
       log(`runlane-agent: ${error.message}`);
       return EXIT_CODES.usage;
     }

@@ -4,6 +4,7 @@
  * worker command runs.
  */
 import { resolve } from 'node:path';
+import { HostFileError } from '../../errors.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
 import { loadWorkerConfig } from '../../worker/config.js';
 import { WorkerConfigError } from '../../worker/errors.js';
@@ -81,7 +82,7 @@ async function withWorkerConfig(
   try {
     return await body(await loadWorkerConfig(resolve(cwd, options.config), io.env), log, cwd);
   } catch (error) {
-    if (error instanceof WorkerConfigError) {
+    if (error instanceof WorkerConfigError || error instanceof HostFileError) {
       io.stderr.write(`runlane-agent: ${error.message}\n`);
       return EXIT_CODES.usage;
     }
