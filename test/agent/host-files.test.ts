@@ -239,3 +239,23 @@ describe('supervisor: state and crash reports', () => {
     );
   });
 });
+
+describe('runlane-agent spool status beside a running writer', () => {
+  it("never deletes the writer's in-progress temp files", async () => {
+    const spool = join(dir, 'spool');
+    await mkdir(spool, { mode: 0o700 });
+    const temp = join(spool, '.tmp-1234-stall-1700000005000-inflight.json');
+    await writeFile(temp, '{"hmac":"ab');
+    const run = await runAgent([
+      'spool',
+      'status',
+      '--json',
+      '--config',
+      fixture('runner-config-reporting.json'),
+      '--spool-dir',
+      spool,
+    ]);
+    expect(run.status).toBe(0);
+    await expect(stat(temp)).resolves.toBeDefined();
+  });
+});
