@@ -219,7 +219,7 @@ function addSupervise(program: Parent, io: CliIo, exit: ExitCode): void {
         'behind it. Logs one line per event to stderr (TaskExit::…, quarantined …, ' +
         'ShutdownPhase::Draining|Terminating|Completed, Panic: …). The process is named processTitle (default ' +
         '"supervisor": pgrep -x supervisor). A panic writes a crash report (Node diagnostic report, environment ' +
-        'left out) to crashReportDirectory (default the temporary directory) and names it in the Panic line.',
+        'left out, 0600) to crashReportDirectory (default the pid file’s folder, the state folder) and names it in the Panic line.',
     )
     .addOption(required(new Option('--config <file>', 'the supervisor config').argParser(nonEmpty)))
     .addOption(eventBusOption())

@@ -37,7 +37,7 @@ describe('supervisor config', () => {
       processTitle: 'supervisor',
       reporting: { enabled: true, eventBus: 'runlane-{environment}-telemetry' },
     });
-    expect(config.crashReportDirectory).toBeUndefined(); // the CLI then uses os.tmpdir()
+    expect(config.crashReportDirectory).toBeUndefined(); // then the pid file's folder (crashReportDirectoryOf)
     expect(config.children[0]).toEqual({
       name: 'relay',
       command: 'relay',
