@@ -16,6 +16,10 @@ export type ClaimClientKeyResult =
  */
 export interface ClientKeyStore {
   claim(input: {
+    /**
+     * The key's stored name: a digest of the caller's scope and the header (command-api.ts), never
+     * the header as sent, so no caller can reach another's key.
+     */
     readonly key: string;
     readonly commandId: string;
     readonly correlationId: string;
