@@ -4,11 +4,12 @@
  * `node` (>= 24) and no node_modules: every dependency bundled (esbuild), the TypeScript compiled.
  * The commands' modules (agent/cli/commands/*) stay lazy inside the bundle (esbuild keeps an
  * `await import()` of a bundled module as a deferred initialiser), so `run` never evaluates the
- * AWS SDK it does not use. Prints the bundle's size; `--analyze` also prints what is in it.
+ * AWS SDK it does not use. Prints the bundle's size; `--analyze` also prints what is in it
+ * (dist/agent/runlane-agent.mjs.meta.json has it always).
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyzeMetafile, build } from 'esbuild';
 
@@ -18,8 +19,10 @@ const BUNDLE = join(root, 'dist/agent/runlane-agent.mjs');
 /**
  * esbuild hoists every `import … from 'node:…'` of the bundle to its top, so one ES module file
  * would load http2, tls, worker_threads, undici… at start even for `--version`. Each built-in
- * becomes a tiny CommonJS module instead (`module.exports = require('node:http2')`), evaluated
- * when the module that imports it is: the lazily imported commands keep their built-ins lazy too.
+ * becomes a small CommonJS module instead whose exports are getters that require the real module
+ * on first use: `import { randomUUID } from 'node:crypto'` costs nothing until a UUID is made
+ * (loading node:crypto initialises OpenSSL: ~12 MB of RSS an idle `runlane-agent run` does not
+ * need). The export names are those of the Node that builds (the one the package ships).
  */
 const lazyNodeBuiltins = {
   name: 'lazy-node-builtins',
@@ -29,10 +32,18 @@ const lazyNodeBuiltins = {
         ? { path: args.path, namespace: 'lazy-node-builtin' }
         : undefined,
     );
-    build.onLoad({ filter: /.*/, namespace: 'lazy-node-builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
+    build.onLoad({ filter: /.*/, namespace: 'lazy-node-builtin' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((name) => name !== 'default');
+      return {
+        contents: [
+          'let loaded;',
+          `const load = () => (loaded ??= require(${JSON.stringify(args.path)}));`,
+          `for (const name of ${JSON.stringify(names)})`,
+          '  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -83,16 +94,13 @@ const result = await build({
     // The CommonJS dependencies (commander, prom-client, parts of the SDK) call require() for
     // Node's built-in modules; an ES module has none of its own.
     js: [
-      '#!/usr/bin/env node',
       "import { createRequire as __runlaneCreateRequire } from 'node:module';",
       'const require = __runlaneCreateRequire(import.meta.url);',
     ].join('\n'),
   },
 });
-await chmod(outfile, 0o755);
 const bytes = result.metafile.outputs[relative(root, outfile)]?.bytes ?? Number.NaN;
 console.log(`${relative(process.cwd(), outfile)}: ${(bytes / 1024 / 1024).toFixed(2)} MiB`);
-if (process.argv.includes('--analyze')) {
-  console.log(await analyzeMetafile(result.metafile));
-  await writeFile(`${outfile}.meta.json`, JSON.stringify(result.metafile));
-}
+// What is in the bundle (package-deb.mjs lists its packages in the copyright file).
+await writeFile(`${outfile}.meta.json`, JSON.stringify(result.metafile));
+if (process.argv.includes('--analyze')) console.log(await analyzeMetafile(result.metafile));

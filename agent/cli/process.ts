@@ -15,6 +15,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * await runAgentProcess();
  */
 export async function runAgentProcess(): Promise<void> {
+  dropLauncherEnvironment(process.env);
   // `runlane-agent ctl state | head -3` ends quietly when head closes the pipe.
   exitQuietlyOnClosedPipe();
   process.exitCode = await runAgentCli(process.argv.slice(2), {
@@ -30,4 +31,15 @@ export async function runAgentProcess(): Promise<void> {
       };
     },
   });
+}
+
+/**
+ * The host package's launcher (/usr/bin/runlane-agent, packaging/launcher.json) sets a few
+ * variables for this process alone (glibc's malloc settings, read at start) and names them in
+ * RUNLANE_AGENT_LAUNCHER_ENV: they are dropped here, so no command the agent runs inherits them.
+ */
+function dropLauncherEnvironment(env: NodeJS.ProcessEnv): void {
+  const names = env.RUNLANE_AGENT_LAUNCHER_ENV;
+  delete env.RUNLANE_AGENT_LAUNCHER_ENV;
+  for (const name of names?.split(/\s+/) ?? []) if (name !== '') delete env[name];
 }

@@ -57,6 +57,10 @@ export function createAgentProgram(io: CliIo, exit = new ExitCode(), output: Cli
   addSupervise(program, io, exit);
   addWorker(program, io, exit);
   addCtl(program, io, exit);
+  // After the commands, so only the program's own refusals (an unknown mode or flag) name them all.
+  program.showHelpAfterError(
+    `(modes: ${program.commands.map((command) => command.name()).join(', ')}; add --help for usage)`,
+  );
   return program;
 }
 
@@ -68,10 +72,13 @@ const eventBusOption = () =>
     .env(EVENT_BUS_ENV)
     .argParser(emptyIsUnset(nonEmpty));
 
+/** The runner config when --config is not given (the host package's launcher sets it). */
+const RUNNER_CONFIG_ENV = 'RUNLANE_RUNNER_CONFIG';
+
 const runnerConfigOption = () =>
-  new Option('--config <file>', 'runner config (default: config/runner.json of the agent)').argParser(
-    nonEmpty,
-  );
+  new Option('--config <file>', 'runner config (default: the config/runner.json built into the agent)')
+    .env(RUNNER_CONFIG_ENV)
+    .argParser(emptyIsUnset(nonEmpty));
 
 function addRun(program: Parent, io: CliIo, exit: ExitCode): void {
   program

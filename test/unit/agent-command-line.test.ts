@@ -210,7 +210,12 @@ describe('the runlane-agent program', () => {
     const fallbacks = optionsAt(['run']).flatMap((option) =>
       option.envVar === undefined ? [] : [option.envVar],
     );
-    expect(fallbacks).toEqual(['RUNNER_IDLE_MS', 'RUNNER_HARD_MS', 'RUNLANE_EVENT_BUS']);
+    expect(fallbacks).toEqual([
+      'RUNNER_IDLE_MS',
+      'RUNNER_HARD_MS',
+      'RUNLANE_RUNNER_CONFIG',
+      'RUNLANE_EVENT_BUS',
+    ]);
     for (const name of fallbacks) expect(stdout.replace(/\s+/g, ' ')).toContain(`(env: ${name})`);
   });
 });
