@@ -259,3 +259,23 @@ describe('runlane-agent spool status beside a running writer', () => {
     await expect(stat(temp)).resolves.toBeDefined();
   });
 });
+
+describe('runlane-agent spool flush on a spool folder others can enter', () => {
+  it('refuses, naming it: exit 2, nothing sent', async () => {
+    const spool = join(dir, 'spool');
+    await mkdir(spool);
+    await chmod(spool, 0o777);
+    const run = await runAgent([
+      'spool',
+      'flush',
+      '--environment',
+      'dev',
+      '--config',
+      fixture('runner-config-reporting.json'),
+      '--spool-dir',
+      spool,
+    ]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`runlane-agent: refusing to start: ${spool} has mode 0777`);
+  });
+});

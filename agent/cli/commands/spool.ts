@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RunnerConfigError } from '../../errors.js';
+import { HostFileError, RunnerConfigError } from '../../errors.js';
 import { createAgentReporter } from '../../reporter/setup.js';
 import { type RunnerConfig, resolveEventBus } from '../../runner/config.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
@@ -74,7 +74,15 @@ export async function spoolFlush(options: SpoolFlushOptions, io: CliIo): Promise
     log: (line) => io.stderr.write(`runlane-agent: ${line}\n`),
   });
   try {
-    const result = await reporter.flush();
+    let result: Awaited<ReturnType<typeof reporter.flush>>;
+    try {
+      result = await reporter.flush();
+    } catch (error) {
+      // Not private, or another agent's (a run holds it): named, exit 2.
+      if (!(error instanceof HostFileError)) throw error;
+      io.stderr.write(`runlane-agent: ${error.message}\n`);
+      return EXIT_CODES.usage;
+    }
     if (options.json) io.stdout.write(`${JSON.stringify({ busName, ...result })}\n`);
     else
       io.stdout.write(
@@ -99,7 +107,8 @@ async function loadConfig(options: SpoolStatusOptions, io: CliIo): Promise<Runne
 
 async function countFiles(directory: string): Promise<number> {
   try {
-    return (await readdir(directory)).length;
+    // Entries only: the quarantine folder also keeps reasons.jsonl.
+    return (await readdir(directory)).filter((name) => name.endsWith('.json')).length;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
