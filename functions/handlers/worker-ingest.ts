@@ -4,9 +4,10 @@ import middy from '@middy/core';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { fromPowertoolsLogger } from '#adapters/powertools/structured-logger.js';
 import type { WorkerEventIngestResult } from '#core/workers/ingest.js';
+import { DEFAULT_WORKER_CLOCK_SKEW_SECONDS } from '#core/workers/validation.js';
 import { awsClients } from '#wiring/clients.js';
 import { buildWorkerEventIngest } from '#wiring/worker-ingest.js';
-import { requireNumber, requireString } from './env.js';
+import { optionalNumber, requireNumber, requireString } from './env.js';
 
 /**
  * Target of the `worker-events` rule (invoked asynchronously by EventBridge): a
@@ -21,6 +22,7 @@ const settings = {
   tableName: requireString('lifecycleTableName'),
   deadLetterQueueUrl: requireString('workerEventDeadLetterQueueUrl'),
   retentionDays: requireNumber('retentionDays'),
+  clockSkewSeconds: optionalNumber('workerClockSkewSeconds', DEFAULT_WORKER_CLOCK_SKEW_SECONDS),
 };
 
 const SERVICE_NAME = 'runlane-worker-ingest';

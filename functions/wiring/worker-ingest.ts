@@ -20,6 +20,11 @@ export interface WorkerEventIngestSettings {
   readonly deadLetterQueueUrl: string;
   /** Days registry entries, tasks and results are kept (TTL). */
   readonly retentionDays: number;
+  /**
+   * `WORKER_CLOCK_SKEW_SECONDS`, as the API's: a `ts` further from the event's receipt is refused (`clock_skew`).
+   * @default DEFAULT_WORKER_CLOCK_SKEW_SECONDS (300)
+   */
+  readonly clockSkewSeconds?: number;
 }
 
 /**
@@ -53,6 +58,7 @@ export function buildWorkerEventIngest(
     tasks: overrides.tasks ?? new DynamoDbWorkerTaskStore(table),
     registry: overrides.registry ?? new DynamoDbWorkerRegistry(table),
     clock: overrides.clock ?? systemClock,
+    ...(settings.clockSkewSeconds !== undefined ? { clockSkewSeconds: settings.clockSkewSeconds } : {}),
     deadLetters:
       overrides.deadLetters ??
       new SqsRunnerEventDeadLetterSink({ client: clients.sqs, queueUrl: settings.deadLetterQueueUrl }),
