@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as z from 'zod';
+import { CREATE_EXCLUSIVE } from '../runner/host-files.js';
 import { parseProcStat } from '../runner/process-tree.js';
 
 /**
@@ -85,9 +86,16 @@ export class PidFile {
   }
 
   private async writeNow(contents: PidFileContents): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const temporary = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(contents)}\n`, { mode: 0o600 });
+    // A new file (O_EXCL), never through a symbolic link: a leftover of a crashed writer with this pid is removed first.
+    await rm(temporary, { force: true });
+    const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(contents)}\n`);
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, this.path);
   }
 }
