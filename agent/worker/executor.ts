@@ -1,5 +1,6 @@
 import type { ExecutionResultPayload, WorkerTaskMessage } from '#contracts/worker-contract.js';
 import type { Clock } from '../runner/clock.js';
+import { redactSecrets } from '../runner/redact.js';
 import type { RunningCommand, Spawner } from '../runner/watchdog.js';
 import type { WorkerConfig } from './config.js';
 import { collectFacts, type HostFacts } from './facts.js';
@@ -171,7 +172,8 @@ export class TaskExecutor {
       return { status: 'succeeded', durationMs: durationMs(), output };
     } catch (error) {
       const errorCode = timeout.aborted ? 'timeout' : shutdown.aborted ? 'worker_shutdown' : 'plugin_failed';
-      const text = error instanceof Error ? error.message : String(error);
+      // A plugin's error text leaves the host in the result: credential-looking strings are redacted.
+      const text = redactSecrets(error instanceof Error ? error.message : String(error));
       this.deps.log.event('plugin_executed', {
         ...taskLogFields(message),
         plugin: name,
