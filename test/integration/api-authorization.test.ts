@@ -498,6 +498,30 @@ describe('who may call what: every route × every kind of caller, on the emulato
       expect(JSON.parse(response.body).runs.length).toBeGreaterThan(0);
     });
 
+    it('answers a caller of the wrong kind 401/403 before it looks at a malformed path, as API Gateway does', async () => {
+      const household = '/api/v1/agent/conversations/%zz/messages';
+      expectRefusal(
+        await pipeline.api(anApiRequest('POST', household, { caller: ANONYMOUS, body: { text: 'x' } })),
+        401,
+        'unauthenticated',
+        'headers.authorization',
+      );
+      expectRefusal(
+        await pipeline.api(anApiRequest('GET', '/api/v1/runs/%zz', { caller: aHouseholdCaller() })),
+        403,
+        'forbidden',
+        'headers.authorization',
+      );
+      expectRefusal(
+        await pipeline.api(
+          anApiRequest('POST', '/api/workers/sites/%zz/heartbeats', { caller: anOperatorCaller(), body: {} }),
+        ),
+        403,
+        'forbidden',
+        'headers.authorization',
+      );
+    });
+
     it('answers a correlation id that is no well-formed Unicode with 400 at query.correlationId', async () => {
       for (const [path, caller] of [
         ['/api/v1/runs', anOperatorCaller()],

@@ -176,9 +176,17 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
         );
       }
       const params: Record<string, string> = {};
-      found.route.params.forEach((name, index) => {
-        params[name] = decodePathSegment(found.match[index + 1] ?? '');
-      });
+      try {
+        found.route.params.forEach((name, index) => {
+          params[name] = decodePathSegment(found.match[index + 1] ?? '');
+        });
+      } catch (malformed) {
+        // API Gateway authorizes before anything reads the path: a caller of the wrong kind hears
+        // that (401/403) first, any other the 400.
+        const own = request.caller.kind === 'worker' ? request.caller.site : undefined;
+        authorizeRoute(found.route.group, request.caller, { authorization, site: own });
+        throw malformed;
+      }
       const caller = authorizeRoute(found.route.group, request.caller, {
         authorization,
         site: params.site,
