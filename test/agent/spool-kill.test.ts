@@ -184,5 +184,5 @@ describe('OfflineSpool under kill -9', () => {
     );
     expect(kills).toBeGreaterThanOrEqual(KILLS);
     expect(files).toBeGreaterThan(0);
-  }, 180_000);
+  }, 300_000);
 });
