@@ -119,7 +119,7 @@ function renderStuck(
     ...stuck.map((task) =>
       task.result_key === null
         ? `  ${task.task_id}: no execution_result arrived — check that ${printable(task.claimed_by ?? 'its worker')}'s ` +
-          'result submission to /api/workers/results succeeds and look in its offline spool ' +
+          `result submission to /api/workers/sites/${task.site}/results succeeds and look in its offline spool ` +
           '(npm run agent -- worker status --config <its config>)'
         : `  ${task.task_id}: ${task.result_key} is stored but did not finish the task (another worker or attempt ` +
           `sent it) — npx runlane trace ${task.command_id}`,
