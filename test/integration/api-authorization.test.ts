@@ -242,6 +242,31 @@ describe('who may call what: every route × every kind of caller, on the emulato
       expect((await pipeline.store.getRun(commandId))?.run.householdId).toBe('hh-1');
     });
 
+    it("writes a message as the token's subject: a body authorId naming someone else is 403", async () => {
+      const path = '/api/v1/agent/conversations/conv-author/messages';
+      const caller = aHouseholdCaller('hh-1', { subject: 'alice' });
+      const before = await queueDepth();
+      expectRefusal(
+        await pipeline.api(anApiRequest('POST', path, { caller, body: { text: 'hi', authorId: 'bob' } })),
+        403,
+        'author_mismatch',
+        'body.authorId',
+      );
+      expect(await queueDepth()).toBe(before);
+      const accepted = await pipeline.api(anApiRequest('POST', path, { caller, body: { text: 'hi' } }));
+      expect(accepted.statusCode).toBe(202);
+      const { commandId } = JSON.parse(accepted.body);
+      await pipeline.drain(LANE);
+      const run = await pipeline.store.getRun(commandId);
+      const message = await pipeline.documents.send(
+        new GetCommand({
+          TableName: pipeline.tableName,
+          Key: keys.conversationMessage('conv-author', run?.run.issuedAt ?? '', commandId),
+        }),
+      );
+      expect(message.Item?.authorId).toBe('alice');
+    });
+
     it('refuses a token without a usable household claim with 403', async () => {
       const path = '/api/v1/agent/conversations/conv-h/messages';
       expectRefusal(

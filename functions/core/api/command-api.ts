@@ -245,8 +245,19 @@ export function createCommandApi(options: CommandApiOptions): (request: ApiReque
     const user = householdCaller(caller);
     const conversationId = pathParam(params, 'conversationId', ID_PATTERN);
     const body = readJsonBody(request, messageBodySchema);
-    const { householdId, ...payload } = body;
+    const { householdId, authorId, ...rest } = body;
     checkBodyHousehold(householdId, user);
+    // The author is the token's subject, like an approval's decidedBy: a body naming someone else is refused.
+    if (authorId !== undefined && authorId !== user.subject) {
+      throw ApiRequestError.single(
+        403,
+        'author_mismatch',
+        'body.authorId',
+        "a message is written by the token's subject; leave authorId out or name the subject",
+      );
+    }
+    const author = messageBodySchema.shape.authorId.safeParse(user.subject);
+    const payload = author.success && author.data !== undefined ? { ...rest, authorId: author.data } : rest;
     return enqueue(request, user, {
       commandType: API_ROUTES.postMessage.commandType,
       householdId: user.householdId,
