@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HostFileError } from '#agent/errors.js';
@@ -86,6 +86,24 @@ describe('OfflineSpool: authenticated entries', () => {
     await reader.close();
     await spool.close();
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "an entry owned by another user is quarantined even when its bytes are a genuine entry's",
+    async () => {
+      const spool = spoolWith();
+      const { fileName } = await spool.write({ payloadType: 'stall', id: 'copied', body: { ok: true } });
+      await spool.close();
+      await chown(join(directory, fileName), 65_534, 65_534);
+      const reader = spoolWith();
+      const receiver = new RecordingReceiver();
+      expect(await reader.replay(receiver.deliver)).toMatchObject({ delivered: 0, quarantined: 1 });
+      expect(receiver.sent).toEqual([]);
+      expect(await readFile(join(directory, 'quarantine', 'reasons.jsonl'), 'utf8')).toContain(
+        "owned by uid 65534, not this agent's user",
+      );
+      await reader.close();
+    },
+  );
 
   it('a symbolic link planted as an entry is quarantined, its target never read or sent', async () => {
     await mkdir(directory, { mode: 0o700 });
