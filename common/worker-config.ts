@@ -53,6 +53,13 @@ export const WORKER_CONFIG_ENV = {
   apiUrl: WORKER_ENV.apiUrl,
 } as const;
 
+/** SDK endpoint overrides the worker's requests follow (an emulator's, locally). */
+const SDK_ENDPOINT_ENV = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_SQS',
+  'AWS_ENDPOINT_URL_EVENTBRIDGE',
+] as const;
+
 /** Largest `maxOutputBytes`: stdout and stderr both at the cap still fit one EventBridge entry (256 KB). */
 export const MAX_OUTPUT_BYTES_LIMIT = 96 * 1024;
 
@@ -361,6 +368,18 @@ export function checkWorkerConfigFile(
     ],
     `is required: set apiUrl in the config or ${WORKER_CONFIG_ENV.apiUrl}`,
   );
+  // The SDK sends the signed SQS (and bus) requests there instead: the same rule as for the two URLs.
+  for (const name of SDK_ENDPOINT_ENV) {
+    const endpoint = fromEnv(name);
+    if (endpoint === undefined) continue;
+    const checked = httpUrl.safeParse(endpoint);
+    if (!checked.success) {
+      issues.push({
+        fieldPath: name,
+        message: `${checked.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(endpoint)})`,
+      });
+    }
+  }
   if (site !== undefined && taskQueueUrl !== undefined) {
     const problem = queueOfAnotherLane(file.environment, site, taskQueueUrl);
     if (problem !== undefined) issues.push({ fieldPath: 'taskQueueUrl', message: problem });

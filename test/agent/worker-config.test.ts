@@ -160,6 +160,22 @@ describe('worker config', () => {
     );
   });
 
+  it('an SDK endpoint override (AWS_ENDPOINT_URL_SQS …) follows the same rule: plain http: only to loopback', () => {
+    expect(
+      parseWorkerConfig(minimal(), 'test', { AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566' }, 'h').site,
+    ).toBe('lab');
+    expect(
+      fieldPaths(() =>
+        parseWorkerConfig(
+          minimal(),
+          'test',
+          { AWS_ENDPOINT_URL_SQS: 'http://sqs.internal:4566', AWS_ENDPOINT_URL: 'https://ok.example.com' },
+          'h',
+        ),
+      ),
+    ).toEqual(['AWS_ENDPOINT_URL_SQS']);
+  });
+
   it("refuses a queue that is not this site's lane", () => {
     expect(() =>
       parseWorkerConfig(minimal({ taskQueueUrl: QUEUE.replace('-lab', '-other') }), 'test', {}, 'h'),
