@@ -1,16 +1,15 @@
 /**
- * Agent figures for `npm run bench` (issue 6): what `runlane-agent run` costs while it
- * watches a quiet child, how late it notices a stall past the idle deadline, and how fast
+ * Agent figures for `npm run bench` (issues 6, 18): what `runlane-agent run` as shipped (the
+ * bundle as the package starts it, bench/shipped-agent.ts) costs while it watches a quiet child, how late it notices a stall past the idle deadline, and how fast
  * the offline spool is written and replayed. Run alone with `npx tsx bench/agent.ts`.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { AgentReporter } from '#agent/reporter/agent-reporter.js';
 import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
 import { createAgentEventBridgeClient } from '#agent/reporter/setup.js';
@@ -22,23 +21,26 @@ import { AGENT_DETAIL_TYPES, type AgentBusEvent } from '#contracts/agent-events.
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
 import { startLocalEventBus } from '#local/emulators/event-bus.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
+import { buildAgentBundle, shippedAgent } from './shipped-agent.js';
 
-const agentBin = fileURLToPath(new URL('../bin/runlane-agent.mjs', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 /** A child that never writes and never exits. */
 const QUIET_CHILD = ['-e', 'setInterval(() => {}, 1 << 30)'];
 
 export interface IdleWatchResult {
   readonly windowMs: number;
-  /** The agent's node process (tsx-loaded TypeScript, reporting on). */
+  /** The agent's node process (the shipped bundle, reporting on to a local bus). */
   readonly rssMiB: number;
   /** CPU time of the agent process over the window, as % of one core. */
   readonly cpuPercentOfOneCore: number;
 }
 
 export interface AgentBenchResult {
-  /** `runlane-agent` as shipped (the bin loads the TypeScript through tsx) and the same code as one esbuild bundle. */
-  readonly idleWatch: { readonly tsxBin: IdleWatchResult; readonly bundle: IdleWatchResult };
+  /**
+   * `runlane-agent run` as shipped: the bundle as the package's launcher starts it
+   * (bench/shipped-agent.ts), and the same bundle under plain `node` with no launcher settings.
+   */
+  readonly idleWatch: { readonly shipped: IdleWatchResult; readonly plainNode: IdleWatchResult };
   readonly detection: {
     readonly runs: number;
     readonly idleMs: number;
@@ -64,16 +66,11 @@ export async function measureAgent(
 ): Promise<AgentBenchResult> {
   const log = options.log ?? (() => {});
   log('  agent: idle-watching a quiet child …');
-  const bundle = await bundleAgent();
-  let idleWatch: AgentBenchResult['idleWatch'];
-  try {
-    idleWatch = {
-      tsxBin: await measureIdleWatch(agentBin, 5_000),
-      bundle: await measureIdleWatch(bundle.file, 5_000),
-    };
-  } finally {
-    await bundle.remove();
-  }
+  buildAgentBundle();
+  const idleWatch = {
+    shipped: await measureIdleWatch({ plain: false }, 5_000),
+    plainNode: await measureIdleWatch({ plain: true }, 5_000),
+  };
   log('  agent: detection latency …');
   const detection = await measureDetection(options.detectionRuns ?? 60, 100);
   log('  agent: spool write and replay …');
@@ -81,44 +78,15 @@ export async function measureAgent(
   return { idleWatch, detection, spool };
 }
 
-/** The agent's CLI as one ESM bundle (what shipping it prebuilt would run). */
-async function bundleAgent(): Promise<{ file: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-bundle-'));
-  const entry = join(dir, 'entry.mjs');
-  const cli = fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url));
-  await writeFile(
-    entry,
-    `import { runAgentCli } from ${JSON.stringify(cli)};
-const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-process.exitCode = await runAgentCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: 'ignore',
-  onSignal: (h) => { for (const s of SIGNALS) process.on(s, h); return () => { for (const s of SIGNALS) process.off(s, h); }; } });
-`,
-  );
-  const file = join(dir, 'runlane-agent.mjs');
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    outfile: file,
-    logLevel: 'silent',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-  });
-  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** The real bin watching a silent child: RSS and CPU from /proc over `windowMs`, after start-up settles. */
-async function measureIdleWatch(entry: string, windowMs: number): Promise<IdleWatchResult> {
+/** The shipped agent watching a silent child: RSS and CPU from /proc over `windowMs`, after start-up settles. */
+async function measureIdleWatch(
+  how: { readonly plain: boolean },
+  windowMs: number,
+): Promise<IdleWatchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-agent-'));
   const bus = await startLocalEventBus();
-  const agent = spawn(
-    process.execPath,
+  const launch = shippedAgent(
     [
-      entry,
       'run',
       '--config',
       fileURLToPath(new URL('../config/runner.json', import.meta.url)),
@@ -141,19 +109,17 @@ async function measureIdleWatch(entry: string, windowMs: number): Promise<IdleWa
       ...QUIET_CHILD,
     ],
     {
-      cwd: projectRoot,
-      stdio: 'ignore',
-      env: {
-        ...process.env,
-        AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
-        AWS_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      },
+      ...process.env,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     },
+    how,
   );
+  const agent = spawn(launch.command, launch.args, { cwd: projectRoot, stdio: 'ignore', env: launch.env });
   try {
-    await delay(2_000); // tsx transpiles the agent at start; measure the steady state
+    await delay(2_000); // start-up settles; measure the steady state
     const pid = agent.pid as number;
     const before = await cpuTicks(pid);
     await delay(windowMs);

@@ -128,6 +128,12 @@ async function main() {
         coreCostPerMillionUsd: 3,
         bundleBytes: 250 * 1024,
         localStartupWarmMs: 5000,
+        // The shipped agent (issue 18): RSS of an idle run, of supervise with 50 quiet children, of
+        // an idle worker; CPU while idle.
+        agentRunRssMiB: AGENT_RSS_GOALS_MIB.run,
+        agentSuperviseRssMiB: AGENT_RSS_GOALS_MIB.supervise,
+        agentWorkerRssMiB: AGENT_RSS_GOALS_MIB.worker,
+        agentIdleCpuPercentOfOneCore: AGENT_IDLE_CPU_GOAL_PERCENT,
       },
     };
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -139,6 +145,7 @@ async function main() {
       printAgentReport(agent);
       printSupervisorReport(supervisor);
       printWorkersReport(workers);
+      printShippedAgentMemory(agent, supervisor, workers);
     }
   } finally {
     await bus.stop();
@@ -538,11 +545,11 @@ function printReport(
 }
 
 function printAgentReport(agent: AgentBenchResult) {
-  const { tsxBin, bundle } = agent.idleWatch;
+  const { shipped, plainNode } = agent.idleWatch;
   const cpu = (percent: number) => (percent === 0 ? '< 0.2 %' : `${percent} %`); // 1 tick (10 ms) over 5 s
   log('\n■ runlane-agent');
   log(
-    `    idle-watching a quiet child (${tsxBin.windowMs / 1000} s, reporting on): RSS ${tsxBin.rssMiB} MiB as shipped (tsx), ${bundle.rssMiB} MiB as one bundle; CPU ${cpu(tsxBin.cpuPercentOfOneCore)} / ${cpu(bundle.cpuPercentOfOneCore)} of one core`,
+    `    idle-watching a quiet child (${shipped.windowMs / 1000} s, reporting on): RSS ${shipped.rssMiB} MiB as shipped (the bundle as /usr/bin/runlane-agent starts it), ${plainNode.rssMiB} MiB under plain \`node bundle\`; CPU ${cpu(shipped.cpuPercentOfOneCore)} / ${cpu(plainNode.cpuPercentOfOneCore)} of one core`,
   );
   const d = agent.detection;
   log(
@@ -575,6 +582,36 @@ function printWorkersReport(workers: WorkersBenchResult) {
   );
   log(
     `    worker RSS ${workers.workerRssMiB} MiB after the run${cpu === undefined ? '' : `; CPU ${cpu === 0 ? '< 0.2 %' : `${cpu} %`} of one core idle (${workers.idleWindowMs / 1000} s)`}`,
+  );
+}
+
+/** Goals of the shipped agent's memory (issue 18), MiB of RSS. */
+const AGENT_RSS_GOALS_MIB = { run: 60, supervise: 80, worker: 70 } as const;
+const AGENT_IDLE_CPU_GOAL_PERCENT = 1;
+
+/** The three RSS figures of the shipped artifact against their goals, and the idle CPU. */
+function printShippedAgentMemory(
+  agent: AgentBenchResult,
+  supervisor: SupervisorBenchResult,
+  workers: WorkersBenchResult,
+) {
+  const check = (value: number, goal: number, unit: string) =>
+    `${value} ${unit} ${value <= goal ? `≤ ${goal} ✓` : `> ${goal} ✗`}`;
+  const cpus = [
+    agent.idleWatch.shipped.cpuPercentOfOneCore,
+    supervisor.idle.cpuPercentOfOneCore,
+    ...(workers.workerCpuPercentOfOneCore === undefined ? [] : [workers.workerCpuPercentOfOneCore]),
+  ];
+  log(
+    '\n■ runlane-agent as shipped (dist/agent/runlane-agent.mjs on Node 24, started as the .deb starts it)',
+  );
+  log(`    idle run RSS ${check(agent.idleWatch.shipped.rssMiB, AGENT_RSS_GOALS_MIB.run, 'MiB')}`);
+  log(
+    `    supervise, 50 quiet children: supervisor RSS ${check(supervisor.idle.rssMiB, AGENT_RSS_GOALS_MIB.supervise, 'MiB')}`,
+  );
+  log(`    idle worker RSS ${check(workers.workerRssMiB, AGENT_RSS_GOALS_MIB.worker, 'MiB')}`);
+  log(
+    `    CPU idle (run, supervise, worker): ${cpus.map((c) => check(c, AGENT_IDLE_CPU_GOAL_PERCENT, '%')).join(', ')} of one core`,
   );
 }
 

@@ -1,7 +1,8 @@
 /**
  * Supervisor figures for `npm run bench`: what `runlane-agent supervise` costs while it keeps
  * 50 quiet children running (RSS, CPU, control loop turns), and how fast it restarts a child
- * after a crash (SIGKILL → `restarted` log line; median, p99). Run alone with
+ * after a crash (SIGKILL → `restarted` log line; median, p99), from the shipped bundle
+ * (bench/shipped-agent.ts). Run alone with
  * `npx tsx bench/supervisor.ts`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -14,8 +15,8 @@ import type { SupervisorCurrentState, SupervisorHealth } from '#agent/supervisor
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/clients.js';
 import { startLocalEventBus } from '#local/emulators/event-bus.js';
 import { cpuTicks, delay, percentile, round, rss } from './proc.js';
+import { AGENT_BUNDLE, buildAgentBundle, shippedAgent } from './shipped-agent.js';
 
-const agentBin = fileURLToPath(new URL('../bin/runlane-agent.mjs', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 /** A child that never writes and never exits. */
 const QUIET_CHILD = ['-e', 'setInterval(() => {}, 1 << 30)'];
@@ -33,7 +34,7 @@ export interface SupervisorBenchResult {
     readonly children: number;
     readonly windowMs: number;
     readonly controlLoopIntervalMs: number;
-    /** The supervisor's node process (the bin, tsx-loaded TypeScript, reporting on to a local bus). */
+    /** The supervisor's node process (the shipped bundle as the package starts it, bench/shipped-agent.ts; reporting on to a local bus). */
     readonly rssMiB: number;
     /** CPU time of the supervisor process over the window, as % of one core (children not included). */
     readonly cpuPercentOfOneCore: number;
@@ -62,6 +63,7 @@ export async function measureSupervisor(
   const children = options.children ?? 50;
   const crashes = options.crashes ?? 100;
   log(`  supervisor: ${children} quiet children …`);
+  buildAgentBundle();
   const idle = await measureIdle(children, 5_000, log);
   log(`  supervisor: restart latency over ${crashes} crashes …`);
   const restart = await measureRestart(crashes);
@@ -120,7 +122,7 @@ async function measureIdle(
     if (childPids.length !== children)
       throw new Error(`current_state lists ${childPids.length} child pids, expected ${children}`);
     log(`  supervisor: ready, ${children} children running; settling, then a ${windowMs / 1000} s window …`);
-    await delay(2_000); // tsx transpiles the supervisor at start; measure the steady state
+    await delay(2_000); // start-up settles; measure the steady state
 
     const pid = supervisor.pid;
     const first = await ctlHealth(socket);
@@ -245,10 +247,11 @@ interface SupervisorProcess {
 
 /** `runlane-agent supervise --config <file>` with its stderr read line by line. */
 function startSupervisorProcess(config: string, env: Record<string, string>): SupervisorProcess {
-  const child: ChildProcess = spawn(process.execPath, [agentBin, 'supervise', '--config', config], {
+  const launch = shippedAgent(['supervise', '--config', config], { ...process.env, ...env });
+  const child: ChildProcess = spawn(launch.command, launch.args, {
     cwd: projectRoot,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
+    env: launch.env,
   });
   const tail: string[] = [];
   const listeners = new Set<(line: string) => void>();
@@ -367,7 +370,7 @@ async function ctl(socket: string, command: 'health' | 'state'): Promise<unknown
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(
       process.execPath,
-      [agentBin, 'ctl', command, '--socket', socket, '--json'],
+      [AGENT_BUNDLE, 'ctl', command, '--socket', socket, '--json'],
       { cwd: projectRoot, timeout: CTL_TIMEOUT_MS },
       (error, out, err) => {
         if (error)

@@ -15,9 +15,9 @@ import { connectLocalApi, type LocalApi } from '#local/demo/local-api.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { EPHEMERAL_STACK_OPTIONS, startLocalStack } from '#local/stack/start-local-stack.js';
 import { createDocumentClient } from '#wiring/clients.js';
+import { buildAgentBundle, shippedAgent } from './shipped-agent.js';
 
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
-const agentBin = fileURLToPath(new URL('../bin/runlane-agent.mjs', import.meta.url));
 
 type StackOptions = Parameters<typeof startLocalStack>[0];
 type BenchLocalStack = Awaited<ReturnType<typeof startLocalStack>>;
@@ -101,7 +101,7 @@ export async function writeWorkerConfig(dir: string, name: string, config: unkno
   return file;
 }
 
-/** A running `runlane-agent worker` (the real bin, a child process). */
+/** A running `runlane-agent worker` (the shipped bundle, bench/shipped-agent.ts, a child process). */
 export interface WorkerAgent {
   readonly child: ChildProcess;
   /** stderr so far (its log, JSON lines with `--json`). */
@@ -119,16 +119,19 @@ process.once('exit', () => {
 });
 
 /**
- * Starts `node bin/runlane-agent.mjs worker --config <file> --json` from the project root with
- * exactly `env`; it is SIGKILLed after `killAfterMs` (a backstop).
+ * Starts `runlane-agent worker --config <file> --json` as the package starts it (the bundle of this
+ * tree, built first) from the project root with exactly `env` (and the launcher's settings); it is
+ * SIGKILLed after `killAfterMs` (a backstop).
  */
 export function spawnWorkerAgent(
   configFile: string,
   options: { readonly env: Record<string, string>; readonly killAfterMs: number },
 ): WorkerAgent {
-  const child = spawn(process.execPath, [agentBin, 'worker', '--config', configFile, '--json'], {
+  buildAgentBundle();
+  const launch = shippedAgent(['worker', '--config', configFile, '--json'], options.env);
+  const child = spawn(launch.command, launch.args, {
     cwd: projectRoot,
-    env: options.env,
+    env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.resume(); // drained, as a terminal would read it; the worker logs to stderr

@@ -54,7 +54,7 @@ export interface WorkersBenchResult {
     readonly max: number;
     readonly tasks: number;
   };
-  /** VmRSS of the `runlane-agent worker` node process (the bin, tsx-loaded TypeScript) after the run. */
+  /** VmRSS of the `runlane-agent worker` node process (the shipped bundle, bench/shipped-agent.ts) after the run. */
   readonly workerRssMiB: number;
   /** CPU time of the worker process over a 5 s idle window after the run, as % of one core. */
   readonly workerCpuPercentOfOneCore?: number;
