@@ -97,6 +97,40 @@ describe('the bundle (npm run build:agent)', () => {
     expect(usage.stderr).toContain("unknown command 'no-such-mode'");
     for (const mode of MODES) expect(usage.stderr).toMatch(new RegExp(`modes: .*\\b${mode}\\b`));
   });
+
+  it("drops the launcher's MALLOC_* variables it is told of before the command runs, and nothing else", async () => {
+    const folder = await mkdtemp(join(work, 'env-'));
+    const run = spawnSync(
+      process.execPath,
+      [
+        BUNDLE,
+        'run',
+        '--environment',
+        'dev',
+        '--command-type',
+        'smoke',
+        '--no-report',
+        '--',
+        'sh',
+        '-c',
+        'echo "[$MALLOC_ARENA_MAX] [$MALLOC_TOP_PAD_] [$RUNLANE_AGENT_LAUNCHER_ENV] [$KEEP_ME]"',
+      ],
+      {
+        cwd: folder,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          HOME: folder,
+          MALLOC_ARENA_MAX: '2',
+          MALLOC_TOP_PAD_: '1',
+          KEEP_ME: 'kept',
+          RUNLANE_AGENT_LAUNCHER_ENV: ' MALLOC_ARENA_MAX KEEP_ME',
+        },
+      },
+    );
+    expect(run.stdout).toBe('[] [1] [] [kept]\n');
+    expect(run.status).toBe(0);
+  });
 });
 
 describe('the .deb (npm run package:agent)', () => {
