@@ -18,9 +18,20 @@ export interface WorkerApiClientOptions {
   /** The SDK's default credential chain (or fixed credentials in tests). */
   readonly credentials: () => Promise<ApiCredentials>;
   readonly timeoutMs: number;
-  /** @default globalThis.fetch */
-  readonly fetch?: typeof fetch;
+  /** How a request is sent (start.ts passes httpPost of http-post.ts). @default globalThis.fetch */
+  readonly fetch?: ApiFetch;
 }
+
+/** The part of fetch the client uses: one POST, its status and its body's text. */
+export type ApiFetch = (
+  url: URL,
+  init: {
+    readonly method: 'POST';
+    readonly headers: Record<string, string>;
+    readonly body: string;
+    readonly signal: AbortSignal;
+  },
+) => Promise<{ readonly status: number; text(): Promise<string> }>;
 
 /** `POST /api/workers/sites/{site}/tasks/{taskId}/claim`: what the worker does next. */
 export type ClaimResult =
@@ -70,7 +81,7 @@ const TRANSIENT_4XX = new Set([408, 425, 429]);
  */
 export class WorkerApiClient {
   private signer: SignatureV4 | undefined;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: ApiFetch;
 
   public constructor(private readonly options: WorkerApiClientOptions) {
     this.fetch = options.fetch ?? globalThis.fetch;
@@ -190,7 +201,7 @@ export class WorkerApiClient {
         cause: error,
       });
     }
-    let response: Response;
+    let response: Awaited<ReturnType<ApiFetch>>;
     let raw: string;
     try {
       response = await this.fetch(url, {

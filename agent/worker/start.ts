@@ -11,6 +11,7 @@ import type { Spawner } from '../runner/watchdog.js';
 import { OfflineSpool, parseSpoolFileName } from '../spool/index.js';
 import { WorkerApiClient } from './api-client.js';
 import type { WorkerConfig } from './config.js';
+import { httpPost } from './http-post.js';
 import type { WorkerLog } from './log.js';
 import { countRefused, ResultOutbox } from './result-outbox.js';
 import { ApiWorkerTransport, BusWorkerTransport, type WorkerTransport } from './transport.js';
@@ -66,6 +67,7 @@ export function createWorker(config: WorkerConfig, options: StartWorkerOptions):
     region: async () => config.region ?? regionOfApiUrl(config.apiUrl) ?? (await sqs.config.region()),
     credentials: () => sqs.config.credentials(),
     timeoutMs: config.apiRequestTimeoutMs,
+    fetch: httpPost,
   });
   let transport: WorkerTransport;
   let closeBus = (): void => {};
