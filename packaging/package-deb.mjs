@@ -4,8 +4,8 @@
  * self-contained. Hosts need no Node install: the package ships the Node.js runtime of the `node`
  * devDependency (stripped) at /usr/lib/runlane-agent/node beside the bundle, and
  * /usr/bin/runlane-agent is a small sh launcher (packaging/launcher.json) that execs it. A Node
- * single executable application would need postject and a re-signed copy of the same binary for
- * the same size; shipping the binary is simpler and keeps `node --version` inspectable.
+ * single executable application is the same binary with the bundle injected (postject): the same
+ * size, an extra tool, and no way to pass the launcher's V8 flags; shipping the binary is simpler.
  *
  * Built with `dpkg-deb --root-owner-group -Zxz` from a staging tree (dist/deb/…), no fpm.
  * Contents: see packaging/README.md. `--fast`: xz -1 instead of -6 (tests; a larger .deb).
