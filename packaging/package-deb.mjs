@@ -5,7 +5,7 @@
  * devDependency (stripped) at /usr/lib/runlane-agent/node beside the bundle, and
  * /usr/bin/runlane-agent is a small sh launcher (packaging/launcher.json) that execs it. A Node
  * single executable application is the same binary with the bundle injected (postject): the same
- * size, an extra tool, and no way to pass the launcher's V8 flags; shipping the binary is simpler.
+ * size and an extra build tool; shipping the binary beside the bundle is simpler.
  *
  * Built with `dpkg-deb --root-owner-group -Zxz` from a staging tree (dist/deb/…), no fpm.
  * Contents: see packaging/README.md. `--fast`: xz -1 instead of -6 (tests; a larger .deb).
