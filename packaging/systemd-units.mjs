@@ -32,6 +32,11 @@ RestrictNamespaces=yes
 LockPersonality=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 SystemCallArchitectures=native
+# No capabilities at all (the agent never needs root); no IPC or keyring left behind.
+CapabilityBoundingSet=
+AmbientCapabilities=
+RemoveIPC=yes
+KeyringMode=private
 # Children a config runs that must write elsewhere: a drop-in with ReadWritePaths=.`;
 
 /** The supervisor's unit under `name` (it runs `runlane-agent supervise`). */
