@@ -52,6 +52,10 @@ describe('runlane api against the local stack', () => {
     );
     expect(posted.status, posted.stderr).toBe(0);
     const { commandId } = JSON.parse(posted.stdout) as { commandId: string };
+    // The run exists once its lane worker took the command.
+    await expect
+      .poll(async () => (await api.operator('GET', `/api/v1/runs/${commandId}`)).status, { timeout: 20_000 })
+      .toBe(200);
     const run = await runlane('api', 'GET', `/api/v1/runs/${commandId}`);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ runId: commandId });
