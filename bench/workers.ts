@@ -21,7 +21,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { COLLECT_FACTS_ACTION, workerTaskIdFor } from '#core/workers/delegation.js';
-import { localCredentials } from '#local/auth/index.js';
 import { localDynamoDbClient } from '#local/emulators/clients.js';
 import { pendingApprovalItems } from '#local/stack/seed-approval.js';
 import { localWorkerConfig } from '#local/stack/workers.js';
@@ -86,7 +85,7 @@ export async function measureWorkers(
     dynamo.client = localDynamoDbClient(info.dynamoEndpoint);
     const documents = createDocumentClient(dynamo.client);
 
-    const { config, env } = localWorkerConfig(info, SITE, {
+    const { config, env } = await localWorkerConfig(info, SITE, {
       workerId: WORKER_ID,
       transport: 'api',
       pollWaitSeconds,
@@ -95,18 +94,10 @@ export async function measureWorkers(
       spoolDirectory: join(local.dir, `spool-${WORKER_ID}`),
     });
     const file = await writeWorkerConfig(local.dir, WORKER_ID, config);
-    // The host signs as its site's worker role, session WORKER_ID (the local gateway checks it).
-    const credentials = await localCredentials(info.authDir, {
-      kind: 'worker',
-      site: SITE,
-      workerId: WORKER_ID,
-    });
     worker = spawnWorkerAgent(file, {
       env: {
         ...inheritedEnv(),
         ...env,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       },
       killAfterMs: 30 * 60_000, // a backstop only; stopped in `finally`
     });

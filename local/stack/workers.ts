@@ -12,7 +12,7 @@ import {
   type WorkerSettings,
 } from '#core/workers/settings.js';
 import type { EnvironmentConfig } from '#lib/config/environment-config.js';
-import { LOCAL_CREDENTIALS } from '../emulators/clients.js';
+import { localCredentials } from '../auth/local-auth.js';
 import type { BusEvent } from '../emulators/event-bus.js';
 import { InvalidOptionsError } from '../errors.js';
 import type { LaneQueues } from './provision.js';
@@ -234,27 +234,36 @@ export interface LocalWorkerEndpoints {
   readonly eventsEndpoint: string;
   readonly region: string;
   readonly workers: Pick<LocalWorkersInfo, 'environment' | 'sites'>;
+  /** The stack's auth folder: the worker's credentials come from there. */
+  readonly authDir: string;
 }
 
 /**
  * A minimal `runlane-agent worker` config for a site of the local stack (extend it with
- * `scripts`, `plugins`, …) and the environment to run it with: the emulator endpoints, fake
- * credentials (IAM is not emulated) and nothing inherited that would point elsewhere.
+ * `scripts`, `plugins`, …) and the environment to run it with: the emulator endpoints, the
+ * credentials of the site's worker role with session `workerId` (the local gateway proves them as
+ * `…:assumed-role/runlane-local-worker-<site>/<workerId>`) and nothing inherited that would point
+ * elsewhere.
  *
  * @example
- * const { config, env } = localWorkerConfig(stack.info, 'lab', { workerId: 'lab-1', plugins: ['echo'] });
+ * const { config, env } = await localWorkerConfig(stack.info, 'lab', { workerId: 'lab-1', plugins: ['echo'] });
  */
-export function localWorkerConfig(
+export async function localWorkerConfig(
   endpoints: LocalWorkerEndpoints,
   site: string,
-  extra: Readonly<Record<string, unknown>> = {},
-): { readonly config: Record<string, unknown>; readonly env: Record<string, string> } {
+  extra: Readonly<{ workerId: string } & Record<string, unknown>>,
+): Promise<{ readonly config: Record<string, unknown>; readonly env: Record<string, string> }> {
   const lane = endpoints.workers.sites[site];
   if (lane === undefined) {
     throw new InvalidOptionsError('local worker config', [
       `site "${site}" has no task lane (sites: ${Object.keys(endpoints.workers.sites).join(', ')})`,
     ]);
   }
+  const credentials = await localCredentials(endpoints.authDir, {
+    kind: 'worker',
+    site,
+    workerId: extra.workerId,
+  });
   return {
     config: {
       environment: endpoints.workers.environment,
@@ -266,8 +275,8 @@ export function localWorkerConfig(
     },
     env: {
       AWS_REGION: endpoints.region,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_ENDPOINT_URL_SQS: endpoints.sqsEndpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.eventsEndpoint,
       AWS_EC2_METADATA_DISABLED: 'true',

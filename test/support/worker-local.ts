@@ -8,7 +8,6 @@ import { DynamoDbActionExecutor } from '#adapters/dynamodb/action-executor.js';
 import { DynamoDbWorkerTaskStore } from '#adapters/dynamodb/worker-task-store.js';
 import { keys } from '#contracts/tables.js';
 import type { WorkerResultEnvelope } from '#contracts/worker-contract.js';
-import { localCredentials } from '#local/auth/index.js';
 import { connectLocalApi, type LocalApi, type LocalApiCall } from '#local/demo/local-api.js';
 import { localDynamoDbClient, localSqsClient } from '#local/emulators/clients.js';
 import { pendingApprovalItems } from '#local/stack/seed-approval.js';
@@ -253,7 +252,7 @@ export async function startWorkerLocal(
       );
     },
     async startWorker(site, workerId, extra = {}) {
-      const { config, env } = localWorkerConfig(info, site, {
+      const { config, env } = await localWorkerConfig(info, site, {
         workerId,
         pollWaitSeconds: 1,
         heartbeatIntervalMs: 1_000,
@@ -267,15 +266,10 @@ export async function startWorkerLocal(
       });
       const file = join(dir, `${workerId}.json`);
       await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-      // The host's identity: the local credentials of its site's worker role, session `workerId`
-      // (its signed ARN …:assumed-role/runlane-local-worker-<site>/<workerId>).
-      const credentials = await localCredentials(info.authDir, { kind: 'worker', site, workerId });
       const worker = spawnAgent(['worker', '--config', file, '--json'], {
         env: {
           ...inheritedEnv(),
           ...env,
-          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         },
         killAfterMs: 120_000,
       });
