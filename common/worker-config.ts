@@ -18,6 +18,7 @@ import {
   workerTaskQueueName,
 } from '#contracts/worker-contract.js';
 import { type ConfigIssue, configIssues, formatIssue } from './config-issues.js';
+import { awsRegionSchema, eventReportingSchema } from './event-reporting.js';
 
 /** Longest delay a Node.js timer takes (2^31 − 1 ms); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -85,8 +86,6 @@ const httpUrl = z
   .refine((url) => new URL(url).protocol === 'https:' || isLoopback(new URL(url).hostname), {
     message: 'must be https: (plain http: only to 127.0.0.1, ::1 or localhost)',
   });
-
-const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
 
 const regexSource = z.string().superRefine((source, ctx) => {
   try {
@@ -182,41 +181,6 @@ export type ScriptSpec = z.infer<typeof scriptSchema>;
 
 export const WORKER_TRANSPORTS = ['api', 'bus'] as const;
 
-/**
- * Sending agent events to the environment's telemetry bus, with the offline spool behind it: the
- * `reporting` section of both the worker config and the runner config (agent/runner/config.ts).
- */
-const reportingObjectSchema = z
-  .object({
-    /** Off: events stay in the evidence files only. */
-    enabled: z.boolean().default(true),
-    /** Bus name; `{environment}` becomes the run's environment (the stack names its bus `runlane-<env>-telemetry`). */
-    eventBus: z
-      .string()
-      .regex(/^[A-Za-z0-9._{}-]{1,256}$/, 'must be an EventBridge bus name, {environment} allowed')
-      .default('runlane-{environment}-telemetry'),
-    /** AWS region of the bus. @default the SDK's (AWS_REGION, profile) */
-    region: awsRegion.optional(),
-    /** Spool folder for events the bus did not take, relative to the working directory. */
-    spoolDirectory: z.string().min(1).default('.runlane-agent/spool'),
-    /** Bound on the spool's size; the oldest events are evicted (and counted) beyond it. */
-    spoolMaxBytes: z
-      .number()
-      .int()
-      .min(64 * 1024)
-      .default(50 * 1024 * 1024),
-    /** Pause between background replay rounds of the spool. */
-    replayIntervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
-    /** Timeout of one PutEvents request (connect + response). */
-    requestTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
-    /** PutEvents attempts per batch, the SDK's retries included, before events go to the spool. */
-    maxAttempts: z.number().int().min(1).max(10).default(2),
-  })
-  .strict();
-
-/** The `reporting` section with its defaults. */
-export const eventReportingSchema = reportingObjectSchema.default(reportingObjectSchema.parse({}));
-
 /** The config file. `site`, `workerId`, `taskQueueUrl` and `apiUrl` may come from the environment instead. */
 export const workerConfigFileSchema = z
   .object({
@@ -233,7 +197,7 @@ export const workerConfigFileSchema = z
     /** Control-plane API base URL (`/api/workers/*` under it). RUNLANE_API_URL overrides it. */
     apiUrl: httpUrl.optional(),
     /** AWS region of the queue and of the API's SigV4 signature. @default the SDK's (AWS_REGION, profile) */
-    region: awsRegion.optional(),
+    region: z.optional(awsRegionSchema),
     /** How results and heartbeats travel: `POST /api/workers/*` or PutEvents to the bus. Claims always use the API. */
     transport: z.enum(WORKER_TRANSPORTS).default('api'),
     /** A heartbeat this often (a registration at start). */
@@ -441,4 +405,3 @@ function queueOfAnotherLane(environment: string, site: string, taskQueueUrl: str
 }
 
 /** The `reporting` settings (bus, region, spool) of the runner and the worker. */
-export type ReportingSettings = z.infer<typeof reportingObjectSchema>;

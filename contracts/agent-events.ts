@@ -1,4 +1,10 @@
 import * as z from 'zod';
+import {
+  type AGENT_DETAIL_TYPES,
+  RUN_OUTCOMES,
+  STALL_ROOT_CAUSES,
+  STALL_TIMEOUTS,
+} from './agent-event-names.js';
 import type { WORKER_DETAIL_TYPES, WorkerHeartbeatEvent, WorkerResultEnvelope } from './worker-contract.js';
 
 /**
@@ -7,13 +13,17 @@ import type { WORKER_DETAIL_TYPES, WorkerHeartbeatEvent, WorkerResultEnvelope } 
  * ingest Lambda that receives them from the bus.
  */
 
-/** Root-cause categories of a stall (seed 002). */
-export const STALL_ROOT_CAUSES = ['io_wait', 'network', 'child_hang', 'lock', 'cpu_starve'] as const;
-export type StallRootCause = (typeof STALL_ROOT_CAUSES)[number];
-
-/** Which deadline fired: no output for `idleMs`, or `hardMs` since start. */
-export const STALL_TIMEOUTS = ['idle', 'hard'] as const;
-export type StallTimeout = (typeof STALL_TIMEOUTS)[number];
+// The names and enumerations, zod-free (an idle `runlane-agent run` imports only those).
+export {
+  AGENT_DETAIL_TYPES,
+  AGENT_EVENT_SOURCE,
+  RUN_OUTCOMES,
+  type RunOutcome,
+  STALL_ROOT_CAUSES,
+  STALL_TIMEOUTS,
+  type StallRootCause,
+  type StallTimeout,
+} from './agent-event-names.js';
 
 /**
  * One stall of a command run under `runlane-agent run`, as one JSON line of the evidence file.
@@ -53,10 +63,6 @@ export const runnerStallEventSchema = z
 
 export type RunnerStallEvent = z.infer<typeof runnerStallEventSchema>;
 
-/** How a run under `runlane-agent run` ended (the `outcome` label of the agent's run metrics). */
-export const RUN_OUTCOMES = ['success', 'failure', 'idle_timeout', 'hard_timeout', 'aborted'] as const;
-export type RunOutcome = (typeof RUN_OUTCOMES)[number];
-
 /**
  * One finished run of `runlane-agent run`, stalled or not: one JSON line of
  * `evidence/runner/run-summaries.jsonl` and one `RunnerRunSummary` event on the bus.
@@ -82,16 +88,6 @@ export const runnerRunSummaryEventSchema = z
   .strict();
 
 export type RunnerRunSummaryEvent = z.infer<typeof runnerRunSummaryEventSchema>;
-
-/**
- * How agent events travel on the telemetry bus: `Source` and `DetailType` of the
- * PutEvents entries; `Detail` is the event itself (its `id` lets receivers drop resends).
- */
-export const AGENT_EVENT_SOURCE = 'runlane.agent';
-export const AGENT_DETAIL_TYPES = {
-  stall: 'RunnerStall',
-  runSummary: 'RunnerRunSummary',
-} as const;
 
 /** Default evidence files of the agent, relative to its working directory (seed 002). */
 export const RUNNER_EVIDENCE_FILES = {

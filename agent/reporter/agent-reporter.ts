@@ -1,32 +1,11 @@
-import {
-  AGENT_DETAIL_TYPES,
-  type AgentBusEvent,
-  runnerRunSummaryEventSchema,
-  runnerStallEventSchema,
-  SUPERVISOR_DETAIL_TYPES,
-  supervisorChildEventSchema,
-  supervisorHealthEventSchema,
-} from '#contracts/agent-events.js';
-import {
-  WORKER_DETAIL_TYPES,
-  workerHeartbeatEventSchema,
-  workerResultEnvelopeSchema,
-} from '#contracts/worker-contract.js';
+import type { AgentBusEvent } from '#contracts/agent-events.js';
 import type { ReportResult } from '../runner/metrics.js';
 import { type OfflineSpool, type ReplayLoop, type ReplayResult, SpoolWriteError } from '../spool/index.js';
 import type { SpoolEntry } from '../spool/types.js';
 import type { SendResult } from './event-bridge-sender.js';
 
-/** Spool payload type of each detail type (the first part of a spool file's name). */
-export const SPOOL_PAYLOAD_TYPES = {
-  [AGENT_DETAIL_TYPES.stall]: 'stall',
-  [AGENT_DETAIL_TYPES.runSummary]: 'run_summary',
-  [SUPERVISOR_DETAIL_TYPES.health]: 'supervisor_health',
-  [SUPERVISOR_DETAIL_TYPES.child]: 'supervisor_child',
-  // The worker spools its own results under their payload_type (agent/worker/result-outbox.ts).
-  [WORKER_DETAIL_TYPES.heartbeat]: 'worker_heartbeat',
-  [WORKER_DETAIL_TYPES.result]: 'worker_result',
-} as const;
+/** The spool's view of agent events, loaded when an event is spooled or replayed (see bus-events.ts). */
+const busEvents = () => import('./bus-events.js');
 
 export interface AgentReporterOptions {
   readonly sender: { readonly busName: string; send(events: readonly AgentBusEvent[]): Promise<SendResult> };
@@ -87,6 +66,7 @@ export class AgentReporter {
       const event = byId.get(id);
       if (event === undefined) continue;
       try {
+        const { SPOOL_PAYLOAD_TYPES } = await busEvents();
         await this.options.spool.write({
           payloadType: SPOOL_PAYLOAD_TYPES[event.detailType],
           id,
@@ -153,6 +133,7 @@ export class AgentReporter {
   }
 
   private async deliverSpooled(entries: readonly SpoolEntry[]): Promise<{ deliveredIds: readonly string[] }> {
+    const { toBusEvent } = await busEvents();
     const events: AgentBusEvent[] = [];
     for (const entry of entries) {
       const event = toBusEvent(entry.body);
@@ -181,35 +162,4 @@ export class AgentReporter {
       );
     }
   }
-}
-
-/** A spooled body back as a bus event, validated (undefined when it is not one). */
-export function toBusEvent(body: unknown): AgentBusEvent | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { detailType, detail } = body as { detailType?: unknown; detail?: unknown };
-  if (detailType === AGENT_DETAIL_TYPES.stall) {
-    const parsed = runnerStallEventSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  if (detailType === AGENT_DETAIL_TYPES.runSummary) {
-    const parsed = runnerRunSummaryEventSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  if (detailType === SUPERVISOR_DETAIL_TYPES.health) {
-    const parsed = supervisorHealthEventSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  if (detailType === SUPERVISOR_DETAIL_TYPES.child) {
-    const parsed = supervisorChildEventSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  if (detailType === WORKER_DETAIL_TYPES.heartbeat) {
-    const parsed = workerHeartbeatEventSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  if (detailType === WORKER_DETAIL_TYPES.result) {
-    const parsed = workerResultEnvelopeSchema.safeParse(detail);
-    return parsed.success ? { detailType, detail: parsed.data } : undefined;
-  }
-  return undefined;
 }

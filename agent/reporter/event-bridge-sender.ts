@@ -3,7 +3,8 @@ import type {
   PutEventsCommandOutput,
   PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import { AGENT_EVENT_SOURCE, type AgentBusEvent } from '#contracts/agent-events.js';
+import { AGENT_EVENT_SOURCE } from '#contracts/agent-event-names.js';
+import type { AgentBusEvent } from '#contracts/agent-events.js';
 
 /** PutEvents takes at most 10 entries per call. */
 export const PUT_EVENTS_MAX_ENTRIES = 10;

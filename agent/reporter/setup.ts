@@ -5,7 +5,7 @@ import type {
   PutEventsCommand,
   PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
-import type { ReportingSettings } from '#common/worker-config.js';
+import type { ReportingSettings } from '#common/event-reporting.js';
 import type { RunnerMetrics } from '../runner/metrics.js';
 import { OfflineSpool } from '../spool/index.js';
 import { AgentReporter } from './agent-reporter.js';

@@ -1,65 +1,59 @@
 import { readFile } from 'node:fs/promises';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ConfigIssue } from '#common/config-issues.js';
-import { eventReportingSchema, type ReportingSettings } from '#common/worker-config.js';
+import { eventReportingSchema, type ReportingSettings } from '#common/event-reporting.js';
 import { HostFileError, RunnerConfigError } from '../errors.js';
 import { EVENT_BUS_ENV, RUNNER_ENV } from './env-names.js';
 import { checkConfigFile } from './host-files.js';
 
 /**
  * `config/runner.json`: watchdog deadlines per environment and the root-cause
- * thresholds. One zod schema; every error names its field path, e.g.
- * `environments.prod.idleMs`.
+ * thresholds. One zod schema (the mini API: an idle `runlane-agent run` never evaluates the
+ * classic one, issue 18); every error names its field path, e.g. `environments.prod.idleMs`.
  */
 
-const positiveMs = z.number().int().positive();
+const positiveMs = z.number().check(z.int(), z.gt(0));
 
-const timeoutsSchema = z
-  .object({
-    /** No stdout/stderr for this long is a stall (idle timeout). */
-    idleMs: positiveMs,
-    /** The command may run at most this long (hard timeout). */
-    hardMs: positiveMs,
-    /** Between SIGTERM and SIGKILL to the process tree. */
-    killGraceMs: z.number().int().nonnegative(),
-  })
-  .strict();
+const timeoutsSchema = z.strictObject({
+  /** No stdout/stderr for this long is a stall (idle timeout). */
+  idleMs: positiveMs,
+  /** The command may run at most this long (hard timeout). */
+  hardMs: positiveMs,
+  /** Between SIGTERM and SIGKILL to the process tree. */
+  killGraceMs: z.number().check(z.int(), z.gte(0)),
+});
 
-const rootCauseSchema = z
-  .object({
-    /** Output lines kept for the classifier (the last N). */
-    tailLines: z.number().int().min(1).max(10_000).default(50),
-    /** Most evidence lines an event keeps. */
-    maxEvidenceLines: z.number().int().min(1).max(100).default(5),
-    /** 1-minute load average per core above which a stall is `cpu_starve`. */
-    loadPerCoreThreshold: z.number().positive().default(2),
-    /** `/proc/pressure/cpu` `some avg10` (%) above which a stall is `cpu_starve`. */
-    cpuPressureThreshold: z.number().min(0).max(100).default(40),
-    /** `/proc/pressure/io` `some avg10` (%) above which a stall is `io_wait`. */
-    ioPressureThreshold: z.number().min(0).max(100).default(40),
-  })
-  .strict();
+const rootCauseSchema = z.strictObject({
+  /** Output lines kept for the classifier (the last N). */
+  tailLines: z._default(z.number().check(z.int(), z.gte(1), z.lte(10_000)), 50),
+  /** Most evidence lines an event keeps. */
+  maxEvidenceLines: z._default(z.number().check(z.int(), z.gte(1), z.lte(100)), 5),
+  /** 1-minute load average per core above which a stall is `cpu_starve`. */
+  loadPerCoreThreshold: z._default(z.number().check(z.gt(0)), 2),
+  /** `/proc/pressure/cpu` `some avg10` (%) above which a stall is `cpu_starve`. */
+  cpuPressureThreshold: z._default(z.number().check(z.gte(0), z.lte(100)), 40),
+  /** `/proc/pressure/io` `some avg10` (%) above which a stall is `io_wait`. */
+  ioPressureThreshold: z._default(z.number().check(z.gte(0), z.lte(100)), 40),
+});
 
-export const runnerConfigSchema = z
-  .object({
-    defaults: timeoutsSchema,
-    environments: z.record(z.string().min(1), timeoutsSchema.partial()),
-    rootCause: rootCauseSchema.default(rootCauseSchema.parse({})),
-    /** Where stall events are appended, relative to the working directory. */
-    evidenceFile: z.string().min(1).default('evidence/runner/stall-events.jsonl'),
-    /** Where run summaries are appended. @default `run-summaries.jsonl` next to `evidenceFile` */
-    runSummaryFile: z.string().min(1).optional(),
-    reporting: eventReportingSchema,
-    /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
-    metricsPort: z.number().int().min(0).max(65_535).default(4001),
-    /**
-     * Leave processes the command left in its process group running after it exits. Off: they
-     * are stopped like a stalled tree (SIGTERM, SIGKILL after killGraceMs) and counted in the run
-     * summary's `orphansStopped`.
-     */
-    keepOrphans: z.boolean().default(false),
-  })
-  .strict();
+export const runnerConfigSchema = z.strictObject({
+  defaults: timeoutsSchema,
+  environments: z.record(z.string().check(z.minLength(1)), z.partial(timeoutsSchema)),
+  rootCause: z._default(rootCauseSchema, rootCauseSchema.parse({})),
+  /** Where stall events are appended, relative to the working directory. */
+  evidenceFile: z._default(z.string().check(z.minLength(1)), 'evidence/runner/stall-events.jsonl'),
+  /** Where run summaries are appended. @default `run-summaries.jsonl` next to `evidenceFile` */
+  runSummaryFile: z.optional(z.string().check(z.minLength(1))),
+  reporting: eventReportingSchema,
+  /** Port of the local Prometheus endpoint on 127.0.0.1; 0 turns it off. */
+  metricsPort: z._default(z.number().check(z.int(), z.gte(0), z.lte(65_535)), 4001),
+  /**
+   * Leave processes the command left in its process group running after it exits. Off: they
+   * are stopped like a stalled tree (SIGTERM, SIGKILL after killGraceMs) and counted in the run
+   * summary's `orphansStopped`.
+   */
+  keepOrphans: z._default(z.boolean(), false),
+});
 
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 export type RootCauseThresholds = z.infer<typeof rootCauseSchema>;

@@ -1,14 +1,15 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import {
-  type RunnerRunSummaryEvent,
-  type RunnerStallEvent,
-  runnerRunSummaryEventSchema,
-  runnerStallEventSchema,
-} from '#contracts/agent-events.js';
+import type { RunnerRunSummaryEvent, RunnerStallEvent } from '#contracts/agent-events.js';
 import { EvidenceWriteError } from '../errors.js';
 import { ensurePrivateDirectory } from './host-files.js';
+
+/**
+ * The events' schemas, loaded on the first append (at a stall or when the command ends): they
+ * bring zod's classic API, which an idle `runlane-agent run` does not need (issue 18).
+ */
+const eventSchemas = () => import('#contracts/agent-events.js');
 
 /** Read (to find a torn last line) and append; 0600 when created; never through a symbolic link (ELOOP). */
 const APPEND_READ_NO_FOLLOW =
@@ -55,6 +56,7 @@ export class EvidenceWriter {
   public constructor(public readonly file: string) {}
 
   public async append(event: RunnerStallEvent): Promise<void> {
+    const { runnerStallEventSchema } = await eventSchemas();
     await appendJsonLine(this.file, runnerStallEventSchema.parse(event));
   }
 }
@@ -69,6 +71,7 @@ export class RunSummaryWriter {
   public constructor(public readonly file: string) {}
 
   public async append(summary: RunnerRunSummaryEvent): Promise<void> {
+    const { runnerRunSummaryEventSchema } = await eventSchemas();
     await appendJsonLine(this.file, runnerRunSummaryEventSchema.parse(summary));
   }
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type RunOutcome, STALL_ROOT_CAUSES, type StallRootCause } from '#contracts/agent-events.js';
+import { type RunOutcome, STALL_ROOT_CAUSES, type StallRootCause } from '#contracts/agent-event-names.js';
 
 /** Metric names, declared once (the runbook and alarms read the same names). */
 export const RUNNER_METRICS = {

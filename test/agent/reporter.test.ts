@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentReporter, SPOOL_PAYLOAD_TYPES } from '#agent/reporter/agent-reporter.js';
+import { AgentReporter } from '#agent/reporter/agent-reporter.js';
+import { SPOOL_PAYLOAD_TYPES } from '#agent/reporter/bus-events.js';
 import { EventBridgeSender } from '#agent/reporter/event-bridge-sender.js';
 import { createAgentEventBridgeClient, type LazyEventBridgeClient } from '#agent/reporter/setup.js';
 import { runnerConfigSchema } from '#agent/runner/config.js';

@@ -4,7 +4,7 @@
  * `run` runs.
  */
 import { dirname, join } from 'node:path';
-import { AGENT_DETAIL_TYPES } from '#contracts/agent-events.js';
+import { AGENT_DETAIL_TYPES } from '#contracts/agent-event-names.js';
 import { CommandSpawnError, HostFileError, RunnerConfigError } from '../../errors.js';
 import { createAgentReporter } from '../../reporter/setup.js';
 import { sleep, systemClock } from '../../runner/clock.js';
