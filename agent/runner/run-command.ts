@@ -32,7 +32,8 @@ export interface RunDependencies {
   readonly evidence: { readonly file: string; append(event: RunnerStallEvent): Promise<void> };
   /** Where the run's summary is appended (every run, stalled or not). */
   readonly runSummaries?: { readonly file: string; append(summary: RunnerRunSummaryEvent): Promise<void> };
-  readonly metrics: RunnerMetrics;
+  /** Counts the run and its stall; none when nothing would read them (no metrics endpoint). */
+  readonly metrics?: Pick<RunnerMetrics, 'recordStall' | 'recordRun'> | undefined;
   /** The agent's own diagnostics (one line each), kept apart from the command's output. */
   readonly log: (line: string) => void;
   /** @default systemClock */
@@ -116,7 +117,7 @@ export function runCommand(
         // Output lines leave the host (the bus): credential-looking strings are redacted first.
         evidence: redactLines(verdict.evidence),
       };
-      deps.metrics.recordStall(verdict.rootCause);
+      deps.metrics?.recordStall(verdict.rootCause);
       deps.log(
         `${stall.timeout} timeout after ${stall.elapsedMs} ms (idle ${request.timeouts.idleMs} ms, hard ${request.timeouts.hardMs} ms): ` +
           `root cause ${verdict.rootCause}; process tree of pid ${stall.pid} terminated` +
@@ -140,7 +141,7 @@ export function runCommand(
             : ''),
       );
     }
-    deps.metrics.recordRun(outcome, watch.elapsedMs);
+    deps.metrics?.recordRun(outcome, watch.elapsedMs);
     const summary: RunnerRunSummaryEvent = {
       id: (deps.newId ?? randomUUID)(),
       ts: clock.date().toISOString(),

@@ -37,18 +37,20 @@ const base = (environment = 'dev') => [
 
 describe('runlane-agent run (CLI)', () => {
   it('RUNNER_* env beats the config, flags beat the env; exit 124 names the idle timeout', async () => {
-    // Config: idle 10000, hard 20000. Env: idle 5000, hard 400. Flag: idle 300.
+    // Config: idle 10000, hard 20000. Env: idle 8000, hard 5000. Flag: idle 300. The hard
+    // deadline the env sets is far past the idle one, so the idle timeout fires first however
+    // loaded the machine is; the event's hardMs shows the env's value won over the config's.
     const run = await runAgent(
       [...base(), '--idle-ms', '300', '--', process.execPath, fixture('runner-sleeper.mjs')],
       {
-        env: { RUNNER_IDLE_MS: '5000', RUNNER_HARD_MS: '400' },
+        env: { RUNNER_IDLE_MS: '8000', RUNNER_HARD_MS: '5000' },
       },
     );
     expect(run.status).toBe(124);
     const [event] = (await readEvidence(evidenceFile)).events;
     expect(event).toMatchObject({
       idleMs: 300,
-      hardMs: 400,
+      hardMs: 5000,
       timeout: 'idle',
       host: 'ci-host-1',
       commandType: 'build',

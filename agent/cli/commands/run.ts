@@ -18,7 +18,7 @@ import { EvidenceWriter, RunSummaryWriter } from '../../runner/evidence.js';
 import { EXIT_CODES } from '../../runner/exit-codes.js';
 import { privateFoldersRefusal } from '../../runner/host-files.js';
 import { procHostSampler } from '../../runner/host-signals.js';
-import { MetricsServer, RunnerMetrics } from '../../runner/metrics.js';
+import type { MetricsServer, RunnerMetrics } from '../../runner/metrics.js';
 import { runCommand } from '../../runner/run-command.js';
 import type { CliIo } from '../io.js';
 import { loadRunnerConfigOption } from '../runner-config-file.js';
@@ -88,8 +88,11 @@ export async function runUnderWatchdog(
     return EXIT_CODES.usage;
   }
   const labels = { environment: options.environment, host: options.host, commandType: options.commandType };
-  const metrics = new RunnerMetrics(labels);
-  const server = await listenForMetrics(metrics, options.metricsPort ?? config.metricsPort, log);
+  const metricsPort = options.metricsPort ?? config.metricsPort;
+  // prom-client is loaded only for an endpoint (port 0: nothing would ever read the metrics).
+  const metrics =
+    metricsPort === 0 ? undefined : new (await import('../../runner/metrics.js')).RunnerMetrics(labels);
+  const server = metrics === undefined ? undefined : await listenForMetrics(metrics, metricsPort, log);
   const reporting = startReporting(config, options, io, { log, metrics });
   // The spool: private, and this agent's alone (HostFileError / SpoolLockedError), else nothing runs.
   const spoolRefusal = await reporting?.spool.open().then(
@@ -154,13 +157,13 @@ export async function runUnderWatchdog(
   return exitCode;
 }
 
-/** The metrics endpoint, unless the port is 0; a port in use only turns the metrics off. */
+/** The metrics endpoint (a port other than 0); a port in use only turns the metrics off. */
 async function listenForMetrics(
   metrics: RunnerMetrics,
   port: number,
   log: Log,
 ): Promise<MetricsServer | undefined> {
-  if (port === 0) return undefined;
+  const { MetricsServer } = await import('../../runner/metrics.js');
   try {
     return await MetricsServer.listen(metrics.registry, port);
   } catch (error) {
@@ -175,7 +178,7 @@ function startReporting(
   config: RunnerConfig,
   options: RunOptions,
   io: CliIo,
-  deps: { readonly log: Log; readonly metrics: RunnerMetrics },
+  deps: { readonly log: Log; readonly metrics: RunnerMetrics | undefined },
 ): ReturnType<typeof createAgentReporter> | undefined {
   if (!config.reporting.enabled || !options.report) return undefined;
   const reporting = createAgentReporter({
