@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { workerRoleName } from '#contracts/identity.js';
 import { workerIdSchema, workerSiteSchema } from '#contracts/worker-contract.js';
 import { LocalRuntimeError } from '../errors.js';
-import { LOCAL_ENVIRONMENT } from '../stack/options.js';
+import { LOCAL_ENVIRONMENT } from '../stack/environment-name.js';
 
 /** The account every local ARN names (the one the emulators use). */
 export const LOCAL_ACCOUNT_ID = '000000000000';

@@ -5,7 +5,7 @@
  */
 import type { RouteGroup } from '#contracts/api-routes.js';
 import { workerOfCallerArn } from '#contracts/identity.js';
-import { LOCAL_ENVIRONMENT } from '../stack/options.js';
+import { LOCAL_ENVIRONMENT } from '../stack/environment-name.js';
 import type { LocalPrincipal } from './auth-folder.js';
 
 /** The route a request matched: its group and its path parameters (as sent, still encoded). */

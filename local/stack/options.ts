@@ -5,7 +5,7 @@
 import type { EnvironmentConfig } from '#lib/config/environment-config.js';
 import type { LocalWorkerOptions } from './workers.js';
 
-export const LOCAL_ENVIRONMENT = 'local';
+export { LOCAL_ENVIRONMENT } from './environment-name.js';
 export const LOCAL_TABLE_NAME = 'runlane-local-lifecycle';
 export const LOCAL_QUEUE_PREFIX = 'runlane-local-';
 export const LOCAL_BUS_NAME = 'runlane-local-telemetry';
