@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { link, open, unlink } from 'node:fs/promises';
 import { HostFileError } from '../errors.js';
 import { CREATE_EXCLUSIVE, READ_NO_FOLLOW } from '../runner/host-files.js';
@@ -25,11 +24,11 @@ export async function loadSpoolKey(path: string): Promise<Buffer> {
       if (errnoCode(error) !== 'ENOENT' || attempt > 0) throw error;
     }
     // Written aside, then linked into place: a crash or a full disk never leaves a torn key behind.
-    const temp = `${path}.tmp-${randomBytes(8).toString('hex')}`;
+    const temp = `${path}.tmp-${(await kernelRandom(8)).toString('hex')}`;
     try {
       const handle = await open(temp, CREATE_EXCLUSIVE, 0o600);
       try {
-        await handle.writeFile(`${randomBytes(KEY_BYTES).toString('hex')}\n`);
+        await handle.writeFile(`${(await kernelRandom(KEY_BYTES)).toString('hex')}\n`);
         await handle.sync();
       } finally {
         await handle.close();
@@ -41,6 +40,26 @@ export async function loadSpoolKey(path: string): Promise<Buffer> {
       await unlink(temp).catch(() => undefined);
     }
   }
+}
+
+/**
+ * `count` bytes from the kernel's random number generator (/dev/urandom, what OpenSSL seeds
+ * from), not node:crypto: loading node:crypto initialises OpenSSL, about 0.8 MiB of RSS that an
+ * idle `runlane-agent run` would keep for the whole run after creating its spool key (issue 18).
+ */
+async function kernelRandom(count: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(count);
+  const handle = await open('/dev/urandom', 'r');
+  try {
+    for (let filled = 0; filled < count; ) {
+      const { bytesRead } = await handle.read(bytes, filled, count - filled, null);
+      if (bytesRead === 0) throw new Error('/dev/urandom gave no bytes');
+      filled += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return bytes;
 }
 
 async function readKey(path: string): Promise<Buffer> {
