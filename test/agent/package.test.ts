@@ -20,6 +20,23 @@ const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const DEB = join(projectRoot, `dist/runlane-agent_${packageJson.version}_${ARCH}.deb`);
 const MODES = ['run', 'spool', 'supervise', 'worker', 'ctl'];
 
+/** `run … --no-report [options] -- sh -c <script>`: a smoke command for the agent. */
+function smokeRun(script: string, options: readonly string[] = []): string[] {
+  return [
+    'run',
+    '--environment',
+    'dev',
+    '--command-type',
+    'smoke',
+    '--no-report',
+    ...options,
+    '--',
+    'sh',
+    '-c',
+    script,
+  ];
+}
+
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const needs = (tool: string): string =>
   has(tool) ? '' : ` (skipped: ${tool} is not installed here; .ci/run installs it)`;
@@ -67,23 +84,11 @@ describe('the bundle (npm run build:agent)', () => {
     const folder = join(work, 'bare');
     await mkdir(folder);
     await copyFile(BUNDLE, join(folder, 'runlane-agent.mjs'));
-    const run = spawnSync(
-      process.execPath,
-      [
-        'runlane-agent.mjs',
-        'run',
-        '--environment',
-        'dev',
-        '--command-type',
-        'smoke',
-        '--no-report',
-        '--',
-        'sh',
-        '-c',
-        'echo ok',
-      ],
-      { cwd: folder, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: folder } },
-    );
+    const run = spawnSync(process.execPath, ['runlane-agent.mjs', ...smokeRun('echo ok')], {
+      cwd: folder,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: folder },
+    });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('ok\n');
     expect(run.status).toBe(0);
@@ -104,16 +109,7 @@ describe('the bundle (npm run build:agent)', () => {
       process.execPath,
       [
         BUNDLE,
-        'run',
-        '--environment',
-        'dev',
-        '--command-type',
-        'smoke',
-        '--no-report',
-        '--',
-        'sh',
-        '-c',
-        'echo "[$MALLOC_ARENA_MAX] [$MALLOC_TOP_PAD_] [$RUNLANE_AGENT_LAUNCHER_ENV] [$KEEP_ME]"',
+        ...smokeRun('echo "[$MALLOC_ARENA_MAX] [$MALLOC_TOP_PAD_] [$RUNLANE_AGENT_LAUNCHER_ENV] [$KEEP_ME]"'),
       ],
       {
         cwd: folder,
@@ -221,18 +217,10 @@ describe('the .deb (npm run package:agent)', () => {
         'sh',
         [
           launcher,
-          'run',
-          '--environment',
-          'dev',
-          '--command-type',
-          'smoke',
-          '--no-report',
-          '--evidence-file',
-          join(work, 'e/stall.jsonl'),
-          '--',
-          'sh',
-          '-c',
-          'echo "arena=[$MALLOC_ARENA_MAX] mmap=[$MALLOC_MMAP_THRESHOLD_] list=[$RUNLANE_AGENT_LAUNCHER_ENV] tz=$TZ"',
+          ...smokeRun(
+            'echo "arena=[$MALLOC_ARENA_MAX] mmap=[$MALLOC_MMAP_THRESHOLD_] list=[$RUNLANE_AGENT_LAUNCHER_ENV] tz=$TZ"',
+            ['--evidence-file', join(work, 'e/stall.jsonl')],
+          ),
         ],
         { cwd: work, encoding: 'utf8', env },
       );
@@ -244,18 +232,7 @@ describe('the .deb (npm run package:agent)', () => {
         'sh',
         [
           launcher,
-          'run',
-          '--environment',
-          'dev',
-          '--command-type',
-          'smoke',
-          '--no-report',
-          '--evidence-file',
-          join(work, 'e/stall.jsonl'),
-          '--',
-          'sh',
-          '-c',
-          'echo "arena=[$MALLOC_ARENA_MAX]"',
+          ...smokeRun('echo "arena=[$MALLOC_ARENA_MAX]"', ['--evidence-file', join(work, 'e/stall.jsonl')]),
         ],
         { cwd: work, encoding: 'utf8', env: { ...env, MALLOC_ARENA_MAX: '4' } },
       );

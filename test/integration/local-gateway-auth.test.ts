@@ -7,12 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callerOf } from '#adapters/apigateway/caller.js';
-import { NodeSha256 } from '#common/sigv4.js';
 import {
   ensureLocalAuth,
   issueLocalToken,
@@ -23,6 +21,7 @@ import {
   type LocalAuth,
   localCredentials,
 } from '#local/auth/local-auth.js';
+import { apiSigner, signedHeaders as signRequest } from '#local/demo/local-api.js';
 import { type LocalApiGateway, startLocalApiGateway } from '#local/emulators/api-gateway.js';
 
 interface Credentials {
@@ -110,34 +109,20 @@ function send(base: string, sent: Sent): Promise<Answer> {
   });
 }
 
-/** SigV4 headers (service execute-api) for `sent` to `base`, as the SDK's signer makes them. */
-async function signedHeaders(
-  base: string,
-  credentials: Credentials,
-  sent: Sent,
-): Promise<Record<string, string>> {
-  const url = new URL(`${base}${sent.path}`);
-  const signer = new SignatureV4({
-    service: 'execute-api',
-    region: 'us-east-1',
-    credentials,
-    sha256: NodeSha256,
-  });
-  const signed = await signer.sign({
-    method: sent.method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: {
-      host: url.host,
-      ...(sent.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...sent.headers,
+/** SigV4 headers (service execute-api) for `sent` to `base`, as the local clients sign them. */
+function signedHeaders(base: string, credentials: Credentials, sent: Sent): Promise<Record<string, string>> {
+  return signRequest(
+    apiSigner('us-east-1', async () => credentials),
+    {
+      url: `${base}${sent.path}`,
+      method: sent.method,
+      headers: {
+        ...(sent.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...sent.headers,
+      },
+      body: sent.body,
     },
-    ...(sent.body === undefined ? {} : { body: sent.body }),
-  });
-  return signed.headers as Record<string, string>;
+  );
 }
 
 async function sendSigned(base: string, credentials: Credentials, sent: Sent): Promise<Answer> {

@@ -1,5 +1,5 @@
-import { SignatureV4 } from '@smithy/signature-v4';
-import { type ApiCredentials, NodeSha256 } from '#common/sigv4.js';
+import type { ApiCredentials } from '#common/sigv4.js';
+import { apiSigner, signedHeaders } from '#local/demo/local-api.js';
 
 /** How a test request proves who it is: nothing, a bearer JWT, or SigV4 with IAM credentials. */
 export type TestCredentials =
@@ -43,25 +43,15 @@ export async function callApi(apiUrl: string, given: TestApiRequest): Promise<Te
   if (request.as.kind === 'bearer') sent = { ...headers, authorization: `Bearer ${request.as.token}` };
   if (request.as.kind === 'sigv4') {
     const { credentials } = request.as;
-    const signer = new SignatureV4({
-      service: 'execute-api',
-      region: 'us-east-1',
-      credentials,
-      sha256: NodeSha256,
-    });
-    const query: Record<string, string> = {};
-    for (const [name, value] of url.searchParams) query[name] = value;
-    const signed = await signer.sign({
-      method: request.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
-      path: url.pathname,
-      query,
-      headers: { host: url.host, ...headers },
-      ...(request.body !== undefined ? { body: request.body } : {}),
-    });
-    sent = signed.headers;
+    sent = await signedHeaders(
+      apiSigner('us-east-1', async () => credentials),
+      {
+        url: url.toString(),
+        method: request.method,
+        headers,
+        body: request.body,
+      },
+    );
   }
   const response = await fetch(url, {
     method: request.method,
