@@ -23,7 +23,7 @@ export async function runToken(options: TokenOptions): Promise<number> {
     console.error(`runlane token: ${authDir.problem}`);
     return EXIT_FAILURE;
   }
-  const { issueLocalTokenDetails } = await import('#local/auth/index.js');
+  const { issueLocalTokenDetails } = await import('#local/auth/local-auth.js');
   let issued: Awaited<ReturnType<typeof issueLocalTokenDetails>>;
   try {
     issued = await issueLocalTokenDetails(authDir, {

@@ -7,7 +7,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type ApiCredentials, NodeSha256 } from '#common/sigv4.js';
 import type { HouseholdRole } from '#contracts/identity.js';
-import { issueLocalToken, localCredentials } from '../auth/index.js';
+import { issueLocalToken, localCredentials } from '../auth/local-auth.js';
 
 /** An answer: status, the body parsed as JSON (the text when it is not JSON, undefined when empty). */
 export interface LocalApiAnswer {

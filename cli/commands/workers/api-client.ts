@@ -1,6 +1,6 @@
 import { loadRunlaneConfig } from '#lib/config/cdk-json.js';
 import type { EnvironmentName } from '#lib/config/environment-config.js';
-import { issueLocalToken, localCredentials } from '#local/auth/index.js';
+import { issueLocalToken, localCredentials } from '#local/auth/local-auth.js';
 import { apiSigner, type OutgoingRequest, readLocalAuthInfo, signedHeaders } from '#local/demo/local-api.js';
 import { type DeployedStack, describeDeployedStack } from '../../targets.js';
 

@@ -1,5 +1,5 @@
 import { workerRoleName } from '#contracts/identity.js';
-import { LOCAL_ACCOUNT_ID, localCredentials } from '#local/auth/index.js';
+import { LOCAL_ACCOUNT_ID, localCredentials } from '#local/auth/local-auth.js';
 import { readLocalAuthInfo } from '#local/demo/local-api.js';
 import { LOCAL_ENVIRONMENT } from '#local/stack/options.js';
 import { describeError } from './api-client.js';
